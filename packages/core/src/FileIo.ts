@@ -1,0 +1,117 @@
+/**
+ * The positional-IO port every file operation in fsys goes through.
+ *
+ * `FileIo` is a portable interface with thin per-runtime layers, like Effect's `FileSystem`:
+ * `NodeFileIo.layer` (node:fs on the threadpool, koffi for what fs lacks), `IoUringFileIo.layer`
+ * (one ring, completions on the event loop), `FileIoAuto.layer` (probes and picks, saying why) and
+ * the testkit's `SimulatedDisk.layer` (power loss and fault injection). The journal, the log buffer
+ * and the reader only ever see this interface, so every crash and fault test exercises the real
+ * journal code.
+ *
+ * Contract shared by every layer:
+ * - `writeAt` writes all of `bytes` at `offset` or fails; short writes are continued, a write that
+ *   makes no progress fails with reason `ShortWrite`. It never reports bytes durable.
+ * - `readAt` fills `into` from `offset` until it is full or the file ends, and returns the count.
+ * - `datasync`/`sync` make every completed write of the handle durable; `syncDirectory` makes
+ *   directory entries (a new file's name) durable.
+ * - A Direct handle (`open(…, { direct: true })`) requires the buffer address, length and offset to
+ *   be aligned to the device's DIO alignment, with buffers from this layer's `allocateAligned`.
+ *   Filesystems that refuse O_DIRECT fail `open` with reason `InvalidArgument`.
+ * - Handles are scoped: closing the Scope closes the fd, also on failure and interruption.
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Context, type Effect } from "effect"
+import type { AlignedBuffer, IoError } from "@fsys/native"
+
+/**
+ * Which primitive a layer really uses.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Backend = "io_uring" | "pwrite" | "simulated"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenOptions {
+  /** Create the file if it does not exist (mode 0o644). */
+  readonly create?: boolean
+  /** Open with O_DIRECT; refused filesystems fail with reason `InvalidArgument`. */
+  readonly direct?: boolean
+  /** Open read-only (for readers); writes then fail with `BadDescriptor`. */
+  readonly readOnly?: boolean
+}
+
+/**
+ * An open file. Valid until `close` or the end of the Scope that opened it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handle {
+  /** Unique for the life of the layer, never reused (unlike fd numbers: fsys bug FS-C1). */
+  readonly id: number
+  readonly path: string
+  readonly direct: boolean
+  readonly readOnly: boolean
+  /** True when this open created the file: its directory entry is not durable yet. */
+  readonly created: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileIoService {
+  readonly backend: Backend
+  /** Why this backend was chosen (shown by `Journal.info` and `fsys probe`). */
+  readonly reason: string
+  readonly open: (path: string, options?: OpenOptions) => Effect.Effect<Handle, IoError.IoError, Scope.Scope>
+  /** Closes early; idempotent. The Scope closes it otherwise. */
+  readonly close: (handle: Handle) => Effect.Effect<void, IoError.IoError>
+  readonly writeAt: (handle: Handle, bytes: Uint8Array, offsetBytes: number) => Effect.Effect<void, IoError.IoError>
+  /**
+   * `writeAt` then `datasync`, ordered: over io_uring one linked WRITE→FSYNC submission. The
+   * datasync never runs when the write failed.
+   */
+  readonly writeAtThenDatasync: (
+    handle: Handle,
+    bytes: Uint8Array,
+    offsetBytes: number,
+  ) => Effect.Effect<void, IoError.IoError>
+  readonly readAt: (handle: Handle, into: Uint8Array, offsetBytes: number) => Effect.Effect<number, IoError.IoError>
+  readonly datasync: (handle: Handle) => Effect.Effect<void, IoError.IoError>
+  readonly sync: (handle: Handle) => Effect.Effect<void, IoError.IoError>
+  readonly syncDirectory: (directoryPath: string) => Effect.Effect<void, IoError.IoError>
+  readonly truncate: (handle: Handle, sizeBytes: number) => Effect.Effect<void, IoError.IoError>
+  /** fallocate(FALLOC_FL_KEEP_SIZE): reserves blocks without changing the size. May fail `NotSupported`. */
+  readonly allocate: (handle: Handle, offsetBytes: number, lengthBytes: number) => Effect.Effect<void, IoError.IoError>
+  readonly size: (handle: Handle) => Effect.Effect<number, IoError.IoError>
+  /** Exclusive advisory lock, non-blocking: fails with reason `Busy` when another holder has it. */
+  readonly lock: (handle: Handle) => Effect.Effect<void, IoError.IoError>
+  /** Removes a file (used for leftovers such as a failed sidecar). */
+  readonly remove: (path: string) => Effect.Effect<void, IoError.IoError>
+  /** Aligned memory for Direct IO, freed when the Scope closes (after any IO on it completed). */
+  readonly allocateAligned: (
+    byteLength: number,
+    alignmentBytes: number,
+  ) => Effect.Effect<AlignedBuffer, IoError.IoError, Scope.Scope>
+  /**
+   * Pins buffers for fixed-buffer IO (io_uring WRITE_FIXED) until the Scope closes; a no-op on
+   * layers without it. Must be called after the buffers are allocated, in an inner Scope, so the
+   * registration is released before the buffers are freed.
+   */
+  readonly registerBuffers: (buffers: ReadonlyArray<AlignedBuffer>) => Effect.Effect<void, IoError.IoError, Scope.Scope>
+}
+
+/**
+ * The FileIo service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class FileIo extends Context.Service<FileIo, FileIoService>()("@fsys/core/FileIo") {}

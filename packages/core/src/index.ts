@@ -1,0 +1,6 @@
+/**
+ * @fsys/core — durable file IO and a write-ahead journal for Effect.
+ *
+ * @since 0.1.0
+ */
+export * as FileIo from "./FileIo.ts"
