@@ -4,3 +4,5 @@
  * @since 0.1.0
  */
 export * as FileIo from "./FileIo.ts"
+export * as Crc32c from "./Crc32c.ts"
+export * as Frame from "./Frame.ts"
