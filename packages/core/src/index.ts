@@ -6,3 +6,4 @@
 export * as FileIo from "./FileIo.ts"
 export * as Crc32c from "./Crc32c.ts"
 export * as Frame from "./Frame.ts"
+export * as JournalError from "./JournalError.ts"
