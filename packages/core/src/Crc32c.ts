@@ -5,7 +5,7 @@
  * and SSE4.2's `crc32` instruction compute. Results are unsigned 32-bit numbers.
  *
  * Two implementations, one answer: a pure-TypeScript slicing-by-16 table CRC, and the optional
- * native SIMD `@node-rs/crc32`. A native call costs ≈ 0.2 µs before it touches a byte, so inputs
+ * native SIMD `@node-rs/crc32`. A native call costs ≈ 0.1 µs before it touches a byte, so inputs
  * shorter than {@link nativeThresholdBytes} (measured by `scripts/crc-bench.ts`) stay in
  * TypeScript; longer ones go native when it loaded. Without the native module everything runs in
  * TypeScript, with identical results.
@@ -19,13 +19,13 @@ import * as Software from "./internal/crc/software.ts"
 
 /**
  * Inputs at least this long use the native CRC when it is available. Below it, the N-API call
- * overhead (≈ 0.2 µs) costs more than the table CRC of the whole input (measured crossover on
- * x86-64 with SSE4.2: between 192 and 256 bytes; see `scripts/crc-bench.ts`).
+ * overhead (≈ 90 ns) costs more than the table CRC of the whole input (measured on x86-64:
+ * tables ≈ 0.72 ns/B, native ≈ 90 ns + 0.16 ns/B, crossing near 160 B; `scripts/crc-bench.ts`).
  *
  * @since 0.1.0
  * @category constants
  */
-export const nativeThresholdBytes = 256
+export const nativeThresholdBytes = 160
 
 /**
  * Which implementation long inputs use: `"native"` (`@node-rs/crc32` loaded and verified) or
