@@ -1,0 +1,358 @@
+/**
+ * The workload driver the bench worker runs for every subject: where records come from, how the
+ * four write patterns are driven, how every record is checked on read-back, and how the timed
+ * phase is measured (event-loop delay, peak RSS).
+ *
+ * Subjects implement `Session` (primitive operations). A subject may also supply its own loop for
+ * a pattern (`loops`), when that is how its users would write it — our journal runs its producers
+ * as Effect fibers, not through one `runPromise` per record — but the records, their count, the
+ * deadline and the verification are always the driver's, so every subject does the same work.
+ *
+ * @since 0.1.0
+ */
+import { createHistogram, type RecordableHistogram } from "node:perf_hooks"
+import type { Measurement, Workload } from "./protocol.ts"
+
+/** Records carry their id in the first 4 bytes; the rest is filled with `id & 0xff`. */
+const ID_BYTES = 4
+/** The smallest record the bench writes: the id plus at least one fill byte to check. */
+export const MIN_RECORD_BYTES = ID_BYTES + 1
+/** Deadline checks cost a clock read; producers check once per this many records. */
+const DEADLINE_CHECK_EVERY = 16
+
+/**
+ * Hands out records until the count or the deadline is reached. Ids are dense from 0, so the
+ * verifier can tell a missing, duplicated or foreign record from a bitmap.
+ */
+export class Source {
+  readonly recordBytes: number
+  readonly maxRecords: number
+  issued = 0
+  private deadlineMillis = Number.POSITIVE_INFINITY
+  private exhausted = false
+
+  constructor(recordBytes: number, maxRecords: number) {
+    if (!(Number.isInteger(recordBytes) && recordBytes >= MIN_RECORD_BYTES)) {
+      throw new RangeError(`recordBytes must be an integer ≥ ${MIN_RECORD_BYTES}, got ${recordBytes}`)
+    }
+    if (!(Number.isInteger(maxRecords) && maxRecords > 0 && maxRecords <= 0xffff_ffff)) {
+      throw new RangeError(`maxRecords must be in [1, 2^32), got ${maxRecords}`)
+    }
+    this.recordBytes = recordBytes
+    this.maxRecords = maxRecords
+  }
+
+  /** Starts the clock: producers stop taking records `durationMillis` from now. */
+  start(durationMillis: number): void {
+    this.deadlineMillis = performance.now() + durationMillis
+  }
+
+  /** The next record, or `undefined` when the workload is over. */
+  next(): Uint8Array | undefined {
+    if (!this.take(1)) return undefined
+    const id = this.issued++
+    const payload = new Uint8Array(this.recordBytes)
+    fillRecord(payload, id)
+    return payload
+  }
+
+  /** Up to `count` records as views into one allocation, or `undefined` when over. */
+  nextBatch(count: number): Array<Uint8Array> | undefined {
+    if (!this.take(count)) return undefined
+    const n = Math.min(count, this.maxRecords - this.issued)
+    const size = this.recordBytes
+    const block = new Uint8Array(size * n)
+    const batch = new Array<Uint8Array>(n)
+    for (let i = 0; i < n; i++) {
+      const payload = block.subarray(i * size, (i + 1) * size)
+      fillRecord(payload, this.issued++)
+      batch[i] = payload
+    }
+    return batch
+  }
+
+  private take(count: number): boolean {
+    if (this.exhausted) return false
+    if (this.issued >= this.maxRecords) {
+      this.exhausted = true
+      return false
+    }
+    // Check the clock every DEADLINE_CHECK_EVERY records (and on every batch).
+    if ((count > 1 || this.issued % DEADLINE_CHECK_EVERY === 0) && performance.now() >= this.deadlineMillis) {
+      this.exhausted = true
+      return false
+    }
+    return true
+  }
+}
+
+const fillRecord = (payload: Uint8Array, id: number): void => {
+  payload.fill(id & 0xff, ID_BYTES)
+  payload[0] = id & 0xff
+  payload[1] = (id >>> 8) & 0xff
+  payload[2] = (id >>> 16) & 0xff
+  payload[3] = (id >>> 24) & 0xff
+}
+
+/**
+ * Checks records read back against what was acknowledged: each id exactly once, the right size,
+ * the right content at the first, middle and last fill byte.
+ */
+export class Verifier {
+  private readonly seen: Uint8Array
+  private readonly recordBytes: number
+  count = 0
+  payloadBytes = 0
+  firstProblem: string | undefined = undefined
+
+  constructor(recordBytes: number, acknowledged: number) {
+    this.recordBytes = recordBytes
+    this.seen = new Uint8Array(acknowledged)
+  }
+
+  readonly visit = (payload: Uint8Array): void => {
+    this.count++
+    this.payloadBytes += payload.length
+    if (this.firstProblem !== undefined) return
+    if (payload.length !== this.recordBytes) {
+      this.firstProblem = `record ${this.count - 1} has ${payload.length} bytes, expected ${this.recordBytes}`
+      return
+    }
+    const id = (payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24)) >>> 0
+    if (id >= this.seen.length) {
+      this.firstProblem = `record id ${id} was never acknowledged (${this.seen.length} were)`
+      return
+    }
+    if (this.seen[id] === 1) {
+      this.firstProblem = `record id ${id} read twice`
+      return
+    }
+    this.seen[id] = 1
+    const fill = id & 0xff
+    const last = payload.length - 1
+    if (payload[ID_BYTES] !== fill || payload[last] !== fill || payload[(ID_BYTES + last) >>> 1] !== fill) {
+      this.firstProblem = `record id ${id} has wrong content`
+    }
+  }
+
+  /** `undefined` when every acknowledged record was read back exactly once, intact. */
+  problem(): string | undefined {
+    if (this.firstProblem !== undefined) return this.firstProblem
+    if (this.count !== this.seen.length) {
+      return `read back ${this.count} records, ${this.seen.length} were acknowledged`
+    }
+    return undefined
+  }
+}
+
+/**
+ * Thrown by `Subject.open` when the subject cannot run here as itself (e.g. io_uring disabled):
+ * the task is reported as skipped with this message.
+ */
+export class SubjectUnavailable extends Error {
+  override readonly name = "SubjectUnavailable"
+}
+
+/**
+ * What a subject must provide for one open store.
+ */
+export interface Session {
+  /** What the subject really uses (backend, mode, settings), shown in the report. */
+  readonly detail: string
+  /** Appends one record and resolves when it is durable. Called concurrently by many producers. */
+  readonly appendDurable: (payload: Uint8Array) => Promise<void>
+  /** Appends the records and resolves when all are durable. */
+  readonly appendBatchDurable: (payloads: ReadonlyArray<Uint8Array>) => Promise<void>
+  /** Appends without waiting for durability; may complete synchronously. */
+  readonly append: (payload: Uint8Array) => Promise<void> | void
+  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Promise<void> | void
+  /** Makes everything appended so far durable. */
+  readonly sync: () => Promise<void>
+  readonly close: () => Promise<void>
+  /** Optional subject-native loops for a whole pattern (see the module comment). */
+  readonly loops?: Partial<Loops>
+}
+
+/**
+ * A whole write pattern, driven to the end of the source.
+ */
+export interface Loops {
+  readonly durable: (source: Source, producers: number) => Promise<void>
+  readonly durableBatch: (source: Source, batchSize: number) => Promise<void>
+  readonly unsynced: (source: Source) => Promise<void>
+  readonly unsyncedBatch: (source: Source, batchSize: number) => Promise<void>
+}
+
+/**
+ * A store the bench can write to and read back.
+ */
+export interface Subject {
+  /** Resolves `undefined` when the subject can run here, or the reason it cannot. */
+  readonly available: () => Promise<string | undefined>
+  readonly open: (directory: string, workload: Workload) => Promise<Session>
+  /** Reads every record back in append order from a fresh open, after `close`. */
+  readonly readAll: (directory: string, visit: (payload: Uint8Array) => void) => Promise<void>
+}
+
+/** The promise-only loops, used for every subject that does not bring its own. */
+export const defaultLoops = (session: Session): Loops => ({
+  durable: async (source, producers) => {
+    const producer = async (): Promise<void> => {
+      for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+        await session.appendDurable(payload)
+      }
+    }
+    await Promise.all(Array.from({ length: producers }, producer))
+  },
+  durableBatch: async (source, batchSize) => {
+    for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+      await session.appendBatchDurable(batch)
+    }
+  },
+  unsynced: async (source) => {
+    for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+      const pending = session.append(payload)
+      if (pending !== undefined) await pending
+    }
+    await session.sync()
+  },
+  unsyncedBatch: async (source, batchSize) => {
+    for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+      const pending = session.appendBatch(batch)
+      if (pending !== undefined) await pending
+    }
+    await session.sync()
+  },
+})
+
+/** The event-loop sampler's timer period. */
+const SAMPLE_PERIOD_MILLIS = 1
+
+/**
+ * Measures event-loop delay over a timed phase: a 1 ms timer records how late it fires. Unlike
+ * `monitorEventLoopDelay`, it also records the delay of the timer still pending when the phase
+ * ends, so a subject that never yields to the event loop (a synchronous library in a tight loop)
+ * shows its whole blocking time instead of no samples at all.
+ */
+class DelaySampler {
+  private readonly histogram: RecordableHistogram = createHistogram()
+  private timer: NodeJS.Timeout | undefined
+  private dueMillis = 0
+
+  start(): void {
+    this.arm()
+  }
+
+  private arm(): void {
+    this.dueMillis = performance.now() + SAMPLE_PERIOD_MILLIS
+    this.timer = setTimeout(() => {
+      this.record()
+      this.arm()
+    }, SAMPLE_PERIOD_MILLIS)
+  }
+
+  private record(): void {
+    const lateMillis = Math.max(0, performance.now() - this.dueMillis)
+    // The histogram takes integers ≥ 1: record microseconds, plus one.
+    this.histogram.record(Math.round(lateMillis * 1000) + 1)
+  }
+
+  stop(): { readonly p99Millis: number; readonly maxMillis: number } {
+    clearTimeout(this.timer)
+    this.record()
+    return {
+      p99Millis: (this.histogram.percentile(99) - 1) / 1000,
+      maxMillis: (this.histogram.max - 1) / 1000,
+    }
+  }
+}
+
+/**
+ * Runs one workload for one subject: open, timed phase, close, read every record back (untimed,
+ * except for `scan`, whose timed phase IS the read-back).
+ */
+export const runWorkload = async (subject: Subject, workload: Workload, directory: string): Promise<Measurement> => {
+  if (workload.kind === "scan") return runScan(subject, workload, directory)
+  const session = await subject.open(directory, workload)
+  const detail = session.detail
+  const loops = { ...defaultLoops(session), ...session.loops }
+  const source = new Source(workload.recordBytes, workload.maxRecords)
+  const sampler = new DelaySampler()
+  sampler.start()
+  const startMillis = performance.now()
+  source.start(workload.durationMillis)
+  switch (workload.kind) {
+    case "durable":
+      await loops.durable(source, workload.producers)
+      break
+    case "durableBatch":
+      await loops.durableBatch(source, workload.batchSize)
+      break
+    case "unsynced":
+      await loops.unsynced(source)
+      break
+    case "unsyncedBatch":
+      await loops.unsyncedBatch(source, workload.batchSize)
+      break
+  }
+  const elapsedMillis = performance.now() - startMillis
+  const delay = sampler.stop()
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024
+  await session.close()
+
+  const verifier = new Verifier(workload.recordBytes, source.issued)
+  await subject.readAll(directory, verifier.visit)
+  const problem = verifier.problem()
+  if (problem !== undefined) throw new Error(`verification failed: ${problem}`)
+  const records = source.issued
+  const payloadBytes = records * workload.recordBytes
+  return {
+    records,
+    payloadBytes,
+    elapsedMillis,
+    recordsPerSecond: (records * 1000) / elapsedMillis,
+    bytesPerSecond: (payloadBytes * 1000) / elapsedMillis,
+    eventLoopDelayP99Millis: delay.p99Millis,
+    eventLoopDelayMaxMillis: delay.maxMillis,
+    peakRssBytes,
+    verified: true,
+    detail,
+  }
+}
+
+/** Batch size for the untimed fill of the scan workload. */
+const SCAN_FILL_BATCH = 256
+
+const runScan = async (subject: Subject, workload: Workload, directory: string): Promise<Measurement> => {
+  const session = await subject.open(directory, workload)
+  const detail = session.detail
+  const loops = { ...defaultLoops(session), ...session.loops }
+  const fillRecords = Math.max(1, Math.floor(workload.fillBytes / workload.recordBytes))
+  const source = new Source(workload.recordBytes, Math.min(fillRecords, workload.maxRecords))
+  source.start(Number.POSITIVE_INFINITY)
+  await loops.unsyncedBatch(source, SCAN_FILL_BATCH)
+  await session.close()
+
+  const verifier = new Verifier(workload.recordBytes, source.issued)
+  const sampler = new DelaySampler()
+  sampler.start()
+  const startMillis = performance.now()
+  await subject.readAll(directory, verifier.visit)
+  const elapsedMillis = performance.now() - startMillis
+  const delay = sampler.stop()
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024
+  const problem = verifier.problem()
+  if (problem !== undefined) throw new Error(`verification failed: ${problem}`)
+  return {
+    records: verifier.count,
+    payloadBytes: verifier.payloadBytes,
+    elapsedMillis,
+    recordsPerSecond: (verifier.count * 1000) / elapsedMillis,
+    bytesPerSecond: (verifier.payloadBytes * 1000) / elapsedMillis,
+    eventLoopDelayP99Millis: delay.p99Millis,
+    eventLoopDelayMaxMillis: delay.maxMillis,
+    peakRssBytes,
+    verified: true,
+    detail,
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The contract between `fsys bench` (the parent, `packages/cli/src/commands/Bench.ts`) and the
+ * bench worker (`scripts/bench/worker.ts`), which runs ONE workload for ONE subject in a fresh
+ * child process so that every measurement (throughput, event-loop delay, peak RSS) belongs to that
+ * subject alone.
+ *
+ * The parent passes a `Task` as JSON in argv; the worker prints exactly one `Outcome` as JSON on
+ * its last stdout line. Everything else the worker prints goes to stderr.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Every subject the bench knows, in the order results are shown.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SUBJECTS = [
+  "fsys-direct-io_uring",
+  "fsys-direct-pwrite",
+  "fsys-buffered",
+  "node-fs",
+  "better-sqlite3",
+  "lmdb",
+  "classic-level",
+] as const
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SubjectName = (typeof SUBJECTS)[number]
+
+/**
+ * Subjects that are ours; the others are the baseline (`node-fs`) and the peers users pick instead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const OURS: ReadonlyArray<SubjectName> = ["fsys-direct-io_uring", "fsys-direct-pwrite", "fsys-buffered"]
+
+/**
+ * What a workload does with records.
+ *
+ * - `durable`: `producers` concurrent producers, each appending one record and awaiting its own
+ *   durability before the next (group commit is what makes many producers cheap).
+ * - `durableBatch`: one producer appending `batchSize` records at once and awaiting durability.
+ * - `unsynced`: one producer appending single records without waiting for durability; one sync at
+ *   the end is inside the timing.
+ * - `unsyncedBatch`: the same with `batchSize` records per call.
+ * - `scan`: untimed fill with `fillBytes` of records, close, then time reading every record back.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WorkloadKind = "durable" | "durableBatch" | "unsynced" | "unsyncedBatch" | "scan"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Workload {
+  readonly name: string
+  readonly title: string
+  readonly kind: WorkloadKind
+  readonly recordBytes: number
+  readonly producers: number
+  readonly batchSize: number
+  /** Producers stop taking new records after this long (the timed phase then drains). */
+  readonly durationMillis: number
+  /** And after this many records, whichever comes first. */
+  readonly maxRecords: number
+  /** `scan` only: bytes of payload written before the timed read. */
+  readonly fillBytes: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Task {
+  readonly subject: SubjectName
+  readonly workload: Workload
+  /** A fresh directory for this task's files; the worker removes nothing, the parent does. */
+  readonly directory: string
+}
+
+/**
+ * The measurements of one task.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Measurement {
+  readonly records: number
+  readonly payloadBytes: number
+  readonly elapsedMillis: number
+  readonly recordsPerSecond: number
+  /** Payload bytes per second (for `scan`: bytes of the file read per second). */
+  readonly bytesPerSecond: number
+  /** Event-loop delay, 99th percentile, over the timed phase. */
+  readonly eventLoopDelayP99Millis: number
+  readonly eventLoopDelayMaxMillis: number
+  /** `process.resourceUsage().maxRSS` at the end of the timed phase. */
+  readonly peakRssBytes: number
+  /** Every record was read back and matched what was acknowledged. */
+  readonly verified: boolean
+  /** What the subject really used (backend, mode, settings). */
+  readonly detail: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome =
+  | { readonly _tag: "Measured"; readonly measurement: Measurement }
+  | { readonly _tag: "Skipped"; readonly reason: string }
+  | { readonly _tag: "Failed"; readonly reason: string }

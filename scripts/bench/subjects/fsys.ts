@@ -1,0 +1,131 @@
+/**
+ * Our journal as bench subjects: Direct mode over io_uring, Direct mode over pwrite, and Buffered
+ * mode. Producers run as Effect fibers, as an Effect user writes them (`append` then
+ * `syncThrough` per record; `appendBatch` + `sync`), inside one runtime that holds the journal's
+ * Scope until `close`.
+ *
+ * A subject that cannot get what it asks for here (io_uring disabled, O_DIRECT refused) is
+ * reported as skipped with the journal's own reason, not measured as something else.
+ *
+ * @since 0.1.0
+ */
+import { join } from "node:path"
+import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
+import { FileIo, Journal, JournalReader } from "@fsys/core"
+import { SubjectUnavailable } from "../driver.ts"
+import type { Loops, Session, Source, Subject } from "../driver.ts"
+
+const FILE_NAME = "fsys.journal"
+
+interface Variant {
+  readonly options: Journal.Options
+  /** The FileIo layer the journal runs on (default: the FileIo reference's Node layer). */
+  readonly layer: Layer.Layer<never, unknown> | Layer.Layer<FileIo.FileIo, unknown>
+  /** What `info` must report for the measurement to count as this subject. */
+  readonly expect: { readonly backend?: string; readonly directActive?: boolean }
+}
+
+const openSession = async (variant: Variant, directory: string): Promise<Session> => {
+  const runtime = ManagedRuntime.make(variant.layer as Layer.Layer<never, unknown>)
+  const scope = Scope.makeUnsafe()
+  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => runtime.runPromise(effect)
+  try {
+    const handle = await run(Journal.open(join(directory, FILE_NAME), variant.options).pipe(Scope.provide(scope)))
+    const info = await run(handle.info)
+    const detail = `${info.mode}${info.directActive ? " (O_DIRECT)" : ""} over ${info.backend}, ` +
+      `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorSize} B`
+    if (variant.expect.backend !== undefined && info.backend !== variant.expect.backend) {
+      throw new SubjectUnavailable(`journal chose ${info.backend}: ${info.reason}`)
+    }
+    if (variant.expect.directActive !== undefined && info.directActive !== variant.expect.directActive) {
+      throw new SubjectUnavailable(`O_DIRECT not active: ${info.reason}`)
+    }
+
+    const durableProducer = (source: Source) =>
+      Effect.gen(function*() {
+        for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+          yield* handle.syncThrough(yield* handle.append(payload))
+        }
+      })
+    const loops: Loops = {
+      durable: (source, producers) =>
+        run(Effect.forEach(Array.from({ length: producers }), () => durableProducer(source), {
+          concurrency: "unbounded",
+          discard: true,
+        })),
+      durableBatch: (source, batchSize) =>
+        run(Effect.gen(function*() {
+          for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+            yield* handle.syncThrough(yield* handle.appendBatch(batch))
+          }
+        })),
+      unsynced: (source) =>
+        run(Effect.gen(function*() {
+          for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+            yield* handle.append(payload)
+          }
+          yield* handle.sync
+        })),
+      unsyncedBatch: (source, batchSize) =>
+        run(Effect.gen(function*() {
+          for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+            yield* handle.appendBatch(batch)
+          }
+          yield* handle.sync
+        })),
+    }
+    return {
+      detail,
+      appendDurable: (payload) => run(Effect.flatMap(handle.append(payload), handle.syncThrough)),
+      appendBatchDurable: (payloads) => run(Effect.flatMap(handle.appendBatch(payloads), handle.syncThrough)),
+      append: (payload) => run(Effect.asVoid(handle.append(payload))),
+      appendBatch: (payloads) => run(Effect.asVoid(handle.appendBatch(payloads))),
+      sync: () => run(Effect.asVoid(handle.sync)),
+      close: async () => {
+        await run(handle.close)
+        await run(Scope.close(scope, Exit.void))
+        await runtime.dispose()
+      },
+      loops,
+    }
+  } catch (error) {
+    await run(Scope.close(scope, Exit.void))
+    await runtime.dispose()
+    throw error
+  }
+}
+
+const readAll = (directory: string, visit: (payload: Uint8Array) => void): Promise<void> =>
+  Effect.runPromise(
+    Stream.runForEachArray(JournalReader.records(join(directory, FILE_NAME)), (records) =>
+      Effect.sync(() => {
+        for (const record of records) visit(record.payload)
+      })),
+  )
+
+const makeSubject = (variant: Variant): Subject => ({
+  available: async () => undefined,
+  open: (directory) => openSession(variant, directory),
+  readAll,
+})
+
+/**
+ * @since 0.1.0
+ */
+export const subjects = {
+  "fsys-direct-io_uring": makeSubject({
+    options: { mode: "direct", backend: "io_uring" },
+    layer: Layer.empty,
+    expect: { backend: "io_uring", directActive: true },
+  }),
+  "fsys-direct-pwrite": makeSubject({
+    options: { mode: "direct", backend: "pwrite" },
+    layer: Layer.empty,
+    expect: { backend: "pwrite", directActive: true },
+  }),
+  "fsys-buffered": makeSubject({
+    options: { mode: "buffered", backend: "pwrite" },
+    layer: Layer.empty,
+    expect: { directActive: false },
+  }),
+} satisfies Record<string, Subject>

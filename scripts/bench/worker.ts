@@ -1,0 +1,69 @@
+/**
+ * The bench worker: runs ONE workload for ONE subject in this (fresh) process and prints one
+ * `Outcome` as JSON on its last stdout line. Started by `fsys bench`; run it by hand with
+ *
+ * ```
+ * node scripts/bench/worker.ts '{"subject":"node-fs","workload":{…},"directory":"/tmp/x"}'
+ * ```
+ *
+ * A subject whose module or native binary cannot be loaded, or which cannot run here (io_uring
+ * disabled, say), is reported as `Skipped` with the reason, never dropped.
+ *
+ * @since 0.1.0
+ */
+import type { Subject } from "./driver.ts"
+import { runWorkload, SubjectUnavailable } from "./driver.ts"
+import type { Outcome, SubjectName, Task } from "./protocol.ts"
+
+const loadSubject = async (name: SubjectName): Promise<Subject> => {
+  switch (name) {
+    case "fsys-direct-io_uring":
+    case "fsys-direct-pwrite":
+    case "fsys-buffered":
+      return (await import("./subjects/fsys.ts")).subjects[name]
+    case "node-fs":
+      return (await import("./subjects/nodeFs.ts")).subject
+    case "better-sqlite3":
+      return (await import("./subjects/betterSqlite3.ts")).subject
+    case "lmdb":
+      return (await import("./subjects/lmdb.ts")).subject
+    case "classic-level":
+      return (await import("./subjects/classicLevel.ts")).subject
+  }
+}
+
+const firstLine = (error: unknown): string => {
+  const text = error instanceof Error ? error.message : String(error)
+  return text.split("\n")[0] ?? text
+}
+
+const run = async (task: Task): Promise<Outcome> => {
+  let subject: Subject
+  try {
+    subject = await loadSubject(task.subject)
+    const unavailable = await subject.available()
+    if (unavailable !== undefined) return { _tag: "Skipped", reason: unavailable }
+  } catch (error) {
+    return { _tag: "Skipped", reason: `cannot load: ${firstLine(error)}` }
+  }
+  try {
+    return { _tag: "Measured", measurement: await runWorkload(subject, task.workload, task.directory) }
+  } catch (error) {
+    if (error instanceof SubjectUnavailable) return { _tag: "Skipped", reason: error.message }
+    return { _tag: "Failed", reason: firstLine(error) }
+  }
+}
+
+const main = async (): Promise<void> => {
+  const argument = process.argv[2]
+  if (argument === undefined) {
+    process.stderr.write("usage: worker.ts <task JSON>\n")
+    process.exitCode = 2
+    return
+  }
+  const outcome = await run(JSON.parse(argument) as Task)
+  // Exit explicitly: a peer may keep handles (threads, timers) alive after closing.
+  process.stdout.write(`\n${JSON.stringify(outcome)}\n`, () => process.exit(0))
+}
+
+await main()
