@@ -24,6 +24,7 @@
 import type { Scope } from "effect"
 import { Context, type Effect } from "effect"
 import type { AlignedBuffer, IoError } from "@fsys/native"
+import { make as makeNode } from "./internal/nodeFileIo/make.ts"
 
 /**
  * Which primitive a layer really uses.
@@ -108,10 +109,37 @@ export interface FileIoService {
   readonly registerBuffers: (buffers: ReadonlyArray<AlignedBuffer>) => Effect.Effect<void, IoError.IoError, Scope.Scope>
 }
 
+let nodeService: FileIoService | undefined
+
 /**
- * The FileIo service.
+ * The process-wide Node (pwrite) service: the default when no FileIo layer is provided.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const nodeDefault = (): FileIoService => {
+  if (nodeService === undefined) nodeService = makeNode()
+  return nodeService
+}
+
+/**
+ * The FileIo service. A `Context.Reference`: without a layer it is the Node (pwrite) service, so
+ * `Journal.open` needs nothing but a Scope; provide `FileIoAuto.layer`, `IoUringFileIo.layer` or
+ * the testkit's `SimulatedDisk` layer to change it.
  *
  * @since 0.1.0
  * @category services
  */
-export class FileIo extends Context.Service<FileIo, FileIoService>()("@fsys/core/FileIo") {}
+export const FileIo: Context.Reference<FileIoService> = Context.Reference<FileIoService>("@fsys/core/FileIo", {
+  defaultValue: nodeDefault,
+})
+
+/**
+ * The requirement a signature names when it uses the FileIo service. A Reference always has a
+ * value, so it is `never` to the type checker: `Effect<A, E, FileIo>` needs nothing provided, and
+ * `Layer<FileIo>` is a layer that overrides the default.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export type FileIo = never

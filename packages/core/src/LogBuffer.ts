@@ -1,0 +1,240 @@
+/**
+ * The dual sector-aligned log buffer as an Effect service.
+ *
+ * Appends copy frames into the active slot; a full slot, a sync or an oversize record seals it
+ * and hands it to a single writer fiber while appenders keep filling the other slot (the state
+ * machine and its invariants are in `internal/logBuffer/core.ts`). The Direct-mode `Journal`
+ * builds its buffer with `make` over its own file handle; an application that wants only the
+ * buffer provides `LogBufferLive`, and its tests swap in `LogBufferTest` from `@fsys/testkit`.
+ *
+ * Scope order (load-bearing): the FileIo layer (the io_uring ring) is acquired before the slots,
+ * the slots before their registration with the ring, and the writer last; release runs in
+ * reverse — drain the writer, unregister, free the slots, close the file, close the ring — so the
+ * kernel never holds or reads pages that were freed.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, type Scope } from "effect"
+import type { IoError } from "@fsys/native"
+import * as FileIo from "./FileIo.ts"
+import * as Frame from "./Frame.ts"
+import { InvalidOptions, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
+import type * as JournalError from "./JournalError.ts"
+import { LogBufferCore } from "./internal/logBuffer/core.ts"
+import { isValidSectorBytes, roundDown } from "./internal/logBuffer/sectors.ts"
+import { openForAppend } from "./internal/journal/resume.ts"
+
+/**
+ * An LSN range `[start, end)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Range {
+  readonly start: number
+  readonly end: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogBufferService {
+  /** Frames `payload` into the active slot; no IO unless both slots are busy. */
+  readonly append: (payload: Uint8Array) => Effect.Effect<Range, RecordTooLarge | JournalPoisoned>
+  /** Frames each payload in order; one state transition while they fit the active slot. */
+  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<Range, RecordTooLarge | JournalPoisoned>
+  /** Writes every appended record (zero-padded to the sector); returns the LSN it covered. */
+  readonly flushPartial: Effect.Effect<number, JournalPoisoned>
+  readonly nextLsn: Effect.Effect<number>
+  /** Through here records have been handed to the kernel and the write completed. */
+  readonly flushedThrough: Effect.Effect<number>
+  /** Bytes appended but not yet written: `nextLsn - flushedThrough`. */
+  readonly bufferedLen: Effect.Effect<number>
+  /** Bytes per slot. */
+  readonly capacity: number
+  readonly sectorSize: number
+}
+
+/**
+ * The LogBuffer service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class LogBuffer extends Context.Service<LogBuffer, LogBufferService>()("@fsys/core/LogBuffer") {}
+
+/** The smallest and largest slot we accept (fsys: 4 KiB–64 MiB). */
+export const CAPACITY_BYTES_MIN = 4 * 1024
+export const CAPACITY_BYTES_MAX = 64 * 1024 * 1024
+
+/**
+ * What `make` needs: an open file, where to resume and how big the slots are.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeOptions {
+  readonly handle: FileIo.Handle
+  readonly capacityBytes: number
+  /** 1 for a buffered file; the DIO alignment for a Direct one. */
+  readonly sectorBytes: number
+  /** The clean end of the file, where appends resume. */
+  readonly startLsn: number
+  /** Bytes `[roundDown(startLsn, sectorBytes), startLsn)` as they are on disk. */
+  readonly carry: Uint8Array
+}
+
+/**
+ * Validates a slot capacity against a sector size.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const validateCapacity = (capacityBytes: number, sectorBytes: number): InvalidOptions | undefined => {
+  if (!isValidSectorBytes(sectorBytes)) {
+    return new InvalidOptions({ option: "sectorSize", reason: `${sectorBytes} is not a power of two between 1 and 65536` })
+  }
+  if (
+    !Number.isInteger(capacityBytes) ||
+    capacityBytes < CAPACITY_BYTES_MIN ||
+    capacityBytes > CAPACITY_BYTES_MAX ||
+    (capacityBytes & (capacityBytes - 1)) !== 0
+  ) {
+    return new InvalidOptions({
+      option: "capacityBytes",
+      reason: `${capacityBytes} is not a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}`,
+    })
+  }
+  if (capacityBytes < 2 * sectorBytes) {
+    return new InvalidOptions({ option: "capacityBytes", reason: `a slot must hold at least two ${sectorBytes}-byte sectors` })
+  }
+  return undefined
+}
+
+/**
+ * Builds the buffer's engine over an open handle: two slots from the layer's aligned memory,
+ * registered for fixed-buffer IO, and the writer fiber — all released with the Scope, in reverse.
+ * The Journal uses the engine directly (its hot path returns plain end LSNs).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeCore = Effect.fnUntraced(function* (
+  options: MakeOptions,
+): Effect.fn.Return<LogBufferCore, IoError.IoError, FileIo.FileIo | Scope.Scope> {
+  const fileIo = yield* FileIo.FileIo
+  const alignmentBytes = Math.max(options.sectorBytes, 4096)
+  const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
+  const second = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
+  yield* fileIo.registerBuffers([first, second])
+  const core = new LogBufferCore({
+    fileIo,
+    handle: options.handle,
+    slots: [first, second],
+    capacityBytes: options.capacityBytes,
+    sectorBytes: options.sectorBytes,
+    startLsn: options.startLsn,
+    carry: options.carry,
+  })
+  yield* Effect.forkScoped(core.writer)
+  // Registered after the writer: runs before its interruption and before the slots are freed.
+  yield* Effect.addFinalizer(() => core.drain)
+  return core
+})
+
+/**
+ * Wraps an engine as the public service (adds the size check and the typed poison error).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromCore = (core: LogBufferCore, path: string): LogBufferService => {
+  const poisoned = (cause: IoError.IoError) => new JournalPoisoned({ path, cause })
+  const tooLarge = (payload: Uint8Array) =>
+    payload.byteLength > Frame.MAX_PAYLOAD
+      ? new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
+      : undefined
+  return LogBuffer.of({
+    append: (payload) =>
+      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | JournalPoisoned> => {
+        const error = tooLarge(payload)
+        if (error !== undefined) return Effect.fail(error)
+        return core.append(payload).pipe(
+          Effect.map((end) => ({ start: end - Frame.frameBytes(payload.byteLength), end })),
+          Effect.mapError(poisoned),
+        )
+      }),
+    appendBatch: (payloads) =>
+      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | JournalPoisoned> => {
+        for (const payload of payloads) {
+          const error = tooLarge(payload)
+          if (error !== undefined) return Effect.fail(error)
+        }
+        if (payloads.length === 0) return Effect.sync(() => ({ start: core.nextLsn, end: core.nextLsn }))
+        // The first record alone tells where the batch starts, even if it had to wait for a slot.
+        return core.append(payloads[0]!).pipe(
+          Effect.flatMap((firstEnd) =>
+            Effect.map(payloads.length === 1 ? Effect.succeed(firstEnd) : core.appendBatch(payloads.slice(1)), (end) => ({
+              start: firstEnd - Frame.frameBytes(payloads[0]!.byteLength),
+              end,
+            })),
+          ),
+          Effect.mapError(poisoned),
+        )
+      }),
+    flushPartial: Effect.mapError(core.flush(false), poisoned),
+    nextLsn: Effect.sync(() => core.nextLsn),
+    flushedThrough: Effect.sync(() => core.flushedThrough),
+    bufferedLen: Effect.sync(() => core.nextLsn - core.flushedThrough),
+    capacity: core.capacityBytes,
+    sectorSize: core.sectorBytes,
+  })
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LiveOptions {
+  readonly path: string
+  /** Bytes per slot: a power of two, 4 KiB–64 MiB. */
+  readonly capacityBytes: number
+  /** Defaults to the DIO alignment probed on the file after it exists. */
+  readonly sectorSize?: number
+  readonly backend?: "auto" | "io_uring" | "pwrite"
+}
+
+/**
+ * A log buffer over its own Direct-IO file: opens (creating) `path` with O_DIRECT, resumes at the
+ * clean end, and releases everything with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const LogBufferLive = (options: LiveOptions): Layer.Layer<LogBuffer, JournalError.JournalError> =>
+  Layer.effect(
+    LogBuffer,
+    Effect.gen(function* () {
+      const opened = yield* openForAppend(options.path, {
+        mode: "direct",
+        requireDirect: true,
+        backend: options.backend ?? "auto",
+        legacyGaps: false,
+        ...(options.sectorSize === undefined ? {} : { sectorBytes: options.sectorSize }),
+      })
+      const invalid = validateCapacity(options.capacityBytes, opened.sectorBytes)
+      if (invalid !== undefined) return yield* Effect.fail(invalid)
+      const core = yield* makeCore({
+        handle: opened.handle,
+        capacityBytes: options.capacityBytes,
+        sectorBytes: opened.sectorBytes,
+        startLsn: opened.cleanEnd,
+        carry: opened.carry,
+      }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
+      return fromCore(core, options.path)
+    }),
+  )
+
+/** @internal re-exported for the Journal and the testkit. */
+export { LogBufferCore, roundDown }

@@ -1,0 +1,460 @@
+/**
+ * The dual log buffer's state machine (fsys's design, with the corrected rotation of 1.1.1).
+ *
+ * Two slots of `capacityBytes`. Appends encode frames straight into the **active** slot. A slot is
+ * **sealed** when it is full, when a sync needs its bytes on disk, or before an oversize record:
+ * its records are zero-padded to the sector, the partial trailing sector is **carried** (copied) to
+ * the start of the other slot, which becomes active, and the sealed slot is handed to the single
+ * writer fiber. Appenders keep filling the new active slot while the sealed one is written; they
+ * wait only when both slots are busy (the active one is full and the other is still in flight).
+ *
+ * A buffered journal runs the same machine with `sectorBytes = 1`: nothing is padded or carried,
+ * and each write appends exactly the new bytes.
+ *
+ * Invariants (checked where the state changes):
+ * - `baseLsn` (the file offset of active slot byte 0) is a multiple of `sectorBytes`; so is the
+ *   file offset of every write, and every write's length.
+ * - `nextLsn = baseLsn + len`: LSNs are contiguous, the file never gets a gap (fsys bug FS-J2).
+ * - Bytes `[0, writtenLen)` of the active slot are already part of a queued or completed write
+ *   (the carried sector); `len > writtenLen` means the active slot holds unwritten records.
+ * - `busy[i]` ⟹ `i !== active`: the kernel may be reading slot `i`; nobody writes into it until
+ *   the writer clears the flag after the write completed. The active slot is never being written,
+ *   so an appender never writes into memory the kernel is reading (a partial flush seals too).
+ * - Every record is copied into the buffer synchronously, in the same turn that reserves its LSN
+ *   range (oversize records included: fsys bug FS-J1). There is no window in which bytes are
+ *   reserved but not yet in the buffer, so a sealed write always covers complete records and the
+ *   durable frontier can never cover bytes still in an appender's hands (fsys bug FS-J3).
+ * - Writes run one at a time, in LSN order, in the writer fiber (uninterruptible while in the
+ *   kernel's hands). A sector that appears in two writes (padded, then completed) is therefore
+ *   always left with the newer bytes, and `flushedThrough` only moves forward.
+ * - The first failed write or fdatasync poisons the buffer: every queued job, waiter and later
+ *   call fails with that error (fsys bugs FS-J4, FS-H2). Nothing is ever retried.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Deferred, Effect, Exit, Option, Scope } from "effect"
+import { type AlignedBuffer, IoError } from "@fsys/native"
+import type { FileIoService, Handle } from "../../FileIo.ts"
+import * as Frame from "../../Frame.ts"
+import { assert, roundDown, roundUp } from "./sectors.ts"
+
+/**
+ * Jobs queued at most: one per slot plus one oversize scratch write plus one datasync.
+ * Sealing requires the other slot to be idle, so the queue can never grow past this.
+ */
+const JOBS_MAX = 4
+
+/** Alignment of oversize scratch buffers: a page satisfies every DIO alignment we accept. */
+const SCRATCH_ALIGNMENT_BYTES = 4096
+
+export interface CoreConfig {
+  readonly fileIo: FileIoService
+  readonly handle: Handle
+  readonly slots: readonly [AlignedBuffer, AlignedBuffer]
+  readonly capacityBytes: number
+  readonly sectorBytes: number
+  /** Where appends resume: the clean end of the file. */
+  readonly startLsn: number
+  /** Bytes `[roundDown(startLsn), startLsn)` as they are on disk (read through a buffered handle). */
+  readonly carry: Uint8Array
+}
+
+interface Job {
+  readonly kind: "write" | "datasync"
+  readonly bytes: Uint8Array
+  readonly fileOffset: number
+  /** The LSN through which records are on the file once this job completed. */
+  readonly endLsn: number
+  readonly datasync: boolean
+  /** The slot the kernel reads from, or -1 for a scratch buffer / a datasync. */
+  readonly slot: number
+  readonly scratchScope: Scope.Closeable | undefined
+  readonly done: Deferred.Deferred<number, IoError.IoError>
+}
+
+export class LogBufferCore {
+  readonly capacityBytes: number
+  readonly sectorBytes: number
+  private readonly fileIo: FileIoService
+  private readonly handle: Handle
+  private readonly slots: readonly [Uint8Array, Uint8Array]
+
+  private active = 0
+  private baseLsn: number
+  private len: number
+  private writtenLen: number
+  private readonly busy: [boolean, boolean] = [false, false]
+  /** Through here records have reached the file (page cache or device). */
+  private flushedLsn: number
+  private poison: IoError.IoError | undefined = undefined
+
+  private readonly jobs: Array<Job> = []
+  private lastJobDone: Deferred.Deferred<number, IoError.IoError> | undefined = undefined
+  private writerWake: Deferred.Deferred<void> | undefined = undefined
+  /** One shared signal per "a slot became idle" event: not one waiter object per appender. */
+  private idleSignal: Deferred.Deferred<void> | undefined = undefined
+
+  constructor(config: CoreConfig) {
+    const { capacityBytes, sectorBytes, startLsn, carry } = config
+    assert(capacityBytes % sectorBytes === 0, "capacity is a whole number of sectors")
+    assert(capacityBytes >= 2 * sectorBytes, "a slot holds at least two sectors")
+    assert(config.slots[0].byteLength >= capacityBytes && config.slots[1].byteLength >= capacityBytes, "slots are big enough")
+    assert(Number.isSafeInteger(startLsn) && startLsn >= 0, "start LSN is a safe integer")
+    assert(carry.byteLength === startLsn - roundDown(startLsn, sectorBytes), "carry is the partial last sector")
+    this.fileIo = config.fileIo
+    this.handle = config.handle
+    this.capacityBytes = capacityBytes
+    this.sectorBytes = sectorBytes
+    this.slots = [config.slots[0].bytes.subarray(0, capacityBytes), config.slots[1].bytes.subarray(0, capacityBytes)]
+    this.baseLsn = startLsn - carry.byteLength
+    this.slots[0].set(carry, 0)
+    this.len = carry.byteLength
+    this.writtenLen = carry.byteLength
+    this.flushedLsn = startLsn
+  }
+
+  get nextLsn(): number {
+    return this.baseLsn + this.len
+  }
+
+  get flushedThrough(): number {
+    return this.flushedLsn
+  }
+
+  get poisonedBy(): IoError.IoError | undefined {
+    return this.poison
+  }
+
+  /** True when the largest frame this buffer can place in a slot is smaller than `frameBytes`. */
+  isOversize(frameBytes: number): boolean {
+    return frameBytes > this.capacityBytes - this.sectorBytes
+  }
+
+  /**
+   * The hot path: encodes the frame into the active slot if it fits and returns its end LSN, or
+   * returns -1 (does not fit, or poisoned) so the caller takes `append`'s slow path.
+   */
+  tryAppend(payload: Uint8Array): number {
+    const frameBytes = payload.byteLength + Frame.OVERHEAD
+    if (this.poison !== undefined || this.len + frameBytes > this.capacityBytes) return -1
+    this.len += Frame.encodeInto(this.slots[this.active]!, this.len, payload)
+    return this.baseLsn + this.len
+  }
+
+  /**
+   * Appends as many of `payloads[fromIndex..]` as fit in the active slot in one transition.
+   * Returns the index of the first payload not appended.
+   */
+  tryAppendMany(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): number {
+    if (this.poison !== undefined) return fromIndex
+    const slot = this.slots[this.active]!
+    let index = fromIndex
+    let len = this.len
+    while (index < payloads.length) {
+      const payload = payloads[index]!
+      if (len + payload.byteLength + Frame.OVERHEAD > this.capacityBytes) break
+      len += Frame.encodeInto(slot, len, payload)
+      index++
+    }
+    this.len = len
+    return index
+  }
+
+  /** Appends one record (caller checked `payload.byteLength <= Frame.MAX_PAYLOAD`). */
+  append(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+    return Effect.suspend(() => {
+      const end = this.tryAppend(payload)
+      return end >= 0 ? Effect.succeed(end) : this.appendSlow(payload)
+    })
+  }
+
+  /** Appends records in order; returns the end LSN of the last. One transition per slot filled. */
+  appendBatch(payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, IoError.IoError> {
+    return Effect.suspend(() => {
+      let index = this.tryAppendMany(payloads, 0)
+      if (index === payloads.length && this.poison === undefined) return Effect.succeed(this.nextLsn)
+      const self = this
+      return Effect.gen(function* () {
+        let end = self.nextLsn
+        while (index < payloads.length) {
+          end = yield* self.appendSlow(payloads[index]!)
+          index = self.tryAppendMany(payloads, index + 1)
+          if (index > 0) end = self.nextLsn
+        }
+        if (self.poison !== undefined) return yield* Effect.fail(self.poison)
+        return end
+      })
+    })
+  }
+
+  private appendSlow(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+    const self = this
+    const frameBytes = payload.byteLength + Frame.OVERHEAD
+    if (this.isOversize(frameBytes)) return this.appendOversize(payload)
+    return Effect.gen(function* () {
+      // Each turn either appends, seals (after which the frame fits: the carry is < 1 sector and
+      // the frame is at most capacity - 1 sector), or waits for a write to complete. The bound
+      // only catches a broken state machine.
+      for (let turn = 0; turn < 1_000_000; turn++) {
+        if (self.poison !== undefined) return yield* Effect.fail(self.poison)
+        const end = self.tryAppend(payload)
+        if (end >= 0) return end
+        if (self.busy[1 - self.active]) {
+          yield* self.awaitIdle()
+          continue
+        }
+        self.seal(false)
+      }
+      return assertNever("append made no progress")
+    })
+  }
+
+  /**
+   * A frame bigger than a slot goes through its own aligned scratch buffer. The scratch is
+   * allocated first (the only step that can wait); then, in one synchronous turn, the LSN range is
+   * reserved, the active slot's carried sector and the frame are copied into the scratch, and the
+   * frame's partial last sector is carried into the other slot. No other append can run between
+   * the reservation and the copy (fsys bug FS-J1).
+   */
+  private appendOversize(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+    const self = this
+    const frameBytes = payload.byteLength + Frame.OVERHEAD
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const scratchScope = yield* Scope.make()
+        const scratchBytes = roundUp(self.sectorBytes - 1 + frameBytes, self.sectorBytes)
+        const allocated = yield* Effect.exit(
+          restore(Scope.provide(self.fileIo.allocateAligned(scratchBytes, SCRATCH_ALIGNMENT_BYTES), scratchScope)),
+        )
+        if (Exit.isFailure(allocated)) {
+          yield* Scope.close(scratchScope, Exit.void)
+          return yield* Effect.failCause(allocated.cause)
+        }
+        const scratch = allocated.value.bytes
+        for (let turn = 0; ; turn++) {
+          assert(turn < 1_000_000, "oversize append made no progress")
+          if (self.poison !== undefined) {
+            yield* Scope.close(scratchScope, Exit.void)
+            return yield* Effect.fail(self.poison)
+          }
+          if (!self.busy[1 - self.active]) break
+          const waited = yield* Effect.exit(restore(self.awaitIdle()))
+          if (Exit.isFailure(waited)) {
+            yield* Scope.close(scratchScope, Exit.void)
+            return yield* Effect.failCause(waited.cause)
+          }
+        }
+        return self.placeOversize(payload, scratch, scratchScope)
+      }),
+    )
+  }
+
+  /** The synchronous half of an oversize append; see `appendOversize`. */
+  private placeOversize(payload: Uint8Array, scratch: Uint8Array, scratchScope: Scope.Closeable): number {
+    const sector = this.sectorBytes
+    const from = this.active
+    const to = 1 - from
+    assert(!this.busy[to], "the slot that becomes active is idle")
+    const slot = this.slots[from]!
+    const length = this.len
+    const carryStart = roundDown(length, sector)
+    // Full sectors with records not yet handed to a write go out from the slot itself.
+    if (carryStart > 0 && length > this.writtenLen) {
+      this.busy[from] = true
+      this.pushJob({
+        kind: "write",
+        bytes: slot.subarray(0, carryStart),
+        fileOffset: this.baseLsn,
+        endLsn: this.baseLsn + carryStart,
+        datasync: false,
+        slot: from,
+        scratchScope: undefined,
+        done: Deferred.makeUnsafe(),
+      })
+    }
+    const scratchLsn = this.baseLsn + carryStart
+    const carryBytes = length - carryStart
+    scratch.set(slot.subarray(carryStart, length), 0)
+    const total = carryBytes + Frame.encodeInto(scratch, carryBytes, payload)
+    const paddedBytes = roundUp(total, sector)
+    scratch.fill(0, total, paddedBytes)
+    const endLsn = scratchLsn + total
+    const newBase = roundDown(endLsn, sector)
+    this.slots[to]!.set(scratch.subarray(newBase - scratchLsn, total), 0)
+    this.pushJob({
+      kind: "write",
+      bytes: scratch.subarray(0, paddedBytes),
+      fileOffset: scratchLsn,
+      endLsn,
+      datasync: false,
+      slot: -1,
+      scratchScope,
+      done: Deferred.makeUnsafe(),
+    })
+    this.active = to
+    this.baseLsn = newBase
+    this.len = endLsn - newBase
+    this.writtenLen = this.len
+    return endLsn
+  }
+
+  /**
+   * Makes every appended record reach the file (and, with `datasync`, stable storage); returns
+   * the LSN covered. Seals the active slot if it holds unwritten records.
+   */
+  flush(datasync: boolean): Effect.Effect<number, IoError.IoError> {
+    const self = this
+    return Effect.gen(function* () {
+      for (let turn = 0; turn < 1_000_000; turn++) {
+        if (self.poison !== undefined) return yield* Effect.fail(self.poison)
+        if (self.len > self.writtenLen) {
+          if (self.busy[1 - self.active]) {
+            yield* self.awaitIdle()
+            continue
+          }
+          return yield* Deferred.await(self.seal(datasync))
+        }
+        // Every appended byte is already in a queued or completed write.
+        if (datasync) return yield* Deferred.await(self.pushDatasync())
+        if (self.lastJobDone !== undefined) yield* Deferred.await(self.lastJobDone)
+        return self.flushedLsn
+      }
+      return assertNever("flush made no progress")
+    })
+  }
+
+  /** Waits until no write is queued or in flight (used before the slots are freed). */
+  readonly drain: Effect.Effect<void> = Effect.suspend(() =>
+    this.lastJobDone === undefined ? Effect.void : Effect.ignore(Deferred.await(this.lastJobDone)),
+  )
+
+  /**
+   * Seals the active slot: pads, carries the partial sector into the other (idle) slot, makes
+   * that slot active and queues the write. Synchronous: one state transition.
+   */
+  private seal(datasync: boolean): Deferred.Deferred<number, IoError.IoError> {
+    const sector = this.sectorBytes
+    const from = this.active
+    const to = 1 - from
+    assert(!this.busy[to], "seal needs the other slot idle")
+    assert(this.len > this.writtenLen, "seal has records to write")
+    const slot = this.slots[from]!
+    const length = this.len
+    const paddedBytes = roundUp(length, sector)
+    slot.fill(0, length, paddedBytes)
+    const carryStart = roundDown(length, sector)
+    this.slots[to]!.set(slot.subarray(carryStart, length), 0)
+    const done = Deferred.makeUnsafe<number, IoError.IoError>()
+    this.busy[from] = true
+    this.pushJob({
+      kind: "write",
+      bytes: slot.subarray(0, paddedBytes),
+      fileOffset: this.baseLsn,
+      endLsn: this.baseLsn + length,
+      datasync,
+      slot: from,
+      scratchScope: undefined,
+      done,
+    })
+    this.active = to
+    this.baseLsn += carryStart
+    this.len = length - carryStart
+    this.writtenLen = this.len
+    return done
+  }
+
+  private pushDatasync(): Deferred.Deferred<number, IoError.IoError> {
+    const done = Deferred.makeUnsafe<number, IoError.IoError>()
+    this.pushJob({
+      kind: "datasync",
+      bytes: new Uint8Array(0),
+      fileOffset: 0,
+      endLsn: this.nextLsn,
+      datasync: true,
+      slot: -1,
+      scratchScope: undefined,
+      done,
+    })
+    return done
+  }
+
+  private pushJob(job: Job): void {
+    assert(this.jobs.length < JOBS_MAX, "job queue bound")
+    assert(job.fileOffset % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0, "writes are sector-aligned")
+    this.jobs.push(job)
+    this.lastJobDone = job.done
+    const wake = this.writerWake
+    if (wake !== undefined) {
+      this.writerWake = undefined
+      Deferred.doneUnsafe(wake, Exit.void)
+    }
+  }
+
+  private awaitIdle(): Effect.Effect<void> {
+    if (this.idleSignal === undefined) this.idleSignal = Deferred.makeUnsafe<void>()
+    return Deferred.await(this.idleSignal)
+  }
+
+  private signalIdle(): void {
+    const signal = this.idleSignal
+    if (signal !== undefined) {
+      this.idleSignal = undefined
+      Deferred.doneUnsafe(signal, Exit.void)
+    }
+  }
+
+  private perform(job: Job): Effect.Effect<void, IoError.IoError> {
+    if (job.kind === "datasync") return this.fileIo.datasync(this.handle)
+    return job.datasync
+      ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffset)
+      : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffset)
+  }
+
+  /**
+   * The writer: runs queued jobs one at a time, in order. Interruptible only while the queue is
+   * empty; a job, once started, runs to completion even when the Scope closes, because the kernel
+   * reads the slot (or scratch) until the write's completion.
+   */
+  readonly writer: Effect.Effect<never> = Effect.uninterruptibleMask((restore) => {
+    const self = this
+    return Effect.forever(
+      Effect.gen(function* () {
+        if (self.jobs.length === 0) {
+          const wake = Deferred.makeUnsafe<void>()
+          self.writerWake = wake
+          yield* restore(Deferred.await(wake))
+          return
+        }
+        const job = self.jobs[0]!
+        const exit = self.poison === undefined ? yield* Effect.exit(self.perform(job)) : Exit.fail(self.poison)
+        self.jobs.shift()
+        // All bookkeeping before any Deferred completes: completing one resumes waiters
+        // synchronously, and they may seal, append or close the buffer.
+        if (Exit.isSuccess(exit)) {
+          assert(job.endLsn >= self.flushedLsn, "flushed frontier only moves forward")
+          self.flushedLsn = job.endLsn
+        } else if (self.poison === undefined) {
+          self.poison = failureOf(exit, self.handle.path)
+        }
+        if (job.slot >= 0) self.busy[job.slot] = false
+        if (job.scratchScope !== undefined) yield* Scope.close(job.scratchScope, Exit.void)
+        self.signalIdle()
+        Deferred.doneUnsafe(job.done, Exit.isSuccess(exit) ? Exit.succeed(job.endLsn) : Exit.fail(self.poison!))
+      }),
+    )
+  })
+}
+
+/** The IoError a failed job carries; a defect in a layer is reported as an `Unknown` IoError. */
+const failureOf = (exit: Exit.Exit<void, IoError.IoError>, path: string): IoError.IoError => {
+  if (Exit.isFailure(exit)) {
+    const error = Cause.findErrorOption(exit.cause)
+    if (Option.isSome(error)) return error.value
+    return new IoError.IoError({ reason: "Unknown", syscall: "write", code: "EUNKNOWN", path, cause: Cause.squash(exit.cause) })
+  }
+  return assertNever("a successful job has no failure")
+}
+
+const assertNever = (message: string): never => {
+  throw new Error(`fsys invariant violated: ${message}`)
+}
