@@ -21,6 +21,7 @@ import * as Frame from "./Frame.ts"
 import { InvalidOptions, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
 import type * as JournalError from "./JournalError.ts"
 import { LogBufferCore } from "./internal/logBuffer/core.ts"
+import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./internal/logBuffer/limits.ts"
 import { isValidSectorBytes, roundDown } from "./internal/logBuffer/sectors.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
 
@@ -64,9 +65,13 @@ export interface LogBufferService {
  */
 export class LogBuffer extends Context.Service<LogBuffer, LogBufferService>()("@fsys/core/LogBuffer") {}
 
-/** The smallest and largest slot we accept (fsys: 4 KiB–64 MiB). */
-export const CAPACITY_BYTES_MIN = 4 * 1024
-export const CAPACITY_BYTES_MAX = 64 * 1024 * 1024
+/**
+ * The smallest and largest slot we accept (fsys: 4 KiB–64 MiB).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN }
 
 /**
  * What `make` needs: an open file, where to resume and how big the slots are.

@@ -37,7 +37,7 @@ export interface GroupCommitConfig {
   readonly windowMicros: number
   readonly maxBatch: number
   /** Called after each successful round with (records covered, fdatasync latency). */
-  readonly onRound: (durableLsn: number, latencyMicros: number, waiters: number) => void
+  readonly onRound: (durableLsn: number, latencyMicros: number, waiters: number) => Effect.Effect<void>
 }
 
 export class GroupCommit {
@@ -79,15 +79,6 @@ export class GroupCommit {
     return Effect.andThen(fork(this.committer), wait)
   }
 
-  /** Fails every waiting round (used when the journal closes under them). */
-  abandon(error: IoError.IoError): void {
-    for (const round of [this.inFlight, this.pending]) {
-      if (round !== undefined) Deferred.doneUnsafe(round.done, Exit.fail(error))
-    }
-    this.inFlight = undefined
-    this.pending = undefined
-  }
-
   private takePending(): Round | undefined {
     const round = this.pending
     this.pending = undefined
@@ -111,8 +102,8 @@ export class GroupCommit {
         if (Exit.isSuccess(exit)) {
           // The flush covered at least the target captured above (it seals everything appended).
           if (exit.value > self.syncedLsnValue) self.syncedLsnValue = exit.value
-          self.config.onRound(self.syncedLsnValue, (performance.now() - startedMillis) * 1000, round.waiters)
           Deferred.doneUnsafe(round.done, Exit.void)
+          yield* self.config.onRound(self.syncedLsnValue, (performance.now() - startedMillis) * 1000, round.waiters)
         } else {
           // The buffer is poisoned: fail this round and the one that queued behind it.
           const failed = Exit.failCause(exit.cause)

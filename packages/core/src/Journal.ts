@@ -1,0 +1,322 @@
+/**
+ * The write-ahead journal: append records, make them durable with group commit, recover after a
+ * crash.
+ *
+ * On disk it is fsys's v1 format (no header; frames back to back; LSN = byte offset; see
+ * `Frame`). Every record goes through the dual log buffer (`LogBuffer`): in Direct mode the file
+ * is opened with O_DIRECT and the buffer writes whole sectors (zero-padded after the last frame,
+ * rewritten by the next flush); in buffered mode the same buffer writes exactly the new bytes
+ * through the page cache. The path of a record reads top-down: `Journal.append` → log buffer slot
+ * → writer fiber → `FileIo.writeAt` → io_uring or pwrite.
+ *
+ * The contract (what is durable when):
+ * - `append` returns the record's end LSN once it is in the buffer: not yet durable, and not yet
+ *   in the file (a process crash loses it).
+ * - `syncThrough(lsn)` returns once every byte in `[0, lsn)` is on stable storage. Concurrent
+ *   syncs coalesce into one flush + fdatasync (group commit); a sync already covered returns
+ *   without a syscall.
+ * - The first failed write or fdatasync poisons the journal (`JournalPoisoned`); records made
+ *   durable before stay durable, and reopening recovers to the last clean frame.
+ * - Open recovers: the clean end is found by a scan; a torn or corrupt tail is saved to
+ *   `<path>.corrupt-<cleanEnd>` and truncated (see `internal/journal/resume.ts`).
+ * - One handle per file: a second open, here or in another process, fails with `JournalLocked`.
+ *
+ * @since 0.1.0
+ */
+import * as NodePath from "node:path"
+import { Deferred, Effect, Exit, Scope } from "effect"
+import type { IoError } from "@fsys/native"
+import type * as Duration from "effect/Duration"
+import * as FileIo from "./FileIo.ts"
+import * as Frame from "./Frame.ts"
+import {
+  InvalidOptions,
+  JournalClosed,
+  type JournalError,
+  JournalPoisoned,
+  LsnOutOfRange,
+  RecordTooLarge,
+} from "./JournalError.ts"
+import { makeCore } from "./LogBuffer.ts"
+import type { Backend } from "./FileIo.ts"
+import { GroupCommit } from "./internal/journal/groupCommit.ts"
+import * as Metrics from "./internal/journal/metrics.ts"
+import * as JournalOptions from "./internal/journal/options.ts"
+import { openForAppend } from "./internal/journal/resume.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** "direct" (default) uses O_DIRECT where the filesystem accepts it, else falls back (see `info`). */
+  readonly mode?: "direct" | "buffered"
+  /** Bytes per log-buffer slot (two slots): a power of two, 4 KiB–64 MiB; default 1 MiB. */
+  readonly logBufferBytes?: number
+  /** How long a group-commit round may wait for more syncers; default 0 (rounds run back to back). */
+  readonly groupCommitWindow?: Duration.Input
+  /** With a window: start the round once this many syncers wait; default 64. */
+  readonly groupCommitMaxBatch?: number
+  /** Default "auto": the provided FileIo layer, or io_uring when the kernel allows it, else pwrite. */
+  readonly backend?: "auto" | "io_uring" | "pwrite"
+  /** Also read fsys 1.1.0's zero-gapped files (see `JournalReader`); default false. */
+  readonly legacyGaps?: boolean
+  /** Direct-IO alignment override; default: probed on the file after it exists. */
+  readonly sectorBytes?: number
+}
+
+/**
+ * What the journal really uses, and why (fsys's habit: every fallback is observable).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Info {
+  readonly path: string
+  readonly mode: "direct" | "buffered"
+  readonly directActive: boolean
+  readonly backend: Backend
+  readonly sectorSize: number
+  readonly logBufferBytes: number
+  readonly reason: string
+  /** Where open saved a corrupt tail, if it found one. */
+  readonly sidecarPath: string | undefined
+  /** Records found by the recovery scan at open. */
+  readonly recoveredRecords: number
+}
+
+/**
+ * Counters since open.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly appends: number
+  readonly appendedBytes: number
+  /** `syncThrough`/`sync` calls that had to wait for an fdatasync. */
+  readonly syncRequests: number
+  /** Group-commit rounds; each is one fdatasync. */
+  readonly fdatasyncs: number
+}
+
+/**
+ * An open journal. Valid until `close` or the end of the Scope that opened it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handle {
+  readonly path: string
+  /** Appends one record; returns its end LSN (the LSN to pass to `syncThrough`). */
+  readonly append: (payload: Uint8Array) => Effect.Effect<number, JournalError>
+  /** Appends records in order; returns the end LSN of the last. Not atomic as a group. */
+  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<number, JournalError>
+  /** Returns once `[0, lsn)` is durable. */
+  readonly syncThrough: (lsn: number) => Effect.Effect<void, JournalError>
+  /** Makes everything appended so far durable; returns that LSN. */
+  readonly sync: Effect.Effect<number, JournalError>
+  readonly nextLsn: Effect.Effect<number>
+  readonly syncedLsn: Effect.Effect<number>
+  readonly info: Effect.Effect<Info>
+  readonly stats: Effect.Effect<Stats>
+  /** Syncs everything appended, then releases the file, buffers and ring. Idempotent. */
+  readonly close: Effect.Effect<void, JournalError>
+}
+
+/**
+ * Opens (creating if needed) the journal at `path`, recovering after a crash; closes with the
+ * Scope. Uses the ambient `FileIo` (Node by default).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const open = (path: string, options?: Options): Effect.Effect<Handle, JournalError, Scope.Scope> =>
+  Effect.gen(function* () {
+    if (typeof path !== "string" || path.length === 0) {
+      return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must be a non-empty string" }))
+    }
+    const resolved = JournalOptions.resolve(options)
+    if (resolved instanceof InvalidOptions) return yield* Effect.fail(resolved)
+    const absolutePath = NodePath.resolve(path)
+    const parent = yield* Effect.scope
+    const scope = yield* Scope.fork(parent, "sequential")
+    const opened = yield* Effect.exit(Scope.provide(build(absolutePath, resolved, scope), scope))
+    if (Exit.isFailure(opened)) {
+      yield* Scope.close(scope, opened)
+      return yield* Effect.failCause(opened.cause)
+    }
+    const handle = opened.value
+    yield* Scope.addFinalizer(parent, Effect.ignore(handle.close))
+    return handle
+  }).pipe(Effect.withSpan("Journal.open", { attributes: { path } }))
+
+const build = Effect.fnUntraced(function* (
+  path: string,
+  options: JournalOptions.Resolved,
+  scope: Scope.Closeable,
+): Effect.fn.Return<Handle, JournalError, Scope.Scope | FileIo.FileIo> {
+  const opened = yield* openForAppend(path, {
+    mode: options.mode,
+    requireDirect: false,
+    backend: options.backend,
+    legacyGaps: options.legacyGaps,
+    ...(options.sectorBytes === undefined ? {} : { sectorBytes: options.sectorBytes }),
+  })
+  const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)
+  const core = yield* makeCore({
+    handle: opened.handle,
+    capacityBytes: logBufferBytes,
+    sectorBytes: opened.sectorBytes,
+    startLsn: opened.cleanEnd,
+    carry: opened.carry,
+  }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
+
+  const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
+  const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
+  const groupCommit = new GroupCommit(
+    {
+      core,
+      windowMicros: options.windowMicros,
+      maxBatch: options.maxBatch,
+      onRound: (_durableLsn, latencyMicros, waiters) => {
+        counters.fdatasyncs++
+        const delta: Metrics.Counters = {
+          appends: counters.appends - published.appends,
+          appendedBytes: counters.appendedBytes - published.appendedBytes,
+          syncRequests: counters.syncRequests - published.syncRequests,
+          fdatasyncs: counters.fdatasyncs - published.fdatasyncs,
+        }
+        Object.assign(published, counters)
+        return Metrics.publishRound(delta, waiters, latencyMicros)
+      },
+    },
+    opened.cleanEnd,
+  )
+
+  let closed = false
+  const closedError = new JournalClosed({ path })
+  const poisoned = (cause: IoError.IoError) => new JournalPoisoned({ path, cause })
+  const fork = (committer: Effect.Effect<void>) => Effect.asVoid(Effect.forkIn(committer, scope))
+
+  const appendSlow = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
+    core.append(payload).pipe(
+      Effect.tap(() =>
+        Effect.sync(() => {
+          counters.appends++
+          counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
+        }),
+      ),
+      Effect.mapError(poisoned),
+    )
+
+  const checkPayload = (payload: Uint8Array): JournalError | undefined => {
+    if (!(payload instanceof Uint8Array)) return new InvalidOptions({ option: "payload", reason: "must be a Uint8Array" })
+    if (payload.byteLength > Frame.MAX_PAYLOAD) {
+      return new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
+    }
+    return undefined
+  }
+
+  const append = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
+    Effect.suspend(() => {
+      if (closed) return Effect.fail(closedError)
+      const invalid = checkPayload(payload)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      const end = core.tryAppend(payload)
+      if (end < 0) return appendSlow(payload)
+      counters.appends++
+      counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
+      return Effect.succeed(end)
+    })
+
+  const appendBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, JournalError> =>
+    Effect.suspend(() => {
+      if (closed) return Effect.fail(closedError)
+      if (!Array.isArray(payloads)) return Effect.fail(new InvalidOptions({ option: "payloads", reason: "must be an array" }))
+      let bytes = 0
+      for (const payload of payloads) {
+        const invalid = checkPayload(payload)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        bytes += payload.byteLength + Frame.OVERHEAD
+      }
+      return core.appendBatch(payloads).pipe(
+        Effect.tap(() =>
+          Effect.sync(() => {
+            counters.appends += payloads.length
+            counters.appendedBytes += bytes
+          }),
+        ),
+        Effect.mapError(poisoned),
+      )
+    })
+
+  /** The group-commit wait for an already validated LSN. */
+  const syncAppended = (lsn: number): Effect.Effect<void, JournalError> => {
+    if (lsn <= groupCommit.syncedLsn) return Effect.void
+    counters.syncRequests++
+    return Effect.mapError(groupCommit.syncThrough(lsn, fork), poisoned)
+  }
+
+  const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>
+    Effect.suspend(() => {
+      if (closed) return Effect.fail(closedError)
+      const nextLsn = core.nextLsn
+      if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
+        return Effect.fail(new LsnOutOfRange({ lsn, nextLsn }))
+      }
+      return syncAppended(lsn)
+    })
+
+  const sync: Effect.Effect<number, JournalError> = Effect.suspend(() => {
+    const target = core.nextLsn
+    return Effect.as(syncThrough(target), target)
+  })
+
+  const info: Info = {
+    path,
+    mode: options.mode,
+    directActive: opened.directActive,
+    backend: opened.fileIo.backend,
+    sectorSize: opened.sectorBytes,
+    logBufferBytes,
+    reason: opened.reason,
+    sidecarPath: opened.sidecarPath,
+    recoveredRecords: opened.records,
+  }
+
+  // Close syncs what was appended, then releases in reverse order of acquisition whatever
+  // happened. The first caller runs it; every later caller waits for the same outcome.
+  let closeDone: Deferred.Deferred<void, JournalError> | undefined
+  const close: Effect.Effect<void, JournalError> = Effect.suspend(() => {
+    if (closeDone !== undefined) return Deferred.await(closeDone)
+    const done = Deferred.makeUnsafe<void, JournalError>()
+    closeDone = done
+    closed = true
+    return Effect.uninterruptible(
+      Effect.gen(function* () {
+        const poison = core.poisonedBy
+        const synced = yield* Effect.exit(
+          poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison)),
+        )
+        yield* Scope.close(scope, Exit.void)
+        Deferred.doneUnsafe(done, Exit.isSuccess(synced) ? Exit.void : Exit.failCause(synced.cause))
+        return yield* synced
+      }),
+    )
+  })
+
+  return {
+    path,
+    append,
+    appendBatch,
+    syncThrough,
+    sync,
+    nextLsn: Effect.sync(() => core.nextLsn),
+    syncedLsn: Effect.sync(() => groupCommit.syncedLsn),
+    info: Effect.succeed(info),
+    stats: Effect.sync(() => ({ ...counters })),
+    close,
+  }
+})
+

@@ -1,0 +1,86 @@
+/**
+ * Journal options: defaults, bounds and validation. Every option is checked before anything is
+ * opened, so a bad option changes nothing on disk.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Option } from "effect"
+import { InvalidOptions } from "../../JournalError.ts"
+import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "../logBuffer/limits.ts"
+import { isValidSectorBytes } from "../logBuffer/sectors.ts"
+import { type BackendChoice, isBackendChoice } from "./backend.ts"
+
+export interface Options {
+  readonly mode?: "direct" | "buffered"
+  readonly logBufferBytes?: number
+  readonly groupCommitWindow?: Duration.Input
+  readonly groupCommitMaxBatch?: number
+  readonly backend?: BackendChoice
+  readonly legacyGaps?: boolean
+  readonly sectorBytes?: number
+}
+
+export interface Resolved {
+  readonly mode: "direct" | "buffered"
+  readonly logBufferBytes: number
+  readonly windowMicros: number
+  readonly maxBatch: number
+  readonly backend: BackendChoice
+  readonly legacyGaps: boolean
+  readonly sectorBytes: number | undefined
+}
+
+/** 1 MiB per slot: large enough that rotations are rare next to group-commit flushes. */
+export const LOG_BUFFER_BYTES_DEFAULT = 1024 * 1024
+/**
+ * No window by default: rounds run back to back and concurrent producers batch behind the round
+ * in flight, so a lone producer never pays a timer (fsys waits 500 µs).
+ */
+export const WINDOW_MICROS_DEFAULT = 0
+/** A window never exceeds one second: a longer wait is a configuration mistake. */
+export const WINDOW_MICROS_MAX = 1_000_000
+export const MAX_BATCH_DEFAULT = 64
+export const MAX_BATCH_MAX = 1_000_000
+
+const invalid = (option: string, reason: string) => new InvalidOptions({ option, reason })
+
+export const resolve = (options: Options | undefined): Resolved | InvalidOptions => {
+  const given = options ?? {}
+  if (typeof given !== "object") return invalid("options", "must be an object")
+  const mode = given.mode ?? "direct"
+  if (mode !== "direct" && mode !== "buffered") return invalid("mode", `must be "direct" or "buffered", got ${String(mode)}`)
+  const logBufferBytes = given.logBufferBytes ?? LOG_BUFFER_BYTES_DEFAULT
+  if (
+    !Number.isInteger(logBufferBytes) ||
+    logBufferBytes < CAPACITY_BYTES_MIN ||
+    logBufferBytes > CAPACITY_BYTES_MAX ||
+    (logBufferBytes & (logBufferBytes - 1)) !== 0
+  ) {
+    return invalid("logBufferBytes", `must be a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}, got ${logBufferBytes}`)
+  }
+  let windowMicros = WINDOW_MICROS_DEFAULT
+  if (given.groupCommitWindow !== undefined) {
+    const window = Duration.fromInput(given.groupCommitWindow)
+    if (Option.isNone(window)) return invalid("groupCommitWindow", "is not a duration")
+    windowMicros = Duration.toMillis(window.value) * 1000
+    if (!Number.isFinite(windowMicros) || windowMicros < 0 || windowMicros > WINDOW_MICROS_MAX) {
+      return invalid("groupCommitWindow", `must be between 0 and ${WINDOW_MICROS_MAX} µs`)
+    }
+  }
+  const maxBatch = given.groupCommitMaxBatch ?? MAX_BATCH_DEFAULT
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_MAX) {
+    return invalid("groupCommitMaxBatch", `must be an integer between 1 and ${MAX_BATCH_MAX}, got ${maxBatch}`)
+  }
+  const backend = given.backend ?? "auto"
+  if (!isBackendChoice(backend)) return invalid("backend", `must be "auto", "io_uring" or "pwrite", got ${String(backend)}`)
+  const legacyGaps = given.legacyGaps ?? false
+  if (typeof legacyGaps !== "boolean") return invalid("legacyGaps", "must be a boolean")
+  const sectorBytes = given.sectorBytes
+  if (sectorBytes !== undefined && (!isValidSectorBytes(sectorBytes) || sectorBytes < 512)) {
+    return invalid("sectorBytes", `must be a power of two between 512 and 65536, got ${sectorBytes}`)
+  }
+  if (sectorBytes !== undefined && logBufferBytes < 2 * sectorBytes) {
+    return invalid("logBufferBytes", `must hold at least two ${sectorBytes}-byte sectors`)
+  }
+  return { mode, logBufferBytes, windowMicros, maxBatch, backend, legacyGaps, sectorBytes }
+}
