@@ -1,0 +1,430 @@
+/**
+ * A raw io_uring ring for Node.js, driven from the event loop: no liburing, no threads, no busy
+ * polling.
+ *
+ * `make({ entries })` sets up a ring (io_uring_setup, mmap of the SQ/CQ rings and the SQEs) as a
+ * scoped resource. Operations (`write`, `read`, `fsync`, `writeThenFsync`, `nop`) return Effects
+ * that complete from their CQE:
+ *
+ * - SQEs prepared during one event-loop turn go to the kernel with ONE io_uring_enter;
+ * - completions are reaped from shared memory when `koffi.node.poll` reports the ring fd readable;
+ * - at most `capacity` SQEs are in flight; further callers wait in a bounded FIFO (backpressure),
+ *   so the completion queue can never overflow (an overflow the kernel reports anyway is flushed);
+ * - a write or read whose memory was registered with `registerBuffers` is promoted to
+ *   WRITE_FIXED / READ_FIXED automatically;
+ * - `writeThenFsync` links a WRITE to an FSYNC (IOSQE_IO_LINK): one submission, ordered, and the
+ *   fsync never runs when the write failed or was short;
+ * - `write(…, { dsync: true })` sets RWF_DSYNC, which block devices that honour FUA complete with a
+ *   forced-unit-access write instead of a cache flush.
+ *
+ * Memory and interruption: an operation keeps its `Uint8Array` referenced, and retains the
+ * `InFlight` of the `AlignedMemory` it uses (and the optional `file` hold), until its CQE is
+ * reaped. Interrupting the waiting fiber therefore never lets memory the kernel still reads be
+ * freed (fsys bug FS-C2); an operation interrupted while still queued is simply dropped. Closing
+ * the ring's Scope refuses new operations, fails queued ones, cancels what is in flight
+ * (IORING_OP_ASYNC_CANCEL) and waits for every CQE before unmapping the rings.
+ *
+ * Registered files are deliberately not used: descriptors are passed as plain fds on every SQE,
+ * so no cache can ever be keyed by a reused fd number (fsys bug FS-C1). The FileIo layer keeps the
+ * fd open until every operation on it has completed.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type * as Scope from "effect/Scope"
+import type { AlignedBuffer } from "./AlignedBuffer.ts"
+import * as InFlight from "./InFlight.ts"
+import * as Abi from "./internal/ioUring/abi.ts"
+import * as Internal from "./internal/ioUring/ring.ts"
+import * as Memory from "./internal/memory.ts"
+import * as IoError from "./IoError.ts"
+import * as Libc from "./Libc.ts"
+
+/**
+ * Ring sizes accepted by `make` (powers of two; the kernel rounds up).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const ENTRIES_MIN = Internal.ENTRIES_MIN
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const ENTRIES_MAX = Internal.ENTRIES_MAX
+
+/**
+ * Most operations that may wait for room in one ring; past this an operation fails with `Busy`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const QUEUED_OPS_MAX = Internal.QUEUED_OPS_MAX
+
+/**
+ * Counters for tests and benchmarks (`enters` counts io_uring_enter calls made to submit).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Stats = Readonly<Internal.Stats>
+
+/**
+ * An io_uring instance, valid until the Scope that made it closes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ring {
+  /** The ring's own descriptor. */
+  readonly fd: number
+  readonly sqEntries: number
+  readonly cqEntries: number
+  /** Most SQEs in flight at once (a linked write+fsync counts two). */
+  readonly capacity: number
+  /** `IORING_FEAT_*` bits reported by the kernel. */
+  readonly features: number
+  /** SQEs submitted or prepared whose CQE has not been reaped yet. */
+  readonly inFlight: () => number
+  /** Operations waiting for room. */
+  readonly queued: () => number
+  readonly stats: () => Stats
+}
+
+const rings = new WeakMap<Ring, Internal.Ring>()
+
+const internalOf = (ring: Ring): Internal.Ring => {
+  const state = rings.get(ring)
+  if (state === undefined) throw new Error("IoUring: not a ring made by IoUring.make")
+  return state
+}
+
+/**
+ * Options common to every operation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpOptions {
+  /** Names the file in errors (default `fd <n>`). */
+  readonly path?: string
+  /** Retained from submission until the CQE: e.g. the FileIo handle, so its fd stays open. */
+  readonly hold?: InFlight.InFlight
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteOptions extends OpOptions {
+  /** RWF_DSYNC: the write is durable when it completes (FUA on devices that support it). */
+  readonly dsync?: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface FsyncOptions extends OpOptions {
+  /** IORING_FSYNC_DATASYNC: fdatasync rather than fsync (default true). */
+  readonly datasync?: boolean
+}
+
+/**
+ * The outcome of `writeThenFsync`. A short write breaks the link (the kernel cancels the fsync):
+ * then `synced` is false and the caller continues the write and syncs again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteThenFsyncResult {
+  readonly writtenBytes: number
+  readonly synced: boolean
+}
+
+/**
+ * Sets up a ring with `entries` SQEs (rounded up to a power of two by the kernel; the CQ gets
+ * twice that). Closing the Scope cancels and waits for in-flight operations, then unmaps.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: { readonly entries: number }): Effect.Effect<Ring, IoError.IoError, Scope.Scope> => {
+  const entries = options.entries
+  if (!Number.isSafeInteger(entries) || entries < ENTRIES_MIN || entries > ENTRIES_MAX) {
+    return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", `${entries} entries`))
+  }
+  return Effect.acquireRelease(
+    Effect.flatMap(Libc.native, () =>
+      Effect.try({
+        try: () => Internal.Ring.create(entries),
+        catch: (error) =>
+          error instanceof IoError.IoError ? error : IoError.fromErrno("EIO", "io_uring_setup", `${entries} entries`, error),
+      }),
+    ),
+    (state) =>
+      Effect.flatMap(
+        Effect.callback<void>((resume) => {
+          state.beginClose(() => resume(Effect.void))
+        }),
+        () => Effect.sync(() => state.destroy()),
+      ),
+  ).pipe(
+    Effect.map((state) => {
+      const ring: Ring = {
+        fd: state.fd,
+        sqEntries: state.sqEntries,
+        cqEntries: state.cqEntries,
+        capacity: state.capacity,
+        features: state.features,
+        inFlight: () => state.inFlight,
+        queued: () => state.queuedCount,
+        stats: () => ({ ...state.stats }),
+      }
+      rings.set(ring, state)
+      return ring
+    }),
+  )
+}
+
+const TAG_PREFIX = "io_uring:"
+
+const syscallOf = (op: Internal.Op): string => TAG_PREFIX + (Abi.opcodeNames[op.submittedOpcode] ?? `OP${op.submittedOpcode}`)
+
+/**
+ * Starts `op` on `ring` and resumes with `onDone(op)` from its CQE. A queued op is dropped when
+ * the fiber is interrupted; a submitted one stays tracked until its CQE.
+ */
+const run = <A>(
+  ring: Ring,
+  op: Internal.Op,
+  where: string,
+  onDone: (op: Internal.Op) => Effect.Effect<A, IoError.IoError>,
+): Effect.Effect<A, IoError.IoError> =>
+  Effect.callback<A, IoError.IoError>((resume) => {
+    const state = internalOf(ring)
+    op.complete = (done) => resume(onDone(done))
+    const errno = state.start(op)
+    if (errno !== 0) {
+      op.complete = undefined
+      resume(Effect.fail(IoError.fromErrno(errno, syscallOf(op), where)))
+      return
+    }
+    if (state.isQueued(op)) return Effect.sync(() => state.abandon(op))
+  })
+
+const checkFd = (fd: number): boolean => Number.isSafeInteger(fd) && fd >= 0 && fd <= 0x7fffffff
+
+/** Validates a data op; returns the op or the typed error. */
+const dataOp = (
+  opcode: number,
+  fd: number,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  opFlags: number,
+  linkedFsyncFlags: number,
+  options: OpOptions | undefined,
+  where: string,
+): Internal.Op | IoError.IoError => {
+  const syscall = TAG_PREFIX + Abi.opcodeNames[opcode]
+  if (!checkFd(fd) || !Number.isSafeInteger(offsetBytes) || offsetBytes < 0) {
+    return IoError.fromErrno("EINVAL", syscall, where)
+  }
+  if (bytes.byteLength === 0 || bytes.byteLength > Libc.IO_BYTES_MAX) return IoError.fromErrno("EINVAL", syscall, where)
+  const allocation = Memory.lookup(bytes)
+  if (allocation?.freed === true) return IoError.fromErrno("EFAULT", syscall, where)
+  const address = allocation !== undefined ? allocation.address + bytes.byteOffset : Libc.nativeUnsafe().addressOf(bytes)
+  return Internal.makeOp(opcode, fd, opFlags, linkedFsyncFlags, bytes, offsetBytes, options?.hold, allocation, address)
+}
+
+const resultBytes = (where: string) => (op: Internal.Op): Effect.Effect<number, IoError.IoError> =>
+  op.result0 < 0 ? Effect.fail(IoError.fromErrno(-op.result0, syscallOf(op), where)) : Effect.succeed(op.result0)
+
+/**
+ * Writes `bytes` at `offsetBytes` (WRITE, or WRITE_FIXED when the memory is registered). Returns
+ * the bytes written, which may be fewer than asked; a negative CQE result fails with its errno.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const write = (
+  ring: Ring,
+  fd: number,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  options?: WriteOptions,
+): Effect.Effect<number, IoError.IoError> => {
+  const where = options?.path ?? `fd ${fd}`
+  const rwFlags = options?.dsync === true ? Abi.RWF_DSYNC : 0
+  const op = dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, rwFlags, -1, options, where)
+  return op instanceof IoError.IoError ? Effect.fail(op) : run(ring, op, where, resultBytes(where))
+}
+
+/**
+ * Reads into `into` from `offsetBytes` (READ, or READ_FIXED when the memory is registered).
+ * Returns the bytes read (0 at end of file).
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const read = (
+  ring: Ring,
+  fd: number,
+  into: Uint8Array,
+  offsetBytes: number,
+  options?: OpOptions,
+): Effect.Effect<number, IoError.IoError> => {
+  const where = options?.path ?? `fd ${fd}`
+  const op = dataOp(Abi.IORING_OP_READ, fd, into, offsetBytes, 0, -1, options, where)
+  return op instanceof IoError.IoError ? Effect.fail(op) : run(ring, op, where, resultBytes(where))
+}
+
+/**
+ * fdatasync (default) or fsync through the ring.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const fsync = (ring: Ring, fd: number, options?: FsyncOptions): Effect.Effect<void, IoError.IoError> => {
+  const where = options?.path ?? `fd ${fd}`
+  if (!checkFd(fd)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:FSYNC", where))
+  const flags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
+  const op = Internal.makeOp(Abi.IORING_OP_FSYNC, fd, flags, -1, undefined, 0, options?.hold, undefined, 0)
+  return run(ring, op, where, (done) =>
+    done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void,
+  )
+}
+
+/**
+ * A WRITE linked to an FSYNC (DATASYNC unless `datasync: false`) in one submission: the fsync
+ * starts only after the write completed in full. A failed write fails with the write's errno; a
+ * failed fsync with the fsync's; a short write returns `{ synced: false }`.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const writeThenFsync = (
+  ring: Ring,
+  fd: number,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  options?: FsyncOptions,
+): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
+  const where = options?.path ?? `fd ${fd}`
+  const fsyncFlags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
+  const op = dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, 0, fsyncFlags, options, where)
+  if (op instanceof IoError.IoError) return Effect.fail(op)
+  const length = bytes.byteLength
+  return run(ring, op, where, (done): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
+    if (done.result0 < 0) return Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where))
+    if (done.result0 < length) return Effect.succeed({ writtenBytes: done.result0, synced: false })
+    if (done.result1 < 0) return Effect.fail(IoError.fromErrno(-done.result1, "io_uring:FSYNC", where))
+    return Effect.succeed({ writtenBytes: done.result0, synced: true })
+  })
+}
+
+/**
+ * A no-op through the ring (round trip of one SQE and one CQE).
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const nop = (ring: Ring): Effect.Effect<void, IoError.IoError> =>
+  run(ring, Internal.makeOp(Abi.IORING_OP_NOP, -1, 0, -1, undefined, 0, undefined, undefined, 0), "nop", (done) =>
+    done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "nop")) : Effect.void,
+  )
+
+/**
+ * Registers `buffers` (from `AlignedMemory.allocate`) as the ring's fixed buffers until the Scope
+ * closes; reads and writes within them then use READ_FIXED / WRITE_FIXED. Call it after the
+ * buffers were allocated, in an inner Scope, so the registration is released (after waiting for
+ * fixed operations in flight) before the buffers are freed. One registration per ring at a time
+ * (a second fails `Busy`).
+ *
+ * @since 0.1.0
+ * @category resources
+ */
+export const registerBuffers = (
+  ring: Ring,
+  buffers: ReadonlyArray<AlignedBuffer>,
+): Effect.Effect<void, IoError.IoError, Scope.Scope> =>
+  Effect.suspend(() => {
+    const state = internalOf(ring)
+    const allocations: Array<Memory.Allocation> = []
+    for (const buffer of buffers) {
+      const allocation = Memory.lookup(buffer.bytes)
+      if (allocation === undefined || allocation.freed || buffer.bytes.byteOffset !== 0) {
+        return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_register", "buffer not from AlignedMemory.allocate"))
+      }
+      allocations.push(allocation)
+    }
+    return Effect.acquireRelease(
+      Effect.suspend(() => {
+        const errno = state.registerBuffers(allocations)
+        return errno === 0
+          ? Effect.void
+          : Effect.fail(IoError.fromErrno(errno, "io_uring_register", `${allocations.length} buffers`))
+      }),
+      () =>
+        Effect.suspend(() => {
+          state.retireBuffers()
+          return Effect.flatMap(InFlight.awaitIdle(state.fixedInFlight), () =>
+            Effect.sync(() => {
+              state.unregisterBuffers()
+            }),
+          )
+        }),
+    )
+  })
+
+/**
+ * True while `ring` has buffers registered.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const hasRegisteredBuffers = (ring: Ring): boolean => internalOf(ring).hasRegisteredBuffers
+
+/**
+ * Whether io_uring can be used here, and why not: sets up and tears down a 2-entry ring.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Availability {
+  readonly available: boolean
+  /** errno name of the failed setup (`ENOSYS`, `EPERM`, `ENOMEM`…), when unavailable. */
+  readonly code?: string
+  readonly features?: number
+  readonly featureNames?: ReadonlyArray<string>
+  readonly setupFlags?: number
+}
+
+/**
+ * Probes io_uring by setting up (and closing) a tiny ring. Never fails: an unavailable ring is
+ * reported with the errno of the failed setup.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const probe: Effect.Effect<Availability> = Effect.scoped(
+  Effect.map(make({ entries: ENTRIES_MIN }), (ring) => {
+    const state = internalOf(ring)
+    return {
+      available: true,
+      features: ring.features,
+      featureNames: featureNames(ring.features),
+      setupFlags: state.setupFlags,
+    } satisfies Availability
+  }),
+).pipe(Effect.catch((error) => Effect.succeed<Availability>({ available: false, code: error.code })))
+
+/**
+ * Names of the `IORING_FEAT_*` bits set in `features`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const featureNames = (features: number): ReadonlyArray<string> =>
+  Abi.featureNames.filter((_, bit) => (features & (1 << bit)) !== 0)

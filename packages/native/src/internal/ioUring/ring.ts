@@ -1,0 +1,685 @@
+/**
+ * The io_uring ring itself: plain synchronous code on the event loop, no threads, no Effects.
+ *
+ * Life of an operation (`Op`):
+ *
+ *   start ──► queued (no room) ──► prepared (SQE written, tail stored) ──► submitted (io_uring_enter)
+ *                 │                                                          │
+ *                 └── abandoned (fiber interrupted while queued)             ▼
+ *                                                            reaped (CQE read from shared memory)
+ *                                                                            │
+ *                                                    finished: holds released, then `complete`
+ *
+ * - Batching: SQEs prepared during one event-loop turn are submitted together by ONE
+ *   io_uring_enter, from a `setImmediate` scheduled by the first of them.
+ * - Completions: the ring fd is watched with `koffi.node.poll`; it turns readable when CQEs exist,
+ *   and `reap` reads them from shared memory without a syscall. The poll handle is ref'ed only
+ *   while operations are in flight, so an idle ring never keeps the process alive.
+ * - Backpressure: at most `capacity` SQEs are in flight (prepared or submitted, not yet reaped).
+ *   The CQ ring holds `2 × capacity` entries, so it cannot overflow; should the kernel still flag
+ *   an overflow, `reap` flushes it with io_uring_enter(GETEVENTS). Operations that do not fit wait
+ *   in a FIFO of at most `QUEUED_OPS_MAX` entries (a linked list: O(1) removal on interrupt).
+ * - Memory safety: an op retains the `InFlight` of its memory (and of its file) from `start` until
+ *   its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
+ *   Every piece of ring bookkeeping (slots, counters, CQ head) is done BEFORE any `complete`
+ *   callback runs, because completing resumes a fiber synchronously and that fiber may free
+ *   memory or close this very ring.
+ *
+ * @internal
+ */
+import * as InFlight from "../../InFlight.ts"
+import * as IoError from "../../IoError.ts"
+import * as Libc from "../../Libc.ts"
+import type * as Memory from "../memory.ts"
+import * as Abi from "./abi.ts"
+
+/** Most operations that may wait for room at once; past this `start` fails with `Busy`. */
+export const QUEUED_OPS_MAX = 1 << 16
+/** Bound on io_uring_enter attempts in one flush (EINTR / partial submission). */
+const ENTER_ATTEMPTS_MAX = 8
+/** Delay before retrying a submission the kernel refused for lack of resources (EAGAIN/EBUSY). */
+const ENTER_RETRY_MILLIS = 1
+/** Bound on CQ sweeps in one reap (each sweep drains everything visible). */
+const REAP_ROUNDS_MAX = 4
+/** Smallest and largest ring sizes accepted. */
+export const ENTRIES_MIN = 2
+export const ENTRIES_MAX = 4096
+/** Registered buffers per ring (the kernel allows more; the log buffer needs 2–3). */
+export const REGISTERED_BUFFERS_MAX = 1024
+
+const TWO_POW_32 = 4294967296
+
+const QUEUED = 0
+const PREPARED = 1
+const DONE = 2
+
+/**
+ * One logical operation: one SQE, or two for a WRITE linked to an FSYNC.
+ */
+export interface Op {
+  /** Opcode of the first SQE before fixed-buffer promotion (WRITE, READ, FSYNC, NOP, ASYNC_CANCEL). */
+  opcode: number
+  fd: number
+  address: number
+  lengthBytes: number
+  offsetBytes: number
+  /** rw_flags (RWF_DSYNC), fsync_flags or cancel_flags of the first SQE. */
+  opFlags: number
+  /** fsync_flags of the linked FSYNC, or -1 when the op is a single SQE. */
+  linkedFsyncFlags: number
+  sqeCount: number
+  /** SQEs not yet reaped. */
+  pending: number
+  result0: number
+  result1: number
+  /** The opcode actually submitted for the first SQE (READ_FIXED/WRITE_FIXED when promoted). */
+  submittedOpcode: number
+  /** Keeps JS memory the kernel reads or writes reachable until the CQE. */
+  keepalive: Uint8Array | undefined
+  allocation: Memory.Allocation | undefined
+  file: InFlight.InFlight | undefined
+  fixed: boolean
+  state: number
+  complete: ((op: Op) => void) | undefined
+  prev: Op | undefined
+  next: Op | undefined
+}
+
+export const makeOp = (
+  opcode: number,
+  fd: number,
+  opFlags: number,
+  linkedFsyncFlags: number,
+  bytes: Uint8Array | undefined,
+  offsetBytes: number,
+  file: InFlight.InFlight | undefined,
+  allocation: Memory.Allocation | undefined,
+  address: number,
+): Op => ({
+  opcode,
+  fd,
+  address,
+  lengthBytes: bytes === undefined ? 0 : bytes.byteLength,
+  offsetBytes,
+  opFlags,
+  linkedFsyncFlags,
+  sqeCount: linkedFsyncFlags >= 0 ? 2 : 1,
+  pending: 0,
+  result0: 0,
+  result1: 0,
+  submittedOpcode: opcode,
+  keepalive: bytes,
+  allocation,
+  file,
+  fixed: false,
+  state: QUEUED,
+  complete: undefined,
+  prev: undefined,
+  next: undefined,
+})
+
+/** Counters a test or a benchmark can read; they only grow. */
+export interface Stats {
+  /** io_uring_enter calls made to submit. */
+  enters: number
+  sqesSubmitted: number
+  cqesReaped: number
+  /** Operations that had to wait for room (backpressure). */
+  queuedWaits: number
+  /** SQEs submitted as READ_FIXED / WRITE_FIXED. */
+  fixedSqes: number
+  /** CQ overflows flushed (should stay 0: in-flight is bounded below the CQ size). */
+  overflowFlushes: number
+  /** Submissions retried after EAGAIN/EBUSY. */
+  enterRetries: number
+  /** Highest number of SQEs in flight at once. */
+  inFlightHigh: number
+}
+
+interface Views {
+  readonly sq: Uint32Array
+  readonly cq: Uint32Array
+  readonly cqRes: Int32Array
+  readonly sqes: Uint32Array
+}
+
+interface Mapping {
+  readonly address: number
+  readonly lengthBytes: number
+}
+
+type PollHandle = ReturnType<Libc.Native["koffi"]["node"]["poll"]>
+
+export class Ring {
+  readonly fd: number
+  readonly sqEntries: number
+  readonly cqEntries: number
+  readonly features: number
+  readonly setupFlags: number
+  /** Invariant: SQEs in flight never exceed this (== sqEntries ≤ cqEntries / 2 with defaults). */
+  readonly capacity: number
+  readonly stats: Stats = {
+    enters: 0,
+    sqesSubmitted: 0,
+    cqesReaped: 0,
+    queuedWaits: 0,
+    fixedSqes: 0,
+    overflowFlushes: 0,
+    enterRetries: 0,
+    inFlightHigh: 0,
+  }
+
+  private readonly lib: Libc.Native
+  private readonly mappings: ReadonlyArray<Mapping>
+  private views: Views
+  // Word indexes into the views, read once from the params the kernel filled.
+  private readonly sqHead: number
+  private readonly sqTailWord: number
+  private readonly sqFlags: number
+  private readonly sqMask: number
+  private readonly cqHead: number
+  private readonly cqTail: number
+  private readonly cqMask: number
+  private readonly cqes: number
+
+  /** Our copy of the SQ tail (only we write it); stored to shared memory after each op. */
+  private sqTail: number
+  /** slot → op; a slot is the user_data of one SQE. Size capacity + 1 (one spare for cancel). */
+  private readonly slots: Array<Op | undefined>
+  private readonly freeSlots: Int32Array
+  private freeSlotCount: number
+  /** SQEs prepared or submitted, not yet reaped. */
+  inFlight = 0
+  /** SQEs prepared, not yet consumed by io_uring_enter. Invariant: ≤ inFlight. */
+  private unsubmitted = 0
+  private queueHead: Op | undefined = undefined
+  private queueTail: Op | undefined = undefined
+  queuedCount = 0
+  private flushScheduled = false
+  private retryTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private readonly poll: PollHandle
+  private pollRefed = false
+  private idleWaiter: (() => void) | undefined = undefined
+  closing = false
+  closed = false
+
+  /** Registered buffers: allocation → buffer index; undefined when none are registered. */
+  private registered: Map<Memory.Allocation, number> | undefined = undefined
+  /** Fixed-buffer SQEs in flight: unregistering waits for these. */
+  readonly fixedInFlight: InFlight.InFlight = InFlight.make()
+
+  private readonly flushCallback = (): void => this.flush()
+
+  /** Builds a ring; throws an `IoError` after releasing whatever it had set up. */
+  static create(entries: number): Ring {
+    const lib = Libc.nativeUnsafe()
+    const params = new Uint8Array(Abi.PARAMS_BYTES)
+    const paramsView = new DataView(params.buffer)
+    const trySetup = (flags: number): number => {
+      params.fill(0)
+      paramsView.setUint32(Abi.PARAMS_FLAGS, flags, true)
+      const fd = lib.ioUringSetup(entries, params)
+      return fd < 0 ? -lib.errno() : fd
+    }
+    let setupFlags = Abi.IORING_SETUP_CLAMP | Abi.IORING_SETUP_SUBMIT_ALL
+    let fd = trySetup(setupFlags)
+    if (fd === -22) {
+      // SUBMIT_ALL is 5.18+; older kernels refuse unknown flags with EINVAL.
+      setupFlags = Abi.IORING_SETUP_CLAMP
+      fd = trySetup(setupFlags)
+    }
+    if (fd < 0) throw IoError.fromErrno(-fd, "io_uring_setup", `${entries} entries`)
+    const mappings: Array<Mapping> = []
+    try {
+      const u32 = (offset: number) => paramsView.getUint32(offset, true)
+      const features = u32(Abi.PARAMS_FEATURES)
+      const sqEntries = u32(Abi.PARAMS_SQ_ENTRIES)
+      const cqEntries = u32(Abi.PARAMS_CQ_ENTRIES)
+      const sqOff = (field: number) => u32(Abi.PARAMS_SQ_OFF + field)
+      const cqOff = (field: number) => u32(Abi.PARAMS_CQ_OFF + field)
+      const sqRingBytes = sqOff(Abi.SQ_OFF_ARRAY) + sqEntries * 4
+      const cqRingBytes = cqOff(Abi.CQ_OFF_CQES) + cqEntries * Abi.CQE_BYTES
+      const map = (lengthBytes: number, offset: number): number => {
+        const address = lib.mmap(0, lengthBytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_POPULATE, fd, offset)
+        if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "io_uring ring")
+        mappings.push({ address, lengthBytes })
+        return address
+      }
+      let sqAddress: number
+      let cqAddress: number
+      let sqView: ArrayBuffer
+      let cqView: ArrayBuffer
+      if ((features & Abi.IORING_FEAT_SINGLE_MMAP) !== 0) {
+        const bytes = Math.max(sqRingBytes, cqRingBytes)
+        sqAddress = map(bytes, Abi.IORING_OFF_SQ_RING)
+        cqAddress = sqAddress
+        sqView = lib.koffi.view(sqAddress, bytes)
+        cqView = sqView
+      } else {
+        sqAddress = map(sqRingBytes, Abi.IORING_OFF_SQ_RING)
+        cqAddress = map(cqRingBytes, Abi.IORING_OFF_CQ_RING)
+        sqView = lib.koffi.view(sqAddress, sqRingBytes)
+        cqView = lib.koffi.view(cqAddress, cqRingBytes)
+      }
+      const sqesAddress = map(sqEntries * Abi.SQE_BYTES, Abi.IORING_OFF_SQES)
+      const views: Views = {
+        sq: new Uint32Array(sqView),
+        cq: new Uint32Array(cqView),
+        cqRes: new Int32Array(cqView),
+        sqes: new Uint32Array(lib.koffi.view(sqesAddress, sqEntries * Abi.SQE_BYTES)),
+      }
+      return new Ring(lib, fd, setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings)
+    } catch (error) {
+      for (const mapping of mappings) lib.munmap(mapping.address, mapping.lengthBytes)
+      lib.closeNonBlocking(fd)
+      throw error
+    }
+  }
+
+  private constructor(
+    lib: Libc.Native,
+    fd: number,
+    setupFlags: number,
+    features: number,
+    sqEntries: number,
+    cqEntries: number,
+    sqOff: (field: number) => number,
+    cqOff: (field: number) => number,
+    views: Views,
+    mappings: ReadonlyArray<Mapping>,
+  ) {
+    this.lib = lib
+    this.fd = fd
+    this.setupFlags = setupFlags
+    this.features = features
+    this.sqEntries = sqEntries
+    this.cqEntries = cqEntries
+    this.views = views
+    this.mappings = mappings
+    this.sqHead = sqOff(Abi.SQ_OFF_HEAD) / 4
+    this.sqTailWord = sqOff(Abi.SQ_OFF_TAIL) / 4
+    this.sqFlags = sqOff(Abi.SQ_OFF_FLAGS) / 4
+    this.sqMask = views.sq[sqOff(Abi.SQ_OFF_RING_MASK) / 4]
+    this.cqHead = cqOff(Abi.CQ_OFF_HEAD) / 4
+    this.cqTail = cqOff(Abi.CQ_OFF_TAIL) / 4
+    this.cqMask = views.cq[cqOff(Abi.CQ_OFF_RING_MASK) / 4]
+    this.cqes = cqOff(Abi.CQ_OFF_CQES) / 4
+    // The SQ array maps ring positions to SQE indexes; we always use SQE i for position i, so it is
+    // written once here and never again.
+    const arrayWord = sqOff(Abi.SQ_OFF_ARRAY) / 4
+    for (let i = 0; i < sqEntries; i++) views.sq[arrayWord + i] = i
+    this.sqTail = views.sq[this.sqTailWord]
+    // Room for every CQE of what is in flight, plus the teardown's cancel.
+    this.capacity = Math.min(sqEntries, cqEntries - 1)
+    this.slots = new Array<Op | undefined>(this.capacity + 1).fill(undefined)
+    this.freeSlots = new Int32Array(this.capacity + 1)
+    for (let i = 0; i <= this.capacity; i++) this.freeSlots[i] = this.capacity - i
+    this.freeSlotCount = this.capacity + 1
+    this.poll = lib.koffi.node.poll(fd, { readable: true }, () => this.reap())
+    this.poll.unref()
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Submission
+  // -----------------------------------------------------------------------------------------------
+
+  /**
+   * Accepts an op: prepares its SQEs now when there is room, else queues it. Returns an errno
+   * (positive) when the op cannot be accepted at all, 0 otherwise. Retains the op's holds.
+   */
+  start(op: Op): number {
+    if (this.closing) return Abi.EBADF
+    if (op.allocation?.freed === true) return 14 // EFAULT: the memory is gone
+    if (this.queuedCount === 0 && this.inFlight + op.sqeCount <= this.capacity) {
+      this.retainHolds(op)
+      this.prepare(op)
+      return 0
+    }
+    if (this.queuedCount >= QUEUED_OPS_MAX) return Abi.EAGAIN
+    this.retainHolds(op)
+    op.state = QUEUED
+    op.prev = this.queueTail
+    op.next = undefined
+    if (this.queueTail === undefined) this.queueHead = op
+    else this.queueTail.next = op
+    this.queueTail = op
+    this.queuedCount += 1
+    this.stats.queuedWaits += 1
+    return 0
+  }
+
+  /** The fiber waiting for a queued op was interrupted: forget the op (the kernel never saw it). */
+  abandon(op: Op): void {
+    if (op.state !== QUEUED) return // prepared: the kernel owns it, the CQE will finish it
+    this.unlink(op)
+    op.state = DONE
+    op.complete = undefined
+    this.releaseHolds(op)
+  }
+
+  isQueued(op: Op): boolean {
+    return op.state === QUEUED
+  }
+
+  private unlink(op: Op): void {
+    if (op.prev === undefined) this.queueHead = op.next
+    else op.prev.next = op.next
+    if (op.next === undefined) this.queueTail = op.prev
+    else op.next.prev = op.prev
+    op.prev = undefined
+    op.next = undefined
+    this.queuedCount -= 1
+  }
+
+  private retainHolds(op: Op): void {
+    if (op.allocation !== undefined) InFlight.retain(op.allocation.inFlight)
+    if (op.file !== undefined) InFlight.retain(op.file)
+  }
+
+  private releaseHolds(op: Op): void {
+    if (op.fixed) InFlight.release(this.fixedInFlight)
+    if (op.allocation !== undefined) InFlight.release(op.allocation.inFlight)
+    if (op.file !== undefined) InFlight.release(op.file)
+    op.keepalive = undefined
+  }
+
+  /** Writes the op's SQE(s) and publishes the tail. Precondition: room for op.sqeCount. */
+  private prepare(op: Op): void {
+    if (this.inFlight + op.sqeCount > this.capacity + (op.opcode === Abi.IORING_OP_ASYNC_CANCEL ? 1 : 0)) {
+      throw new Error(`io_uring: prepare without room (${this.inFlight} + ${op.sqeCount} > ${this.capacity})`)
+    }
+    let opcode = op.opcode
+    let bufIndex = 0
+    if (this.registered !== undefined && op.allocation !== undefined) {
+      const index = this.registered.get(op.allocation)
+      if (index !== undefined && (opcode === Abi.IORING_OP_WRITE || opcode === Abi.IORING_OP_READ)) {
+        opcode = opcode === Abi.IORING_OP_WRITE ? Abi.IORING_OP_WRITE_FIXED : Abi.IORING_OP_READ_FIXED
+        bufIndex = index
+        op.fixed = true
+        InFlight.retain(this.fixedInFlight)
+        this.stats.fixedSqes += 1
+      }
+    }
+    op.submittedOpcode = opcode
+    op.state = PREPARED
+    op.pending = op.sqeCount
+    const linked = op.linkedFsyncFlags >= 0
+    this.writeSqe(opcode, linked ? Abi.IOSQE_IO_LINK : 0, op.fd, op.offsetBytes, op.address, op.lengthBytes, op.opFlags, bufIndex, op, 0)
+    if (linked) this.writeSqe(Abi.IORING_OP_FSYNC, 0, op.fd, 0, 0, 0, op.linkedFsyncFlags, 0, op, 1)
+    // Release the SQEs to the kernel: it reads the tail only inside io_uring_enter (no SQPOLL).
+    Atomics.store(this.views.sq, this.sqTailWord, this.sqTail)
+    if (this.inFlight === 0) this.refPoll()
+    this.inFlight += op.sqeCount
+    this.unsubmitted += op.sqeCount
+    if (this.inFlight > this.stats.inFlightHigh) this.stats.inFlightHigh = this.inFlight
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(this.flushCallback)
+    }
+  }
+
+  private writeSqe(
+    opcode: number,
+    flags: number,
+    fd: number,
+    offsetBytes: number,
+    address: number,
+    lengthBytes: number,
+    opFlags: number,
+    bufIndex: number,
+    op: Op,
+    position: number,
+  ): void {
+    const slot = this.freeSlots[--this.freeSlotCount]
+    this.slots[slot] = op
+    const s = this.views.sqes
+    const w = (this.sqTail & this.sqMask) * Abi.SQE_WORDS
+    s[w + Abi.SQE_WORD_OPCODE_FLAGS] = opcode | (flags << 8)
+    s[w + Abi.SQE_WORD_FD] = fd
+    s[w + Abi.SQE_WORD_OFF_LO] = offsetBytes >>> 0
+    s[w + Abi.SQE_WORD_OFF_HI] = Math.floor(offsetBytes / TWO_POW_32)
+    s[w + Abi.SQE_WORD_ADDR_LO] = address >>> 0
+    s[w + Abi.SQE_WORD_ADDR_HI] = Math.floor(address / TWO_POW_32)
+    s[w + Abi.SQE_WORD_LEN] = lengthBytes
+    s[w + Abi.SQE_WORD_OP_FLAGS] = opFlags
+    s[w + Abi.SQE_WORD_USER_DATA_LO] = slot
+    s[w + Abi.SQE_WORD_USER_DATA_HI] = position
+    s[w + Abi.SQE_WORD_BUF_INDEX] = bufIndex
+    for (let i = Abi.SQE_WORD_BUF_INDEX + 1; i < Abi.SQE_WORDS; i++) s[w + i] = 0
+    this.sqTail = (this.sqTail + 1) >>> 0
+  }
+
+  /** Submits every prepared SQE: one io_uring_enter for the whole batch (more only on EINTR/partial). */
+  flush(): void {
+    this.flushScheduled = false
+    if (this.closed || this.unsubmitted === 0) return
+    const failed: Array<Op> = []
+    for (let attempt = 0; this.unsubmitted > 0 && attempt < ENTER_ATTEMPTS_MAX; attempt++) {
+      const submitted = this.lib.ioUringEnter(this.fd, this.unsubmitted, 0, 0, null, 0)
+      this.stats.enters += 1
+      if (submitted > 0) {
+        this.unsubmitted -= Math.min(submitted, this.unsubmitted)
+        this.stats.sqesSubmitted += submitted
+        continue
+      }
+      if (submitted === 0) break
+      const errno = this.lib.errno()
+      if (errno === Abi.EINTR) continue
+      if (errno === Abi.EAGAIN || errno === Abi.EBUSY) break
+      this.abortUnsubmitted(-errno, failed)
+      break
+    }
+    if (this.unsubmitted > 0 && this.retryTimer === undefined) {
+      this.stats.enterRetries += 1
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined
+        this.flush()
+      }, ENTER_RETRY_MILLIS)
+    }
+    this.finishAll(failed)
+  }
+
+  /** io_uring_enter failed for good: take back the SQEs it did not consume and fail their ops. */
+  private abortUnsubmitted(negativeErrno: number, failed: Array<Op>): void {
+    const s = this.views.sqes
+    for (let i = 0; i < this.unsubmitted; i++) {
+      const position = (this.sqTail - this.unsubmitted + i) >>> 0
+      const w = (position & this.sqMask) * Abi.SQE_WORDS
+      this.settle(s[w + Abi.SQE_WORD_USER_DATA_LO], s[w + Abi.SQE_WORD_USER_DATA_HI], negativeErrno, failed)
+    }
+    this.sqTail = (this.sqTail - this.unsubmitted) >>> 0
+    Atomics.store(this.views.sq, this.sqTailWord, this.sqTail)
+    this.unsubmitted = 0
+    if (this.inFlight === 0) this.unrefPoll()
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Completion
+  // -----------------------------------------------------------------------------------------------
+
+  /** Records one SQE's result; pushes the op to `done` once all its SQEs have results. */
+  private settle(slot: number, position: number, result: number, done: Array<Op>): void {
+    const op = this.slots[slot]
+    if (op === undefined) throw new Error(`io_uring: completion for empty slot ${slot}`)
+    this.slots[slot] = undefined
+    this.freeSlots[this.freeSlotCount++] = slot
+    this.inFlight -= 1
+    if (position === 0) op.result0 = result
+    else op.result1 = result
+    op.pending -= 1
+    if (op.pending === 0) {
+      op.state = DONE
+      done.push(op)
+    }
+  }
+
+  /** The poll callback: drain the CQ, admit waiters, and only then complete operations. */
+  private reap(): void {
+    if (this.closed) return
+    const done: Array<Op> = []
+    const { cq, cqRes } = this.views
+    for (let round = 0; round < REAP_ROUNDS_MAX; round++) {
+      let head = cq[this.cqHead]
+      const tail = Atomics.load(cq, this.cqTail)
+      if (head === tail) {
+        if ((Atomics.load(this.views.sq, this.sqFlags) & Abi.IORING_SQ_CQ_OVERFLOW) === 0) break
+        // The kernel kept CQEs aside: ask it to move them into the ring, then sweep again.
+        this.stats.overflowFlushes += 1
+        this.lib.ioUringEnter(this.fd, 0, 0, Abi.IORING_ENTER_GETEVENTS, null, 0)
+        continue
+      }
+      while (head !== tail) {
+        const w = this.cqes + (head & this.cqMask) * Abi.CQE_WORDS
+        this.settle(cq[w + Abi.CQE_WORD_USER_DATA_LO], cq[w + Abi.CQE_WORD_USER_DATA_HI], cqRes[w + Abi.CQE_WORD_RES], done)
+        head = (head + 1) >>> 0
+        this.stats.cqesReaped += 1
+      }
+      // Hand the CQ slots back to the kernel only after every CQE was read.
+      Atomics.store(cq, this.cqHead, head)
+    }
+    this.admitQueued()
+    if (this.inFlight === 0) this.unrefPoll()
+    this.finishAll(done)
+    // Nothing below may touch ring memory: `finishAll` may have closed the ring.
+    if (this.inFlight === 0 && this.idleWaiter !== undefined) {
+      const wake = this.idleWaiter
+      this.idleWaiter = undefined
+      wake()
+    }
+  }
+
+  private admitQueued(): void {
+    while (this.queueHead !== undefined && !this.closing) {
+      const op = this.queueHead
+      if (this.inFlight + op.sqeCount > this.capacity) return
+      this.unlink(op)
+      this.prepare(op)
+    }
+  }
+
+  /** Releases holds and completes, in order. Runs after all bookkeeping; tolerates throwing callbacks. */
+  private finishAll(done: ReadonlyArray<Op>): void {
+    let failure: unknown
+    for (const op of done) {
+      this.releaseHolds(op)
+      const complete = op.complete
+      op.complete = undefined
+      if (complete === undefined) continue
+      try {
+        complete(op)
+      } catch (error) {
+        failure ??= error
+      }
+    }
+    if (failure !== undefined) {
+      queueMicrotask(() => {
+        throw failure
+      })
+    }
+  }
+
+  private refPoll(): void {
+    if (!this.pollRefed) {
+      this.pollRefed = true
+      this.poll.ref()
+    }
+  }
+
+  private unrefPoll(): void {
+    if (this.pollRefed) {
+      this.pollRefed = false
+      this.poll.unref()
+    }
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Registered buffers
+  // -----------------------------------------------------------------------------------------------
+
+  /** IORING_REGISTER_BUFFERS; returns a positive errno on failure, 0 on success. */
+  registerBuffers(allocations: ReadonlyArray<Memory.Allocation>): number {
+    if (this.closing) return Abi.EBADF
+    if (this.registered !== undefined) return Abi.EBUSY
+    if (allocations.length === 0 || allocations.length > REGISTERED_BUFFERS_MAX) return 22
+    const iovecs = new Uint8Array(allocations.length * 16)
+    const view = new DataView(iovecs.buffer)
+    allocations.forEach((allocation, i) => {
+      view.setBigUint64(i * 16, BigInt(allocation.address), true)
+      view.setBigUint64(i * 16 + 8, BigInt(allocation.byteLength), true)
+    })
+    const result = this.lib.ioUringRegister(this.fd, Abi.IORING_REGISTER_BUFFERS, iovecs, allocations.length)
+    if (result < 0) return this.lib.errno()
+    this.registered = new Map(allocations.map((allocation, i) => [allocation, i]))
+    return 0
+  }
+
+  /** Stops promoting new ops to fixed buffers; the caller waits for `fixedInFlight`, then `unregisterBuffers`. */
+  retireBuffers(): void {
+    this.registered = undefined
+  }
+
+  /** IORING_UNREGISTER_BUFFERS once no fixed op is in flight; a no-op on a closed ring. */
+  unregisterBuffers(): number {
+    if (this.closed) return 0
+    if (this.fixedInFlight.count !== 0) throw new Error("io_uring: unregister with fixed ops in flight")
+    const result = this.lib.ioUringRegister(this.fd, Abi.IORING_UNREGISTER_BUFFERS, null, 0)
+    return result < 0 ? this.lib.errno() : 0
+  }
+
+  get hasRegisteredBuffers(): boolean {
+    return this.registered !== undefined
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Teardown
+  // -----------------------------------------------------------------------------------------------
+
+  /**
+   * Starts closing: refuses new ops, fails queued ones (the kernel never saw them), submits what
+   * was prepared, and asks the kernel to cancel whatever is still in flight. `onIdle` runs once
+   * every in-flight op was reaped (at once when none is).
+   */
+  beginClose(onIdle: () => void): void {
+    if (this.closing) throw new Error("io_uring: closed twice")
+    this.closing = true
+    const cancelled: Array<Op> = []
+    while (this.queueHead !== undefined) {
+      const op = this.queueHead
+      this.unlink(op)
+      op.state = DONE
+      op.result0 = -Abi.ECANCELED
+      op.result1 = -Abi.ECANCELED
+      cancelled.push(op)
+    }
+    this.flush()
+    // The cancel needs one free SQ entry; with every entry still unsubmitted (the kernel refused
+    // them for now) skip it: those ops complete on their own.
+    if (this.inFlight > 0 && this.unsubmitted < this.sqEntries) {
+      const cancel = makeOp(Abi.IORING_OP_ASYNC_CANCEL, -1, Abi.IORING_ASYNC_CANCEL_ANY, -1, undefined, 0, undefined, undefined, 0)
+      this.prepare(cancel)
+      this.flush()
+    }
+    this.finishAll(cancelled)
+    if (this.inFlight === 0) onIdle()
+    else this.idleWaiter = onIdle
+  }
+
+  /** Releases the poll handle, the mappings and the ring fd. Precondition: nothing in flight. */
+  destroy(): void {
+    if (this.closed) return
+    if (this.inFlight !== 0) throw new Error(`io_uring: destroy with ${this.inFlight} SQEs in flight`)
+    this.closed = true
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.poll.stop()
+    this.poll.close()
+    // Detach every view before unmapping so a stray access reads nothing instead of faulting.
+    const buffers = new Set<ArrayBuffer>([
+      this.views.sq.buffer as ArrayBuffer,
+      this.views.cq.buffer as ArrayBuffer,
+      this.views.sqes.buffer as ArrayBuffer,
+    ])
+    for (const buffer of buffers) if (!buffer.detached) buffer.transfer(0)
+    for (const mapping of this.mappings) this.lib.munmap(mapping.address, mapping.lengthBytes)
+    this.lib.closeNonBlocking(this.fd)
+  }
+}
