@@ -1,0 +1,7 @@
+/**
+ * @fsys/testkit — test doubles for fsys: a simulated disk with power loss and fault injection,
+ * the crash-safety harness (reference model and invariant checks) and workload generators.
+ *
+ * @since 0.1.0
+ */
+export * as SimulatedDisk from "./SimulatedDisk.ts"

@@ -1,0 +1,288 @@
+/**
+ * One simulated file's bytes: what the running system sees, what would survive a power cut, and
+ * the writes in between.
+ *
+ * The model is a disk behind a volatile write cache (the page cache plus the drive's cache):
+ *
+ * - `visible` is the page-cache view every `readAt` and `size` sees. It changes immediately.
+ * - `durable` is what stable media holds. It changes only through `persistThrough` (datasync).
+ * - `pending` is the ordered list of operations done since then, each remembered as **sector
+ *   versions**: a write records, for every sector it touched, the whole sector as the page cache
+ *   held it right after the write. A power cut may persist any version of a sector (an older one
+ *   if writeback happened before a later write, never a mix of two inside one sector: a sector
+ *   write is atomic on real drives), and any file size the file had since the last sync.
+ *
+ * Invariants (checked by `assertInvariants`, called by the disk after every mutation in debug
+ * runs and by the tests):
+ * - `durable.size` is the file size after the last persisted operation; `visible.size` the size
+ *   after the last operation.
+ * - Applying every pending operation in order to `durable` gives exactly `visible` (unless a failed
+ *   datasync dropped some: then `lostWriteback` is set and the equality no longer holds, as on
+ *   Linux where the page cache keeps bytes that will never reach the disk).
+ * - Pending sequence numbers strictly increase.
+ *
+ * @since 0.1.0
+ */
+import type { Prng } from "../prng.ts"
+
+/** Smallest backing allocation; buffers double from here, so growth is amortised O(1). */
+const INITIAL_CAPACITY_BYTES = 4096
+
+/**
+ * A growable byte array with a logical size. Bytes in [size, capacity) are zero whenever the
+ * image is at rest (a crash replay may write past the size before it settles the final size).
+ */
+export class ByteImage {
+  bytes: Uint8Array
+  size: number
+
+  constructor(initial?: Uint8Array) {
+    this.bytes = new Uint8Array(Math.max(INITIAL_CAPACITY_BYTES, initial?.length ?? 0))
+    this.size = 0
+    if (initial !== undefined) {
+      this.bytes.set(initial)
+      this.size = initial.length
+    }
+  }
+
+  ensureCapacity(capacityBytes: number): void {
+    if (capacityBytes <= this.bytes.length) return
+    let next = this.bytes.length
+    while (next < capacityBytes) next *= 2
+    const grown = new Uint8Array(next)
+    // Copy the whole old buffer, not just [0, size): a crash replay writes sector versions past
+    // the current size before it settles the final size.
+    grown.set(this.bytes)
+    this.bytes = grown
+  }
+
+  write(offsetBytes: number, data: Uint8Array): void {
+    this.ensureCapacity(offsetBytes + data.length)
+    this.bytes.set(data, offsetBytes)
+    if (offsetBytes + data.length > this.size) this.size = offsetBytes + data.length
+  }
+
+  /** Sets the size; shrinking zeroes the cut bytes so a later extension reads zeros, like ftruncate. */
+  resize(sizeBytes: number): void {
+    if (sizeBytes < this.size) this.bytes.fill(0, sizeBytes, this.size)
+    else this.ensureCapacity(sizeBytes)
+    this.size = sizeBytes
+  }
+
+  /** Zeroes everything from `offsetBytes` on, without changing the size (a truncate that was lost
+   * for the size but not for the data: the freed blocks read back as zeros). */
+  zeroFrom(offsetBytes: number): void {
+    if (offsetBytes < this.bytes.length) this.bytes.fill(0, offsetBytes)
+  }
+
+  copy(): ByteImage {
+    const image = new ByteImage()
+    image.bytes = this.bytes.slice()
+    image.size = this.size
+    return image
+  }
+
+  /** An exact-length copy of the file's bytes. */
+  contents(): Uint8Array {
+    return this.bytes.slice(0, this.size)
+  }
+}
+
+/**
+ * A write remembered as the sector versions it produced: sectors [firstSector, firstSector + n),
+ * each `sectorBytes` long, as the page cache held them right after the write.
+ */
+export interface PendingWrite {
+  readonly _tag: "Write"
+  readonly seq: number
+  readonly firstSector: number
+  readonly sectorCount: number
+  readonly sectors: Uint8Array
+  /** File size right after this operation. */
+  readonly sizeAfter: number
+}
+
+/** A size change (ftruncate). */
+export interface PendingTruncate {
+  readonly _tag: "Truncate"
+  readonly seq: number
+  readonly sizeBytes: number
+  readonly sizeAfter: number
+}
+
+export type PendingOp = PendingWrite | PendingTruncate
+
+/**
+ * Which parts of the pending operations reach stable media in a crash or a failed writeback.
+ * `keepSector(op, sectorIndexInOp)` and `keepTruncate(op)` are asked in operation order; `sizeBytes`
+ * is the file size stable media ends up with.
+ */
+export interface Survival {
+  readonly keepSector: (op: PendingWrite, indexInOp: number) => boolean
+  readonly keepTruncate: (op: PendingTruncate) => boolean
+  readonly sizeBytes: number
+}
+
+let nextInodeId = 1
+
+export class Inode {
+  readonly id: number = nextInodeId++
+  readonly sectorBytes: number
+  readonly visible: ByteImage
+  durable: ByteImage
+  pending: Array<PendingOp> = []
+  /** Bytes reserved by fallocate(KEEP_SIZE), for the disk's capacity accounting. */
+  allocatedBytes = 0
+  /** Set when a failed datasync discarded pending writes: visible ≠ durable + pending from then on. */
+  lostWriteback = false
+  /** The handle id holding the exclusive lock, if any. */
+  lockHolder: number | undefined = undefined
+  private nextSeq = 1
+
+  constructor(sectorBytes: number, initial?: Uint8Array) {
+    this.sectorBytes = sectorBytes
+    this.visible = new ByteImage(initial)
+    this.durable = new ByteImage(initial)
+  }
+
+  /** The sequence number the next operation will get; a datasync persists everything below it. */
+  get seqNext(): number {
+    return this.nextSeq
+  }
+
+  /** Bytes this file takes on the disk (for ENOSPC accounting). */
+  get footprintBytes(): number {
+    return Math.max(this.visible.size, this.allocatedBytes)
+  }
+
+  write(offsetBytes: number, data: Uint8Array): void {
+    if (data.length === 0) return
+    this.visible.write(offsetBytes, data)
+    const sectorBytes = this.sectorBytes
+    const firstSector = Math.floor(offsetBytes / sectorBytes)
+    const endSector = Math.ceil((offsetBytes + data.length) / sectorBytes)
+    this.visible.ensureCapacity(endSector * sectorBytes)
+    // The snapshot is taken after the write: it is the sector as writeback would send it now.
+    const sectors = this.visible.bytes.slice(firstSector * sectorBytes, endSector * sectorBytes)
+    this.pending.push({
+      _tag: "Write",
+      seq: this.nextSeq++,
+      firstSector,
+      sectorCount: endSector - firstSector,
+      sectors,
+      sizeAfter: this.visible.size,
+    })
+  }
+
+  truncate(sizeBytes: number): void {
+    this.visible.resize(sizeBytes)
+    this.pending.push({ _tag: "Truncate", seq: this.nextSeq++, sizeBytes, sizeAfter: sizeBytes })
+  }
+
+  /** fdatasync succeeded: every operation with `seq < seqEnd` is on stable media, with its size. */
+  persistThrough(seqEnd: number): void {
+    let count = 0
+    while (count < this.pending.length && (this.pending[count] as PendingOp).seq < seqEnd) count++
+    if (count === 0) return
+    const ops = this.pending.slice(0, count)
+    const image = this.durable.copy()
+    applyOps(image, ops, keepEverything((ops[ops.length - 1] as PendingOp).sizeAfter), this.sectorBytes)
+    this.durable = image
+    this.pending = this.pending.slice(count)
+  }
+
+  /**
+   * fdatasync failed: Linux marks the dirty pages clean anyway (they stay readable but will never
+   * be written again), so whatever did not reach the disk is lost for good, and a retried
+   * fdatasync reports success without writing them. `survival` says what did reach the disk.
+   */
+  failWritebackThrough(seqEnd: number, survival: (ops: ReadonlyArray<PendingOp>, durableSize: number) => Survival): void {
+    let count = 0
+    while (count < this.pending.length && (this.pending[count] as PendingOp).seq < seqEnd) count++
+    if (count === 0) return
+    const ops = this.pending.slice(0, count)
+    const image = this.durable.copy()
+    applyOps(image, ops, survival(ops, image.size), this.sectorBytes)
+    this.durable = image
+    this.pending = this.pending.slice(count)
+    this.lostWriteback = true
+  }
+
+  /** The bytes stable media would hold after a power cut, given which pending parts survive. */
+  crashImage(survival: Survival): Uint8Array {
+    const image = this.durable.copy()
+    applyOps(image, this.pending, survival, this.sectorBytes)
+    return image.contents()
+  }
+
+  /** Every file size stable media could show: the durable size, then the size after each operation. */
+  sizeHistory(): Array<number> {
+    const sizes = [this.durable.size]
+    for (const op of this.pending) sizes.push(op.sizeAfter)
+    return sizes
+  }
+
+  assertInvariants(): void {
+    let previous = 0
+    for (const op of this.pending) {
+      if (op.seq <= previous) throw new Error(`inode ${this.id}: pending seq not increasing`)
+      previous = op.seq
+    }
+    if (this.lostWriteback) return
+    const replay = this.durable.copy()
+    applyOps(replay, this.pending, keepEverything(this.visible.size), this.sectorBytes)
+    if (replay.size !== this.visible.size) {
+      throw new Error(`inode ${this.id}: replayed size ${replay.size} != visible size ${this.visible.size}`)
+    }
+    for (let index = 0; index < replay.size; index++) {
+      if (replay.bytes[index] !== this.visible.bytes[index]) {
+        throw new Error(`inode ${this.id}: replay differs from the visible file at byte ${index}`)
+      }
+    }
+  }
+}
+
+/** A survival where every pending part reaches the disk and the file ends `sizeBytes` long. */
+export const keepEverything = (sizeBytes: number): Survival => ({
+  keepSector: () => true,
+  keepTruncate: () => true,
+  sizeBytes,
+})
+
+/** A survival where each sector version and truncate independently survives with `probability`. */
+export const keepRandomly = (rng: Prng, probability: number, sizeBytes: number): Survival => ({
+  keepSector: () => rng.chance(probability),
+  keepTruncate: () => rng.chance(probability),
+  sizeBytes,
+})
+
+/**
+ * Applies the surviving parts of `ops` in order. A surviving truncate zeroes the bytes past its
+ * size (the blocks were freed, so a later extension reads zeros); the final size is
+ * `survival.sizeBytes`, and bytes past what any surviving write covered read as zeros.
+ */
+export const applyOps = (
+  image: ByteImage,
+  ops: ReadonlyArray<PendingOp>,
+  survival: Survival,
+  sectorBytes: number,
+): void => {
+  for (const op of ops) {
+    if (op._tag === "Truncate") {
+      if (survival.keepTruncate(op)) image.zeroFrom(op.sizeBytes)
+      continue
+    }
+    image.ensureCapacity((op.firstSector + op.sectorCount) * sectorBytes)
+    for (let index = 0; index < op.sectorCount; index++) {
+      if (!survival.keepSector(op, index)) continue
+      image.bytes.set(
+        op.sectors.subarray(index * sectorBytes, (index + 1) * sectorBytes),
+        (op.firstSector + index) * sectorBytes,
+      )
+    }
+  }
+  // Bytes past the final size must read as zero if the file later grows again.
+  image.ensureCapacity(survival.sizeBytes)
+  image.zeroFrom(survival.sizeBytes)
+  image.size = survival.sizeBytes
+}
