@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import * as Crc32c from "./Crc32c.ts"
+import * as Check from "./internal/frame/check.ts"
 import * as Layout from "./internal/frame/layout.ts"
 
 /**
@@ -152,14 +153,19 @@ export const decode = (bytes: Uint8Array, offset: number): Decoded => {
   if (!(Number.isInteger(offset) && offset >= 0)) {
     throw new RangeError(`Frame.decode: offset ${offset} is not a non-negative integer`)
   }
-  const available = bytes.length - offset
-  if (available < Layout.HEADER_BYTES) return truncated
-  if (Layout.readU32BE(bytes, offset + Layout.MAGIC_OFFSET) !== Layout.MAGIC) return badMagic
-  const payloadLength = Layout.readU32LE(bytes, offset + Layout.LENGTH_OFFSET)
-  if (payloadLength > Layout.MAX_PAYLOAD) return lengthOverflow
-  const frameLength = payloadLength + Layout.OVERHEAD
-  if (available < frameLength) return truncated
-  const crcOffset = offset + Layout.HEADER_BYTES + payloadLength
-  if (Layout.readU32LE(bytes, crcOffset) !== Crc32c.computeRange(bytes, offset, crcOffset)) return checksumMismatch
-  return { _tag: "Ok", payload: bytes.subarray(offset + Layout.HEADER_BYTES, crcOffset), consumed: frameLength }
+  const frameLength = Check.checkAt(bytes, offset, bytes.length)
+  if (frameLength >= 0) {
+    const payloadStart = offset + Layout.HEADER_BYTES
+    return { _tag: "Ok", payload: bytes.subarray(payloadStart, offset + frameLength - Layout.TRAILER_BYTES), consumed: frameLength }
+  }
+  switch (frameLength) {
+    case Check.BAD_MAGIC:
+      return badMagic
+    case Check.LENGTH_OVERFLOW:
+      return lengthOverflow
+    case Check.CHECKSUM_MISMATCH:
+      return checksumMismatch
+    default:
+      return truncated
+  }
 }

@@ -1,0 +1,39 @@
+/**
+ * Classifies the frame at an offset without allocating: the one implementation of fsys's decode
+ * order, shared by `Frame.decode` (which wraps the answer in an object) and the journal scanner
+ * (which walks millions of frames and must not allocate per frame).
+ *
+ * @internal
+ */
+import * as Crc32c from "../../Crc32c.ts"
+import * as Layout from "./layout.ts"
+
+/** Fewer than `HEADER_BYTES` bytes before `endIndex`. */
+export const TRUNCATED_HEADER = -1
+/** The first four bytes are not the v1 magic. */
+export const BAD_MAGIC = -2
+/** The length field exceeds `MAX_PAYLOAD`. */
+export const LENGTH_OVERFLOW = -3
+/** A valid header, but `endIndex` comes before the frame's end (`declaredLength` says where). */
+export const TRUNCATED_PAYLOAD = -4
+/** All bytes present, stored CRC-32C ≠ computed. */
+export const CHECKSUM_MISMATCH = -5
+
+/**
+ * The frame's total length (≥ `OVERHEAD`) when `bytes[offset, endIndex)` starts with a complete,
+ * valid frame; otherwise one of the negative codes above, decided in fsys's order: header
+ * truncated → bad magic → length overflow → payload truncated → checksum mismatch.
+ * The caller guarantees `0 ≤ offset` and `endIndex ≤ bytes.length`.
+ */
+export const checkAt = (bytes: Uint8Array, offset: number, endIndex: number): number => {
+  const available = endIndex - offset
+  if (available < Layout.HEADER_BYTES) return TRUNCATED_HEADER
+  if (Layout.readU32BE(bytes, offset + Layout.MAGIC_OFFSET) !== Layout.MAGIC) return BAD_MAGIC
+  const payloadLength = Layout.readU32LE(bytes, offset + Layout.LENGTH_OFFSET)
+  if (payloadLength > Layout.MAX_PAYLOAD) return LENGTH_OVERFLOW
+  const frameLength = payloadLength + Layout.OVERHEAD
+  if (available < frameLength) return TRUNCATED_PAYLOAD
+  const crcOffset = offset + Layout.HEADER_BYTES + payloadLength
+  if (Layout.readU32LE(bytes, crcOffset) !== Crc32c.computeRange(bytes, offset, crcOffset)) return CHECKSUM_MISMATCH
+  return frameLength
+}
