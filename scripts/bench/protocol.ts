@@ -87,6 +87,19 @@ export interface Task {
 }
 
 /**
+ * The O_DIRECT bandwidth reference for the large-record workload (not a subject: a yardstick).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReferenceTask {
+  readonly reference: "o_direct"
+  readonly directory: string
+  readonly totalBytes: number
+  readonly chunkBytes: number
+}
+
+/**
  * The measurements of one task.
  *
  * @since 0.1.0

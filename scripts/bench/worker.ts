@@ -13,7 +13,7 @@
  */
 import type { Subject } from "./driver.ts"
 import { runWorkload, SubjectUnavailable } from "./driver.ts"
-import type { Outcome, SubjectName, Task } from "./protocol.ts"
+import type { Outcome, ReferenceTask, SubjectName, Task } from "./protocol.ts"
 
 const loadSubject = async (name: SubjectName): Promise<Subject> => {
   switch (name) {
@@ -54,6 +54,15 @@ const run = async (task: Task): Promise<Outcome> => {
   }
 }
 
+const runReference = async (task: ReferenceTask): Promise<Outcome> => {
+  try {
+    const { measure } = await import("./oDirect.ts")
+    return { _tag: "Measured", measurement: await measure(task.directory, task.totalBytes, task.chunkBytes) }
+  } catch (error) {
+    return { _tag: "Skipped", reason: `O_DIRECT reference: ${firstLine(error)}` }
+  }
+}
+
 const main = async (): Promise<void> => {
   const argument = process.argv[2]
   if (argument === undefined) {
@@ -61,7 +70,8 @@ const main = async (): Promise<void> => {
     process.exitCode = 2
     return
   }
-  const outcome = await run(JSON.parse(argument) as Task)
+  const task = JSON.parse(argument) as Task | ReferenceTask
+  const outcome = "reference" in task ? await runReference(task) : await run(task)
   // Exit explicitly: a peer may keep handles (threads, timers) alive after closing.
   process.stdout.write(`\n${JSON.stringify(outcome)}\n`, () => process.exit(0))
 }

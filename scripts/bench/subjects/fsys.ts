@@ -1,8 +1,8 @@
 /**
  * Our journal as bench subjects: Direct mode over io_uring, Direct mode over pwrite, and Buffered
  * mode. Producers run as Effect fibers, as an Effect user writes them (`append` then
- * `syncThrough` per record; `appendBatch` + `sync`), inside one runtime that holds the journal's
- * Scope until `close`.
+ * `syncThrough` per record; `appendBatch` + `sync`); the journal's Scope is held open until
+ * `close`. The backend is chosen with the journal's own `backend` option.
  *
  * A subject that cannot get what it asks for here (io_uring disabled, O_DIRECT refused) is
  * reported as skipped with the journal's own reason, not measured as something else.
@@ -10,8 +10,8 @@
  * @since 0.1.0
  */
 import { join } from "node:path"
-import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
-import { FileIo, Journal, JournalReader } from "@fsys/core"
+import { Effect, Exit, Scope, Stream } from "effect"
+import { Journal, JournalReader } from "@fsys/core"
 import { SubjectUnavailable } from "../driver.ts"
 import type { Loops, Session, Source, Subject } from "../driver.ts"
 
@@ -19,18 +19,22 @@ const FILE_NAME = "fsys.journal"
 
 interface Variant {
   readonly options: Journal.Options
-  /** The FileIo layer the journal runs on (default: the FileIo reference's Node layer). */
-  readonly layer: Layer.Layer<never, unknown> | Layer.Layer<FileIo.FileIo, unknown>
   /** What `info` must report for the measurement to count as this subject. */
   readonly expect: { readonly backend?: string; readonly directActive?: boolean }
 }
 
 const openSession = async (variant: Variant, directory: string): Promise<Session> => {
-  const runtime = ManagedRuntime.make(variant.layer as Layer.Layer<never, unknown>)
   const scope = Scope.makeUnsafe()
-  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => runtime.runPromise(effect)
+  const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
   try {
-    const handle = await run(Journal.open(join(directory, FILE_NAME), variant.options).pipe(Scope.provide(scope)))
+    const handle = await run(
+      Journal.open(join(directory, FILE_NAME), variant.options).pipe(
+        Scope.provide(scope),
+        // A backend this build or kernel cannot give is "cannot run here", not a failure.
+        Effect.catchTag("InvalidOptions", (error) =>
+          Effect.fail(error.option === "backend" ? new SubjectUnavailable(error.reason) : error)),
+      ),
+    )
     const info = await run(handle.info)
     const detail = `${info.mode}${info.directActive ? " (O_DIRECT)" : ""} over ${info.backend}, ` +
       `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorSize} B`
@@ -84,13 +88,11 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
       close: async () => {
         await run(handle.close)
         await run(Scope.close(scope, Exit.void))
-        await runtime.dispose()
       },
       loops,
     }
   } catch (error) {
     await run(Scope.close(scope, Exit.void))
-    await runtime.dispose()
     throw error
   }
 }
@@ -115,17 +117,14 @@ const makeSubject = (variant: Variant): Subject => ({
 export const subjects = {
   "fsys-direct-io_uring": makeSubject({
     options: { mode: "direct", backend: "io_uring" },
-    layer: Layer.empty,
     expect: { backend: "io_uring", directActive: true },
   }),
   "fsys-direct-pwrite": makeSubject({
     options: { mode: "direct", backend: "pwrite" },
-    layer: Layer.empty,
     expect: { backend: "pwrite", directActive: true },
   }),
   "fsys-buffered": makeSubject({
     options: { mode: "buffered", backend: "pwrite" },
-    layer: Layer.empty,
     expect: { directActive: false },
   }),
 } satisfies Record<string, Subject>

@@ -1,0 +1,148 @@
+/**
+ * `fsys bench` — the same workloads, side by side, in one run: our journal (Direct over
+ * io_uring, Direct over pwrite, Buffered) against node:fs done right and the libraries users pick
+ * instead (better-sqlite3, lmdb, classic-level). Each (workload, subject) runs in a fresh child
+ * process and reads every record back to verify it. Prints a table with ratios and the targets,
+ * and writes `results.json` and `results.svg` to `--out`.
+ *
+ * A peer that cannot be installed or loaded is reported as skipped with the reason.
+ *
+ * @since 0.1.0
+ */
+import { mkdir, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import type { Outcome, SubjectName } from "../../../../scripts/bench/protocol.ts"
+import { SUBJECTS } from "../../../../scripts/bench/protocol.ts"
+import * as Chart from "../internal/bench/chart.ts"
+import * as Report from "../internal/bench/report.ts"
+import * as Runner from "../internal/bench/runner.ts"
+import * as Workloads from "../internal/bench/workloads.ts"
+import * as Failure from "../internal/failure.ts"
+import * as Format from "../internal/format.ts"
+import * as Progress from "../internal/progress.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly quick: boolean
+  readonly only: ReadonlyArray<SubjectName>
+  readonly workloads: ReadonlyArray<string> | undefined
+  readonly outDirectory: string
+}
+
+const parseList = <A extends string>(text: string, known: ReadonlyArray<A>, what: string): Effect.Effect<Array<A>, Failure.CliFailure> => {
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const unknown = items.filter((s) => !known.includes(s as A))
+  return unknown.length > 0
+    ? Effect.fail(Failure.usage(`unknown ${what} ${unknown.join(", ")} (known: ${known.join(", ")})`))
+    : Effect.succeed(items as Array<A>)
+}
+
+/**
+ * Runs the bench and writes its results.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = Effect.fn("fsys.bench")(function*(options: Options) {
+  const all = options.quick ? Workloads.quick : Workloads.full
+  const workloads = options.workloads === undefined ? all : all.filter((w) => options.workloads!.includes(w.name))
+  const subjects = SUBJECTS.filter((s) => options.only.includes(s))
+  const startedAt = new Date().toISOString()
+  const progress = Progress.make()
+  const total = workloads.length * subjects.length
+  const outcomes: Array<{ workload: string; subject: SubjectName; outcome: Outcome }> = []
+  let done = 0
+  const startMillis = performance.now()
+  for (const workload of workloads) {
+    for (const subject of subjects) {
+      progress.update(
+        `bench ${Progress.bar(done / total)} ${done}/${total}  ${workload.name} × ${subject}  (${Format.millis(performance.now() - startMillis)})`,
+        true,
+      )
+      const outcome = yield* Runner.runTask(subject, workload)
+      outcomes.push({ workload: workload.name, subject, outcome })
+      done++
+      if (!Progress.enabled()) {
+        const shown = outcome._tag === "Measured"
+          ? `${Format.count(Report.throughput(workload, outcome.measurement))}${Report.usesBandwidth(workload) ? "B/s" : " rec/s"}`
+          : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
+        yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown}`)
+      }
+    }
+  }
+  const large = workloads.some((w) => w.name === "unsynced-1MiB")
+  const oDirectReference: Outcome = large
+    ? yield* Runner.runODirectReference(Workloads.oDirectReferenceBytes(options.quick))
+    : { _tag: "Skipped", reason: "no large-record workload in this run" }
+  progress.done()
+
+  const rows = Report.rows(workloads, outcomes)
+  const results: Report.Results = {
+    tool: "fsys bench",
+    startedAt,
+    quick: options.quick,
+    machine: Report.machine(),
+    workloads,
+    rows,
+    oDirectReference,
+    targets: Report.targets(workloads, rows, oDirectReference),
+  }
+  const outDirectory = resolve(options.outDirectory)
+  yield* Effect.tryPromise({
+    try: async () => {
+      await mkdir(outDirectory, { recursive: true })
+      await writeFile(join(outDirectory, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
+      await writeFile(join(outDirectory, "results.svg"), Chart.svg(results))
+    },
+    catch: (error) => Failure.failed(`cannot write results to ${outDirectory}: ${String(error)}`),
+  })
+  yield* Console.log(Report.text(results))
+  yield* Console.log(`\nwrote ${join(outDirectory, "results.json")} and ${join(outDirectory, "results.svg")}`)
+  const failures = rows.filter((r) => r.outcome._tag === "Failed")
+  if (failures.length > 0) {
+    return yield* Failure.failed(`${failures.length} task(s) failed, first: ${failures[0]!.workload} × ${failures[0]!.subject}`)
+  }
+  return results
+})
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  "bench",
+  {
+    quick: Flag.Boolean("quick").pipe(
+      Flag.withDescription("Small counts and short durations (a smoke test, seconds)"),
+      Flag.withDefault(false),
+    ),
+    only: Flag.String("only").pipe(
+      Flag.withDescription(`Comma-separated subjects to run (default all: ${SUBJECTS.join(", ")})`),
+      Flag.optional,
+    ),
+    workloads: Flag.String("workloads").pipe(
+      Flag.withDescription("Comma-separated workload names to run (default all)"),
+      Flag.optional,
+    ),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("Directory for results.json and results.svg"),
+      Flag.withDefault("bench-results"),
+    ),
+  },
+  ({ quick, only, workloads, out }) =>
+    Effect.gen(function*() {
+      const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...SUBJECTS]
+      const names = Workloads.full.map((w) => w.name)
+      const chosen = Option.isSome(workloads) ? yield* parseList(workloads.value, names, "workload") : undefined
+      yield* run({ quick, only: subjects, workloads: chosen, outDirectory: out })
+    }).pipe(Effect.mapError(Failure.fromError)),
+).pipe(
+  Command.withDescription(
+    "Benchmark our journal against node:fs, better-sqlite3, lmdb and classic-level; writes results.json and results.svg",
+  ),
+)

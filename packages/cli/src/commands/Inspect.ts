@@ -1,0 +1,138 @@
+/**
+ * `fsys inspect <journal>` — what is in a journal: records, bytes, the clean end and the state of
+ * the tail, the first and last LSN, and a histogram of record sizes. Reads only; changes nothing.
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect, Stream } from "effect"
+import { Argument, Command } from "effect/cli"
+import { Frame, JournalReader } from "@fsys/core"
+import * as Failure from "../internal/failure.ts"
+import * as Format from "../internal/format.ts"
+import * as JournalFile from "../internal/journalFile.ts"
+import { jsonFlag, legacyGapsFlag } from "../internal/flags.ts"
+
+/**
+ * What `inspect` reports (also its `--json` output).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Report {
+  readonly path: string
+  readonly fileSizeBytes: number
+  readonly records: number
+  readonly payloadBytes: number
+  readonly frameBytes: number
+  readonly firstLsn: number | null
+  readonly lastLsn: number | null
+  readonly cleanEnd: number
+  readonly tailState: string
+  /** Bytes after the clean end: zero padding (Direct mode) or a damaged tail. */
+  readonly bytesAfterCleanEnd: number
+  readonly minRecordBytes: number | null
+  readonly maxRecordBytes: number | null
+  /** Power-of-two buckets: index b counts records of [2^(b-1), 2^b) bytes (b = 0: empty records). */
+  readonly sizeHistogram: ReadonlyArray<number>
+}
+
+/**
+ * Reads the journal at `path` and summarises it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const inspect = Effect.fn("fsys.inspect")(function*(path: string, legacyGaps: boolean) {
+  yield* JournalFile.checkReadable(path)
+  const scan = yield* JournalReader.scan(path, { legacyGaps })
+  if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
+  const sizeHistogram = new Array<number>(Format.HISTOGRAM_BUCKETS).fill(0)
+  let records = 0
+  let payloadBytes = 0
+  let firstLsn: number | null = null
+  let lastLsn: number | null = null
+  let minRecordBytes: number | null = null
+  let maxRecordBytes: number | null = null
+  yield* Stream.runForEachArray(JournalReader.records(path, { legacyGaps }), (batch) =>
+    Effect.sync(() => {
+      for (const record of batch) {
+        const size = record.payload.length
+        records++
+        payloadBytes += size
+        firstLsn ??= record.lsn
+        lastLsn = record.lsn
+        minRecordBytes = minRecordBytes === null ? size : Math.min(minRecordBytes, size)
+        maxRecordBytes = maxRecordBytes === null ? size : Math.max(maxRecordBytes, size)
+        sizeHistogram[Format.bucketOf(size)]!++
+      }
+    }))
+  const report: Report = {
+    path,
+    fileSizeBytes: scan.fileSize,
+    records,
+    payloadBytes,
+    frameBytes: payloadBytes + records * Frame.OVERHEAD,
+    firstLsn,
+    lastLsn,
+    cleanEnd: scan.cleanEnd,
+    tailState: scan.tailState,
+    bytesAfterCleanEnd: scan.fileSize - scan.cleanEnd,
+    minRecordBytes,
+    maxRecordBytes,
+    sizeHistogram,
+  }
+  return report
+})
+
+/**
+ * How the tail reads to a person.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const describeTail = (report: Pick<Report, "tailState" | "cleanEnd" | "bytesAfterCleanEnd">): string => {
+  if (report.tailState === "CleanEnd") {
+    return report.bytesAfterCleanEnd === 0
+      ? "clean: the last record ends the file"
+      : `clean: followed by ${Format.bytes(report.bytesAfterCleanEnd)} of zeros (sector padding or preallocation)`
+  }
+  return `${report.tailState} at ${report.cleanEnd}: ${Format.bytes(report.bytesAfterCleanEnd)} after the clean end ` +
+    `would be saved to <journal>.corrupt-${report.cleanEnd} and truncated by the next open`
+}
+
+const render = (report: Report): string => {
+  const mean = report.records === 0 ? 0 : report.payloadBytes / report.records
+  const lines = [
+    `journal      ${report.path}`,
+    `file size    ${Format.bytes(report.fileSizeBytes)} (${report.fileSizeBytes} B)`,
+    `records      ${report.records} (payload ${Format.bytes(report.payloadBytes)}, frames ${Format.bytes(report.frameBytes)})`,
+    `first LSN    ${report.firstLsn ?? "-"}`,
+    `last LSN     ${report.lastLsn ?? "-"}`,
+    `clean end    ${report.cleanEnd} (next append goes here)`,
+    `tail         ${describeTail(report)}`,
+  ]
+  if (report.records > 0) {
+    lines.push(`record size  min ${Format.bytes(report.minRecordBytes ?? 0)}, mean ${Format.bytes(Math.round(mean))}, max ${Format.bytes(report.maxRecordBytes ?? 0)}`)
+    lines.push("size histogram (records per size range)")
+    lines.push(Format.histogram(report.sizeHistogram))
+  }
+  return lines.join("\n")
+}
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(
+  "inspect",
+  {
+    journal: Argument.String("journal").pipe(Argument.withDescription("Path of the journal file")),
+    json: jsonFlag,
+    legacyGaps: legacyGapsFlag,
+  },
+  ({ journal, json, legacyGaps }) =>
+    inspect(journal, legacyGaps).pipe(
+      Effect.flatMap((report) => Console.log(json ? JSON.stringify(report, null, 2) : render(report))),
+      Effect.mapError(Failure.fromError),
+    ),
+).pipe(Command.withDescription("Summarise a journal: records, bytes, clean end, tail state, LSNs, record sizes"))
