@@ -63,6 +63,12 @@ export interface Options {
   readonly legacyGaps?: boolean
   /** Direct-IO alignment override; default: probed on the file after it exists. */
   readonly sectorBytes?: number
+  /**
+   * Zero-filled bytes kept ahead of the end of the log, so syncs overwrite allocated blocks
+   * instead of growing the file (cheaper fdatasync). 0 turns it off; default 8 MiB. The zeros
+   * read as a clean end, so the file stays a valid fsys journal.
+   */
+  readonly preallocateBytes?: number
 }
 
 /**
@@ -170,6 +176,8 @@ const build = Effect.fnUntraced(function* (
     sectorBytes: opened.sectorBytes,
     startLsn: opened.cleanEnd,
     carry: opened.carry,
+    preallocateBytes: options.preallocateBytes,
+    fileSizeBytes: opened.fileSize,
   }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
 
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }

@@ -88,6 +88,10 @@ export interface MakeOptions {
   readonly startLsn: number
   /** Bytes `[roundDown(startLsn, sectorBytes), startLsn)` as they are on disk. */
   readonly carry: Uint8Array
+  /** Keep this many zero-filled bytes ahead of the log (0 = off); see `Journal.Options`. */
+  readonly preallocateBytes?: number
+  /** The file's size at open (zeros past the clean end count as preallocated). */
+  readonly fileSizeBytes?: number
 }
 
 /**
@@ -117,6 +121,9 @@ export const validateCapacity = (capacityBytes: number, sectorBytes: number): In
   return undefined
 }
 
+/** The zero buffer preallocation writes from: 256 KiB per write. */
+const ZEROS_BYTES = 256 * 1024
+
 /**
  * Builds the buffer's engine over an open handle: two slots from the layer's aligned memory,
  * registered for fixed-buffer IO, and the writer fiber — all released with the Scope, in reverse.
@@ -132,6 +139,9 @@ export const makeCore = Effect.fnUntraced(function* (
   const alignmentBytes = Math.max(options.sectorBytes, 4096)
   const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
   const second = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
+  const preallocateBytes = options.preallocateBytes ?? 0
+  const zeros =
+    preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
   yield* fileIo.registerBuffers([first, second])
   const core = new LogBufferCore({
     fileIo,
@@ -141,6 +151,9 @@ export const makeCore = Effect.fnUntraced(function* (
     sectorBytes: options.sectorBytes,
     startLsn: options.startLsn,
     carry: options.carry,
+    preallocateBytes,
+    fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
+    zeros,
   })
   yield* Effect.forkScoped(core.writer)
   // Registered after the writer: runs before its interruption and before the slots are freed.

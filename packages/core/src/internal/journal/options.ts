@@ -18,6 +18,7 @@ export interface Options {
   readonly backend?: BackendChoice
   readonly legacyGaps?: boolean
   readonly sectorBytes?: number
+  readonly preallocateBytes?: number
 }
 
 export interface Resolved {
@@ -28,6 +29,7 @@ export interface Resolved {
   readonly backend: BackendChoice
   readonly legacyGaps: boolean
   readonly sectorBytes: number | undefined
+  readonly preallocateBytes: number
 }
 
 /** 1 MiB per slot: large enough that rotations are rare next to group-commit flushes. */
@@ -39,6 +41,12 @@ export const LOG_BUFFER_BYTES_DEFAULT = 1024 * 1024
 export const WINDOW_MICROS_DEFAULT = 0
 /** A window never exceeds one second: a longer wait is a configuration mistake. */
 export const WINDOW_MICROS_MAX = 1_000_000
+/**
+ * Zero-filled bytes kept ahead of the log: syncs then overwrite allocated blocks (about 3x
+ * cheaper to fdatasync here than growing the file). 8 MiB costs one short write per 8 MiB logged.
+ */
+export const PREALLOCATE_BYTES_DEFAULT = 8 * 1024 * 1024
+export const PREALLOCATE_BYTES_MAX = 1024 * 1024 * 1024
 export const MAX_BATCH_DEFAULT = 64
 export const MAX_BATCH_MAX = 1_000_000
 
@@ -82,5 +90,18 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   if (sectorBytes !== undefined && logBufferBytes < 2 * sectorBytes) {
     return invalid("logBufferBytes", `must hold at least two ${sectorBytes}-byte sectors`)
   }
-  return { mode, logBufferBytes, windowMicros, maxBatch, backend, legacyGaps, sectorBytes }
+  const preallocateBytes = given.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT
+  if (
+    !Number.isInteger(preallocateBytes) ||
+    preallocateBytes < 0 ||
+    preallocateBytes > PREALLOCATE_BYTES_MAX ||
+    preallocateBytes % 65536 !== 0 ||
+    (preallocateBytes > 0 && preallocateBytes < 2 * logBufferBytes)
+  ) {
+    return invalid(
+      "preallocateBytes",
+      `must be 0 or a multiple of 64 KiB between two log buffers (${2 * logBufferBytes}) and ${PREALLOCATE_BYTES_MAX}, got ${preallocateBytes}`,
+    )
+  }
+  return { mode, logBufferBytes, windowMicros, maxBatch, backend, legacyGaps, sectorBytes, preallocateBytes }
 }

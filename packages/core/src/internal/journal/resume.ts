@@ -50,6 +50,8 @@ export interface Resumed {
   /** 1 when buffered, the DIO alignment when Direct. */
   readonly sectorBytes: number
   readonly cleanEnd: number
+  /** The file's size after recovery (zeros past the clean end are kept as preallocated space). */
+  readonly fileSize: number
   readonly records: number
   readonly tailState: TailState
   /** Where the corrupt tail was saved, if there was one. */
@@ -120,6 +122,7 @@ export const openForAppend = Effect.fnUntraced(function* (
     directActive,
     sectorBytes,
     cleanEnd: scan.cleanEnd,
+    fileSize: sidecarPath === undefined ? scan.fileSize : scan.cleanEnd,
     records: scan.records,
     tailState: scan.tailState,
     sidecarPath,

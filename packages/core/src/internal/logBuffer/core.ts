@@ -39,10 +39,10 @@ import * as Frame from "../../Frame.ts"
 import { assert, roundDown, roundUp } from "./sectors.ts"
 
 /**
- * Jobs queued at most: one per slot plus one oversize scratch write plus one datasync.
- * Sealing requires the other slot to be idle, so the queue can never grow past this.
+ * Jobs queued at most: one per slot, one oversize scratch write, one datasync and one
+ * preallocation. Sealing requires the other slot to be idle, so the queue never grows past this.
  */
-const JOBS_MAX = 4
+const JOBS_MAX = 5
 
 /** Alignment of oversize scratch buffers: a page satisfies every DIO alignment we accept. */
 const SCRATCH_ALIGNMENT_BYTES = 4096
@@ -57,10 +57,20 @@ export interface CoreConfig {
   readonly startLsn: number
   /** Bytes `[roundDown(startLsn), startLsn)` as they are on disk (read through a buffered handle). */
   readonly carry: Uint8Array
+  /**
+   * Keep this many bytes past the end of the log written with zeros (0 = off), so that a sync
+   * overwrites allocated blocks instead of growing the file: fdatasync then has no size or
+   * extent change to commit. Zeros past the last frame read as a clean end.
+   */
+  readonly preallocateBytes: number
+  /** How far the file is already allocated (its size at open). */
+  readonly fileSizeBytes: number
+  /** A zero-filled aligned buffer the preallocation writes from (any multiple of the sector). */
+  readonly zeros: Uint8Array | undefined
 }
 
 interface Job {
-  readonly kind: "write" | "datasync"
+  readonly kind: "write" | "datasync" | "zeros"
   readonly bytes: Uint8Array
   readonly fileOffset: number
   /** The LSN through which records are on the file once this job completed. */
@@ -88,6 +98,11 @@ export class LogBufferCore {
   private flushedLsn: number
   private poison: IoError.IoError | undefined = undefined
 
+  private readonly preallocateBytes: number
+  private readonly zeros: Uint8Array | undefined
+  /** The file is zero-filled (or holds records) up to here, counting queued preallocation jobs. */
+  private allocatedEnd: number
+
   private readonly jobs: Array<Job> = []
   private lastJobDone: Deferred.Deferred<number, IoError.IoError> | undefined = undefined
   private writerWake: Deferred.Deferred<void> | undefined = undefined
@@ -111,6 +126,11 @@ export class LogBufferCore {
     this.len = carry.byteLength
     this.writtenLen = carry.byteLength
     this.flushedLsn = startLsn
+    this.preallocateBytes = config.preallocateBytes
+    this.zeros = config.zeros
+    this.allocatedEnd = Math.max(config.fileSizeBytes, startLsn)
+    assert(this.preallocateBytes === 0 || (this.zeros !== undefined && this.zeros.byteLength % sectorBytes === 0), "zeros are whole sectors")
+    this.maybePreallocate()
   }
 
   get nextLsn(): number {
@@ -360,7 +380,30 @@ export class LogBufferCore {
     this.baseLsn += carryStart
     this.len = length - carryStart
     this.writtenLen = this.len
+    this.maybePreallocate()
     return done
+  }
+
+  /**
+   * Queues a zero-fill of the next `preallocateBytes` once the log comes within a slot of the
+   * allocated end. It starts past every byte any queued or future job writes records to, and
+   * jobs run in order, so zeros never overwrite a record.
+   */
+  private maybePreallocate(): void {
+    if (this.preallocateBytes === 0 || this.nextLsn + 2 * this.capacityBytes < this.allocatedEnd) return
+    const from = roundUp(Math.max(this.allocatedEnd, this.nextLsn + this.capacityBytes), this.sectorBytes)
+    const to = from + this.preallocateBytes
+    this.allocatedEnd = to
+    this.pushJob({
+      kind: "zeros",
+      bytes: new Uint8Array(0),
+      fileOffset: from,
+      endLsn: to,
+      datasync: false,
+      slot: -1,
+      scratchScope: undefined,
+      done: Deferred.makeUnsafe(),
+    })
   }
 
   private pushDatasync(): Deferred.Deferred<number, IoError.IoError> {
@@ -382,7 +425,8 @@ export class LogBufferCore {
     assert(this.jobs.length < JOBS_MAX, "job queue bound")
     assert(job.fileOffset % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0, "writes are sector-aligned")
     this.jobs.push(job)
-    this.lastJobDone = job.done
+    // A preallocation is nobody's flush: waiters keep waiting on the last record-bearing job.
+    if (job.kind !== "zeros") this.lastJobDone = job.done
     const wake = this.writerWake
     if (wake !== undefined) {
       this.writerWake = undefined
@@ -405,9 +449,20 @@ export class LogBufferCore {
 
   private perform(job: Job): Effect.Effect<void, IoError.IoError> {
     if (job.kind === "datasync") return this.fileIo.datasync(this.handle)
+    if (job.kind === "zeros") return this.writeZeros(job.fileOffset, job.endLsn)
     return job.datasync
       ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffset)
       : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffset)
+  }
+
+  private writeZeros(from: number, to: number): Effect.Effect<void, IoError.IoError> {
+    const zeros = this.zeros!
+    const self = this
+    return Effect.gen(function* () {
+      for (let offset = from; offset < to; offset += zeros.byteLength) {
+        yield* self.fileIo.writeAt(self.handle, zeros.subarray(0, Math.min(zeros.byteLength, to - offset)), offset)
+      }
+    })
   }
 
   /**
@@ -431,8 +486,10 @@ export class LogBufferCore {
         // All bookkeeping before any Deferred completes: completing one resumes waiters
         // synchronously, and they may seal, append or close the buffer.
         if (Exit.isSuccess(exit)) {
-          assert(job.endLsn >= self.flushedLsn, "flushed frontier only moves forward")
-          self.flushedLsn = job.endLsn
+          if (job.kind !== "zeros") {
+            assert(job.endLsn >= self.flushedLsn, "flushed frontier only moves forward")
+            self.flushedLsn = job.endLsn
+          }
         } else if (self.poison === undefined) {
           self.poison = failureOf(exit, self.handle.path)
         }

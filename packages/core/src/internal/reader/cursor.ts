@@ -1,0 +1,212 @@
+/**
+ * The journal scanner's state machine: walks frames through a window of the file held in memory,
+ * finds the clean end, and asks its driver for more bytes when the window runs out.
+ *
+ * `step` is synchronous and allocation-free per frame (the driver does the reads), so the cost
+ * per record is the CRC plus a few comparisons: the scan runs at memory/CRC speed, not at
+ * Effect-per-record speed.
+ *
+ * Clean-end rules (reference/fsys-journal.md), at a frame boundary `p`:
+ * | bytes at p                                   | outcome                                  |
+ * |----------------------------------------------|------------------------------------------|
+ * | end of file                                  | CleanEnd at p                            |
+ * | zero run reaching end of file                | CleanEnd at the run start (padding)      |
+ * | zero run, then non-zero bytes                | TruncatedHeader at the run start (hole)  |
+ * |   …with legacyGaps, run ends on a 512-byte   | skipped, if a valid frame follows;       |
+ * |   boundary and is ≤ 64 MiB                   |   else TruncatedHeader at the run start  |
+ * | < 8 bytes left                               | TruncatedHeader at p                     |
+ * | bad magic / length > 2^28−1 / CRC mismatch   | BadMagic / LengthOverflow / Checksum…    |
+ * | header fine, frame runs past end of file     | TruncatedPayload at p                    |
+ * | valid frame                                  | record (lsn = p), continue after it      |
+ *
+ * @internal
+ */
+import * as Check from "../frame/check.ts"
+import * as Layout from "../frame/layout.ts"
+
+/**
+ * How a scan ended.
+ *
+ * @internal
+ */
+export type TailState =
+  | "CleanEnd"
+  | "TruncatedHeader"
+  | "TruncatedPayload"
+  | "ChecksumMismatch"
+  | "BadMagic"
+  | "LengthOverflow"
+
+/** Bytes read per refill of the window: big reads amortise the threadpool round trip. */
+export const CHUNK_BYTES = 4 * 1024 * 1024
+/** fsys 1.1.0's Direct writer left zero gaps ending on this boundary. */
+export const LEGACY_GAP_ALIGNMENT_BYTES = 512
+/** The longest zero gap `legacyGaps` skips (fsys 1.1.x's bound). */
+export const LEGACY_GAP_MAX_BYTES = 64 * 1024 * 1024
+
+/** Called for each valid frame; the payload is `window[payloadStart, payloadEnd)`, valid only during the call. */
+export type Visit = (lsn: number, window: Uint8Array, payloadStart: number, payloadEnd: number) => void
+
+/** `step` results. */
+export const STOPPED = 0
+export const NEED_BYTES = 1
+export const PAUSED = 2
+
+/**
+ * Scanner state. Invariants:
+ * - `position` is a frame boundary: every byte in [0, position) belongs to a valid frame (or, with
+ *   legacyGaps, a skipped gap followed by one), so `position` is the clean end so far.
+ * - `window[0, windowLength)` holds file bytes [windowStart, windowStart + windowLength).
+ * - `zeroRunStart ≥ 0` only while a zero run starting there is being measured, `zeroScan` the
+ *   next byte of it to examine; `gapStart ≥ 0` only between skipping a legacy gap and the frame
+ *   after it proving valid.
+ */
+export interface Cursor {
+  position: number
+  fileEnd: number
+  zeroRunStart: number
+  zeroScan: number
+  gapStart: number
+  records: number
+  lastLsn: number
+  tailState: TailState
+  /** The reusable read buffer (≤ CHUNK_BYTES); `window` is it, or a one-off buffer for an oversize frame. */
+  chunk: Uint8Array
+  window: Uint8Array
+  windowStart: number
+  windowLength: number
+  /** With NEED_BYTES: read from `needFrom`, at least `needBytes` bytes. */
+  needFrom: number
+  needBytes: number
+}
+
+export const make = (fileEnd: number, position: number): Cursor => ({
+  position,
+  fileEnd,
+  zeroRunStart: -1,
+  zeroScan: 0,
+  gapStart: -1,
+  records: 0,
+  lastLsn: -1,
+  tailState: "CleanEnd",
+  chunk: new Uint8Array(0),
+  window: new Uint8Array(0),
+  windowStart: 0,
+  windowLength: 0,
+  needFrom: 0,
+  needBytes: 0,
+})
+
+/** Restarts scanning at the clean end against a new file size (follow mode); the window is dropped because the bytes after the clean end may have been rewritten. */
+export const resume = (cursor: Cursor, fileEnd: number): void => {
+  cursor.fileEnd = fileEnd
+  cursor.zeroRunStart = -1
+  cursor.gapStart = -1
+  cursor.tailState = "CleanEnd"
+  cursor.windowLength = 0
+}
+
+const stop = (cursor: Cursor, state: TailState, at: number): number => {
+  // A legacy gap only counts when a valid frame follows it: otherwise the log ends at the gap.
+  if (cursor.gapStart >= 0) {
+    cursor.position = cursor.gapStart
+    cursor.tailState = "TruncatedHeader"
+  } else {
+    cursor.position = at
+    cursor.tailState = state
+  }
+  return STOPPED
+}
+
+const need = (cursor: Cursor, from: number, bytes: number): number => {
+  cursor.needFrom = from
+  cursor.needBytes = bytes
+  return NEED_BYTES
+}
+
+/**
+ * Advances over as many frames as the window holds, visiting each; stops after `maxRecords`
+ * (PAUSED), when it needs bytes outside the window (NEED_BYTES), or at the tail (STOPPED, with
+ * `position` = clean end and `tailState` set).
+ */
+export const step = (cursor: Cursor, legacyGaps: boolean, maxRecords: number, visit: Visit | undefined): number => {
+  const fileEnd = cursor.fileEnd
+  let visited = 0
+  // Bounded: every iteration moves `position` or `zeroScan` forward, or returns.
+  for (;;) {
+    const window = cursor.window
+    const windowStart = cursor.windowStart
+    const windowEnd = windowStart + cursor.windowLength
+
+    if (cursor.zeroRunStart >= 0) {
+      let scan = cursor.zeroScan
+      if (scan >= fileEnd) {
+        // Zeros to the end of the file: padding after the last frame, not a hole.
+        const runStart = cursor.zeroRunStart
+        cursor.zeroRunStart = -1
+        return stop(cursor, "CleanEnd", runStart)
+      }
+      if (scan < windowStart || scan >= windowEnd) return need(cursor, scan, 1)
+      const limit = Math.min(windowEnd, fileEnd) - windowStart
+      let index = scan - windowStart
+      while (index < limit && window[index] === 0) index++
+      scan = windowStart + index
+      cursor.zeroScan = scan
+      if (index === limit) continue
+      // A non-zero byte at `scan`: the run [zeroRunStart, scan) is a hole, unless it is a legacy gap.
+      const runStart = cursor.zeroRunStart
+      cursor.zeroRunStart = -1
+      const isLegacyGap =
+        legacyGaps &&
+        scan % LEGACY_GAP_ALIGNMENT_BYTES === 0 &&
+        scan - runStart <= LEGACY_GAP_MAX_BYTES
+      if (!isLegacyGap) return stop(cursor, "TruncatedHeader", runStart)
+      cursor.gapStart = runStart
+      cursor.position = scan
+      continue
+    }
+
+    const position = cursor.position
+    if (position >= fileEnd) return stop(cursor, "CleanEnd", position)
+    if (visited >= maxRecords) return PAUSED
+    const available = fileEnd - position
+    const headerBytes = Math.min(available, Layout.HEADER_BYTES)
+    if (position < windowStart || position + headerBytes > windowEnd) return need(cursor, position, headerBytes)
+    const index = position - windowStart
+    if (window[index] === 0) {
+      // A frame never starts with 0x00: padding or a hole. A legacy gap is never followed by
+      // another zero run (the run would have continued), so this cannot chain gaps.
+      cursor.zeroRunStart = position
+      cursor.zeroScan = position
+      continue
+    }
+    const frameLength = Check.checkAt(window, index, Math.min(windowEnd, fileEnd) - windowStart)
+    if (frameLength < 0) {
+      switch (frameLength) {
+        case Check.TRUNCATED_HEADER:
+          // headerBytes were in the window, so fewer than 8 bytes are left in the file.
+          return stop(cursor, "TruncatedHeader", position)
+        case Check.BAD_MAGIC:
+          return stop(cursor, "BadMagic", position)
+        case Check.LENGTH_OVERFLOW:
+          return stop(cursor, "LengthOverflow", position)
+        case Check.CHECKSUM_MISMATCH:
+          return stop(cursor, "ChecksumMismatch", position)
+        default: {
+          // TRUNCATED_PAYLOAD: past the end of the file, or only past the end of the window.
+          const wanted = Layout.readU32LE(window, index + Layout.LENGTH_OFFSET) + Layout.OVERHEAD
+          if (wanted > available) return stop(cursor, "TruncatedPayload", position)
+          return need(cursor, position, wanted)
+        }
+      }
+    }
+    if (visit !== undefined) {
+      visit(position, window, index + Layout.HEADER_BYTES, index + frameLength - Layout.TRAILER_BYTES)
+    }
+    visited++
+    cursor.records++
+    cursor.lastLsn = position
+    cursor.gapStart = -1
+    cursor.position = position + frameLength
+  }
+}
