@@ -111,6 +111,12 @@ export interface OpOptions {
   readonly path?: string
   /** Retained from submission until the CQE: e.g. the FileIo handle, so its fd stays open. */
   readonly hold?: InFlight.InFlight
+  /**
+   * Called exactly once when the ring is done with the operation: after its CQE was reaped (even
+   * when the waiting fiber was interrupted), or when it was refused or dropped before reaching the
+   * kernel. Runs after the ring's bookkeeping, before the fiber resumes.
+   */
+  readonly onSettled?: () => void
 }
 
 /**
@@ -193,21 +199,31 @@ const TAG_PREFIX = "io_uring:"
 const syscallOf = (op: Internal.Op): string => TAG_PREFIX + (Abi.opcodeNames[op.submittedOpcode] ?? `OP${op.submittedOpcode}`)
 
 /**
- * Starts `op` on `ring` and resumes with `onDone(op)` from its CQE. A queued op is dropped when
- * the fiber is interrupted; a submitted one stays tracked until its CQE.
+ * Builds the op when the Effect runs (so an Effect can be retried or run twice), starts it on
+ * `ring` and resumes with `onDone(op)` from its CQE. `build` returns an `IoError` for invalid
+ * input. A queued op is dropped when the fiber is interrupted; a submitted one stays tracked
+ * until its CQE. `onSettled` runs exactly once on every path.
  */
 const run = <A>(
   ring: Ring,
-  op: Internal.Op,
+  options: OpOptions | undefined,
   where: string,
+  build: () => Internal.Op | IoError.IoError,
   onDone: (op: Internal.Op) => Effect.Effect<A, IoError.IoError>,
 ): Effect.Effect<A, IoError.IoError> =>
   Effect.callback<A, IoError.IoError>((resume) => {
     const state = internalOf(ring)
+    const op = build()
+    if (op instanceof IoError.IoError) {
+      options?.onSettled?.()
+      resume(Effect.fail(op))
+      return
+    }
     op.complete = (done) => resume(onDone(done))
     const errno = state.start(op)
     if (errno !== 0) {
       op.complete = undefined
+      state.settled(op)
       resume(Effect.fail(IoError.fromErrno(errno, syscallOf(op), where)))
       return
     }
@@ -235,11 +251,26 @@ const dataOp = (
   const allocation = Memory.lookup(bytes)
   if (allocation?.freed === true) return IoError.fromErrno("EFAULT", syscall, where)
   const address = allocation !== undefined ? allocation.address + bytes.byteOffset : Libc.nativeUnsafe().addressOf(bytes)
-  return Internal.makeOp(opcode, fd, opFlags, linkedFsyncFlags, bytes, offsetBytes, options?.hold, allocation, address)
+  return Internal.makeOp(
+    opcode,
+    fd,
+    opFlags,
+    linkedFsyncFlags,
+    bytes,
+    offsetBytes,
+    options?.hold,
+    allocation,
+    address,
+    options?.onSettled,
+  )
 }
 
-const resultBytes = (where: string) => (op: Internal.Op): Effect.Effect<number, IoError.IoError> =>
-  op.result0 < 0 ? Effect.fail(IoError.fromErrno(-op.result0, syscallOf(op), where)) : Effect.succeed(op.result0)
+const resultBytes =
+  (where: string) =>
+  (op: Internal.Op): Effect.Effect<number, IoError.IoError> =>
+    op.result0 < 0 ? Effect.fail(IoError.fromErrno(-op.result0, syscallOf(op), where)) : Effect.succeed(op.result0)
+
+const whereOf = (fd: number, options: OpOptions | undefined): string => options?.path ?? `fd ${fd}`
 
 /**
  * Writes `bytes` at `offsetBytes` (WRITE, or WRITE_FIXED when the memory is registered). Returns
@@ -255,10 +286,15 @@ export const write = (
   offsetBytes: number,
   options?: WriteOptions,
 ): Effect.Effect<number, IoError.IoError> => {
-  const where = options?.path ?? `fd ${fd}`
+  const where = whereOf(fd, options)
   const rwFlags = options?.dsync === true ? Abi.RWF_DSYNC : 0
-  const op = dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, rwFlags, -1, options, where)
-  return op instanceof IoError.IoError ? Effect.fail(op) : run(ring, op, where, resultBytes(where))
+  return run(
+    ring,
+    options,
+    where,
+    () => dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, rwFlags, -1, options, where),
+    resultBytes(where),
+  )
 }
 
 /**
@@ -275,9 +311,14 @@ export const read = (
   offsetBytes: number,
   options?: OpOptions,
 ): Effect.Effect<number, IoError.IoError> => {
-  const where = options?.path ?? `fd ${fd}`
-  const op = dataOp(Abi.IORING_OP_READ, fd, into, offsetBytes, 0, -1, options, where)
-  return op instanceof IoError.IoError ? Effect.fail(op) : run(ring, op, where, resultBytes(where))
+  const where = whereOf(fd, options)
+  return run(
+    ring,
+    options,
+    where,
+    () => dataOp(Abi.IORING_OP_READ, fd, into, offsetBytes, 0, -1, options, where),
+    resultBytes(where),
+  )
 }
 
 /**
@@ -287,12 +328,17 @@ export const read = (
  * @category operations
  */
 export const fsync = (ring: Ring, fd: number, options?: FsyncOptions): Effect.Effect<void, IoError.IoError> => {
-  const where = options?.path ?? `fd ${fd}`
-  if (!checkFd(fd)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:FSYNC", where))
+  const where = whereOf(fd, options)
   const flags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
-  const op = Internal.makeOp(Abi.IORING_OP_FSYNC, fd, flags, -1, undefined, 0, options?.hold, undefined, 0)
-  return run(ring, op, where, (done) =>
-    done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void,
+  return run(
+    ring,
+    options,
+    where,
+    () =>
+      checkFd(fd)
+        ? Internal.makeOp(Abi.IORING_OP_FSYNC, fd, flags, -1, undefined, 0, options?.hold, undefined, 0, options?.onSettled)
+        : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where),
+    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void),
   )
 }
 
@@ -311,17 +357,21 @@ export const writeThenFsync = (
   offsetBytes: number,
   options?: FsyncOptions,
 ): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
-  const where = options?.path ?? `fd ${fd}`
+  const where = whereOf(fd, options)
   const fsyncFlags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
-  const op = dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, 0, fsyncFlags, options, where)
-  if (op instanceof IoError.IoError) return Effect.fail(op)
   const length = bytes.byteLength
-  return run(ring, op, where, (done): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
-    if (done.result0 < 0) return Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where))
-    if (done.result0 < length) return Effect.succeed({ writtenBytes: done.result0, synced: false })
-    if (done.result1 < 0) return Effect.fail(IoError.fromErrno(-done.result1, "io_uring:FSYNC", where))
-    return Effect.succeed({ writtenBytes: done.result0, synced: true })
-  })
+  return run(
+    ring,
+    options,
+    where,
+    () => dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, 0, fsyncFlags, options, where),
+    (done): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
+      if (done.result0 < 0) return Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where))
+      if (done.result0 < length) return Effect.succeed({ writtenBytes: done.result0, synced: false })
+      if (done.result1 < 0) return Effect.fail(IoError.fromErrno(-done.result1, "io_uring:FSYNC", where))
+      return Effect.succeed({ writtenBytes: done.result0, synced: true })
+    },
+  )
 }
 
 /**
@@ -331,8 +381,12 @@ export const writeThenFsync = (
  * @category operations
  */
 export const nop = (ring: Ring): Effect.Effect<void, IoError.IoError> =>
-  run(ring, Internal.makeOp(Abi.IORING_OP_NOP, -1, 0, -1, undefined, 0, undefined, undefined, 0), "nop", (done) =>
-    done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "nop")) : Effect.void,
+  run(
+    ring,
+    undefined,
+    "nop",
+    () => Internal.makeOp(Abi.IORING_OP_NOP, -1, 0, -1, undefined, 0, undefined, undefined, 0),
+    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "nop")) : Effect.void),
   )
 
 /**

@@ -78,6 +78,8 @@ export interface Op {
   keepalive: Uint8Array | undefined
   allocation: Memory.Allocation | undefined
   file: InFlight.InFlight | undefined
+  /** Called exactly once when the ring is done with the op (reaped, refused or abandoned). */
+  onSettled: (() => void) | undefined
   fixed: boolean
   state: number
   complete: ((op: Op) => void) | undefined
@@ -95,6 +97,7 @@ export const makeOp = (
   file: InFlight.InFlight | undefined,
   allocation: Memory.Allocation | undefined,
   address: number,
+  onSettled?: () => void,
 ): Op => ({
   opcode,
   fd,
@@ -111,6 +114,7 @@ export const makeOp = (
   keepalive: bytes,
   allocation,
   file,
+  onSettled,
   fixed: false,
   state: QUEUED,
   complete: undefined,
@@ -381,6 +385,14 @@ export class Ring {
     if (op.allocation !== undefined) InFlight.release(op.allocation.inFlight)
     if (op.file !== undefined) InFlight.release(op.file)
     op.keepalive = undefined
+    this.settled(op)
+  }
+
+  /** Runs the op's `onSettled` once; also for ops refused before any hold was retained. */
+  settled(op: Op): void {
+    const onSettled = op.onSettled
+    op.onSettled = undefined
+    if (onSettled !== undefined) onSettled()
   }
 
   /** Writes the op's SQE(s) and publishes the tail. Precondition: room for op.sqeCount. */
