@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { join } from "node:path"
-import { Effect, Exit, Scope, Stream } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { Journal, JournalReader } from "@fsys/core"
 import { SubjectUnavailable } from "../driver.ts"
 import type { Loops, Session, Source, Subject } from "../driver.ts"
@@ -97,12 +97,10 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
   }
 }
 
+/** Reads back through the recovery scan: every frame's CRC checked, payloads handed over as views. */
 const readAll = (directory: string, visit: (payload: Uint8Array) => void): Promise<void> =>
   Effect.runPromise(
-    Stream.runForEachArray(JournalReader.records(join(directory, FILE_NAME)), (records) =>
-      Effect.sync(() => {
-        for (const record of records) visit(record.payload)
-      })),
+    Effect.asVoid(JournalReader.scan(join(directory, FILE_NAME), { onRecord: (_lsn, payload) => visit(payload) })),
   )
 
 const makeSubject = (variant: Variant): Subject => ({

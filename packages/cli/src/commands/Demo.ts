@@ -16,7 +16,7 @@
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Console, Effect, Fiber, Option, Schedule, Stream } from "effect"
+import { Console, Effect, Fiber, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { Capabilities, Journal, JournalReader } from "@fsys/core"
 import * as CrashTest from "../internal/demo/crashTest.ts"
@@ -165,16 +165,15 @@ export const run = Effect.fn("fsys.demo")(function*(options: Options) {
   const orders = new Uint32Array(options.producers)
   const childFound = new Set<number>()
   let malformed = 0
-  yield* Stream.runForEachArray(JournalReader.records(path), (batch) =>
-    Effect.sync(() => {
-      for (const record of batch) {
-        const parsed = Records.parse(record.payload)
-        if (parsed === undefined) malformed++
-        else if (parsed.type === "child") childFound.add(parsed.id)
-        else if (parsed.id === orders[parsed.producer]) orders[parsed.producer]!++ // each producer's seqs in order
-        else malformed++
-      }
-    }))
+  yield* JournalReader.scan(path, {
+    onRecord: (_lsn, payload) => {
+      const parsed = Records.parse(payload)
+      if (parsed === undefined) malformed++
+      else if (parsed.type === "child") childFound.add(parsed.id)
+      else if (parsed.id === orders[parsed.producer]) orders[parsed.producer]!++ // each producer's seqs in order
+      else malformed++
+    },
+  })
   const missingOrders = orders.reduce((missing, count) => missing + (options.recordsPerProducer - count), 0)
   const missingChild = crash.acknowledged.filter((id) => !childFound.has(id))
   const verified = malformed === 0 && missingOrders === 0 && missingChild.length === 0

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Stream } from "effect"
+import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { Frame, JournalReader } from "@fsys/core"
 import * as Failure from "../internal/failure.ts"
@@ -44,28 +44,26 @@ export interface Report {
  */
 export const inspect = Effect.fn("fsys.inspect")(function*(path: string, legacyGaps: boolean) {
   yield* JournalFile.checkReadable(path)
-  const scan = yield* JournalReader.scan(path, { legacyGaps })
-  if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
   const sizeHistogram = new Array<number>(Format.HISTOGRAM_BUCKETS).fill(0)
-  let records = 0
   let payloadBytes = 0
   let firstLsn: number | null = null
-  let lastLsn: number | null = null
   let minRecordBytes: number | null = null
   let maxRecordBytes: number | null = null
-  yield* Stream.runForEachArray(JournalReader.records(path, { legacyGaps }), (batch) =>
-    Effect.sync(() => {
-      for (const record of batch) {
-        const size = record.payload.length
-        records++
-        payloadBytes += size
-        firstLsn ??= record.lsn
-        lastLsn = record.lsn
-        minRecordBytes = minRecordBytes === null ? size : Math.min(minRecordBytes, size)
-        maxRecordBytes = maxRecordBytes === null ? size : Math.max(maxRecordBytes, size)
-        sizeHistogram[Format.bucketOf(size)]!++
-      }
-    }))
+  // One pass: the scan checks every frame and hands each payload (a view) to this callback.
+  const scan = yield* JournalReader.scan(path, {
+    legacyGaps,
+    onRecord: (lsn, payload) => {
+      const size = payload.length
+      payloadBytes += size
+      firstLsn ??= lsn
+      minRecordBytes = minRecordBytes === null ? size : Math.min(minRecordBytes, size)
+      maxRecordBytes = maxRecordBytes === null ? size : Math.max(maxRecordBytes, size)
+      sizeHistogram[Format.bucketOf(size)]!++
+    },
+  })
+  if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
+  const records = scan.records
+  const lastLsn = scan.lastLsn ?? null
   const report: Report = {
     path,
     fileSizeBytes: scan.fileSize,

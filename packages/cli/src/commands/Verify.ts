@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Stream } from "effect"
+import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { JournalReader } from "@fsys/core"
 import * as Failure from "../internal/failure.ts"
@@ -18,6 +18,9 @@ import * as Format from "../internal/format.ts"
 import * as JournalFile from "../internal/journalFile.ts"
 import * as Progress from "../internal/progress.ts"
 import { describeTail } from "./Inspect.ts"
+
+/** Progress is reported once per this many records (the callback runs per record). */
+const PROGRESS_EVERY_RECORDS = 4096
 
 /**
  * @since 0.1.0
@@ -48,17 +51,16 @@ export const verify = Effect.fn("fsys.verify")(function*(
 ) {
   const fileSizeBytes = yield* JournalFile.checkReadable(path)
   const startMillis = performance.now()
-  let records = 0
-  // First pass: every frame decoded and its CRC checked, in order, with progress.
-  yield* Stream.runForEachArray(JournalReader.records(path, { legacyGaps }), (batch) =>
-    Effect.sync(() => {
-      records += batch.length
-      const last = batch[batch.length - 1]
-      if (last !== undefined && fileSizeBytes > 0) onProgress(last.lsn / fileSizeBytes, records)
-    }))
-  // Then the scan classifies what follows the last good frame (pages are cached by now).
-  const scan = yield* JournalReader.scan(path, { legacyGaps })
+  // One pass: the scan decodes every frame and checks its CRC; the callback only reports progress.
+  let seen = 0
+  const scan = yield* JournalReader.scan(path, {
+    legacyGaps,
+    onRecord: (lsn) => {
+      if (++seen % PROGRESS_EVERY_RECORDS === 0 && fileSizeBytes > 0) onProgress(lsn / fileSizeBytes, seen)
+    },
+  })
   if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
+  const records = scan.records
   const result: Result = {
     path,
     clean: scan.tailState === "CleanEnd",
