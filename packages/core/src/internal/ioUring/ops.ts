@@ -1,0 +1,127 @@
+/**
+ * The FileIo contract over ring operations: whole writes (short writes continued), reads until
+ * full or end of file, syncs, and the linked write→datasync.
+ *
+ * Every ring operation pins the Node layer's handle (so its fd cannot be closed) and unpins it
+ * from the ring's `onSettled`, which runs when the CQE is reaped even if the fiber awaiting it was
+ * interrupted. Loops are bounded: every step moves at least one byte or ends the loop.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+import { IoError, IoUring, Libc } from "@fsys/native"
+import type { Handle } from "../../FileIo.ts"
+import { badDescriptor, fromHandle, type OpenFile, pin, unpin } from "../nodeFileIo/openFile.ts"
+
+/** Largest length handed to one ring operation (Linux caps a read or write at this). */
+const BYTES_PER_OP_MAX = Libc.IO_BYTES_MAX
+
+const isByteOffset = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
+
+/**
+ * Runs one ring operation on `handle`'s fd with the file pinned open until the ring settles it.
+ */
+const onFile = <A>(
+  handle: Handle,
+  syscall: string,
+  use: (file: OpenFile, onSettled: () => void) => Effect.Effect<A, IoError.IoError>,
+): Effect.Effect<A, IoError.IoError> =>
+  Effect.suspend(() => {
+    const file = fromHandle(handle)
+    if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
+    return use(file, () => unpin(file))
+  })
+
+/** `writeAt`: all of `bytes` at `offsetBytes`, continuing short writes; no progress is `ShortWrite`. */
+export const writeAll = (
+  ring: IoUring.Ring,
+  handle: Handle,
+  bytes: Uint8Array,
+  offsetBytes: number,
+): Effect.Effect<void, IoError.IoError> => {
+  if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
+  if (bytes.byteLength === 0) return Effect.void
+  const step = (writtenBytes: number): Effect.Effect<void, IoError.IoError> => {
+    const chunk = bytes.subarray(writtenBytes, writtenBytes + Math.min(bytes.byteLength - writtenBytes, BYTES_PER_OP_MAX))
+    return Effect.flatMap(
+      onFile(handle, "io_uring:WRITE", (file, onSettled) =>
+        IoUring.write(ring, file.fd, chunk, offsetBytes + writtenBytes, { path: file.path, onSettled }),
+      ),
+      (count) => {
+        if (count <= 0) return Effect.fail(IoError.fromErrno("ESHORT", "io_uring:WRITE", handle.path))
+        const total = writtenBytes + count
+        return total === bytes.byteLength ? Effect.void : step(total)
+      },
+    )
+  }
+  return step(0)
+}
+
+/** `datasync` (`datasync: true`) or `sync` through the ring. */
+export const fsync = (ring: IoUring.Ring, handle: Handle, datasync: boolean): Effect.Effect<void, IoError.IoError> =>
+  onFile(handle, "io_uring:FSYNC", (file, onSettled) =>
+    IoUring.fsync(ring, file.fd, { datasync, path: file.path, onSettled }),
+  )
+
+/**
+ * `writeAtThenDatasync`: one linked WRITE→FSYNC(DATASYNC) submission. A short write breaks the
+ * link (the kernel cancels the sync): the rest is written and synced separately.
+ */
+export const writeAllThenDatasync = (
+  ring: IoUring.Ring,
+  handle: Handle,
+  bytes: Uint8Array,
+  offsetBytes: number,
+): Effect.Effect<void, IoError.IoError> => {
+  if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
+  if (bytes.byteLength === 0 || bytes.byteLength > BYTES_PER_OP_MAX) {
+    return Effect.andThen(writeAll(ring, handle, bytes, offsetBytes), fsync(ring, handle, true))
+  }
+  return Effect.flatMap(
+    onFile(handle, "io_uring:WRITE", (file, onSettled) =>
+      IoUring.writeThenFsync(ring, file.fd, bytes, offsetBytes, { path: file.path, onSettled }),
+    ),
+    (result) => {
+      if (result.synced) return Effect.void
+      if (result.writtenBytes <= 0) return Effect.fail(IoError.fromErrno("ESHORT", "io_uring:WRITE", handle.path))
+      return Effect.andThen(
+        writeAll(ring, handle, bytes.subarray(result.writtenBytes), offsetBytes + result.writtenBytes),
+        fsync(ring, handle, true),
+      )
+    },
+  )
+}
+
+/**
+ * `readAt`: fills `into` from `offsetBytes` until full or end of file; returns the count. On a
+ * Direct handle the first short read ends the loop: Direct reads are short only at end of file,
+ * and retrying at the unaligned offset after one would fail `EINVAL`.
+ */
+export const readFull = (
+  ring: IoUring.Ring,
+  handle: Handle,
+  into: Uint8Array,
+  offsetBytes: number,
+): Effect.Effect<number, IoError.IoError> => {
+  if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:READ", handle.path))
+  if (into.byteLength === 0) return Effect.succeed(0)
+  const step = (readBytes: number): Effect.Effect<number, IoError.IoError> => {
+    const lengthBytes = Math.min(into.byteLength - readBytes, BYTES_PER_OP_MAX)
+    return Effect.flatMap(
+      onFile(handle, "io_uring:READ", (file, onSettled) =>
+        IoUring.read(ring, file.fd, into.subarray(readBytes, readBytes + lengthBytes), offsetBytes + readBytes, {
+          path: file.path,
+          onSettled,
+        }),
+      ),
+      (count) => {
+        const total = readBytes + count
+        if (count === 0 || total === into.byteLength || (handle.direct && count < lengthBytes)) {
+          return Effect.succeed(total)
+        }
+        return step(total)
+      },
+    )
+  }
+  return step(0)
+}
