@@ -5,3 +5,6 @@
  * @since 0.1.0
  */
 export * as SimulatedDisk from "./SimulatedDisk.ts"
+export * as CrashHarness from "./CrashHarness.ts"
+export * as Generators from "./Generators.ts"
+export { LogBufferTest } from "./LogBufferTest.ts"

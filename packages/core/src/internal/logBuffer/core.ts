@@ -94,6 +94,8 @@ export class LogBufferCore {
   private len: number
   private writtenLen: number
   private readonly busy: [boolean, boolean] = [false, false]
+  /** An oversize scratch write is queued or in flight; at most one at a time (bounds memory and the queue). */
+  private scratchBusy = false
   /** Through here records have reached the file (page cache or device). */
   private flushedLsn: number
   private poison: IoError.IoError | undefined = undefined
@@ -257,7 +259,7 @@ export class LogBufferCore {
             yield* Scope.close(scratchScope, Exit.void)
             return yield* Effect.fail(self.poison)
           }
-          if (!self.busy[1 - self.active]) break
+          if (!self.busy[1 - self.active] && !self.scratchBusy) break
           const waited = yield* Effect.exit(restore(self.awaitIdle()))
           if (Exit.isFailure(waited)) {
             yield* Scope.close(scratchScope, Exit.void)
@@ -274,7 +276,8 @@ export class LogBufferCore {
     const sector = this.sectorBytes
     const from = this.active
     const to = 1 - from
-    assert(!this.busy[to], "the slot that becomes active is idle")
+    assert(!this.busy[to] && !this.scratchBusy, "the slot that becomes active is idle; no other scratch write")
+    this.scratchBusy = true
     const slot = this.slots[from]!
     const length = this.len
     const carryStart = roundDown(length, sector)
@@ -494,7 +497,10 @@ export class LogBufferCore {
           self.poison = failureOf(exit, self.handle.path)
         }
         if (job.slot >= 0) self.busy[job.slot] = false
-        if (job.scratchScope !== undefined) yield* Scope.close(job.scratchScope, Exit.void)
+        if (job.scratchScope !== undefined) {
+          self.scratchBusy = false
+          yield* Scope.close(job.scratchScope, Exit.void)
+        }
         self.signalIdle()
         Deferred.doneUnsafe(job.done, Exit.isSuccess(exit) ? Exit.succeed(job.endLsn) : Exit.fail(self.poison!))
       }),

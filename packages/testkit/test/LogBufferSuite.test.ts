@@ -1,0 +1,227 @@
+/**
+ * One behavioural suite for the log buffer, run against both layers: `LogBufferLive` over a real
+ * O_DIRECT file and `LogBufferTest` over the simulated disk. The scenarios are fsys's own log
+ * buffer tests in their corrected form (contiguous rotation with a carried sector).
+ */
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, type Layer, Option, type Scope } from "effect"
+import { Frame, LogBuffer } from "@fsys/core"
+import { LogBufferTest, SimulatedDisk } from "@fsys/testkit"
+
+const SECTOR = 512
+const SLOT = 4096
+
+interface Subject {
+  readonly name: string
+  /** Builds the layer and a way to read the file's current bytes. */
+  readonly make: Effect.Effect<
+    { layer: Layer.Layer<LogBuffer.LogBuffer, unknown>; read: Effect.Effect<Uint8Array> },
+    never,
+    Scope.Scope
+  >
+}
+
+const live: Subject = {
+  name: "LogBufferLive (O_DIRECT file)",
+  make: Effect.gen(function* () {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fsys-lb-"))),
+      (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true })),
+    )
+    const path = NodePath.join(dir, "buffer.log")
+    return {
+      layer: LogBuffer.LogBufferLive({ path, capacityBytes: SLOT, sectorSize: SECTOR, backend: "pwrite" }),
+      read: Effect.sync(() => new Uint8Array(NodeFs.readFileSync(path))),
+    }
+  }),
+}
+
+const simulated: Subject = {
+  name: "LogBufferTest (simulated disk)",
+  make: Effect.gen(function* () {
+    const disk = yield* SimulatedDisk.make({ seed: 7, sectorBytes: SECTOR, directAlignmentBytes: SECTOR })
+    return {
+      layer: LogBufferTest({ capacityBytes: SLOT, sectorSize: SECTOR, disk, path: "/buffer.log" }),
+      read: Effect.map(disk.readFile("/buffer.log"), Option.getOrElse(() => new Uint8Array(0))),
+    }
+  }),
+}
+
+const record = (tag: number, sizeBytes: number): Uint8Array => new Uint8Array(sizeBytes).fill(tag % 251 + 1)
+
+/** Every frame from 0, in order; fails the test on a gap or a bad frame before `end`. */
+const framesUntil = (bytes: Uint8Array, end: number): Array<{ lsn: number; payload: Uint8Array }> => {
+  const frames: Array<{ lsn: number; payload: Uint8Array }> = []
+  let offset = 0
+  while (offset < end) {
+    const decoded = Frame.decode(bytes, offset)
+    assert.strictEqual(decoded._tag, "Ok", `frame at ${offset}`)
+    if (decoded._tag !== "Ok") break
+    frames.push({ lsn: offset, payload: decoded.payload.slice() })
+    offset += decoded.consumed
+  }
+  assert.strictEqual(offset, end)
+  return frames
+}
+
+describe.each([live, simulated])("LogBuffer: $name", (subject) => {
+  const withBuffer = <A, E>(
+    body: (buffer: LogBuffer.LogBufferService, read: Effect.Effect<Uint8Array>) => Effect.Effect<A, E>,
+  ): Effect.Effect<A, unknown, Scope.Scope> =>
+    Effect.gen(function* () {
+      const { layer, read } = yield* subject.make
+      return yield* Effect.gen(function* () {
+        const buffer = yield* LogBuffer.LogBuffer
+        return yield* body(buffer, read)
+      }).pipe(Effect.provide(layer))
+    })
+
+  it.live("reports its geometry", () =>
+    withBuffer((buffer) =>
+      Effect.sync(() => {
+        assert.strictEqual(buffer.capacity, SLOT)
+        assert.strictEqual(buffer.sectorSize, SECTOR)
+      }),
+    ))
+
+  it.live("a partial flush writes the records and zero-pads to the sector; the next flush rewrites it", () =>
+    withBuffer((buffer, read) =>
+      Effect.gen(function* () {
+        const first = yield* buffer.append(record(1, 100))
+        assert.deepStrictEqual(first, { start: 0, end: 112 })
+        assert.strictEqual(yield* buffer.bufferedLen, 112)
+        assert.strictEqual(yield* buffer.flushPartial, 112)
+        assert.strictEqual(yield* buffer.flushedThrough, 112)
+        let bytes = yield* read
+        assert.strictEqual(bytes.length, SECTOR)
+        assert.isTrue(bytes.subarray(112).every((b) => b === 0), "zero pad after the last frame")
+        const second = yield* buffer.append(record(2, 50))
+        assert.deepStrictEqual(second, { start: 112, end: 174 })
+        assert.strictEqual(yield* buffer.flushPartial, 174)
+        bytes = yield* read
+        assert.strictEqual(bytes.length, SECTOR)
+        assert.deepStrictEqual(
+          framesUntil(bytes, 174).map((f) => f.payload.length),
+          [100, 50],
+        )
+      }),
+    ))
+
+  it.live("rotation carries the partial sector: LSNs stay contiguous across slots, no zero gaps", () =>
+    withBuffer((buffer, read) =>
+      Effect.gen(function* () {
+        // 300-byte frames: the 14th crosses the 4 KiB slot boundary mid-sector.
+        const ranges = []
+        for (let i = 0; i < 40; i++) ranges.push(yield* buffer.append(record(i, 288)))
+        for (let i = 1; i < ranges.length; i++) assert.strictEqual(ranges[i]!.start, ranges[i - 1]!.end)
+        const end = yield* buffer.flushPartial
+        assert.strictEqual(end, 40 * 300)
+        const frames = framesUntil(yield* read, end)
+        assert.strictEqual(frames.length, 40)
+        frames.forEach((frame, i) => assert.deepStrictEqual(frame.payload, record(i, 288)))
+      }),
+    ))
+
+  it.live("an oversize record goes through a scratch buffer at its reserved LSN", () =>
+    withBuffer((buffer, read) =>
+      Effect.gen(function* () {
+        const before = yield* buffer.append(record(1, 700))
+        const big = yield* buffer.append(record(2, 3 * SLOT + 123))
+        assert.strictEqual(big.start, before.end)
+        const after = yield* buffer.append(record(3, 10))
+        assert.strictEqual(after.start, big.end)
+        const end = yield* buffer.flushPartial
+        assert.strictEqual(end, after.end)
+        const frames = framesUntil(yield* read, end)
+        assert.deepStrictEqual(
+          frames.map((f) => [f.lsn, f.payload.length]),
+          [
+            [0, 700],
+            [before.end, 3 * SLOT + 123],
+            [big.end, 10],
+          ],
+        )
+        assert.deepStrictEqual(frames[1]!.payload, record(2, 3 * SLOT + 123))
+      }),
+    ))
+
+  it.live("appendBatch returns the batch's range and keeps order", () =>
+    withBuffer((buffer, read) =>
+      Effect.gen(function* () {
+        const payloads = Array.from({ length: 50 }, (_, i) => record(i, (i * 97) % 600))
+        const range = yield* buffer.appendBatch(payloads)
+        assert.strictEqual(range.start, 0)
+        assert.strictEqual(range.end, payloads.reduce((sum, p) => sum + Frame.frameBytes(p.length), 0))
+        const frames = framesUntil(yield* read.pipe(Effect.andThen(() => buffer.flushPartial), Effect.andThen(read)), range.end)
+        assert.deepStrictEqual(frames.map((f) => f.payload), payloads)
+      }),
+    ))
+
+  it.live("many concurrent appenders with small slots never deadlock and never lose a record", () =>
+    withBuffer((buffer, read) =>
+      Effect.gen(function* () {
+        const expected = new Map<number, Uint8Array>()
+        yield* Effect.forEach(
+          Array.from({ length: 16 }, (_, p) => p),
+          (producer) =>
+            Effect.forEach(
+              Array.from({ length: 300 }, (_, s) => s),
+              (sequence) =>
+                Effect.gen(function* () {
+                  const size = (producer * 131 + sequence * 17) % 5000
+                  const payload = record(producer * 1000 + sequence, size)
+                  const range = yield* buffer.append(payload)
+                  expected.set(range.start, payload)
+                  if (sequence % 50 === 0) yield* buffer.flushPartial
+                }),
+              { discard: true },
+            ),
+          { concurrency: "unbounded", discard: true },
+        )
+        const end = yield* buffer.flushPartial
+        assert.strictEqual(yield* buffer.nextLsn, end)
+        assert.strictEqual(yield* buffer.bufferedLen, 0)
+        const frames = framesUntil(yield* read, end)
+        assert.strictEqual(frames.length, 16 * 300)
+        for (const frame of frames) assert.deepStrictEqual(frame.payload, expected.get(frame.lsn))
+      }),
+    ), 60_000)
+
+  it.live("a payload over Frame.MAX_PAYLOAD is refused before anything is reserved", () =>
+    withBuffer((buffer) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(buffer.append(new Uint8Array(Frame.MAX_PAYLOAD + 1)))
+        assert.strictEqual(error._tag, "RecordTooLarge")
+        assert.strictEqual(yield* buffer.nextLsn, 0)
+      }),
+    ))
+})
+
+describe("LogBufferTest faults", () => {
+  it.live("a failed flush poisons the buffer and wakes every waiter with the error", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 3 })
+      yield* disk.inject({ op: "write", fault: SimulatedDisk.fail("EIO"), path: "/buffer.log", nth: 1 })
+      const outcome = yield* Effect.gen(function* () {
+        const buffer = yield* LogBuffer.LogBuffer
+        yield* buffer.append(record(1, 100))
+        const flush = yield* Effect.exit(buffer.flushPartial)
+        // Waiters for a slot (both busy) and later appends all see the poison.
+        const appends = yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => i),
+          (i) => Effect.exit(buffer.append(record(i, 3000))),
+          { concurrency: "unbounded" },
+        )
+        return { flush, appends }
+      }).pipe(Effect.provide(LogBufferTest({ capacityBytes: SLOT, disk, path: "/buffer.log" })))
+      assert.isTrue(Exit.isFailure(outcome.flush))
+      if (Exit.isFailure(outcome.flush)) assert.include(String(outcome.flush.cause), "JournalPoisoned")
+      for (const exit of outcome.appends) {
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) assert.include(String(exit.cause), "EIO")
+      }
+    }))
+})
