@@ -420,9 +420,14 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
           const count = Math.max(0, Math.min(into.length, file.size - offsetBytes))
           let source = offsetBytes
           for (const fault of fired) if (fault._tag === "MisdirectedRead") source += fault.offsetBytes
-          for (let index = 0; index < count; index++) {
-            const at = source + index
-            into[index] = at >= 0 && at < file.size ? (file.bytes[at] as number) : 0
+          if (source === offsetBytes) {
+            into.set(file.bytes.subarray(offsetBytes, offsetBytes + count))
+          } else {
+            // A misdirected read may point outside the file: those bytes read as zeros.
+            for (let index = 0; index < count; index++) {
+              const at = source + index
+              into[index] = at >= 0 && at < file.size ? (file.bytes[at] as number) : 0
+            }
           }
           if (count > 0 && fired.some((fault) => fault._tag === "BitFlip")) {
             const bit = faultRng.int(count * 8)

@@ -129,7 +129,7 @@ export class Inode {
   readonly id: number = nextInodeId++
   readonly sectorBytes: number
   readonly visible: ByteImage
-  durable: ByteImage
+  readonly durable: ByteImage
   pending: Array<PendingOp> = []
   /** Bytes reserved by fallocate(KEEP_SIZE), for the disk's capacity accounting. */
   allocatedBytes = 0
@@ -185,9 +185,8 @@ export class Inode {
     while (count < this.pending.length && (this.pending[count] as PendingOp).seq < seqEnd) count++
     if (count === 0) return
     const ops = this.pending.slice(0, count)
-    const image = this.durable.copy()
-    applyOps(image, ops, keepEverything((ops[ops.length - 1] as PendingOp).sizeAfter), this.sectorBytes)
-    this.durable = image
+    // In place: the durable image belongs to this inode alone (crash images are copies).
+    applyOps(this.durable, ops, keepEverything((ops[ops.length - 1] as PendingOp).sizeAfter), this.sectorBytes)
     this.pending = this.pending.slice(count)
   }
 
@@ -201,9 +200,7 @@ export class Inode {
     while (count < this.pending.length && (this.pending[count] as PendingOp).seq < seqEnd) count++
     if (count === 0) return
     const ops = this.pending.slice(0, count)
-    const image = this.durable.copy()
-    applyOps(image, ops, survival(ops, image.size), this.sectorBytes)
-    this.durable = image
+    applyOps(this.durable, ops, survival(ops, this.durable.size), this.sectorBytes)
     this.pending = this.pending.slice(count)
     this.lostWriteback = true
   }
