@@ -1,18 +1,19 @@
 /**
  * Which FileIo layer a journal writes through, and why.
  *
- * The ambient `FileIo` (a `Context.Reference` whose default is the Node layer) decides unless the
- * journal's `backend` option asks for something else: an explicitly provided layer (the simulated
- * disk, a forced io_uring layer) is always respected; with the default Node layer and
- * `backend: "auto"` the journal builds its own io_uring ring when the kernel allows it. The
- * environment variable `FSYS_BACKEND=io_uring|pwrite` overrides "auto" (for tests and ops).
+ * An explicitly provided layer (the simulated disk, `FileIoAuto.layer`, a forced io_uring or
+ * Node layer) is always respected when it matches the `backend` option. With the default Node
+ * service and `backend: "auto"`, the journal builds its own io_uring ring (one per journal, held
+ * by its Scope) when the kernel allows it, else stays on pwrite — `FileIoAuto` decides, honouring
+ * `FSYS_BACKEND=io_uring|pwrite`, and says why.
  *
  * @since 0.1.0
  */
 import { Effect, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
 import * as FileIo from "../../FileIo.ts"
-import { InvalidOptions } from "../../JournalError.ts"
+import * as FileIoAuto from "../../FileIoAuto.ts"
+import type { InvalidOptions } from "../../JournalError.ts"
 
 export type BackendChoice = "auto" | "io_uring" | "pwrite"
 
@@ -28,10 +29,9 @@ export const selectFileIo = Effect.fnUntraced(function* (
   choice: BackendChoice,
 ): Effect.fn.Return<Selected, IoError.IoError | InvalidOptions, FileIo.FileIo | Scope.Scope> {
   const ambient = yield* FileIo.FileIo
+  const provided = ambient !== FileIo.nodeDefault()
   if (ambient.backend === "simulated") return { fileIo: ambient, reason: ambient.reason }
-  const fromEnvironment = process.env.FSYS_BACKEND
-  const wanted = choice === "auto" && isBackendChoice(fromEnvironment) ? fromEnvironment : choice
-  if (wanted === "auto" || wanted === ambient.backend) return { fileIo: ambient, reason: ambient.reason }
-  if (wanted === "pwrite") return { fileIo: FileIo.nodeDefault(), reason: "pwrite forced by the backend option" }
-  return yield* Effect.fail(new InvalidOptions({ option: "backend", reason: "io_uring is not available in this build" }))
+  if (provided && (choice === "auto" || choice === ambient.backend)) return { fileIo: ambient, reason: ambient.reason }
+  const fileIo = yield* FileIoAuto.make({ backend: choice })
+  return { fileIo, reason: fileIo.reason }
 })

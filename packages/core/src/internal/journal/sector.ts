@@ -5,8 +5,14 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
+import * as Capabilities from "../../Capabilities.ts"
 
-/** Used when nothing better is known: every device we support accepts 4 KiB-aligned IO. */
-export const FALLBACK_SECTOR_BYTES = 4096
-
-export const probeSectorBytes = (_path: string): Effect.Effect<number> => Effect.succeed(FALLBACK_SECTOR_BYTES)
+/**
+ * The probe's Direct alignment for the file (DIO offset alignment, else logical block size),
+ * or 4096 — which every device we support accepts — when the probe cannot tell.
+ */
+export const probeSectorBytes = (path: string): Effect.Effect<number> =>
+  Capabilities.probe(path).pipe(
+    Effect.map((facts) => facts.sectorBytes),
+    Effect.orElseSucceed(() => Capabilities.DEFAULT_SECTOR_BYTES),
+  )
