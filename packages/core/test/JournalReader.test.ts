@@ -6,6 +6,7 @@ import { Effect, Fiber, Stream } from "effect"
 import fc from "fast-check"
 import { Frame, JournalReader, NodeFileIo } from "@fsys/core"
 import { CHUNK_BYTES } from "../src/internal/reader/cursor.ts"
+import { MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH } from "../src/internal/reader/records.ts"
 
 const tempDirectory = Effect.acquireRelease(
   Effect.promise(() => NodeFs.promises.mkdtemp(NodePath.join(NodeOs.tmpdir(), "fsys-reader-"))),
@@ -233,6 +234,23 @@ describe("JournalReader.records", () => {
       assert.deepStrictEqual(yield* lsnsFrom(threeBytes.length), [])
       const invalid = yield* Effect.flip(collect(path, { from: -1 }))
       assert.deepStrictEqual([invalid._tag, invalid._tag === "InvalidOptions" && invalid.option], ["InvalidOptions", "from"])
+    }),
+  )
+
+  it.effect("emits bounded batches whose payloads stay valid after later reads", () =>
+    Effect.gen(function* () {
+      const payloads = Array.from({ length: 3000 }, (_, index) => payload(index, (index * 37) % 200))
+      const path = yield* journalFile(frames(...payloads))
+      const batches = yield* Stream.runCollect(Stream.chunks(JournalReader.records(path))).pipe(
+        Effect.provide(NodeFileIo.layer),
+      )
+      assert.isAbove(batches.length, 1)
+      for (const batch of batches) {
+        assert.isAtMost(batch.length, MAX_RECORDS_PER_BATCH)
+        const bytes = batch.reduce((sum, record) => sum + Frame.frameBytes(record.payload.length), 0)
+        assert.isAtMost(bytes, MAX_BATCH_BYTES + Frame.frameBytes(200))
+      }
+      batches.flat().forEach((record, index) => assert.deepStrictEqual(record.payload, payloads[index]))
     }),
   )
 

@@ -44,8 +44,11 @@ export const LEGACY_GAP_ALIGNMENT_BYTES = 512
 /** The longest zero gap `legacyGaps` skips (fsys 1.1.x's bound). */
 export const LEGACY_GAP_MAX_BYTES = 64 * 1024 * 1024
 
-/** Called for each valid frame; the payload is `window[payloadStart, payloadEnd)`, valid only during the call. */
-export type Visit = (lsn: number, window: Uint8Array, payloadStart: number, payloadEnd: number) => void
+/**
+ * Called for each valid frame; the payload is `window[payloadStart, payloadEnd)`, valid only
+ * during the call. Returning `false` pauses the walk after this frame (`step` returns PAUSED).
+ */
+export type Visit = (lsn: number, window: Uint8Array, payloadStart: number, payloadEnd: number) => boolean | void
 
 /** `step` results. */
 export const STOPPED = 0
@@ -125,13 +128,12 @@ const need = (cursor: Cursor, from: number, bytes: number): number => {
 }
 
 /**
- * Advances over as many frames as the window holds, visiting each; stops after `maxRecords`
- * (PAUSED), when it needs bytes outside the window (NEED_BYTES), or at the tail (STOPPED, with
- * `position` = clean end and `tailState` set).
+ * Advances over as many frames as the window holds, visiting each; returns when the visitor asks
+ * to pause (PAUSED), when it needs bytes outside the window (NEED_BYTES), or at the tail
+ * (STOPPED, with `position` = clean end and `tailState` set).
  */
-export const step = (cursor: Cursor, legacyGaps: boolean, maxRecords: number, visit: Visit | undefined): number => {
+export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefined): number => {
   const fileEnd = cursor.fileEnd
-  let visited = 0
   // Bounded: every iteration moves `position` or `zeroScan` forward, or returns.
   for (;;) {
     const window = cursor.window
@@ -168,7 +170,6 @@ export const step = (cursor: Cursor, legacyGaps: boolean, maxRecords: number, vi
 
     const position = cursor.position
     if (position >= fileEnd) return stop(cursor, "CleanEnd", position)
-    if (visited >= maxRecords) return PAUSED
     const available = fileEnd - position
     const headerBytes = Math.min(available, Layout.HEADER_BYTES)
     if (position < windowStart || position + headerBytes > windowEnd) return need(cursor, position, headerBytes)
@@ -200,13 +201,15 @@ export const step = (cursor: Cursor, legacyGaps: boolean, maxRecords: number, vi
         }
       }
     }
-    if (visit !== undefined) {
-      visit(position, window, index + Layout.HEADER_BYTES, index + frameLength - Layout.TRAILER_BYTES)
-    }
-    visited++
     cursor.records++
     cursor.lastLsn = position
     cursor.gapStart = -1
     cursor.position = position + frameLength
+    if (
+      visit !== undefined &&
+      visit(position, window, index + Layout.HEADER_BYTES, index + frameLength - Layout.TRAILER_BYTES) === false
+    ) {
+      return PAUSED
+    }
   }
 }

@@ -75,7 +75,7 @@ export const runToEnd = Effect.fnUntraced(function* (
   legacyGaps: boolean,
   visit: Cursor.Visit | undefined,
 ) {
-  while (Cursor.step(cursor, legacyGaps, Number.POSITIVE_INFINITY, visit) !== Cursor.STOPPED) {
+  while (Cursor.step(cursor, legacyGaps, visit) !== Cursor.STOPPED) {
     yield* fill(fileIo, handle, cursor)
   }
 })
@@ -95,7 +95,11 @@ export const scanHandle = (
     const cursor = Cursor.make(fileSize, 0)
     const onRecord = options.onRecord
     const visit: Cursor.Visit | undefined =
-      onRecord === undefined ? undefined : (lsn, window, start, end) => onRecord(lsn, window.subarray(start, end))
+      onRecord === undefined
+        ? undefined
+        : (lsn, window, start, end) => {
+            onRecord(lsn, window.subarray(start, end))
+          }
     yield* runToEnd(fileIo, handle, cursor, options.legacyGaps === true, visit)
     const result = { records: cursor.records, cleanEnd: cursor.position, tailState: cursor.tailState, fileSize }
     return cursor.lastLsn < 0 ? result : { ...result, lastLsn: cursor.lastLsn }
