@@ -48,37 +48,48 @@ export interface Options {
 }
 
 /**
+ * The io_uring service over an existing ring (e.g. one ring shared by several services, or a
+ * test that reads the ring's stats). The ring's Scope must outlive the service's use.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: string }): FileIo.FileIoService => {
+  const node = makeNode()
+  const reason =
+    options?.reason ??
+    `io_uring: one ring of ${ring.sqEntries} entries, completions on the event loop (features 0x${ring.features.toString(16)})`
+  return FileIo.FileIo.of({
+    backend: "io_uring",
+    reason,
+    open: node.open,
+    close: node.close,
+    writeAt: (handle, bytes, offsetBytes) => Ops.writeAll(ring, handle, bytes, offsetBytes),
+    writeAtThenDatasync: (handle, bytes, offsetBytes) => Ops.writeAllThenDatasync(ring, handle, bytes, offsetBytes),
+    readAt: (handle, into, offsetBytes) => Ops.readFull(ring, handle, into, offsetBytes),
+    datasync: (handle) => Ops.fsync(ring, handle, true),
+    sync: (handle) => Ops.fsync(ring, handle, false),
+    syncDirectory: node.syncDirectory,
+    truncate: node.truncate,
+    allocate: node.allocate,
+    size: node.size,
+    lock: node.lock,
+    remove: node.remove,
+    allocateAligned: AlignedMemory.allocate,
+    registerBuffers: (buffers) => IoUring.registerBuffers(ring, buffers),
+  })
+}
+
+/**
  * Builds the io_uring service: one ring, released (after in-flight operations) with the Scope.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoError.IoError, Scope.Scope> =>
-  Effect.map(IoUring.make({ entries: options?.entries ?? DEFAULT_ENTRIES }), (ring) => {
-    const node = makeNode()
-    const reason =
-      options?.reason ??
-      `io_uring: one ring of ${ring.sqEntries} entries, completions on the event loop (features 0x${ring.features.toString(16)})`
-    return FileIo.FileIo.of({
-      backend: "io_uring",
-      reason,
-      open: node.open,
-      close: node.close,
-      writeAt: (handle, bytes, offsetBytes) => Ops.writeAll(ring, handle, bytes, offsetBytes),
-      writeAtThenDatasync: (handle, bytes, offsetBytes) => Ops.writeAllThenDatasync(ring, handle, bytes, offsetBytes),
-      readAt: (handle, into, offsetBytes) => Ops.readFull(ring, handle, into, offsetBytes),
-      datasync: (handle) => Ops.fsync(ring, handle, true),
-      sync: (handle) => Ops.fsync(ring, handle, false),
-      syncDirectory: node.syncDirectory,
-      truncate: node.truncate,
-      allocate: node.allocate,
-      size: node.size,
-      lock: node.lock,
-      remove: node.remove,
-      allocateAligned: AlignedMemory.allocate,
-      registerBuffers: (buffers) => IoUring.registerBuffers(ring, buffers),
-    })
-  })
+  Effect.map(IoUring.make({ entries: options?.entries ?? DEFAULT_ENTRIES }), (ring) =>
+    fromRing(ring, options?.reason !== undefined ? { reason: options.reason } : undefined),
+  )
 
 /**
  * Provides `FileIo` through io_uring; fails when the ring cannot be set up (see `FileIoAuto` for
