@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Console, Effect, Exit } from "effect"
+import { Cause, Console, Effect, Exit, References } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import * as Bench from "./commands/Bench.ts"
 import * as Demo from "./commands/Demo.ts"
@@ -75,6 +75,9 @@ const render = (failure: Failure.CliFailure, args: ReadonlyArray<string>) => {
 export const main = (args: ReadonlyArray<string>) =>
   Command.runWith(root, { version: VERSION })(args).pipe(
     Effect.provide(presenter),
+    // Library log lines (e.g. which backend was chosen) are not command output; `--log-level`
+    // lowers this for a run.
+    Effect.provideService(References.MinimumLogLevel, "Warn"),
     Effect.as(Failure.ExitCode.Ok as number),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.succeed(130)

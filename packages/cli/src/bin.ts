@@ -5,7 +5,10 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+// Deep imports: the package index loads every platform module (HTTP, sockets…), which costs
+// seconds of startup for a command that needs none of them.
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import * as Cli from "./Cli.ts"
 

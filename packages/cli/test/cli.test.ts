@@ -3,10 +3,10 @@
  * the odd inputs (missing file, directory, not a journal, unreadable file, bad flags) giving one
  * clear line and the documented exit code.
  */
-import { chmod, mkdir, writeFile } from "node:fs/promises"
+import { appendFile, chmod, mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { concat, fsys, journalBytes, oneLine, tempDirectory } from "./helpers.ts"
+import { concat, fsys, journalBytes, oneLine, spawnFsys, tempDirectory } from "./helpers.ts"
 
 let dir: { readonly path: string; readonly cleanup: () => Promise<void> }
 let good: string
@@ -38,30 +38,26 @@ afterAll(async () => {
 })
 
 describe("fsys", () => {
-  it("--help lists every command and exits 0", async () => {
-    const run = await fsys(["--help"])
-    expect(run.code).toBe(0)
-    for (const command of ["probe", "inspect", "verify", "tail", "demo", "bench"]) expect(run.stdout).toContain(command)
-  })
-
-  it("an unknown command is one line and exit 2", async () => {
-    const run = await fsys(["frobnicate"])
-    expect(run.code).toBe(2)
-    expect(oneLine(run.stderr)).toMatch(/frobnicate/)
-  })
-
-  it("a missing argument is one line and exit 2", async () => {
-    const run = await fsys(["verify"])
-    expect(run.code).toBe(2)
-    expect(oneLine(run.stderr)).toMatch(/journal/)
+  it("--help lists every command and exits 0; bad commands and missing arguments are one line, exit 2", async () => {
+    const [help, unknown, missing] = await Promise.all([fsys(["--help"]), fsys(["frobnicate"]), fsys(["verify"])])
+    expect(help.code).toBe(0)
+    for (const command of ["probe", "inspect", "verify", "tail", "demo", "bench"]) expect(help.stdout).toContain(command)
+    expect(unknown.code).toBe(2)
+    expect(oneLine(unknown.stderr)).toMatch(/frobnicate/)
+    expect(missing.code).toBe(2)
+    expect(oneLine(missing.stderr)).toMatch(/journal/)
   })
 })
 
 describe("inspect", () => {
-  it("reports records, LSNs, clean end and sizes", async () => {
-    const run = await fsys(["inspect", good, "--json"])
-    expect(run.code).toBe(0)
-    const report = JSON.parse(run.stdout)
+  it("reports records, LSNs, clean end and sizes; a damaged tail is shown, not fatal; empty is empty", async () => {
+    const [goodRun, damagedRun, emptyRun] = await Promise.all([
+      fsys(["inspect", good, "--json"]),
+      fsys(["inspect", damaged]),
+      fsys(["inspect", empty, "--json"]),
+    ])
+    expect(goodRun.code).toBe(0)
+    const report = JSON.parse(goodRun.stdout)
     expect(report.records).toBe(3)
     expect(report.firstLsn).toBe(0)
     expect(report.lastLsn).toBe(17 + 12 + payloads[1]!.length)
@@ -69,89 +65,84 @@ describe("inspect", () => {
     expect(report.cleanEnd).toBe(report.fileSizeBytes)
     expect(report.maxRecordBytes).toBe(5000)
     expect(report.sizeHistogram.reduce((a: number, b: number) => a + b, 0)).toBe(3)
-  })
 
-  it("shows a damaged tail without failing", async () => {
-    const run = await fsys(["inspect", damaged])
-    expect(run.code).toBe(0)
-    expect(run.stdout).toMatch(/BadMagic/)
-    expect(run.stdout).toMatch(/records\s+3/)
-  })
+    expect(damagedRun.code).toBe(0)
+    expect(damagedRun.stdout).toMatch(/BadMagic/)
+    expect(damagedRun.stdout).toMatch(/records\s+3/)
 
-  it("an empty file is an empty journal", async () => {
-    const run = await fsys(["inspect", empty, "--json"])
-    expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout).records).toBe(0)
+    expect(emptyRun.code).toBe(0)
+    expect(JSON.parse(emptyRun.stdout).records).toBe(0)
   })
 })
 
 describe("verify", () => {
-  it("exit 0 for a clean journal", async () => {
-    const run = await fsys(["verify", good])
-    expect(run.code).toBe(0)
-    expect(run.stdout).toMatch(/^ok/)
-    expect(run.stdout).toMatch(/3 intact/)
-  })
+  it("exit 0 when clean, 1 with one line for a corrupt or torn tail", async () => {
+    const [clean, corrupt, tornRun] = await Promise.all([
+      fsys(["verify", good]),
+      fsys(["verify", damaged]),
+      fsys(["verify", torn, "--json"]),
+    ])
+    expect(clean.code).toBe(0)
+    expect(clean.stdout).toMatch(/^ok/)
+    expect(clean.stdout).toMatch(/3 intact/)
 
-  it("exit 1 and one line for a corrupt tail", async () => {
-    const run = await fsys(["verify", damaged])
-    expect(run.code).toBe(1)
-    expect(oneLine(run.stderr)).toMatch(/damaged tail \(BadMagic at \d+\); 3 records/)
-  })
+    expect(corrupt.code).toBe(1)
+    expect(oneLine(corrupt.stderr)).toMatch(/damaged tail \(BadMagic at \d+\); 3 records/)
 
-  it("exit 1 for a torn last record", async () => {
-    const run = await fsys(["verify", torn, "--json"])
-    expect(run.code).toBe(1)
-    const result = JSON.parse(run.stdout)
+    expect(tornRun.code).toBe(1)
+    const result = JSON.parse(tornRun.stdout)
     expect(result.records).toBe(2)
     expect(result.tailState).toBe("TruncatedPayload")
   })
 })
 
 describe("tail", () => {
-  it("prints records as utf8, hex and json", async () => {
-    const utf8 = await fsys(["tail", good])
+  it("prints records as utf8, hex and json; -n keeps the last; --from is checked", async () => {
+    const [utf8, hex, json, last, outside] = await Promise.all([
+      fsys(["tail", good]),
+      fsys(["tail", good, "--format", "hex"]),
+      fsys(["tail", good, "--format", "json"]),
+      fsys(["tail", good, "-n", "1"]),
+      fsys(["tail", good, "--from", "999999"]),
+    ])
     expect(utf8.code).toBe(0)
     expect(utf8.stdout.split("\n")[0]).toBe("0\talpha")
-    const hex = await fsys(["tail", good, "--format", "hex"])
     expect(hex.stdout.split("\n")[0]).toBe(`0\t${Buffer.from("alpha").toString("hex")}`)
-    const json = await fsys(["tail", good, "--format", "json"])
-    const second = JSON.parse(json.stdout.split("\n")[1]!)
-    expect(second.json).toEqual({ type: "order", id: 1 })
+    expect(JSON.parse(json.stdout.split("\n")[1]!).json).toEqual({ type: "order", id: 1 })
+
+    expect(last.code).toBe(0)
+    expect(last.stdout.trim().split("\n")).toHaveLength(1)
+    expect(last.stdout).toContain("xxxxx")
+
+    expect(outside.code).toBe(2)
+    oneLine(outside.stderr)
   })
 
-  it("-n prints only the last records", async () => {
-    const run = await fsys(["tail", good, "-n", "1"])
-    expect(run.code).toBe(0)
-    expect(run.stdout.trim().split("\n")).toHaveLength(1)
-    expect(run.stdout).toContain("xxxxx")
-  })
-
-  it("--from outside the journal is a usage error", async () => {
-    const run = await fsys(["tail", good, "--from", "999999"])
-    expect(run.code).toBe(2)
-    oneLine(run.stderr)
+  it("--follow prints records appended while it runs", async () => {
+    const followed = join(dir.path, "followed.journal")
+    await writeFile(followed, journalBytes(["first"]))
+    const child = spawnFsys(["tail", "-f", followed])
+    await child.waitFor(/first/)
+    await appendFile(followed, journalBytes(["second"]))
+    await child.waitFor(/second/)
+    child.kill()
   })
 })
 
 describe("odd inputs give one line and exit 2", () => {
   for (const command of ["inspect", "verify", "tail"]) {
-    it(`${command}: missing file`, async () => {
-      const run = await fsys([command, join(dir.path, "nope.journal")])
-      expect(run.code).toBe(2)
-      expect(oneLine(run.stderr)).toMatch(/nope\.journal: no such file/)
-    })
-
-    it(`${command}: a directory`, async () => {
-      const run = await fsys([command, dir.path])
-      expect(run.code).toBe(2)
-      expect(oneLine(run.stderr)).toMatch(/is a directory/)
-    })
-
-    it(`${command}: not a journal`, async () => {
-      const run = await fsys([command, notJournal])
-      expect(run.code).toBe(2)
-      expect(oneLine(run.stderr)).toMatch(/not an fsys journal/)
+    it(`${command}: missing file, a directory, not a journal`, async () => {
+      const [missing, directory, foreign] = await Promise.all([
+        fsys([command, join(dir.path, "nope.journal")]),
+        fsys([command, dir.path]),
+        fsys([command, notJournal]),
+      ])
+      expect(missing.code).toBe(2)
+      expect(oneLine(missing.stderr)).toMatch(/nope\.journal: no such file/)
+      expect(directory.code).toBe(2)
+      expect(oneLine(directory.stderr)).toMatch(/is a directory/)
+      expect(foreign.code).toBe(2)
+      expect(oneLine(foreign.stderr)).toMatch(/not an fsys journal/)
     })
   }
 
@@ -165,16 +156,15 @@ describe("odd inputs give one line and exit 2", () => {
     expect(oneLine(run.stderr)).toMatch(/permission denied/)
   })
 
-  it("probe: a path that does not exist", async () => {
-    const run = await fsys(["probe", join(dir.path, "no", "such", "dir")])
-    expect(run.code).toBe(2)
-    oneLine(run.stderr)
-  })
-
-  it("bench: an unknown subject", async () => {
-    const run = await fsys(["bench", "--only", "mongodb"])
-    expect(run.code).toBe(2)
-    expect(oneLine(run.stderr)).toMatch(/unknown subject mongodb/)
+  it("probe: a path that does not exist; bench: an unknown subject", async () => {
+    const [probe, bench] = await Promise.all([
+      fsys(["probe", join(dir.path, "no", "such", "dir")]),
+      fsys(["bench", "--only", "mongodb"]),
+    ])
+    expect(probe.code).toBe(2)
+    oneLine(probe.stderr)
+    expect(bench.code).toBe(2)
+    expect(oneLine(bench.stderr)).toMatch(/unknown subject mongodb/)
   })
 })
 
@@ -189,6 +179,7 @@ describe("probe", () => {
     expect(["io_uring", "pwrite"]).toContain(report.journal.backend)
     expect(report.journal.reason.length).toBeGreaterThan(0)
     const text = await fsys(["probe", sub])
+    expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/a journal opened here would use/)
   })
 })

@@ -34,6 +34,35 @@ export const fsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000): Promi
     })
   })
 
+/** A long-running `fsys` (e.g. `tail -f`) whose output can be awaited. */
+export const spawnFsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000) => {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  const listeners = new Set<() => void>()
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk
+    for (const listener of listeners) listener()
+  })
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMillis)
+  child.on("close", () => clearTimeout(timer))
+  return {
+    /** Resolves once stdout matches `pattern`; rejects if the process ends first. */
+    waitFor: (pattern: RegExp): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(stdout)) {
+            listeners.delete(check)
+            resolve()
+          }
+        }
+        listeners.add(check)
+        child.once("close", () => reject(new Error(`fsys ended before printing ${pattern}: ${stdout}`)))
+        check()
+      }),
+    kill: () => child.kill("SIGTERM"),
+  }
+}
+
 /** A failure must be exactly one line on stderr, without a stack trace. */
 export const oneLine = (stderr: string): string => {
   const lines = stderr.trim().split("\n")

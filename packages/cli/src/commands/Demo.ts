@@ -19,6 +19,7 @@ import { join } from "node:path"
 import { Console, Effect, Fiber, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { Capabilities, Journal, JournalReader } from "@fsys/core"
+import * as CapabilitiesText from "../internal/capabilities.ts"
 import * as CrashTest from "../internal/demo/crashTest.ts"
 import * as Records from "../internal/demo/records.ts"
 import * as Failure from "../internal/failure.ts"
@@ -141,7 +142,7 @@ export const run = Effect.fn("fsys.demo")(function*(options: Options) {
   yield* Console.log(
     Option.match(capabilities, {
       onNone: () => "   (capability probe unavailable here)",
-      onSome: (c) => `   ${JSON.stringify(c)}`,
+      onSome: (c) => CapabilitiesText.render(c, "   "),
     }),
   )
 

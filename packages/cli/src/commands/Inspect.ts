@@ -43,7 +43,7 @@ export interface Report {
  * @category constructors
  */
 export const inspect = Effect.fn("fsys.inspect")(function*(path: string, legacyGaps: boolean) {
-  yield* JournalFile.checkReadable(path)
+  const readable = yield* JournalFile.checkReadable(path)
   const sizeHistogram = new Array<number>(Format.HISTOGRAM_BUCKETS).fill(0)
   let payloadBytes = 0
   let firstLsn: number | null = null
@@ -61,7 +61,7 @@ export const inspect = Effect.fn("fsys.inspect")(function*(path: string, legacyG
       sizeHistogram[Format.bucketOf(size)]!++
     },
   })
-  if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
+  if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
   const records = scan.records
   const lastLsn = scan.lastLsn ?? null
   const report: Report = {

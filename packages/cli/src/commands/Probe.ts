@@ -12,6 +12,7 @@ import { dirname, join, resolve } from "node:path"
 import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { Capabilities, Journal } from "@fsys/core"
+import * as CapabilitiesText from "../internal/capabilities.ts"
 import * as Failure from "../internal/failure.ts"
 import { jsonFlag } from "../internal/flags.ts"
 
@@ -21,7 +22,7 @@ import { jsonFlag } from "../internal/flags.ts"
  */
 export interface Report {
   readonly directory: string
-  readonly capabilities: unknown
+  readonly capabilities: Capabilities.Capabilities
   readonly journal: {
     readonly mode: string
     readonly directActive: boolean
@@ -55,37 +56,33 @@ export const probe = Effect.fn("fsys.probe")(function*(path: string) {
   const info = yield* Effect.scoped(
     Effect.flatMap(Journal.open(scratch), (handle) => handle.info),
   ).pipe(Effect.ensuring(Effect.promise(() => rm(scratch, { force: true }))))
-  const report: Report = { directory, capabilities, journal: { ...info } }
+  const report: Report = {
+    directory,
+    capabilities,
+    journal: {
+      mode: info.mode,
+      directActive: info.directActive,
+      backend: info.backend,
+      sectorSize: info.sectorSize,
+      logBufferBytes: info.logBufferBytes,
+      reason: info.reason,
+    },
+  }
   return report
 })
 
-const label = (key: string): string => key.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase()
-
-/** Flattens nested capability objects into `key  value` lines. */
-const lines = (value: unknown, prefix = ""): Array<[string, string]> => {
-  if (value === null || typeof value !== "object") return [[prefix, String(value)]]
-  const out: Array<[string, string]> = []
-  for (const [key, inner] of Object.entries(value)) {
-    const name = prefix === "" ? label(key) : `${prefix} ${label(key)}`
-    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) out.push(...lines(inner, name))
-    else out.push([name, Array.isArray(inner) ? inner.join(", ") : String(inner)])
-  }
-  return out
-}
-
 const render = (report: Report): string => {
-  const capabilityLines = lines(report.capabilities)
-  const width = Math.max(...capabilityLines.map(([k]) => k.length), 14)
   const j = report.journal
+  const width = 13
   return [
     `disk under ${report.directory}`,
-    ...capabilityLines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+    CapabilitiesText.render(report.capabilities),
     "",
     "a journal opened here would use",
     `  ${"mode".padEnd(width)}  ${j.mode}${j.directActive ? " (O_DIRECT active)" : ""}`,
     `  ${"backend".padEnd(width)}  ${j.backend}`,
     `  ${"sector size".padEnd(width)}  ${j.sectorSize} B`,
-    `  ${"log buffer".padEnd(width)}  ${j.logBufferBytes / 1024} KiB per slot`,
+    `  ${"log buffer".padEnd(width)}  ${j.logBufferBytes / 1024} KiB per slot (two slots)`,
     `  ${"why".padEnd(width)}  ${j.reason}`,
   ].join("\n")
 }

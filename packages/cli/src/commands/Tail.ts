@@ -100,9 +100,9 @@ export const command = Command.make(
   },
   ({ journal, follow, format, from, lines, legacyGaps }) =>
     Effect.gen(function*() {
-      yield* JournalFile.checkReadable(journal)
+      const readable = yield* JournalFile.checkReadable(journal)
       const scan = yield* JournalReader.scan(journal, { legacyGaps })
-      if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
+      if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
       if (Option.isSome(from) && (from.value < 0 || from.value > scan.cleanEnd)) {
         return yield* Failure.usage(`--from ${from.value} is outside the journal [0, ${scan.cleanEnd}]`)
       }

@@ -49,7 +49,8 @@ export const verify = Effect.fn("fsys.verify")(function*(
   legacyGaps: boolean,
   onProgress: (fraction: number, records: number) => void,
 ) {
-  const fileSizeBytes = yield* JournalFile.checkReadable(path)
+  const readable = yield* JournalFile.checkReadable(path)
+  const fileSizeBytes = readable.sizeBytes
   const startMillis = performance.now()
   // One pass: the scan decodes every frame and checks its CRC; the callback only reports progress.
   let seen = 0
@@ -59,7 +60,7 @@ export const verify = Effect.fn("fsys.verify")(function*(
       if (++seen % PROGRESS_EVERY_RECORDS === 0 && fileSizeBytes > 0) onProgress(lsn / fileSizeBytes, seen)
     },
   })
-  if (JournalFile.isNotAJournal(scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
+  if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(path, scan.tailState)
   const records = scan.records
   const result: Result = {
     path,
