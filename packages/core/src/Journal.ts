@@ -131,6 +131,23 @@ export interface Handle {
 }
 
 /**
+ * The journal's Effect metrics (process-wide, all journals): appends, appended bytes, sync
+ * requests, fdatasyncs, waiters per fdatasync and round latency. Updated once per group-commit
+ * round, so reading them shows the state as of the last sync.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const metrics = {
+  appends: Metrics.appends,
+  appendedBytes: Metrics.appendedBytes,
+  syncRequests: Metrics.syncRequests,
+  fdatasyncs: Metrics.fdatasyncs,
+  waitersPerSync: Metrics.waitersPerSync,
+  syncLatencyMicros: Metrics.syncLatencyMicros,
+} as const
+
+/**
  * Opens (creating if needed) the journal at `path`, recovering after a crash; closes with the
  * Scope. Uses the ambient `FileIo` (Node by default).
  *

@@ -1,10 +1,11 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Scope } from "effect"
 import { IoError } from "@fsys/native"
 import { FileIo, Frame, Journal } from "@fsys/core"
 import { decodeFile, payloadFor, tailIsZero, tempDir } from "./journalFixtures.ts"
+import { mount4kn } from "./loop4kn.ts"
 
 const modes = ["buffered", "direct"] as const
 
@@ -372,5 +373,67 @@ describe("Journal modes", () => {
       assert.strictEqual((yield* Effect.flip(journal.append(payloadFor(1, 2, 1))))._tag, "JournalClosed")
       const reopened = yield* Journal.open(path)
       assert.strictEqual(yield* reopened.nextLsn, Frame.frameBytes(8))
+    }))
+})
+
+describe("Journal on a 4Kn device", () => {
+  it.live("probes the 4096-byte sector after the file exists and works in Direct mode", (context) =>
+    Effect.gen(function* () {
+      const mounted = yield* mount4kn
+      if (mounted._tag === "Unavailable") {
+        // Root and loop devices are not everywhere (containers, CI without /dev/loop*): say why.
+        context.skip(mounted.reason)
+        return
+      }
+      const path = NodePath.join(mounted.directory, "j.log")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(path, { mode: "direct", logBufferBytes: 16 * 1024 })
+          const info = yield* journal.info
+          assert.isTrue(info.directActive)
+          assert.strictEqual(info.sectorSize, 4096)
+          for (let i = 0; i < 300; i++) yield* journal.append(payloadFor(1, i, (i * 71) % 900))
+          yield* journal.sync
+        }),
+      )
+      const decoded = decodeFile(path)
+      assert.strictEqual(decoded.records.length, 300)
+      assert.strictEqual(decoded.size % 4096, 0)
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(path, { mode: "direct", logBufferBytes: 16 * 1024 })
+          assert.strictEqual(yield* journal.nextLsn, decoded.cleanEnd)
+          yield* journal.append(payloadFor(2, 0, 5))
+          yield* journal.sync
+        }),
+      )
+      assert.strictEqual(decodeFile(path).records.length, 301)
+    }))
+})
+
+describe("Journal metrics", () => {
+  it.live("count appends, bytes, sync requests and fdatasyncs once per round", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const before = {
+        appends: (yield* Metric.value(Journal.metrics.appends)).count,
+        bytes: (yield* Metric.value(Journal.metrics.appendedBytes)).count,
+        fdatasyncs: (yield* Metric.value(Journal.metrics.fdatasyncs)).count,
+        requests: (yield* Metric.value(Journal.metrics.syncRequests)).count,
+      }
+      const journal = yield* Journal.open(NodePath.join(dir, "j.log"), { mode: "buffered" })
+      yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        (i) => Effect.flatMap(journal.append(payloadFor(i, 0, 20)), journal.syncThrough),
+        { concurrency: "unbounded", discard: true },
+      )
+      const stats = yield* journal.stats
+      assert.strictEqual((yield* Metric.value(Journal.metrics.appends)).count - before.appends, 16)
+      assert.strictEqual((yield* Metric.value(Journal.metrics.appendedBytes)).count - before.bytes, 16 * Frame.frameBytes(20))
+      assert.strictEqual((yield* Metric.value(Journal.metrics.fdatasyncs)).count - before.fdatasyncs, stats.fdatasyncs)
+      assert.strictEqual((yield* Metric.value(Journal.metrics.syncRequests)).count - before.requests, stats.syncRequests)
+      assert.isAtLeast(stats.fdatasyncs, 1)
+      const latency = yield* Metric.value(Journal.metrics.syncLatencyMicros)
+      assert.isAtLeast(latency.count, stats.fdatasyncs)
     }))
 })
