@@ -7,8 +7,8 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, type Layer, Option, type Scope } from "effect"
-import { Frame, LogBuffer } from "@fsys/core"
+import { Effect, Exit, Layer, Option, type Scope } from "effect"
+import { FileIo, Frame, LogBuffer } from "@fsys/core"
 import { LogBufferTest, SimulatedDisk } from "@fsys/testkit"
 
 const SECTOR = 512
@@ -223,5 +223,63 @@ describe("LogBufferTest faults", () => {
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) assert.include(String(exit.cause), "EIO")
       }
+    }))
+})
+
+describe("LogBufferLive scope order", () => {
+  it.live("acquires ring, file, slots, registration in that order and releases in reverse", () =>
+    Effect.gen(function* () {
+      const events: Array<string> = []
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fsys-order-"))),
+        (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true })),
+      )
+      const node = FileIo.nodeDefault()
+      const tracked = <A, E, R>(name: string, acquire: Effect.Effect<A, E, R>) =>
+        Effect.acquireRelease(
+          Effect.tap(acquire, () => Effect.sync(() => events.push(`+${name}`))),
+          () => Effect.sync(() => events.push(`-${name}`)),
+        )
+      // A stand-in for the io_uring layer: the "ring" is the layer's own scoped resource.
+      const recording = Layer.effect(
+        FileIo.FileIo,
+        Effect.map(tracked("ring", Effect.void), (): FileIo.FileIoService => ({
+          ...node,
+          backend: "io_uring",
+          reason: "recording layer for the scope-order test",
+          open: (path, options) => tracked(options?.direct === true ? "direct-file" : "file", node.open(path, options)),
+          allocateAligned: (bytes, alignment) => tracked("slot", node.allocateAligned(bytes, alignment)),
+          registerBuffers: (buffers) => tracked(`register(${buffers.length})`, node.registerBuffers(buffers)),
+        })),
+      )
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const buffer = yield* LogBuffer.LogBuffer
+          yield* buffer.append(record(1, 10))
+          yield* buffer.flushPartial
+          events.push("used")
+        }).pipe(
+          Effect.provide(
+            LogBuffer.LogBufferLive({ path: NodePath.join(dir, "b.log"), capacityBytes: SLOT, sectorSize: SECTOR }).pipe(
+              Layer.provide(recording),
+            ),
+          ),
+        ),
+      )
+      assert.deepStrictEqual(events, [
+        "+ring",
+        "+file",
+        "+direct-file",
+        "+slot",
+        "+slot",
+        "+register(2)",
+        "used",
+        "-register(2)",
+        "-slot",
+        "-slot",
+        "-direct-file",
+        "-file",
+        "-ring",
+      ])
     }))
 })
