@@ -69,7 +69,10 @@ export interface Expectation {
   readonly base: ReadonlyArray<JournalRecord>
   /** Where this epoch's appends started (the end of `base`). */
   readonly startLsn: number
-  /** Start LSN → payload of every append (or batch member) that returned in this epoch. */
+  /**
+   * Start LSN → payload of every append that returned in this epoch, and of the last member of
+   * every appendBatch that returned (its returned end LSN places only that one).
+   */
   readonly acked: ReadonlyMap<number, Uint8Array>
   /** Record key → payload of every append submitted in this epoch, returned or not. */
   readonly submitted: ReadonlyMap<string, Uint8Array>
@@ -91,12 +94,15 @@ export const checkRecovery: (expect: Expectation, recovered: ReadonlyArray<Journ
  * - `flipDurableByte`: after each crash, flip one byte inside the acknowledged-durable prefix;
  * - `dropDurableTail`: after each crash, cut the file inside the acknowledged-durable prefix;
  * - `lyingDatasync`: a FileIo whose datasync/fsync report success without making anything durable
- *   (a journal that publishes its durable frontier without a real sync).
+ *   (a journal that publishes its durable frontier without a real sync);
+ * - `syncBeforeWrite`: a FileIo whose linked write→datasync runs the datasync first (a journal
+ *   that publishes a frontier covering bytes that reached the file after the sync began — fsys
+ *   bug FS-J3's effect).
  *
  * @since 0.1.0
  * @category models
  */
-export type Sabotage = "flipDurableByte" | "dropDurableTail" | "lyingDatasync"
+export type Sabotage = "flipDurableByte" | "dropDurableTail" | "lyingDatasync" | "syncBeforeWrite"
 
 /**
  * @since 0.1.0

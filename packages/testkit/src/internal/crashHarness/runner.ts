@@ -22,7 +22,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
-import { FileIo, Journal } from "@fsys/core"
+import { FileIo, Frame, Journal } from "@fsys/core"
 import type { JournalError } from "@fsys/core"
 import type * as CrashHarness from "../../CrashHarness.ts"
 import * as Generators from "../../Generators.ts"
@@ -68,6 +68,12 @@ const lyingFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
   writeAtThenDatasync: (handle, bytes, offsetBytes) => io.writeAt(handle, bytes, offsetBytes),
 })
 
+/** A FileIo whose linked write→datasync syncs before it writes: the `syncBeforeWrite` sabotage. */
+const syncFirstFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
+  ...io,
+  writeAtThenDatasync: (handle, bytes, offsetBytes) => Effect.andThen(io.datasync(handle), io.writeAt(handle, bytes, offsetBytes)),
+})
+
 const errorTag = (error: JournalError.JournalError): string =>
   error._tag === "JournalPoisoned" ? `JournalPoisoned(${error.cause.code} in ${error.cause.syscall})` : error._tag
 
@@ -107,7 +113,12 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
     const fail = (epoch: number, message: string) => {
       failures.push(`seed ${seed} ${mode} epoch ${epoch}: ${message} [after ${lastCrash}]`)
     }
-    const fileIoNow = () => (options.sabotage === "lyingDatasync" ? lyingFileIo(disk.fileIo) : disk.fileIo)
+    const fileIoNow = () =>
+      options.sabotage === "lyingDatasync"
+        ? lyingFileIo(disk.fileIo)
+        : options.sabotage === "syncBeforeWrite"
+          ? syncFirstFileIo(disk.fileIo)
+          : disk.fileIo
 
     let model: EpochModel = {
       epoch: 0,
@@ -270,19 +281,17 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
               const payload = submit()
               const result = yield* Effect.result(handle.append(payload))
               if (result._tag === "Failure") return unexpected("append", result.failure)
-              current.acked.set(result.success - payload.length - 12, payload)
+              current.acked.set(result.success - payload.length - Frame.OVERHEAD, payload)
               ends.push(result.success)
               appended++
             } else if (draw < 60 && useBatches) {
               const payloads = Array.from({ length: random.range(1, 6) }, submit)
               const result = yield* Effect.result(handle.appendBatch(payloads))
               if (result._tag === "Failure") return unexpected("appendBatch", result.failure)
-              let end = result.success
-              for (let index = payloads.length - 1; index >= 0; index--) {
-                const payload = payloads[index] as Uint8Array
-                current.acked.set(end - payload.length - 12, payload)
-                end -= payload.length + 12
-              }
+              // Only the last member's LSN is known (the returned end). Earlier members are
+              // checked by the writer-order invariant: they precede it, in order, with no gap.
+              const last = payloads[payloads.length - 1] as Uint8Array
+              current.acked.set(result.success - last.length - Frame.OVERHEAD, last)
               ends.push(result.success)
               appended += payloads.length
             } else if (draw < 85) {
