@@ -1,6 +1,7 @@
 /**
  * The Node.js layer of the `FileIo` port: positional IO through `node:fs` on the libuv
- * threadpool, with koffi for the calls `node:fs` lacks (`flock`, `fallocate`, `posix_memalign`).
+ * threadpool, with `@fsys/native`'s `Libc` (koffi) for what `node:fs` lacks (`flock`, `fallocate`,
+ * aligned memory).
  *
  * - Backend `"pwrite"`. Works on every Linux filesystem; O_DIRECT when the filesystem accepts it
  *   (`open` fails with reason `InvalidArgument` when it does not, and leaves nothing behind).

@@ -4,6 +4,7 @@ import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { FileIo, NodeFileIo } from "@fsys/core"
+import { AlignedMemory } from "@fsys/native"
 import { fromHandle } from "../src/internal/nodeFileIo/openFile.ts"
 
 const io = NodeFileIo.make()
@@ -213,6 +214,31 @@ describe("NodeFileIo", () => {
       assert.strictEqual(fromHandle(handle)!.state, "closed")
       assert.notStrictEqual(fdTarget(fd), path)
       assert.strictEqual(NodeFs.statSync(path).size, big.length)
+    }),
+  )
+
+  it.live("interrupting a Direct write from aligned memory frees the memory only after the write", () =>
+    Effect.gen(function* () {
+      const directory = yield* tempDirectory
+      const path = NodePath.join(directory, "inflight-direct")
+      const byteLength = 64 * 1024 * 1024
+      let bytes: Uint8Array | undefined
+      const fiber = yield* Effect.forkChild(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const handle = yield* io.open(path, { create: true, direct: true })
+            const buffer = yield* io.allocateAligned(byteLength, 4096)
+            buffer.bytes.fill(0x42)
+            bytes = buffer.bytes
+            yield* io.writeAt(handle, buffer.bytes, 0)
+          }),
+        ),
+      )
+      while (bytes === undefined || AlignedMemory.inFlightCount(bytes) === 0) yield* Effect.sleep(1)
+      yield* Fiber.interrupt(fiber)
+      // The write completed before the Scope freed the memory (whose views are then detached).
+      assert.strictEqual(NodeFs.statSync(path).size, byteLength)
+      assert.strictEqual(bytes.length, 0)
     }),
   )
 

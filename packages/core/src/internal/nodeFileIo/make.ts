@@ -1,6 +1,7 @@
 /**
  * The Node implementation of the `FileIo` port: `node:fs` positional calls on the libuv
- * threadpool, and koffi for the three calls `node:fs` lacks (flock, fallocate, posix_memalign).
+ * threadpool, and `@fsys/native`'s `Libc` (koffi) for what `node:fs` lacks: `flock`, `fallocate`,
+ * aligned memory — and IO on that memory, whose lifetime `Libc` tracks (see `nativeMemory.ts`).
  *
  * `make()` is synchronous and acquires nothing: files, locks and aligned memory are acquired by
  * the operations, each in the caller's Scope. Only types are imported from `FileIo.ts`, because
@@ -14,10 +15,9 @@
  */
 import * as NodeFs from "node:fs"
 import { Effect } from "effect"
-import { IoError } from "@fsys/native"
+import { AlignedMemory, IoError, Libc } from "@fsys/native"
 import type { FileIoService, Handle, OpenOptions } from "../../FileIo.ts"
-import * as AlignedMemory from "./alignedMemory.ts"
-import * as Libc from "./libc.ts"
+import * as NativeMemory from "./nativeMemory.ts"
 import { openPath } from "./open.ts"
 import { badDescriptor, fromHandle, OpenFile, pin, requestClose, unpin } from "./openFile.ts"
 import { type Done, readFull, writeAll } from "./positional.ts"
@@ -59,6 +59,24 @@ const onFile = <A>(
     })
   })
 
+/**
+ * Runs an Effect-based call (Libc) with the file's fd pinned open. The call is uninterruptible,
+ * so the pin is released only when the thread is done with the fd.
+ */
+const onFileEffect = <A>(
+  handle: Handle,
+  syscall: string,
+  use: (file: OpenFile) => Effect.Effect<A, IoError.IoError>,
+): Effect.Effect<A, IoError.IoError> =>
+  Effect.suspend(() => {
+    const file = fromHandle(handle)
+    if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
+    return Effect.ensuring(
+      Effect.uninterruptible(use(file)),
+      Effect.sync(() => unpin(file)),
+    )
+  })
+
 /** Adapts a `node:fs` callback to `Done`, naming the syscall in the error. */
 const nodeDone =
   <A>(file: OpenFile, syscall: string, done: Done<A | undefined>) =>
@@ -86,50 +104,30 @@ const openEffect = (path: string, options: OpenOptions): Effect.Effect<OpenFile,
 const writeAt = (handle: Handle, bytes: Uint8Array, offsetBytes: number, datasync: boolean) => {
   const syscall = datasync ? "pwrite+fdatasync" : "pwrite"
   if (!isByteOffset(offsetBytes)) return Effect.fail(invalidArgument(syscall, handle.path, `offset ${offsetBytes}`))
-  return onFile<void>(handle, syscall, (file, done) => {
-    const held = AlignedMemory.retain(bytes)
+  if (AlignedMemory.isNative(bytes)) {
+    return onFileEffect(handle, syscall, (file) => {
+      const write = NativeMemory.writeAll(file.fd, file.path, bytes, offsetBytes)
+      return datasync ? Effect.andThen(write, Libc.fdatasync(file.fd, file.path)) : write
+    })
+  }
+  return onFile<void>(handle, syscall, (file, done) =>
     writeAll(file.fd, file.path, bytes, offsetBytes, (error) => {
-      AlignedMemory.unretain(bytes, held)
       if (error !== undefined || !datasync) return done(error, undefined)
       NodeFs.fdatasync(file.fd, nodeDone(file, "fdatasync", done))
-    })
-  })
+    }),
+  )
 }
 
-const lock = (handle: Handle): Effect.Effect<void, IoError.IoError> =>
-  Effect.suspend(() => {
-    const file = fromHandle(handle)
-    if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, "flock"))
-    try {
-      const loaded = Libc.get()
-      if ("error" in loaded) return Effect.fail(IoError.fromErrno("ENOSYS", "flock", file.path, loaded.error))
-      // LOCK_NB: never waits, so a synchronous call on the event loop is fine (≈ 0.2 µs).
-      const status = loaded.libc.flock(file.fd, Libc.LOCK_EX | Libc.LOCK_NB)
-      return status === 0 ? Effect.void : Effect.fail(IoError.fromErrno(loaded.libc.errno(), "flock", file.path))
-    } finally {
-      unpin(file)
-    }
-  })
-
-const allocate = (handle: Handle, offsetBytes: number, lengthBytes: number) => {
-  if (!isByteOffset(offsetBytes) || !(isByteOffset(lengthBytes) && lengthBytes > 0)) {
-    return Effect.fail(invalidArgument("fallocate", handle.path, `range ${offsetBytes}+${lengthBytes}`))
+const readAt = (handle: Handle, into: Uint8Array, offsetBytes: number) => {
+  if (!isByteOffset(offsetBytes)) return Effect.fail(invalidArgument("pread", handle.path, `offset ${offsetBytes}`))
+  if (AlignedMemory.isNative(into)) {
+    return onFileEffect(handle, "pread", (file) =>
+      NativeMemory.readFull(file.fd, file.path, into, offsetBytes, file.direct),
+    )
   }
-  return onFile<void>(handle, "fallocate", (file, done) => {
-    const loaded = Libc.get()
-    if ("error" in loaded) return done(IoError.fromErrno("ENOSYS", "fallocate", file.path, loaded.error), undefined)
-    const libc = loaded.libc
-    try {
-      // Allocating blocks can wait on the disk: threadpool, never the event loop.
-      libc.fallocateAsync(file.fd, Libc.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes, (error, status) => {
-        if (error !== null && error !== undefined) return done(IoError.fromNodeError(error, "fallocate", file.path), undefined)
-        done(status === 0 ? undefined : IoError.fromErrno(libc.errno(), "fallocate", file.path), undefined)
-      })
-    } catch (error) {
-      // koffi throws synchronously when its async queue is full.
-      done(IoError.fromNodeError(error, "fallocate", file.path), undefined)
-    }
-  })
+  return onFile<number>(handle, "pread", (file, done) =>
+    readFull(file.fd, file.path, into, offsetBytes, file.direct, done),
+  )
 }
 
 /**
@@ -157,16 +155,7 @@ export const make = (): FileIoService => ({
 
   writeAtThenDatasync: (handle, bytes, offsetBytes) => writeAt(handle, bytes, offsetBytes, true),
 
-  readAt: (handle, into, offsetBytes) => {
-    if (!isByteOffset(offsetBytes)) return Effect.fail(invalidArgument("pread", handle.path, `offset ${offsetBytes}`))
-    return onFile<number>(handle, "pread", (file, done) => {
-      const held = AlignedMemory.retain(into)
-      readFull(file.fd, file.path, into, offsetBytes, file.direct, (error, count) => {
-        AlignedMemory.unretain(into, held)
-        done(error, count)
-      })
-    })
-  },
+  readAt,
 
   datasync: (handle) =>
     onFile<void>(handle, "fdatasync", (file, done) => NodeFs.fdatasync(file.fd, nodeDone(file, "fdatasync", done))),
@@ -196,7 +185,11 @@ export const make = (): FileIoService => ({
     )
   },
 
-  allocate,
+  // fallocate can wait on the disk: Libc runs it on the threadpool.
+  allocate: (handle, offsetBytes, lengthBytes) =>
+    onFileEffect(handle, "fallocate", (file) =>
+      Libc.fallocate(file.fd, Libc.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes, file.path),
+    ),
 
   size: (handle) =>
     onFile<number>(handle, "fstat", (file, done) =>
@@ -205,7 +198,9 @@ export const make = (): FileIoService => ({
       ),
     ),
 
-  lock,
+  // LOCK_NB never waits: Libc runs it synchronously (≈ 0.2 µs), Busy when held elsewhere.
+  lock: (handle) =>
+    onFileEffect(handle, "flock", (file) => Libc.flock(file.fd, Libc.LOCK_EX | Libc.LOCK_NB, file.path)),
 
   remove: (path) =>
     Effect.callback<void, IoError.IoError>((resume) => {
@@ -214,14 +209,8 @@ export const make = (): FileIoService => ({
       )
     }),
 
-  allocateAligned: (byteLength, alignmentBytes) =>
-    Effect.acquireRelease(
-      Effect.suspend(() => {
-        const result = AlignedMemory.allocate(byteLength, alignmentBytes)
-        return "error" in result ? Effect.fail(result.error) : Effect.succeed(result.buffer)
-      }),
-      (buffer) => Effect.sync(() => AlignedMemory.release(buffer)),
-    ),
+  // posix_memalign'd, zeroed, freed at Scope end only after IO on it has finished.
+  allocateAligned: AlignedMemory.allocate,
 
   // Fixed buffers are an io_uring feature; positional IO has nothing to register.
   registerBuffers: () => Effect.void,

@@ -69,7 +69,7 @@ export const records = (
   Stream.unwrap(
     Effect.gen(function* () {
       const invalid = validate(options)
-      if (invalid !== undefined) return yield* Effect.fail(invalid)
+      if (invalid !== undefined) return yield* invalid
       const from = options.from ?? 0
       const follow = options.follow === true
       const legacyGaps = options.legacyGaps === true
