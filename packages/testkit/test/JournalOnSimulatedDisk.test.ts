@@ -1,0 +1,58 @@
+/**
+ * Journal behaviour that needs the simulated disk: filesystems that refuse O_DIRECT, and the
+ * directory-entry durability of a new journal.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import { FileIo, Frame, Journal } from "@fsys/core"
+import { SimulatedDisk } from "@fsys/testkit"
+
+const payloadFor = (tag: number, sizeBytes: number): Uint8Array => new Uint8Array(sizeBytes).fill(tag)
+
+describe("Journal on a filesystem without O_DIRECT", () => {
+  // Linux ≥ 6.6 tmpfs accepts O_DIRECT, so a refusing filesystem is simulated: the disk's open
+  // fails with EINVAL exactly like FUSE or an old tmpfs.
+  it.live("falls back to buffered IO and says why", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 11, directIo: false })
+      const outcome = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open("/data/j.log", { mode: "direct" })
+          const info = yield* journal.info
+          const end = yield* journal.append(payloadFor(1, 100))
+          yield* journal.syncThrough(end)
+          return info
+        }),
+      ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
+      assert.strictEqual(outcome.mode, "direct")
+      assert.isFalse(outcome.directActive)
+      assert.strictEqual(outcome.sectorSize, 1)
+      assert.include(outcome.reason, "refused O_DIRECT")
+      const bytes = yield* disk.readDurableFile("/data/j.log")
+      assert.isTrue(Option.isSome(bytes))
+      if (Option.isSome(bytes)) assert.strictEqual(Frame.decode(bytes.value, 0)._tag, "Ok")
+    }))
+})
+
+describe("Journal on the simulated disk", () => {
+  it.live("a new journal's directory entry is durable before open returns (survives a power cut)", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 5 })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open("/data/new.log", { mode: "buffered", preallocateBytes: 0 })
+          const end = yield* journal.append(payloadFor(2, 10))
+          yield* journal.syncThrough(end)
+          const stats = yield* disk.stats
+          assert.isAtLeast(stats.syncDirectories, 1)
+          yield* disk.crash({ mode: "loseDirectoryEntries" })
+        }),
+      ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo), Effect.ignore)
+      const bytes = yield* disk.readFile("/data/new.log")
+      assert.isTrue(Option.isSome(bytes), "the file survived the crash")
+      if (Option.isSome(bytes)) {
+        const decoded = Frame.decode(bytes.value, 0)
+        assert.strictEqual(decoded._tag, "Ok")
+      }
+    }))
+})
