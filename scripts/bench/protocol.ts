@@ -4,8 +4,8 @@
  * child process so that every measurement (throughput, event-loop delay, peak RSS) belongs to that
  * subject alone.
  *
- * The parent passes a `Task` as JSON in argv; the worker prints exactly one `Outcome` as JSON on
- * its last stdout line. Everything else the worker prints goes to stderr.
+ * The parent passes a `Task` as JSON in argv; the worker prints the `Outcome` of each of its
+ * workloads (a JSON array) on its last stdout line. Everything else goes to stderr.
  *
  * @since 0.1.0
  */
@@ -81,7 +81,12 @@ export interface Workload {
  */
 export interface Task {
   readonly subject: SubjectName
-  readonly workload: Workload
+  /**
+   * Run one after another in this process, each in its own subdirectory. A full run passes one
+   * workload per process (isolation: each process's RSS and event loop belong to one
+   * measurement); `--quick` passes all of them, trading isolation for startup time.
+   */
+  readonly workloads: ReadonlyArray<Workload>
   /** A fresh directory for this task's files; the worker removes nothing, the parent does. */
   readonly directory: string
 }

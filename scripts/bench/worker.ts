@@ -1,9 +1,10 @@
 /**
- * The bench worker: runs ONE workload for ONE subject in this (fresh) process and prints one
- * `Outcome` as JSON on its last stdout line. Started by `fsys bench`; run it by hand with
+ * The bench worker: runs workloads for ONE subject in this (fresh) process — one workload in a
+ * full run, all of them with `--quick` — and prints their `Outcome`s as a JSON array on its last
+ * stdout line. Started by `fsys bench`; run it by hand with
  *
  * ```
- * node scripts/bench/worker.ts '{"subject":"node-fs","workload":{…},"directory":"/tmp/x"}'
+ * node scripts/bench/worker.ts '{"subject":"node-fs","workloads":[{…}],"directory":"/tmp/x"}'
  * ```
  *
  * A subject whose module or native binary cannot be loaded, or which cannot run here (io_uring
@@ -11,6 +12,8 @@
  *
  * @since 0.1.0
  */
+import { mkdir, rm } from "node:fs/promises"
+import { join } from "node:path"
 import type { Subject } from "./driver.ts"
 import { runWorkload, SubjectUnavailable } from "./driver.ts"
 import type { Outcome, ReferenceTask, SubjectName, Task } from "./protocol.ts"
@@ -37,21 +40,34 @@ const firstLine = (error: unknown): string => {
   return text.split("\n")[0] ?? text
 }
 
-const run = async (task: Task): Promise<Outcome> => {
+const run = async (task: Task): Promise<Array<Outcome>> => {
   let subject: Subject
   try {
     subject = await loadSubject(task.subject)
     const unavailable = await subject.available()
-    if (unavailable !== undefined) return { _tag: "Skipped", reason: unavailable }
+    if (unavailable !== undefined) return task.workloads.map(() => ({ _tag: "Skipped", reason: unavailable }))
   } catch (error) {
-    return { _tag: "Skipped", reason: `cannot load: ${firstLine(error)}` }
+    const reason = `cannot load: ${firstLine(error)}`
+    return task.workloads.map(() => ({ _tag: "Skipped", reason }))
   }
-  try {
-    return { _tag: "Measured", measurement: await runWorkload(subject, task.workload, task.directory) }
-  } catch (error) {
-    if (error instanceof SubjectUnavailable) return { _tag: "Skipped", reason: error.message }
-    return { _tag: "Failed", reason: firstLine(error) }
+  const outcomes: Array<Outcome> = []
+  for (const [index, workload] of task.workloads.entries()) {
+    const directory = join(task.directory, String(index))
+    try {
+      await mkdir(directory)
+      outcomes.push({ _tag: "Measured", measurement: await runWorkload(subject, workload, directory) })
+    } catch (error) {
+      outcomes.push(
+        error instanceof SubjectUnavailable
+          ? { _tag: "Skipped", reason: error.message }
+          : { _tag: "Failed", reason: firstLine(error) },
+      )
+    } finally {
+      // Free the disk before the next workload; the parent removes the task directory anyway.
+      await rm(directory, { recursive: true, force: true })
+    }
   }
+  return outcomes
 }
 
 const runReference = async (task: ReferenceTask): Promise<Outcome> => {
@@ -71,7 +87,7 @@ const main = async (): Promise<void> => {
     return
   }
   const task = JSON.parse(argument) as Task | ReferenceTask
-  const outcome = "reference" in task ? await runReference(task) : await run(task)
+  const outcome = "reference" in task ? [await runReference(task)] : await run(task)
   // Exit explicitly: a peer may keep handles (threads, timers) alive after closing.
   process.stdout.write(`\n${JSON.stringify(outcome)}\n`, () => process.exit(0))
 }

@@ -63,12 +63,15 @@ const openSession = async (directory: string): Promise<Session> => {
     endBytes += bytes.length
     await writeAll(file, bytes, at)
   }
-  const flushChunk = async (): Promise<void> => {
-    if (chunkUsed === 0) return
+  /** Takes the gathered frames now (a new chunk starts at once); the write is issued by the caller. */
+  const takeChunk = (): Uint8Array => {
     const bytes = chunk.subarray(0, chunkUsed)
     chunk = new Uint8Array(CHUNK_BYTES)
     chunkUsed = 0
-    await writeFrames(bytes)
+    return bytes
+  }
+  const flushChunk = async (): Promise<void> => {
+    if (chunkUsed > 0) await writeFrames(takeChunk())
   }
   const committer = GroupCommit.make<Uint8Array>(async (payloads) => {
     await writeFrames(encodeAll(payloads))
@@ -80,7 +83,10 @@ const openSession = async (directory: string): Promise<Session> => {
     for (const payload of payloads) {
       const frameBytes = Frame.frameBytes(payload.length)
       if (chunkUsed + frameBytes > CHUNK_BYTES) {
-        if (chunkUsed > 0) pending = chain(pending, flushChunk)
+        if (chunkUsed > 0) {
+          const full = takeChunk()
+          pending = chain(pending, () => writeFrames(full))
+        }
         if (frameBytes > CHUNK_BYTES) {
           const big = Frame.encode(payload)
           pending = chain(pending, () => writeFrames(big))

@@ -13,7 +13,7 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import type { Outcome, SubjectName } from "../../../../scripts/bench/protocol.ts"
+import type { Outcome, SubjectName, Workload } from "../../../../scripts/bench/protocol.ts"
 import { SUBJECTS } from "../../../../scripts/bench/protocol.ts"
 import * as Chart from "../internal/bench/chart.ts"
 import * as Report from "../internal/bench/report.ts"
@@ -58,20 +58,33 @@ export const run = Effect.fn("fsys.bench")(function*(options: Options) {
   const outcomes: Array<{ workload: string; subject: SubjectName; outcome: Outcome }> = []
   let done = 0
   const startMillis = performance.now()
-  for (const workload of workloads) {
-    for (const subject of subjects) {
-      progress.update(
-        `bench ${Progress.bar(done / total)} ${done}/${total}  ${workload.name} × ${subject}  (${Format.millis(performance.now() - startMillis)})`,
-        true,
-      )
-      const outcome = yield* Runner.runTask(subject, workload)
+  const report = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
+    Effect.gen(function*() {
       outcomes.push({ workload: workload.name, subject, outcome })
       done++
-      if (!Progress.enabled()) {
-        const shown = outcome._tag === "Measured"
-          ? `${Format.count(Report.throughput(workload, outcome.measurement))}${Report.usesBandwidth(workload) ? "B/s" : " rec/s"}`
-          : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
-        yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown}`)
+      if (Progress.enabled()) return
+      const shown = outcome._tag === "Measured"
+        ? Report.usesBandwidth(workload)
+          ? Format.bandwidth(outcome.measurement.bytesPerSecond)
+          : `${Format.count(outcome.measurement.recordsPerSecond)} rec/s`
+        : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
+      yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown}`)
+    })
+  const showProgress = (what: string) =>
+    progress.update(`bench ${Progress.bar(done / total)} ${done}/${total}  ${what}  (${Format.millis(performance.now() - startMillis)})`, true)
+  if (options.quick) {
+    // One process per subject runs every workload: a smoke test, not a measurement.
+    for (const subject of subjects) {
+      showProgress(`all workloads × ${subject}`)
+      const results = yield* Runner.runTask(subject, workloads)
+      for (const [i, workload] of workloads.entries()) yield* report(workload, subject, results[i]!)
+    }
+  } else {
+    for (const workload of workloads) {
+      for (const subject of subjects) {
+        showProgress(`${workload.name} × ${subject}`)
+        const [outcome] = yield* Runner.runTask(subject, [workload])
+        yield* report(workload, subject, outcome!)
       }
     }
   }

@@ -215,7 +215,7 @@ export const run = Effect.fn("fsys.demo")(function*(options: Options) {
         ["fdatasyncs", `${summary.fdatasyncs} (${summary.recordsPerSync.toFixed(1)} records per sync)`],
         ["crash", `${summary.childAcknowledged} acknowledged before SIGKILL, ${summary.childAcknowledged - missingChild.length} recovered`],
         ["result", verified ? "every acknowledged record recovered intact" : "RECORDS MISSING OR DAMAGED"],
-      ]).split("\n").slice(1).map((line) => `  ${line}`).join("\n"),
+      ]).split("\n").map((line) => `  ${line}`).join("\n"),
     ].join("\n"),
   )
   if (!verified) {

@@ -1,8 +1,9 @@
 /**
- * Runs the bench: every (workload, subject) pair as its own child process
- * (`scripts/bench/worker.ts`), one after another, so each measurement (throughput, event-loop
- * delay, peak RSS) belongs to that subject alone, and the machine's two cores are not shared
- * between subjects. Each task gets a fresh temporary directory, removed afterwards.
+ * Runs the bench's child processes (`scripts/bench/worker.ts`) one after another, so the
+ * machine's two cores are never shared between subjects. A full run starts one process per
+ * (workload, subject), so each measurement (throughput, event-loop delay, peak RSS) belongs to
+ * that pair alone; `--quick` starts one per subject. Each process gets a fresh temporary
+ * directory, removed afterwards.
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
@@ -20,8 +21,8 @@ const TASK_GRACE_MILLIS = 180_000
 /** Bound on the worker output kept (its last line is the outcome). */
 const OUTPUT_LIMIT_BYTES = 1024 * 1024
 
-const runWorker = (task: Task | ReferenceTask, timeoutMillis: number): Effect.Effect<Outcome> =>
-  Effect.callback<Outcome>((resume, signal) => {
+const runWorker = (task: Task | ReferenceTask, count: number, timeoutMillis: number): Effect.Effect<Array<Outcome>> =>
+  Effect.callback<Array<Outcome>>((resume, signal) => {
     const child = spawn(process.execPath, [WORKER_PATH, JSON.stringify(task)], {
       stdio: ["ignore", "pipe", "pipe"],
     })
@@ -40,20 +41,27 @@ const runWorker = (task: Task | ReferenceTask, timeoutMillis: number): Effect.Ef
     })
     child.on("error", (error) => {
       clearTimeout(timer)
-      resume(Effect.succeed({ _tag: "Failed", reason: `cannot start the worker: ${error.message}` }))
+      resume(Effect.succeed(failAll(count, `cannot start the worker: ${error.message}`)))
     })
     child.on("close", (code, killedBy) => {
       clearTimeout(timer)
       const last = stdout.trimEnd().split("\n").pop() ?? ""
+      let outcomes: Array<Outcome> | undefined
       try {
-        resume(Effect.succeed(JSON.parse(last) as Outcome))
+        const parsed: unknown = JSON.parse(last)
+        if (Array.isArray(parsed) && parsed.length === count) outcomes = parsed as Array<Outcome>
       } catch {
-        const why = killedBy !== null ? `killed by ${killedBy}` : `exit code ${code}`
-        const detail = stderr.trim().split("\n").filter((line) => line.trim() !== "").pop() ?? "no output"
-        resume(Effect.succeed({ _tag: "Failed", reason: `worker ${why}: ${detail}` }))
+        outcomes = undefined
       }
+      if (outcomes !== undefined) return resume(Effect.succeed(outcomes))
+      const why = killedBy !== null ? `killed by ${killedBy}` : `exit code ${code}`
+      const detail = stderr.trim().split("\n").filter((line) => line.trim() !== "").pop() ?? "no output"
+      resume(Effect.succeed(failAll(count, `worker ${why}: ${detail}`)))
     })
   })
+
+const failAll = (count: number, reason: string): Array<Outcome> =>
+  Array.from({ length: count }, () => ({ _tag: "Failed", reason }) as const)
 
 const withDirectory = <A>(use: (directory: string) => Effect.Effect<A>): Effect.Effect<A> =>
   Effect.acquireUseRelease(
@@ -62,14 +70,21 @@ const withDirectory = <A>(use: (directory: string) => Effect.Effect<A>): Effect.
     (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true })),
   )
 
-/** Runs one workload for one subject in a fresh process and directory. */
-export const runTask = (subject: SubjectName, workload: Workload): Effect.Effect<Outcome> =>
+/** Runs workloads for one subject in a fresh process and directory; one outcome per workload. */
+export const runTask = (subject: SubjectName, workloads: ReadonlyArray<Workload>): Effect.Effect<Array<Outcome>> =>
   withDirectory((directory) =>
-    runWorker({ subject, workload, directory }, workload.durationMillis + TASK_GRACE_MILLIS)
+    runWorker(
+      { subject, workloads, directory },
+      workloads.length,
+      workloads.reduce((total, w) => total + w.durationMillis, 0) + TASK_GRACE_MILLIS,
+    )
   )
 
 /** Measures the disk's O_DIRECT bandwidth for `totalBytes` in 1 MiB writes. */
 export const runODirectReference = (totalBytes: number): Effect.Effect<Outcome> =>
   withDirectory((directory) =>
-    runWorker({ reference: "o_direct", directory, totalBytes, chunkBytes: 1024 * 1024 }, TASK_GRACE_MILLIS)
+    Effect.map(
+      runWorker({ reference: "o_direct", directory, totalBytes, chunkBytes: 1024 * 1024 }, 1, TASK_GRACE_MILLIS),
+      (outcomes) => outcomes[0]!,
+    )
   )
