@@ -100,7 +100,8 @@ export const scan = (path: string, options: ScanOptions = {}): Effect.Effect<Sca
   ).pipe(Effect.withSpan("JournalReader.scan", { attributes: { path } }))
 
 /**
- * Scans an already open handle from offset 0 (what `Journal.open` uses to resume).
+ * Scans an already open handle from offset 0 (what `Journal.open` uses to resume). The handle
+ * must be a buffered one: the scan reads into ordinary memory, which O_DIRECT refuses.
  *
  * @since 0.1.0
  * @category constructors

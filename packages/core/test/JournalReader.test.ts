@@ -293,4 +293,26 @@ describe("JournalReader.records", () => {
       assert.deepStrictEqual(seen, [0, 22, 22 + 312])
     }),
   )
+
+  it.live("follow picks up frames written in place over preallocated zeros (the size never changes)", () =>
+    Effect.gen(function* () {
+      const preallocatedBytes = 8 * 1024 * 1024
+      const first = Frame.encode(payload(0, 10))
+      const path = yield* journalFile(concat(first, new Uint8Array(preallocatedBytes)))
+      const seen: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        Stream.runForEach(JournalReader.records(path, { follow: true, pollMillis: 5 }), (record) =>
+          Effect.sync(() => seen.push(record.lsn)),
+        ).pipe(Effect.provide(NodeFileIo.layer)),
+      )
+      for (let polls = 0; seen.length < 1 && polls < 2000; polls++) yield* Effect.sleep(5)
+      const fd = NodeFs.openSync(path, "r+")
+      NodeFs.writeSync(fd, frames(payload(1, 40), payload(2, 3000)), 0, undefined, first.length)
+      NodeFs.closeSync(fd)
+      for (let polls = 0; seen.length < 3 && polls < 2000; polls++) yield* Effect.sleep(5)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(seen, [0, first.length, first.length + Frame.frameBytes(40)])
+      assert.strictEqual(NodeFs.statSync(path).size, first.length + preallocatedBytes)
+    }),
+  )
 })

@@ -19,6 +19,9 @@
  * | header fine, frame runs past end of file     | TruncatedPayload at p                    |
  * | valid frame                                  | record (lsn = p), continue after it      |
  *
+ * In follow mode (without legacyGaps) a zero at p ends the step at once: the outcome is the same
+ * clean end, without re-measuring megabytes of preallocated zeros on every poll.
+ *
  * @internal
  */
 import * as Check from "../frame/check.ts"
@@ -39,6 +42,12 @@ export type TailState =
 
 /** Bytes read per refill of the window: big reads amortise the threadpool round trip. */
 export const CHUNK_BYTES = 4 * 1024 * 1024
+/**
+ * The first read after a follow-mode poll: usually only a few new frames (or none) follow the
+ * clean end, while the file may hold megabytes of preallocated zeros after it. Each further read
+ * doubles, back up to CHUNK_BYTES.
+ */
+export const PROBE_BYTES = 64 * 1024
 /** fsys 1.1.0's Direct writer left zero gaps ending on this boundary. */
 export const LEGACY_GAP_ALIGNMENT_BYTES = 512
 /** The longest zero gap `legacyGaps` skips (fsys 1.1.x's bound). */
@@ -81,9 +90,17 @@ export interface Cursor {
   /** With NEED_BYTES: read from `needFrom`, at least `needBytes` bytes. */
   needFrom: number
   needBytes: number
+  /** How much the next refill reads (beyond `needBytes`): PROBE_BYTES after a poll, up to CHUNK_BYTES. */
+  readAheadBytes: number
+  /**
+   * Follow mode (without legacyGaps): a zero byte at a frame boundary ends the step at once.
+   * Nothing new can be there yet (a frame starts with 0x46), so the zero run after the clean end —
+   * preallocated or Direct padding, possibly megabytes — is not re-measured on every poll.
+   */
+  zeroEndsScan: boolean
 }
 
-export const make = (fileEnd: number, position: number): Cursor => ({
+export const make = (fileEnd: number, position: number, zeroEndsScan = false): Cursor => ({
   position,
   fileEnd,
   zeroRunStart: -1,
@@ -98,6 +115,8 @@ export const make = (fileEnd: number, position: number): Cursor => ({
   windowLength: 0,
   needFrom: 0,
   needBytes: 0,
+  readAheadBytes: CHUNK_BYTES,
+  zeroEndsScan,
 })
 
 /** Restarts scanning at the clean end against a new file size (follow mode); the window is dropped because the bytes after the clean end may have been rewritten. */
@@ -107,6 +126,7 @@ export const resume = (cursor: Cursor, fileEnd: number): void => {
   cursor.gapStart = -1
   cursor.tailState = "CleanEnd"
   cursor.windowLength = 0
+  cursor.readAheadBytes = PROBE_BYTES
 }
 
 const stop = (cursor: Cursor, state: TailState, at: number): number => {
@@ -177,6 +197,7 @@ export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefin
     if (window[index] === 0) {
       // A frame never starts with 0x00: padding or a hole. A legacy gap is never followed by
       // another zero run (the run would have continued), so this cannot chain gaps.
+      if (cursor.zeroEndsScan) return stop(cursor, "CleanEnd", position)
       cursor.zeroRunStart = position
       cursor.zeroScan = position
       continue

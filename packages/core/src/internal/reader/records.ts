@@ -77,7 +77,7 @@ export const records = (
 
       const fileIo = yield* FileIo.FileIo
       const handle = yield* fileIo.open(path, { readOnly: true })
-      const cursor = Cursor.make(yield* fileIo.size(handle), 0)
+      const cursor = Cursor.make(yield* fileIo.size(handle), 0, follow && !legacyGaps)
       // The current batch, as positions in the cursor's window (copied out before the next read).
       const lsns: Array<number> = []
       const starts: Array<number> = []

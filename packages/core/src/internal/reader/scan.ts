@@ -48,7 +48,8 @@ export interface ScanResult {
 export const fill = Effect.fnUntraced(function* (fileIo: FileIoService, handle: Handle, cursor: Cursor.Cursor) {
   const from = cursor.needFrom
   const minimumBytes = cursor.needBytes
-  const wantedBytes = Math.max(minimumBytes, Math.min(Cursor.CHUNK_BYTES, cursor.fileEnd - from))
+  const wantedBytes = Math.max(minimumBytes, Math.min(cursor.readAheadBytes, cursor.fileEnd - from))
+  cursor.readAheadBytes = Math.min(Cursor.CHUNK_BYTES, cursor.readAheadBytes * 2)
   let buffer: Uint8Array
   if (wantedBytes > Cursor.CHUNK_BYTES) {
     // An oversize frame: exactly its bytes, dropped again at the next refill.
