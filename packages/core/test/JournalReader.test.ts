@@ -83,6 +83,31 @@ describe("JournalReader.scan", () => {
     }),
   )
 
+  it.effect("zero runs of any length and alignment: to EOF clean, else a hole at the run start", () =>
+    Effect.gen(function* () {
+      const directory = yield* tempDirectory
+      const samples = fc.sample(
+        fc.record({
+          payloadBytes: fc.nat(40),
+          zeroBytes: fc.integer({ min: 1, max: 5000 }),
+          trailer: fc.option(fc.uint8Array({ minLength: 1, maxLength: 9 }).filter((t) => t[0] !== 0)),
+        }),
+        { numRuns: 60, seed: 7 },
+      )
+      for (const [index, { payloadBytes, zeroBytes, trailer }] of samples.entries()) {
+        const head = Frame.encode(payload(index, payloadBytes))
+        const path = NodePath.join(directory, `zeros-${index}`)
+        NodeFs.writeFileSync(path, concat(head, new Uint8Array(zeroBytes), trailer ?? new Uint8Array(0)))
+        const result = yield* scan(path)
+        assert.deepStrictEqual(
+          [result.records, result.cleanEnd, result.tailState],
+          [1, head.length, trailer === null ? "CleanEnd" : "TruncatedHeader"],
+          `${payloadBytes} B payload, ${zeroBytes} zeros, trailer ${trailer}`,
+        )
+      }
+    }),
+  )
+
   it.effect("every tail state, each at the start of the bad frame", () =>
     Effect.gen(function* () {
       const cases: ReadonlyArray<readonly [string, Uint8Array, JournalReader.TailState]> = [
