@@ -16,18 +16,17 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
-import { FileIo } from "./FileIo.ts"
-import { make } from "./internal/nodeFileIo/make.ts"
+import { FileIo, type FileIoService } from "./FileIo.ts"
+import * as internal from "./internal/nodeFileIo/make.ts"
 
-export {
-  /**
-   * The Node `FileIo` service, built synchronously; acquires nothing until an operation runs.
-   *
-   * @since 0.1.0
-   * @category constructors
-   */
-  make,
-}
+/**
+ * The Node `FileIo` service, built synchronously; acquires nothing until an operation runs.
+ * (It is also `FileIo`'s default service.)
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: () => FileIoService = internal.make
 
 /**
  * Provides `FileIo` with the Node implementation.
@@ -35,4 +34,4 @@ export {
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<FileIo> = Layer.sync(FileIo, make)
+export const layer: Layer.Layer<FileIo> = Layer.sync(FileIo, internal.make)
