@@ -134,4 +134,6 @@ export const EINTR = 4
 export const EAGAIN = 11
 export const EBUSY = 16
 export const EBADF = 9
+export const EFAULT = 14
+export const EINVAL = 22
 export const ECANCELED = 125

@@ -160,7 +160,7 @@ export class Ring {
   readonly cqEntries: number
   readonly features: number
   readonly setupFlags: number
-  /** Invariant: SQEs in flight never exceed this (== sqEntries ≤ cqEntries / 2 with defaults). */
+  /** Invariant: SQEs in flight never exceed this = min(sqEntries, cqEntries - 1): the CQ always has room. */
   readonly capacity: number
   readonly stats: Stats = {
     enters: 0,
@@ -227,7 +227,7 @@ export class Ring {
     }
     let setupFlags = Abi.IORING_SETUP_CLAMP | Abi.IORING_SETUP_SUBMIT_ALL
     let fd = trySetup(setupFlags)
-    if (fd === -22) {
+    if (fd === -Abi.EINVAL) {
       // SUBMIT_ALL is 5.18+; older kernels refuse unknown flags with EINVAL.
       setupFlags = Abi.IORING_SETUP_CLAMP
       fd = trySetup(setupFlags)
@@ -333,7 +333,7 @@ export class Ring {
    */
   start(op: Op): number {
     if (this.closing) return Abi.EBADF
-    if (op.allocation?.freed === true) return 14 // EFAULT: the memory is gone
+    if (op.allocation?.freed === true) return Abi.EFAULT // the memory is gone
     if (this.queuedCount === 0 && this.inFlight + op.sqeCount <= this.capacity) {
       this.retainHolds(op)
       this.prepare(op)
@@ -612,7 +612,7 @@ export class Ring {
   registerBuffers(allocations: ReadonlyArray<Memory.Allocation>): number {
     if (this.closing) return Abi.EBADF
     if (this.registered !== undefined) return Abi.EBUSY
-    if (allocations.length === 0 || allocations.length > REGISTERED_BUFFERS_MAX) return 22
+    if (allocations.length === 0 || allocations.length > REGISTERED_BUFFERS_MAX) return Abi.EINVAL
     const iovecs = new Uint8Array(allocations.length * 16)
     const view = new DataView(iovecs.buffer)
     allocations.forEach((allocation, i) => {
