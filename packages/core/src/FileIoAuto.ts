@@ -6,7 +6,7 @@
  * without it (`ENOSYS`), `kernel.io_uring_disabled` set to 1 or 2, or a container runtime's
  * seccomp profile (`EPERM`), a tight `RLIMIT_MEMLOCK` on kernels before 5.12 (`ENOMEM`). The
  * probe sets up a tiny ring to find out (the only reliable test), and the service's `reason`
- * carries the verdict (`Journal.info`, `fsys probe`); the choice is also logged once.
+ * carries the verdict (`Journal.info`, `fsys probe`); the choice is also logged (Debug level).
  *
  * Forcing, for tests and operations: the `backend` option, or the environment variable
  * `FSYS_BACKEND=io_uring|pwrite` when the option is `"auto"`. Forcing io_uring where it is
@@ -170,7 +170,8 @@ export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoE
         )
       }
     }
-    yield* Effect.logInfo(`fsys FileIo backend: ${service.backend} — ${service.reason}`)
+    // Debug, not Info: CLI output stays clean; the reason is always visible as `service.reason`.
+    yield* Effect.logDebug(`fsys FileIo backend: ${service.backend} — ${service.reason}`)
     return service
   })
 
