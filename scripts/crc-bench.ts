@@ -2,11 +2,12 @@
  * CRC-32C throughput: the pure-TypeScript tables vs the native `@node-rs/crc32` vs
  * `Crc32c.compute` (which picks one by size), on 100 B, 4 KiB and 1 MiB inputs, in one run.
  * Also prints the per-call cost around `Crc32c.nativeThresholdBytes`, which is how that constant
- * was chosen.
+ * was chosen, and what framing a record costs (`Frame.encodeInto` / `Frame.decode`) against the
+ * 1 µs-per-record budget of 1 M records/s.
  *
  * Run: `node scripts/crc-bench.ts` (Node 24 from node_modules/.bin).
  */
-import { Crc32c } from "@fsys/core"
+import { Crc32c, Frame } from "@fsys/core"
 import * as Native from "../packages/core/src/internal/crc/native.ts"
 import * as Software from "../packages/core/src/internal/crc/software.ts"
 
@@ -74,3 +75,18 @@ for (const [name, implementation] of implementations) {
   )
   console.log(row([name, ...cells]))
 }
+
+console.log("\nFraming, nanoseconds per record")
+console.log(row(["operation", ...sizes.slice(0, 2).map(([label]) => label)]))
+console.log(row(["---", ...sizes.slice(0, 2).map(() => "---:")]))
+const target = new Uint8Array(Frame.frameBytes(4096) * 2)
+const encodeCells = sizes.slice(0, 2).map(([, size]) => {
+  const payload = randomBytes(size)
+  return measure(() => Frame.encodeInto(target, 7, payload), payload).toFixed(0)
+})
+console.log(row(["Frame.encodeInto", ...encodeCells]))
+const decodeCells = sizes.slice(0, 2).map(([, size]) => {
+  const frame = Frame.encode(randomBytes(size))
+  return measure((bytes) => Frame.decode(bytes, 0)._tag.length, frame).toFixed(0)
+})
+console.log(row(["Frame.decode", ...decodeCells]))
