@@ -119,6 +119,12 @@ export interface SeedOptions {
   readonly writersMax?: number
   /** Include appendBatch in the workload (default true); turn it off to narrow a failure down. */
   readonly appendBatch?: boolean
+  /**
+   * Also require each appendBatch to be one contiguous reservation (its members back to back,
+   * ending at the returned LSN), as fsys specifies. Default false: then only the last member's
+   * LSN is checked, and the others by the writer-order invariant.
+   */
+  readonly batchContiguity?: boolean
   readonly sabotage?: Sabotage
   /** Limit for each phase (open, workload, close) before the run is declared hung. Default 20 s. */
   readonly phaseTimeoutMillis?: number

@@ -288,10 +288,20 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
               const payloads = Array.from({ length: random.range(1, 6) }, submit)
               const result = yield* Effect.result(handle.appendBatch(payloads))
               if (result._tag === "Failure") return unexpected("appendBatch", result.failure)
-              // Only the last member's LSN is known (the returned end). Earlier members are
-              // checked by the writer-order invariant: they precede it, in order, with no gap.
-              const last = payloads[payloads.length - 1] as Uint8Array
-              current.acked.set(result.success - last.length - Frame.OVERHEAD, last)
+              // Without batchContiguity only the last member's LSN is known (the returned end);
+              // earlier ones are checked by the writer-order invariant: before it, in order, no gap.
+              if (options.batchContiguity === true) {
+                // The spec's "one reservation": every member's LSN follows from the returned end.
+                let end = result.success
+                for (let index = payloads.length - 1; index >= 0; index--) {
+                  const payload = payloads[index] as Uint8Array
+                  current.acked.set(end - payload.length - Frame.OVERHEAD, payload)
+                  end -= payload.length + Frame.OVERHEAD
+                }
+              } else {
+                const last = payloads[payloads.length - 1] as Uint8Array
+                current.acked.set(result.success - last.length - Frame.OVERHEAD, last)
+              }
               ends.push(result.success)
               appended += payloads.length
             } else if (draw < 85) {
