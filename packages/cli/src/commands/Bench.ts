@@ -3,7 +3,7 @@
  * io_uring, Direct over pwrite, Buffered) against node:fs done right and the libraries users pick
  * instead (better-sqlite3, lmdb, classic-level). Each (workload, subject) runs in a fresh child
  * process and reads every record back to verify it. Prints a table with ratios and the targets,
- * and writes `results.json` and `results.svg` to `--out`.
+ * and writes `results.json`, `results.svg` (the chart) and `results.md` (tables) to `--out`.
  *
  * A peer that cannot be installed or loaded is reported as skipped with the reason.
  *
@@ -111,11 +111,12 @@ export const run = Effect.fn("fsys.bench")(function*(options: Options) {
       await mkdir(outDirectory, { recursive: true })
       await writeFile(join(outDirectory, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
       await writeFile(join(outDirectory, "results.svg"), Chart.svg(results))
+      await writeFile(join(outDirectory, "results.md"), Report.markdown(results))
     },
     catch: (error) => Failure.failed(`cannot write results to ${outDirectory}: ${String(error)}`),
   })
   yield* Console.log(Report.text(results))
-  yield* Console.log(`\nwrote ${join(outDirectory, "results.json")} and ${join(outDirectory, "results.svg")}`)
+  yield* Console.log(`\nwrote results.json, results.svg and results.md to ${outDirectory}`)
   const failures = rows.filter((r) => r.outcome._tag === "Failed")
   if (failures.length > 0) {
     return yield* Failure.failed(`${failures.length} task(s) failed, first: ${failures[0]!.workload} × ${failures[0]!.subject}`)

@@ -238,3 +238,37 @@ export const text = (results: Results): string => {
   )
   return out.join("\n")
 }
+
+const cell = (text: string): string => text.replace(/\|/g, "\\|")
+
+/** The same report as Markdown tables (written to `results.md`, pasted into docs/BENCHMARKS.md). */
+export const markdown = (results: Results): string => {
+  const out: Array<string> = []
+  const m = results.machine
+  out.push(`Run ${results.startedAt}${results.quick ? " (--quick)" : ""}: ${m.cpus} × ${m.cpuModel}, ${Format.bytes(m.memoryBytes)}, Linux ${m.kernel}, Node ${m.node}.`)
+  for (const workload of results.workloads) {
+    out.push("", `### ${workload.name}`, "", workload.title, "")
+    out.push(`| subject | ${usesBandwidth(workload) ? "throughput" : "records/s"} | vs node:fs | vs best peer | event-loop p99 | peak RSS | records | |`)
+    out.push("|---|---:|---:|---:|---:|---:|---:|---|")
+    for (const row of results.rows.filter((r) => r.workload === workload.name)) {
+      const o = row.outcome
+      if (o._tag !== "Measured") {
+        out.push(`| ${row.subject} | ${o._tag.toLowerCase()} | | | | | | ${cell(o.reason)} |`)
+        continue
+      }
+      const x = o.measurement
+      out.push(
+        `| ${row.subject} | ${rate(workload, throughput(workload, x)).replace(" rec/s", "")} | ${ratio(row.vsNodeFs)} | ${ratio(row.vsBestPeer)} | ${x.eventLoopDelayP99Millis.toFixed(2)} ms | ${Format.bytes(x.peakRssBytes)} | ${x.records} | ${x.verified ? "verified" : "not verified"} |`,
+      )
+    }
+    if (workload.name === "unsynced-1MiB" && results.oDirectReference._tag === "Measured") {
+      const x = results.oDirectReference.measurement
+      out.push(`| *disk O_DIRECT* | ${Format.bandwidth(x.bytesPerSecond)} | | | | | ${x.records} | ${cell(x.detail)} |`)
+    }
+  }
+  out.push("", "### Targets (best of our three variants)", "", "| | target | requirement | measured |", "|---|---|---|---|")
+  for (const t of results.targets) {
+    out.push(`| ${t.met === null ? "?" : t.met ? "met" : "**missed**"} | ${t.name} | ${cell(t.requirement)} | ${cell(t.measured)} |`)
+  }
+  return `${out.join("\n")}\n`
+}
