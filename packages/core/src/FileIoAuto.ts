@@ -73,6 +73,8 @@ const explain = (code: string | undefined): Effect.Effect<string> =>
         return "io_uring_setup: ENOMEM (RLIMIT_MEMLOCK too low for the rings; raise `ulimit -l`)"
       case "EINVAL":
         return "io_uring_setup: EINVAL (kernel too old for the ring parameters)"
+      case "EOPNOTSUPP":
+        return "io_uring lacks the READ/WRITE opcodes fsys uses (kernel older than 5.6)"
       default:
         return `io_uring_setup failed: ${code ?? "unknown error"}`
     }

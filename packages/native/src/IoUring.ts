@@ -441,36 +441,53 @@ export const registerBuffers = (
 export const hasRegisteredBuffers = (ring: Ring): boolean => internalOf(ring).hasRegisteredBuffers
 
 /**
- * Whether io_uring can be used here, and why not: sets up and tears down a 2-entry ring.
+ * Whether io_uring can be used here, and why not.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Availability {
   readonly available: boolean
-  /** errno name of the failed setup (`ENOSYS`, `EPERM`, `ENOMEM`…), when unavailable. */
+  /**
+   * errno name when unavailable: of the failed io_uring_setup (`ENOSYS`, `EPERM`, `ENOMEM`…), or
+   * `EOPNOTSUPP` when the ring works but lacks an opcode fsys needs (kernels before 5.6).
+   */
   readonly code?: string
   readonly features?: number
   readonly featureNames?: ReadonlyArray<string>
   readonly setupFlags?: number
+  /** Opcodes fsys needs that this kernel does not support (names), when known. */
+  readonly missingOpcodes?: ReadonlyArray<string>
 }
 
+/** The opcodes every FileIo operation relies on. */
+const REQUIRED_OPCODES = [
+  Abi.IORING_OP_READ,
+  Abi.IORING_OP_WRITE,
+  Abi.IORING_OP_READ_FIXED,
+  Abi.IORING_OP_WRITE_FIXED,
+  Abi.IORING_OP_FSYNC,
+]
+
 /**
- * Probes io_uring by setting up (and closing) a tiny ring. Never fails: an unavailable ring is
- * reported with the errno of the failed setup.
+ * Probes io_uring by setting up (and closing) a tiny ring and asking it which opcodes it
+ * supports. Never fails: an unavailable ring is reported with the errno of the failed setup.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const probe: Effect.Effect<Availability> = Effect.scoped(
-  Effect.map(make({ entries: ENTRIES_MIN }), (ring) => {
+  Effect.map(make({ entries: ENTRIES_MIN }), (ring): Availability => {
     const state = internalOf(ring)
-    return {
-      available: true,
-      features: ring.features,
-      featureNames: featureNames(ring.features),
-      setupFlags: state.setupFlags,
-    } satisfies Availability
+    const described = { features: ring.features, featureNames: featureNames(ring.features), setupFlags: state.setupFlags }
+    const supported = state.supportedOpcodes()
+    // IORING_REGISTER_PROBE itself is 5.6+, like READ/WRITE: no answer means too old.
+    const missing = REQUIRED_OPCODES.filter((opcode) => supported === undefined || !supported.includes(opcode)).map(
+      (opcode) => Abi.opcodeNames[opcode] ?? `OP${opcode}`,
+    )
+    return missing.length === 0
+      ? { available: true, ...described }
+      : { available: false, code: "EOPNOTSUPP", missingOpcodes: missing, ...described }
   }),
 ).pipe(Effect.catch((error) => Effect.succeed<Availability>({ available: false, code: error.code })))
 

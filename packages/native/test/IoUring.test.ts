@@ -324,6 +324,7 @@ describe("IoUring", () => {
     Effect.gen(function* () {
       const availability = yield* IoUring.probe
       assert.isTrue(availability.available)
+      assert.isUndefined(availability.missingOpcodes, "READ/WRITE/FIXED/FSYNC all supported")
       assert.include(availability.featureNames ?? [], "NODROP")
     }))
 })

@@ -128,6 +128,13 @@ export const IORING_ASYNC_CANCEL_ANY = 1 << 2
 // io_uring_register opcodes
 export const IORING_REGISTER_BUFFERS = 0
 export const IORING_UNREGISTER_BUFFERS = 1
+export const IORING_REGISTER_PROBE = 8
+
+/** `struct io_uring_probe`: 16-byte header (last_op u8, ops_len u8), then 8-byte ops. */
+export const PROBE_HEADER_BYTES = 16
+export const PROBE_OP_BYTES = 8
+export const PROBE_OPS_MAX = 256
+export const IO_URING_OP_SUPPORTED = 1 << 0
 
 /** errno values the ring reacts to. */
 export const EINTR = 4

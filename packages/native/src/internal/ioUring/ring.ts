@@ -638,6 +638,20 @@ export class Ring {
     return result < 0 ? this.lib.errno() : 0
   }
 
+  /** Opcodes the kernel supports (IORING_REGISTER_PROBE, 5.6+), or undefined where it cannot say. */
+  supportedOpcodes(): ReadonlyArray<number> | undefined {
+    const probe = new Uint8Array(Abi.PROBE_HEADER_BYTES + Abi.PROBE_OPS_MAX * Abi.PROBE_OP_BYTES)
+    if (this.lib.ioUringRegister(this.fd, Abi.IORING_REGISTER_PROBE, probe, Abi.PROBE_OPS_MAX) < 0) return undefined
+    const opsLength = Math.min(probe[1]!, Abi.PROBE_OPS_MAX)
+    const supported: Array<number> = []
+    for (let i = 0; i < opsLength; i++) {
+      const base = Abi.PROBE_HEADER_BYTES + i * Abi.PROBE_OP_BYTES
+      const flags = probe[base + 2]! | (probe[base + 3]! << 8)
+      if ((flags & Abi.IO_URING_OP_SUPPORTED) !== 0) supported.push(probe[base]!)
+    }
+    return supported
+  }
+
   get hasRegisteredBuffers(): boolean {
     return this.registered !== undefined
   }
