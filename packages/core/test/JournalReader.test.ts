@@ -38,6 +38,16 @@ const journalFile = (bytes: Uint8Array) =>
     return path
   })
 
+/** Descriptors of this process open on `path` (the reader must leave none behind). */
+const openFdsTo = (path: string): number =>
+  NodeFs.readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return NodeFs.readlinkSync(`/proc/self/fd/${fd}`) === path
+    } catch {
+      return false
+    }
+  }).length
+
 const scan = (path: string, options?: JournalReader.ScanOptions) =>
   JournalReader.scan(path, options).pipe(Effect.provide(NodeFileIo.layer))
 
@@ -243,8 +253,10 @@ describe("JournalReader.scan", () => {
 describe("JournalReader.records", () => {
   it.effect("streams copies with start LSNs", () =>
     Effect.gen(function* () {
-      const read = (yield* collect(yield* journalFile(threeBytes)))
+      const path = yield* journalFile(threeBytes)
+      const read = yield* collect(path)
       assert.deepStrictEqual(read.map((r) => r.lsn), [0, 17, 129])
+      assert.strictEqual(openFdsTo(path), 0)
       read.forEach((record, index) => assert.deepStrictEqual(record.payload, three[index]))
     }),
   )
@@ -314,8 +326,10 @@ describe("JournalReader.records", () => {
       NodeFs.writeSync(fd, third, 0, third.length, end)
       NodeFs.closeSync(fd)
       yield* waitFor(3)
+      assert.strictEqual(openFdsTo(path), 1)
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(seen, [0, 22, 22 + 312])
+      assert.strictEqual(openFdsTo(path), 0)
     }),
   )
 
