@@ -56,6 +56,25 @@ describe("Crc32c", () => {
     expect(Crc32c.backend).toBe("native")
   })
 
+  it("falls back to software when the native module is missing, broken or wrong", () => {
+    expect(
+      Native.load(() => {
+        throw new Error("Cannot find module '@node-rs/crc32'")
+      }),
+    ).toBeUndefined()
+    expect(Native.load(() => ({}))).toBeUndefined()
+    expect(Native.load(() => ({ crc32c: () => 0 }))).toBeUndefined()
+    expect(
+      Native.load(() => ({
+        crc32c: () => {
+          throw new Error("illegal instruction")
+        },
+      })),
+    ).toBeUndefined()
+    const verified = (bytes: Uint8Array, seed?: number | null) => Software.computeRange(bytes, 0, bytes.length, seed ?? 0)
+    expect(Native.load(() => ({ crc32c: verified }))).toBe(verified)
+  })
+
   it.each(sizes)("native, software and compute agree on %i random bytes with random seeds", (size) => {
     for (let trial = 0; trial < 4; trial++) {
       const bytes = randomBytes(size, size * 31 + trial)

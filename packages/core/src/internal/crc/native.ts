@@ -11,9 +11,10 @@ import { createRequire } from "node:module"
 
 type NativeCrc32c = (input: Uint8Array, initialState?: number | null) => number
 
-const load = (): NativeCrc32c | undefined => {
+/** Loads and verifies the native CRC through `require` (injectable for tests); undefined on any failure. */
+export const load = (require: (id: string) => unknown): NativeCrc32c | undefined => {
   try {
-    const module = createRequire(import.meta.url)("@node-rs/crc32") as { readonly crc32c?: unknown }
+    const module = require("@node-rs/crc32") as { readonly crc32c?: unknown }
     if (typeof module.crc32c !== "function") return undefined
     const crc32c = module.crc32c as NativeCrc32c
     // Trust but verify: a binary that loads but computes something else must not be used.
@@ -24,4 +25,4 @@ const load = (): NativeCrc32c | undefined => {
 }
 
 /** The native function, or `undefined` when it could not be loaded on this platform. */
-export const crc32c: NativeCrc32c | undefined = load()
+export const crc32c: NativeCrc32c | undefined = load(createRequire(import.meta.url))
