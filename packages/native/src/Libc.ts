@@ -163,10 +163,11 @@ const loadNative = (): Native => {
   }
   const koffi = createRequire(import.meta.url)("koffi") as Koffi
   const lib = koffi.load("libc.so.6")
-  const syscall = (name: string, result: string, args: Array<string>) => lib.func("syscall", result, ["long", ...args])
-  const setup = syscall("io_uring_setup", "long", ["uint32_t", "void *"])
-  const enter = syscall("io_uring_enter", "long", ["int", "uint32_t", "uint32_t", "uint32_t", "void *", "size_t"])
-  const register = syscall("io_uring_register", "long", ["int", "uint32_t", "void *", "uint32_t"])
+  // Fixed-arity declarations of the variadic syscall(2): faster than koffi's variadic calls.
+  const syscall = (args: Array<string>) => lib.func("syscall", "long", ["long", ...args])
+  const setup = syscall(["uint32_t", "void *"])
+  const enter = syscall(["int", "uint32_t", "uint32_t", "uint32_t", "void *", "size_t"])
+  const register = syscall(["int", "uint32_t", "void *", "uint32_t"])
   const memmove = lib.func("uintptr_t memmove(void *dst, void *src, size_t n)")
   const flock = lib.func("int flock(int fd, int operation)")
   const close = lib.func("int close(int fd)")

@@ -3,7 +3,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
-import { AlignedMemory, IoError, IoUring, Libc } from "@fsys/native"
+import { AlignedMemory, type IoError, IoUring, Libc } from "@fsys/native"
 import { openFd, readFile, tempDir } from "./helpers.ts"
 
 const KiB = 1024

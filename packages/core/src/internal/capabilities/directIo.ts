@@ -13,7 +13,7 @@
  */
 import * as NodePath from "node:path"
 import { Effect } from "effect"
-import { AlignedMemory, IoError, Libc, Statx } from "@fsys/native"
+import { AlignedMemory, type IoError, Libc, Statx } from "@fsys/native"
 
 export interface DirectIoFacts {
   readonly directIo: boolean | "unknown"

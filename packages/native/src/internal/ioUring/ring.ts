@@ -400,6 +400,11 @@ export class Ring {
     if (this.inFlight + op.sqeCount > this.capacity + (op.opcode === Abi.IORING_OP_ASYNC_CANCEL ? 1 : 0)) {
       throw new Error(`io_uring: prepare without room (${this.inFlight} + ${op.sqeCount} > ${this.capacity})`)
     }
+    // Pair assertion: the SQ ring itself has room (unconsumed SQEs ≤ in flight ≤ capacity ≤ entries).
+    const unconsumed = (this.sqTail - Atomics.load(this.views.sq, this.sqHead)) >>> 0
+    if (unconsumed + op.sqeCount > this.sqEntries) {
+      throw new Error(`io_uring: SQ ring full (${unconsumed} unconsumed + ${op.sqeCount} > ${this.sqEntries})`)
+    }
     let opcode = op.opcode
     let bufIndex = 0
     if (this.registered !== undefined && op.allocation !== undefined) {
