@@ -70,7 +70,8 @@ export class FaultTable {
             : true
       if (!fires) continue
       state.fired++
-      ;(fired ??= []).push(rule.fault)
+      if (fired === undefined) fired = []
+      fired.push(rule.fault)
     }
     return fired ?? noFaults
   }
