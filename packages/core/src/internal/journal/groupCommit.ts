@@ -102,8 +102,9 @@ export class GroupCommit {
         if (Exit.isSuccess(exit)) {
           // The flush covered at least the target captured above (it seals everything appended).
           if (exit.value > self.syncedLsnValue) self.syncedLsnValue = exit.value
-          Deferred.doneUnsafe(round.done, Exit.void)
+          // Counters first: a woken waiter may read them right away.
           yield* self.config.onRound(self.syncedLsnValue, (performance.now() - startedMillis) * 1000, round.waiters)
+          Deferred.doneUnsafe(round.done, Exit.void)
         } else {
           // The buffer is poisoned: fail this round and the one that queued behind it.
           const failed = Exit.failCause(exit.cause)

@@ -388,13 +388,14 @@ export class LogBufferCore {
   }
 
   /**
-   * Queues a zero-fill of the next `preallocateBytes` once the log comes within a slot of the
-   * allocated end. It starts past every byte any queued or future job writes records to, and
-   * jobs run in order, so zeros never overwrite a record.
+   * Queues a zero-fill of the next `preallocateBytes` once the log comes within two slots of the
+   * allocated end. Jobs run in order, so zeros never overwrite a record (see below).
    */
   private maybePreallocate(): void {
     if (this.preallocateBytes === 0 || this.nextLsn + 2 * this.capacityBytes < this.allocatedEnd) return
-    const from = roundUp(Math.max(this.allocatedEnd, this.nextLsn + this.capacityBytes), this.sectorBytes)
+    // Records below nextLsn are in queued jobs (before this one); records at or past it are
+    // written by later jobs, after the zeros. The carried sector below roundUp(nextLsn) is not touched.
+    const from = roundUp(Math.max(this.allocatedEnd, this.nextLsn), this.sectorBytes)
     const to = from + this.preallocateBytes
     this.allocatedEnd = to
     this.pushJob({
