@@ -24,18 +24,22 @@ const persist = (journal: Journal.Handle, event: Event) =>
 
 /** Rebuilds the balances by replaying every event in order. */
 const replay = (path: string) =>
-  Stream.runFold(JournalReader.records(path), () => new Map<string, number>(), (balances, record) => {
-    const event = JSON.parse(decoder.decode(record.payload)) as Event
-    const delta = event.type === "Deposited" ? event.amount : -event.amount
-    balances.set(event.account, (balances.get(event.account) ?? 0) + delta)
-    return balances
-  })
+  Stream.runFold(
+    JournalReader.records(path),
+    () => new Map<string, number>(),
+    (balances, record) => {
+      const event = JSON.parse(decoder.decode(record.payload)) as Event
+      const delta = event.type === "Deposited" ? event.amount : -event.amount
+      balances.set(event.account, (balances.get(event.account) ?? 0) + delta)
+      return balances
+    },
+  )
 
 const ACCOUNTS = ["alice", "bob", "carol", "dave"]
 const HANDLERS = 32
 const EVENTS_PER_HANDLER = 50
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const directory = yield* Effect.acquireRelease(
     Effect.promise(() => mkdtemp(join(tmpdir(), "fsys-event-store-"))),
     (path) => Effect.promise(() => rm(path, { recursive: true, force: true })),
@@ -43,18 +47,19 @@ const program = Effect.gen(function*() {
   const path = join(directory, "events.journal")
 
   const stats = yield* Effect.scoped(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const journal = yield* Journal.open(path)
       // Many concurrent command handlers, each awaiting its own event's durability.
       yield* Effect.forEach(
         Array.from({ length: HANDLERS }, (_, h) => h),
         (handler) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             for (let i = 0; i < EVENTS_PER_HANDLER; i++) {
               const account = ACCOUNTS[(handler + i) % ACCOUNTS.length]!
-              yield* persist(journal, i % 3 === 2
-                ? { type: "Withdrew", account, amount: 5 }
-                : { type: "Deposited", account, amount: 10 })
+              yield* persist(
+                journal,
+                i % 3 === 2 ? { type: "Withdrew", account, amount: 5 } : { type: "Deposited", account, amount: 10 },
+              )
             }
           }),
         { concurrency: "unbounded", discard: true },

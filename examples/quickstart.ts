@@ -12,7 +12,7 @@ import { Journal, JournalReader } from "@fsys/core"
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const directory = yield* Effect.acquireRelease(
     Effect.promise(() => mkdtemp(join(tmpdir(), "fsys-quickstart-"))),
     (path) => Effect.promise(() => rm(path, { recursive: true, force: true })),
@@ -21,7 +21,7 @@ const program = Effect.gen(function*() {
 
   // The journal lives as long as this scope: closing it syncs and releases the file.
   yield* Effect.scoped(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const journal = yield* Journal.open(path)
       const info = yield* journal.info
       yield* Console.log(`opened ${info.mode} journal over ${info.backend} (${info.reason})`)

@@ -19,31 +19,39 @@ const QUEUE_DEPTH = 4
  * Writes `totalBytes` in `chunkBytes` O_DIRECT writes and one fdatasync.
  */
 export const measure = (directory: string, totalBytes: number, chunkBytes: number): Promise<Measurement> =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const io = NodeFileIo.make()
-    const handle = yield* io.open(join(directory, FILE_NAME), { create: true, direct: true })
-    const buffer = yield* io.allocateAligned(chunkBytes, ALIGNMENT_BYTES)
-    buffer.bytes.fill(0x5a)
-    const chunks = Math.max(1, Math.floor(totalBytes / chunkBytes))
-    const startMillis = performance.now()
-    yield* Effect.forEach(Array.from({ length: chunks }, (_, i) => i), (i) => io.writeAt(handle, buffer.bytes, i * chunkBytes), {
-      concurrency: QUEUE_DEPTH,
-      discard: true,
-    })
-    yield* io.datasync(handle)
-    const elapsedMillis = performance.now() - startMillis
-    const payloadBytes = chunks * chunkBytes
-    const measurement: Measurement = {
-      records: chunks,
-      payloadBytes,
-      elapsedMillis,
-      recordsPerSecond: (chunks * 1000) / elapsedMillis,
-      bytesPerSecond: (payloadBytes * 1000) / elapsedMillis,
-      eventLoopDelayP99Millis: 0,
-      eventLoopDelayMaxMillis: 0,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      verified: false,
-      detail: `${chunks} × ${chunkBytes / 1024} KiB O_DIRECT pwrite (${io.backend}), queue depth ${QUEUE_DEPTH}, one fdatasync`,
-    }
-    return measurement
-  })))
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const io = NodeFileIo.make()
+        const handle = yield* io.open(join(directory, FILE_NAME), { create: true, direct: true })
+        const buffer = yield* io.allocateAligned(chunkBytes, ALIGNMENT_BYTES)
+        buffer.bytes.fill(0x5a)
+        const chunks = Math.max(1, Math.floor(totalBytes / chunkBytes))
+        const startMillis = performance.now()
+        yield* Effect.forEach(
+          Array.from({ length: chunks }, (_, i) => i),
+          (i) => io.writeAt(handle, buffer.bytes, i * chunkBytes),
+          {
+            concurrency: QUEUE_DEPTH,
+            discard: true,
+          },
+        )
+        yield* io.datasync(handle)
+        const elapsedMillis = performance.now() - startMillis
+        const payloadBytes = chunks * chunkBytes
+        const measurement: Measurement = {
+          records: chunks,
+          payloadBytes,
+          elapsedMillis,
+          recordsPerSecond: (chunks * 1000) / elapsedMillis,
+          bytesPerSecond: (payloadBytes * 1000) / elapsedMillis,
+          eventLoopDelayP99Millis: 0,
+          eventLoopDelayMaxMillis: 0,
+          peakRssBytes: process.resourceUsage().maxRSS * 1024,
+          verified: false,
+          detail: `${chunks} × ${chunkBytes / 1024} KiB O_DIRECT pwrite (${io.backend}), queue depth ${QUEUE_DEPTH}, one fdatasync`,
+        }
+        return measurement
+      }),
+    ),
+  )

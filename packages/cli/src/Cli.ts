@@ -36,14 +36,7 @@ export const VERSION = "0.1.0"
  */
 export const root = Command.make("fsys").pipe(
   Command.withDescription("Durable, hardware-aware file IO and a write-ahead journal: inspect, verify, benchmark"),
-  Command.withSubcommands([
-    Probe.command,
-    Inspect.command,
-    Verify.command,
-    Tail.command,
-    Demo.command,
-    Bench.command,
-  ]),
+  Command.withSubcommands([Probe.command, Inspect.command, Verify.command, Tail.command, Demo.command, Bench.command]),
 )
 
 /**
@@ -99,6 +92,6 @@ export const main = (args: ReadonlyArray<string>) =>
  * @category running
  */
 export const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void): void => {
-  if (Exit.isSuccess(exit)) return onExit(typeof exit.value === "number" ? exit.value : 0)
-  return onExit(Cause.hasInterruptsOnly(exit.cause) ? 130 : 1)
+  if (Exit.isSuccess(exit)) onExit(typeof exit.value === "number" ? exit.value : 0)
+  else onExit(Cause.hasInterruptsOnly(exit.cause) ? 130 : 1)
 }

@@ -29,7 +29,11 @@ describe("bench --quick", () => {
       if (row.outcome._tag === "Measured") expect(row.outcome.measurement.verified).toBe(true)
     }
     // node:fs is the baseline every ratio needs: it must always run.
-    expect(results.rows.filter((r: { subject: string; outcome: { _tag: string } }) => r.subject === "node-fs" && r.outcome._tag === "Measured")).toHaveLength(results.workloads.length)
+    expect(
+      results.rows.filter(
+        (r: { subject: string; outcome: { _tag: string } }) => r.subject === "node-fs" && r.outcome._tag === "Measured",
+      ),
+    ).toHaveLength(results.workloads.length)
     expect(results.targets.length).toBeGreaterThan(5)
     const svg = await readFile(join(dir.path, "results.svg"), "utf8")
     expect(svg.startsWith("<svg")).toBe(true)

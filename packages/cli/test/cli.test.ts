@@ -41,7 +41,8 @@ describe("fsys", () => {
   it("--help lists every command and exits 0; bad commands and missing arguments are one line, exit 2", async () => {
     const [help, unknown, missing] = await Promise.all([fsys(["--help"]), fsys(["frobnicate"]), fsys(["verify"])])
     expect(help.code).toBe(0)
-    for (const command of ["probe", "inspect", "verify", "tail", "demo", "bench"]) expect(help.stdout).toContain(command)
+    for (const command of ["probe", "inspect", "verify", "tail", "demo", "bench"])
+      expect(help.stdout).toContain(command)
     expect(unknown.code).toBe(2)
     expect(oneLine(unknown.stderr)).toMatch(/frobnicate/)
     expect(missing.code).toBe(2)

@@ -88,6 +88,9 @@ export const subject: Subject = {
     return undefined
   },
   open: (directory, workload) =>
-    openSession(directory, workload.kind === "unsynced" || workload.kind === "unsyncedBatch" || workload.kind === "scan"),
+    openSession(
+      directory,
+      workload.kind === "unsynced" || workload.kind === "unsyncedBatch" || workload.kind === "scan",
+    ),
   readAll,
 }

@@ -32,11 +32,13 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
         Scope.provide(scope),
         // A backend this build or kernel cannot give is "cannot run here", not a failure.
         Effect.catchTag("InvalidOptions", (error) =>
-          Effect.fail(error.option === "backend" ? new SubjectUnavailable(error.reason) : error)),
+          Effect.fail(error.option === "backend" ? new SubjectUnavailable(error.reason) : error),
+        ),
       ),
     )
     const info = await run(handle.info)
-    const detail = `${info.mode}${info.directActive ? " (O_DIRECT)" : ""} over ${info.backend}, ` +
+    const detail =
+      `${info.mode}${info.directActive ? " (O_DIRECT)" : ""} over ${info.backend}, ` +
       `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorSize} B`
     if (variant.expect.backend !== undefined && info.backend !== variant.expect.backend) {
       throw new SubjectUnavailable(`journal chose ${info.backend}: ${info.reason}`)
@@ -46,37 +48,45 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
     }
 
     const durableProducer = (source: Source) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (let payload = source.next(); payload !== undefined; payload = source.next()) {
           yield* handle.syncThrough(yield* handle.append(payload))
         }
       })
     const loops: Loops = {
       durable: (source, producers) =>
-        run(Effect.forEach(Array.from({ length: producers }), () => durableProducer(source), {
-          concurrency: "unbounded",
-          discard: true,
-        })),
+        run(
+          Effect.forEach(Array.from({ length: producers }), () => durableProducer(source), {
+            concurrency: "unbounded",
+            discard: true,
+          }),
+        ),
       durableBatch: (source, batchSize) =>
-        run(Effect.gen(function*() {
-          for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
-            yield* handle.syncThrough(yield* handle.appendBatch(batch))
-          }
-        })),
+        run(
+          Effect.gen(function* () {
+            for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+              yield* handle.syncThrough(yield* handle.appendBatch(batch))
+            }
+          }),
+        ),
       unsynced: (source) =>
-        run(Effect.gen(function*() {
-          for (let payload = source.next(); payload !== undefined; payload = source.next()) {
-            yield* handle.append(payload)
-          }
-          yield* handle.sync
-        })),
+        run(
+          Effect.gen(function* () {
+            for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+              yield* handle.append(payload)
+            }
+            yield* handle.sync
+          }),
+        ),
       unsyncedBatch: (source, batchSize) =>
-        run(Effect.gen(function*() {
-          for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
-            yield* handle.appendBatch(batch)
-          }
-          yield* handle.sync
-        })),
+        run(
+          Effect.gen(function* () {
+            for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+              yield* handle.appendBatch(batch)
+            }
+            yield* handle.sync
+          }),
+        ),
     }
     return {
       detail,

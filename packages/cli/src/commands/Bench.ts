@@ -34,8 +34,15 @@ export interface Options {
   readonly outDirectory: string
 }
 
-const parseList = <A extends string>(text: string, known: ReadonlyArray<A>, what: string): Effect.Effect<Array<A>, Failure.CliFailure> => {
-  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+const parseList = <A extends string>(
+  text: string,
+  known: ReadonlyArray<A>,
+  what: string,
+): Effect.Effect<Array<A>, Failure.CliFailure> => {
+  const items = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
   const unknown = items.filter((s) => !known.includes(s as A))
   return unknown.length > 0
     ? Effect.fail(Failure.usage(`unknown ${what} ${unknown.join(", ")} (known: ${known.join(", ")})`))
@@ -48,7 +55,7 @@ const parseList = <A extends string>(text: string, known: ReadonlyArray<A>, what
  * @since 0.1.0
  * @category constructors
  */
-export const run = Effect.fn("fsys.bench")(function*(options: Options) {
+export const run = Effect.fn("fsys.bench")(function* (options: Options) {
   const all = options.quick ? Workloads.quick : Workloads.full
   const workloads = options.workloads === undefined ? all : all.filter((w) => options.workloads!.includes(w.name))
   const subjects = SUBJECTS.filter((s) => options.only.includes(s))
@@ -59,19 +66,23 @@ export const run = Effect.fn("fsys.bench")(function*(options: Options) {
   let done = 0
   const startMillis = performance.now()
   const report = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       outcomes.push({ workload: workload.name, subject, outcome })
       done++
       if (Progress.enabled()) return
-      const shown = outcome._tag === "Measured"
-        ? Report.usesBandwidth(workload)
-          ? Format.bandwidth(outcome.measurement.bytesPerSecond)
-          : `${Format.count(outcome.measurement.recordsPerSecond)} rec/s`
-        : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
+      const shown =
+        outcome._tag === "Measured"
+          ? Report.usesBandwidth(workload)
+            ? Format.bandwidth(outcome.measurement.bytesPerSecond)
+            : `${Format.count(outcome.measurement.recordsPerSecond)} rec/s`
+          : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
       yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown}`)
     })
   const showProgress = (what: string) =>
-    progress.update(`bench ${Progress.bar(done / total)} ${done}/${total}  ${what}  (${Format.millis(performance.now() - startMillis)})`, true)
+    progress.update(
+      `bench ${Progress.bar(done / total)} ${done}/${total}  ${what}  (${Format.millis(performance.now() - startMillis)})`,
+      true,
+    )
   if (options.quick) {
     // One process per subject runs every workload: a smoke test, not a measurement.
     for (const subject of subjects) {
@@ -119,7 +130,9 @@ export const run = Effect.fn("fsys.bench")(function*(options: Options) {
   yield* Console.log(`\nwrote results.json, results.svg and results.md to ${outDirectory}`)
   const failures = rows.filter((r) => r.outcome._tag === "Failed")
   if (failures.length > 0) {
-    return yield* Failure.failed(`${failures.length} task(s) failed, first: ${failures[0]!.workload} × ${failures[0]!.subject}`)
+    return yield* Failure.failed(
+      `${failures.length} task(s) failed, first: ${failures[0]!.workload} × ${failures[0]!.subject}`,
+    )
   }
   return results
 })
@@ -149,7 +162,7 @@ export const command = Command.make(
     ),
   },
   ({ quick, only, workloads, out }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...SUBJECTS]
       const names = Workloads.full.map((w) => w.name)
       const chosen = Option.isSome(workloads) ? yield* parseList(workloads.value, names, "workload") : undefined

@@ -72,11 +72,11 @@ const workDirectory = (directory: string | undefined) =>
   directory !== undefined
     ? Effect.succeed(directory)
     : Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(join(tmpdir(), "fsys-demo-"))),
-      (path) => Effect.promise(() => rm(path, { recursive: true, force: true })),
-    )
+        Effect.promise(() => mkdtemp(join(tmpdir(), "fsys-demo-"))),
+        (path) => Effect.promise(() => rm(path, { recursive: true, force: true })),
+      )
 
-const phaseGroupCommit = Effect.fnUntraced(function*(path: string, options: Options, progress: Progress.Progress) {
+const phaseGroupCommit = Effect.fnUntraced(function* (path: string, options: Options, progress: Progress.Progress) {
   const handle = yield* Journal.open(path)
   const info = yield* handle.info
   yield* Console.log(
@@ -97,7 +97,7 @@ const phaseGroupCommit = Effect.fnUntraced(function*(path: string, options: Opti
   yield* Effect.forEach(
     Array.from({ length: options.producers }, (_, p) => p),
     (producer) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (let seq = 0; seq < options.recordsPerProducer; seq++) {
           yield* handle.syncThrough(yield* handle.append(Records.order(producer, seq)))
           done++
@@ -125,11 +125,17 @@ const phaseGroupCommit = Effect.fnUntraced(function*(path: string, options: Opti
  * @since 0.1.0
  * @category constructors
  */
-export const run = Effect.fn("fsys.demo")(function*(options: Options) {
+export const run = Effect.fn("fsys.demo")(function* (options: Options) {
   if (!(Number.isInteger(options.producers) && options.producers >= 1 && options.producers <= MAX_PRODUCERS)) {
     return yield* Failure.usage(`--producers must be an integer in [1, ${MAX_PRODUCERS}]`)
   }
-  if (!(Number.isInteger(options.recordsPerProducer) && options.recordsPerProducer >= 1 && options.recordsPerProducer <= MAX_RECORDS_PER_PRODUCER)) {
+  if (
+    !(
+      Number.isInteger(options.recordsPerProducer) &&
+      options.recordsPerProducer >= 1 &&
+      options.recordsPerProducer <= MAX_RECORDS_PER_PRODUCER
+    )
+  ) {
     return yield* Failure.usage(`--records must be an integer in [1, ${MAX_RECORDS_PER_PRODUCER}]`)
   }
   const directory = yield* workDirectory(options.directory)
@@ -171,7 +177,8 @@ export const run = Effect.fn("fsys.demo")(function*(options: Options) {
       const parsed = Records.parse(payload)
       if (parsed === undefined) malformed++
       else if (parsed.type === "child") childFound.add(parsed.id)
-      else if (parsed.id === orders[parsed.producer]) orders[parsed.producer]!++ // each producer's seqs in order
+      else if (parsed.id === orders[parsed.producer])
+        orders[parsed.producer]!++ // each producer's seqs in order
       else malformed++
     },
   })
@@ -213,9 +220,15 @@ export const run = Effect.fn("fsys.demo")(function*(options: Options) {
         ["why", summary.reason],
         ["durable appends", `${Format.count(summary.recordsPerSecond)} records/s (${summary.producers} producers)`],
         ["fdatasyncs", `${summary.fdatasyncs} (${summary.recordsPerSync.toFixed(1)} records per sync)`],
-        ["crash", `${summary.childAcknowledged} acknowledged before SIGKILL, ${summary.childAcknowledged - missingChild.length} recovered`],
+        [
+          "crash",
+          `${summary.childAcknowledged} acknowledged before SIGKILL, ${summary.childAcknowledged - missingChild.length} recovered`,
+        ],
         ["result", verified ? "every acknowledged record recovered intact" : "RECORDS MISSING OR DAMAGED"],
-      ]).split("\n").map((line) => `  ${line}`).join("\n"),
+      ])
+        .split("\n")
+        .map((line) => `  ${line}`)
+        .join("\n"),
     ].join("\n"),
   )
   if (!verified) {
@@ -237,10 +250,7 @@ export const command = Command.make(
       Flag.withDescription("Concurrent producers, each awaiting its own durability"),
       Flag.withDefault(64),
     ),
-    records: Flag.Int("records").pipe(
-      Flag.withDescription("Records per producer"),
-      Flag.withDefault(2000),
-    ),
+    records: Flag.Int("records").pipe(Flag.withDescription("Records per producer"), Flag.withDefault(2000)),
     dir: Flag.String("dir").pipe(
       Flag.withDescription("Keep the demo journal in this existing directory (default: a temp directory, removed)"),
       Flag.optional,

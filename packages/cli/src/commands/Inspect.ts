@@ -42,7 +42,7 @@ export interface Report {
  * @since 0.1.0
  * @category constructors
  */
-export const inspect = Effect.fn("fsys.inspect")(function*(path: string, legacyGaps: boolean) {
+export const inspect = Effect.fn("fsys.inspect")(function* (path: string, legacyGaps: boolean) {
   const readable = yield* JournalFile.checkReadable(path)
   const sizeHistogram = new Array<number>(Format.HISTOGRAM_BUCKETS).fill(0)
   let payloadBytes = 0
@@ -94,8 +94,10 @@ export const describeTail = (report: Pick<Report, "tailState" | "cleanEnd" | "by
       ? "clean: the last record ends the file"
       : `clean: followed by ${Format.bytes(report.bytesAfterCleanEnd)} of zeros (sector padding or preallocation)`
   }
-  return `${report.tailState} at ${report.cleanEnd}: ${Format.bytes(report.bytesAfterCleanEnd)} after the clean end ` +
+  return (
+    `${report.tailState} at ${report.cleanEnd}: ${Format.bytes(report.bytesAfterCleanEnd)} after the clean end ` +
     `would be saved to <journal>.corrupt-${report.cleanEnd} and truncated by the next open`
+  )
 }
 
 const render = (report: Report): string => {
@@ -110,7 +112,9 @@ const render = (report: Report): string => {
     `tail         ${describeTail(report)}`,
   ]
   if (report.records > 0) {
-    lines.push(`record size  min ${Format.bytes(report.minRecordBytes ?? 0)}, mean ${Format.bytes(Math.round(mean))}, max ${Format.bytes(report.maxRecordBytes ?? 0)}`)
+    lines.push(
+      `record size  min ${Format.bytes(report.minRecordBytes ?? 0)}, mean ${Format.bytes(Math.round(mean))}, max ${Format.bytes(report.maxRecordBytes ?? 0)}`,
+    )
     lines.push("size histogram (records per size range)")
     lines.push(Format.histogram(report.sizeHistogram))
   }

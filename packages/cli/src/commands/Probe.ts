@@ -49,13 +49,13 @@ const directoryOf = (path: string): Effect.Effect<string, Failure.CliFailure> =>
  * @since 0.1.0
  * @category constructors
  */
-export const probe = Effect.fn("fsys.probe")(function*(path: string) {
+export const probe = Effect.fn("fsys.probe")(function* (path: string) {
   const directory = yield* directoryOf(path)
   const capabilities = yield* Capabilities.probe(directory)
   const scratch = join(directory, `.fsys-probe-${process.pid}.journal`)
-  const info = yield* Effect.scoped(
-    Effect.flatMap(Journal.open(scratch), (handle) => handle.info),
-  ).pipe(Effect.ensuring(Effect.promise(() => rm(scratch, { force: true }))))
+  const info = yield* Effect.scoped(Effect.flatMap(Journal.open(scratch), (handle) => handle.info)).pipe(
+    Effect.ensuring(Effect.promise(() => rm(scratch, { force: true }))),
+  )
   const report: Report = {
     directory,
     capabilities,
@@ -105,4 +105,8 @@ export const command = Command.make(
       Effect.flatMap((report) => Console.log(json ? JSON.stringify(report, null, 2) : render(report))),
       Effect.mapError(Failure.fromError),
     ),
-).pipe(Command.withDescription("Report what the disk can do (alignment, O_DIRECT, io_uring, write cache/FUA) and what a journal there would use, and why"))
+).pipe(
+  Command.withDescription(
+    "Report what the disk can do (alignment, O_DIRECT, io_uring, write cache/FUA) and what a journal there would use, and why",
+  ),
+)

@@ -27,7 +27,8 @@ const utf8OrUndefined = (payload: Uint8Array): string | undefined => {
   }
 }
 
-const hex = (payload: Uint8Array): string => Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("hex")
+const hex = (payload: Uint8Array): string =>
+  Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("hex")
 
 /** Control characters would break the one-record-per-line output: escape them. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -63,8 +64,8 @@ export const formatRecord = (lsn: number, payload: Uint8Array, encoding: Encodin
         value !== undefined
           ? { lsn, length: payload.length, json: value }
           : text !== undefined
-          ? { lsn, length: payload.length, utf8: text }
-          : { lsn, length: payload.length, hex: hex(payload) },
+            ? { lsn, length: payload.length, utf8: text }
+            : { lsn, length: payload.length, hex: hex(payload) },
       )
     }
   }
@@ -99,7 +100,7 @@ export const command = Command.make(
     legacyGaps: legacyGapsFlag,
   },
   ({ journal, follow, format, from, lines, legacyGaps }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const readable = yield* JournalFile.checkReadable(journal)
       const scan = yield* JournalReader.scan(journal, { legacyGaps })
       if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
@@ -125,7 +126,8 @@ export const command = Command.make(
               if (last.length === keep) last.shift()
               last.push({ lsn: record.lsn, payload: record.payload.slice() })
             }
-          }))
+          }),
+        )
         if (last.length > 0) yield* print(last)
         return
       }

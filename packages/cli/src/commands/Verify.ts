@@ -44,7 +44,7 @@ export interface Result {
  * @since 0.1.0
  * @category constructors
  */
-export const verify = Effect.fn("fsys.verify")(function*(
+export const verify = Effect.fn("fsys.verify")(function* (
   path: string,
   legacyGaps: boolean,
   onProgress: (fraction: number, records: number) => void,
@@ -97,12 +97,11 @@ export const command = Command.make(
     legacyGaps: legacyGapsFlag,
   },
   ({ journal, json, legacyGaps }) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const progress = Progress.make()
       const result = yield* verify(journal, legacyGaps, (fraction, records) =>
-        progress.update(`verifying ${Progress.bar(fraction)} ${records} records`)).pipe(
-          Effect.ensuring(Effect.sync(progress.done)),
-        )
+        progress.update(`verifying ${Progress.bar(fraction)} ${records} records`),
+      ).pipe(Effect.ensuring(Effect.sync(progress.done)))
       yield* Console.log(json ? JSON.stringify(result, null, 2) : render(result))
       if (!result.clean) {
         return yield* new Failure.CliFailure({

@@ -71,9 +71,10 @@ export const fromError = (error: unknown): CliFailure => {
     const tagged = error as TaggedLike
     if (tagged._tag === "IoError" && tagged.reason !== undefined) {
       const text = ioReasonText[tagged.reason as IoError.Reason]
-      const message = text === undefined
-        ? `${tagged.path}: ${tagged.syscall} failed: ${tagged.code} (${tagged.reason})`
-        : `${tagged.path}: ${text}`
+      const message =
+        text === undefined
+          ? `${tagged.path}: ${tagged.syscall} failed: ${tagged.code} (${tagged.reason})`
+          : `${tagged.path}: ${text}`
       return new CliFailure({
         message,
         exitCode: usageReasons.has(tagged.reason) ? ExitCode.Usage : ExitCode.Failed,

@@ -54,7 +54,7 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
           return r > 0 && numeric.test(cell) ? cell.padStart(width) : cell.padEnd(width)
         })
         .join("  ")
-        .trimEnd()
+        .trimEnd(),
     )
     .join("\n")
 }
@@ -63,7 +63,8 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 export const HISTOGRAM_BUCKETS = 29
 
 /** Index of the power-of-two bucket holding `size`: bucket b holds sizes in [2^(b-1), 2^b). */
-export const bucketOf = (size: number): number => (size === 0 ? 0 : Math.min(HISTOGRAM_BUCKETS - 1, 32 - Math.clz32(size)))
+export const bucketOf = (size: number): number =>
+  size === 0 ? 0 : Math.min(HISTOGRAM_BUCKETS - 1, 32 - Math.clz32(size))
 
 /** A text bar chart of a power-of-two size histogram, one line per non-empty bucket. */
 export const histogram = (buckets: ReadonlyArray<number>, widthChars = 40): string => {

@@ -38,8 +38,8 @@ export const checkReadable = (path: string): Effect.Effect<Readable, Failure.Cli
       try {
         const { bytesRead } = await file.read(head, 0, head.length, 0)
         // A zero first byte is a hole (a lost first sector), which is damage, not a foreign file.
-        const startsLikeJournal = bytesRead === 0 || head[0] === 0 ||
-          head.subarray(0, bytesRead).every((byte, i) => byte === MAGIC_BYTES[i])
+        const startsLikeJournal =
+          bytesRead === 0 || head[0] === 0 || head.subarray(0, bytesRead).every((byte, i) => byte === MAGIC_BYTES[i])
         return { sizeBytes: stats.size, startsLikeJournal }
       } finally {
         await file.close()

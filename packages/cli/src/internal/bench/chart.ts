@@ -18,7 +18,7 @@ const PANEL_TITLE = 26
 const PANEL_GAP = 18
 const COLOURS = { ours: "#1f77b4", baseline: "#7f7f7f", peer: "#ff7f0e", reference: "#2ca02c" } as const
 
-const escape = (text: string): string =>
+const escapeXml = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
 /** Renders the results as an SVG document. */
@@ -28,9 +28,18 @@ export const svg = (results: Results): string => {
   for (const workload of results.workloads) {
     const bars: Array<{ label: string; value: number; text: string; colour: string }> = []
     for (const row of results.rows.filter((r) => r.workload === workload.name)) {
-      const colour = OURS.includes(row.subject) ? COLOURS.ours : row.subject === "node-fs" ? COLOURS.baseline : COLOURS.peer
+      const colour = OURS.includes(row.subject)
+        ? COLOURS.ours
+        : row.subject === "node-fs"
+          ? COLOURS.baseline
+          : COLOURS.peer
       if (row.outcome._tag !== "Measured") {
-        bars.push({ label: row.subject, value: 0, text: `${row.outcome._tag.toLowerCase()}: ${row.outcome.reason}`, colour })
+        bars.push({
+          label: row.subject,
+          value: 0,
+          text: `${row.outcome._tag.toLowerCase()}: ${row.outcome.reason}`,
+          colour,
+        })
         continue
       }
       const value = throughput(workload, row.outcome.measurement)
@@ -43,14 +52,16 @@ export const svg = (results: Results): string => {
       bars.push({ label: "disk O_DIRECT", value, text: Format.bandwidth(value), colour: COLOURS.reference })
     }
     const max = Math.max(1, ...bars.map((b) => b.value))
-    parts.push(`<text x="10" y="${y + 16}" font-size="14" font-weight="bold">${escape(`${workload.name}: ${workload.title}`)}</text>`)
+    parts.push(
+      `<text x="10" y="${y + 16}" font-size="14" font-weight="bold">${escapeXml(`${workload.name}: ${workload.title}`)}</text>`,
+    )
     let barY = y + PANEL_TITLE
     for (const bar of bars) {
       const width = Math.max(bar.value > 0 ? 1 : 0, (bar.value / max) * BAR_AREA)
       parts.push(
-        `<text x="${LABEL_WIDTH - 8}" y="${barY + 12}" font-size="12" text-anchor="end">${escape(bar.label)}</text>`,
+        `<text x="${LABEL_WIDTH - 8}" y="${barY + 12}" font-size="12" text-anchor="end">${escapeXml(bar.label)}</text>`,
         `<rect x="${LABEL_WIDTH}" y="${barY}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${bar.colour}"/>`,
-        `<text x="${LABEL_WIDTH + width + 6}" y="${barY + 12}" font-size="11">${escape(bar.text)}</text>`,
+        `<text x="${LABEL_WIDTH + width + 6}" y="${barY + 12}" font-size="11">${escapeXml(bar.text)}</text>`,
       )
       barY += BAR_HEIGHT + BAR_GAP
     }
@@ -62,15 +73,16 @@ export const svg = (results: Results): string => {
     [COLOURS.peer, "peers"],
     [COLOURS.reference, "disk O_DIRECT reference"],
   ]
-    .map(([colour, label], i) =>
-      `<rect x="${10 + i * 200}" y="28" width="12" height="12" fill="${colour}"/><text x="${28 + i * 200}" y="38" font-size="12">${label}</text>`
+    .map(
+      ([colour, label], i) =>
+        `<rect x="${10 + i * 200}" y="28" width="12" height="12" fill="${colour}"/><text x="${28 + i * 200}" y="38" font-size="12">${label}</text>`,
     )
     .join("")
   const title = `fsys bench${results.quick ? " (--quick)" : ""}: ${results.machine.cpus} × ${results.machine.cpuModel}, Linux ${results.machine.kernel}, Node ${results.machine.node}, ${results.startedAt}`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="10" y="18" font-size="13">${escape(title)}</text>`,
+    `<text x="10" y="18" font-size="13">${escapeXml(title)}</text>`,
     legend,
     ...parts,
     "</svg>",

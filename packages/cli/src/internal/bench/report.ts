@@ -44,7 +44,8 @@ export interface Results {
 }
 
 /** Large-record and scan workloads are about bandwidth; the others about records per second. */
-export const usesBandwidth = (workload: Workload): boolean => workload.kind === "scan" || workload.recordBytes >= 1024 * 1024
+export const usesBandwidth = (workload: Workload): boolean =>
+  workload.kind === "scan" || workload.recordBytes >= 1024 * 1024
 
 export const throughput = (workload: Workload, measurement: Measurement): number =>
   usesBandwidth(workload) ? measurement.bytesPerSecond : measurement.recordsPerSecond
@@ -67,7 +68,10 @@ export const rows = (
       return m === undefined ? undefined : throughput(workload, m)
     }
     const nodeFs = value("node-fs")
-    const peerValues = here.filter((o) => !isOurs(o.subject)).map((o) => value(o.subject)).filter((v) => v !== undefined)
+    const peerValues = here
+      .filter((o) => !isOurs(o.subject))
+      .map((o) => value(o.subject))
+      .filter((v) => v !== undefined)
     const bestPeer = peerValues.length === 0 ? undefined : Math.max(...peerValues)
     for (const o of here) {
       const v = value(o.subject)
@@ -120,9 +124,10 @@ export const targets = (
     out.push({
       name: label,
       requirement: factor === 1 ? "≥ best peer" : `≥ ${factor}× best peer`,
-      measured: ours === undefined || peer === undefined
-        ? "not measured"
-        : `${ours.subject} ${rate(workload, ours.value)} vs ${peer.subject} ${rate(workload, peer.value)} = ${(ours.value / peer.value).toFixed(2)}×`,
+      measured:
+        ours === undefined || peer === undefined
+          ? "not measured"
+          : `${ours.subject} ${rate(workload, ours.value)} vs ${peer.subject} ${rate(workload, peer.value)} = ${(ours.value / peer.value).toFixed(2)}×`,
       met: ours === undefined || peer === undefined ? null : ours.value >= factor * peer.value,
     })
   }
@@ -150,9 +155,10 @@ export const targets = (
     out.push({
       name: "1 MiB records vs O_DIRECT bandwidth",
       requirement: "≥ 80 % of the disk's O_DIRECT bandwidth",
-      measured: ours === undefined || disk === undefined
-        ? "not measured"
-        : `${ours.subject} ${Format.bandwidth(ours.value)} vs O_DIRECT ${Format.bandwidth(disk.bytesPerSecond)} = ${((ours.value / disk.bytesPerSecond) * 100).toFixed(0)} %`,
+      measured:
+        ours === undefined || disk === undefined
+          ? "not measured"
+          : `${ours.subject} ${Format.bandwidth(ours.value)} vs O_DIRECT ${Format.bandwidth(disk.bytesPerSecond)} = ${((ours.value / disk.bytesPerSecond) * 100).toFixed(0)} %`,
       met: ours === undefined || disk === undefined ? null : ours.value >= 0.8 * disk.bytesPerSecond,
     })
   }
@@ -161,7 +167,9 @@ export const targets = (
   const ourRows = all.filter((row) => isOurs(row.subject))
   const ourMeasurements = ourRows.map((row) => ({ row, m: measured(row.outcome) })).filter((x) => x.m !== undefined)
   if (ourMeasurements.length > 0) {
-    const worstDelay = ourMeasurements.reduce((a, b) => (b.m!.eventLoopDelayP99Millis > a.m!.eventLoopDelayP99Millis ? b : a))
+    const worstDelay = ourMeasurements.reduce((a, b) =>
+      b.m!.eventLoopDelayP99Millis > a.m!.eventLoopDelayP99Millis ? b : a,
+    )
     out.push({
       name: "event-loop delay p99 under load",
       requirement: `< ${EVENT_LOOP_P99_BUDGET_MILLIS} ms in every workload`,
@@ -225,16 +233,38 @@ export const text = (results: Results): string => {
     }
     if (workload.name === "unsynced-1MiB" && results.oDirectReference._tag === "Measured") {
       const m = results.oDirectReference.measurement
-      lines.push(["(disk O_DIRECT)", Format.bandwidth(m.bytesPerSecond), "", "", "", "", String(m.records), "reference"])
+      lines.push([
+        "(disk O_DIRECT)",
+        Format.bandwidth(m.bytesPerSecond),
+        "",
+        "",
+        "",
+        "",
+        String(m.records),
+        "reference",
+      ])
     }
-    out.push(Format.table(lines).split("\n").map((line) => `  ${line}`).join("\n"))
+    out.push(
+      Format.table(lines)
+        .split("\n")
+        .map((line) => `  ${line}`)
+        .join("\n"),
+    )
   }
   out.push("\ntargets (best of our variants)")
   out.push(
     Format.table([
       ["", "target", "requirement", "measured"],
-      ...results.targets.map((t) => [t.met === null ? "?" : t.met ? "met" : "MISSED", t.name, t.requirement, t.measured]),
-    ]).split("\n").map((line) => `  ${line}`).join("\n"),
+      ...results.targets.map((t) => [
+        t.met === null ? "?" : t.met ? "met" : "MISSED",
+        t.name,
+        t.requirement,
+        t.measured,
+      ]),
+    ])
+      .split("\n")
+      .map((line) => `  ${line}`)
+      .join("\n"),
   )
   return out.join("\n")
 }
@@ -245,10 +275,14 @@ const cell = (text: string): string => text.replace(/\|/g, "\\|")
 export const markdown = (results: Results): string => {
   const out: Array<string> = []
   const m = results.machine
-  out.push(`Run ${results.startedAt}${results.quick ? " (--quick)" : ""}: ${m.cpus} × ${m.cpuModel}, ${Format.bytes(m.memoryBytes)}, Linux ${m.kernel}, Node ${m.node}.`)
+  out.push(
+    `Run ${results.startedAt}${results.quick ? " (--quick)" : ""}: ${m.cpus} × ${m.cpuModel}, ${Format.bytes(m.memoryBytes)}, Linux ${m.kernel}, Node ${m.node}.`,
+  )
   for (const workload of results.workloads) {
     out.push("", `### ${workload.name}`, "", workload.title, "")
-    out.push(`| subject | ${usesBandwidth(workload) ? "throughput" : "records/s"} | vs node:fs | vs best peer | event-loop p99 | peak RSS | records | |`)
+    out.push(
+      `| subject | ${usesBandwidth(workload) ? "throughput" : "records/s"} | vs node:fs | vs best peer | event-loop p99 | peak RSS | records | |`,
+    )
     out.push("|---|---:|---:|---:|---:|---:|---:|---|")
     for (const row of results.rows.filter((r) => r.workload === workload.name)) {
       const o = row.outcome
@@ -266,9 +300,17 @@ export const markdown = (results: Results): string => {
       out.push(`| *disk O_DIRECT* | ${Format.bandwidth(x.bytesPerSecond)} | | | | | ${x.records} | ${cell(x.detail)} |`)
     }
   }
-  out.push("", "### Targets (best of our three variants)", "", "| | target | requirement | measured |", "|---|---|---|---|")
+  out.push(
+    "",
+    "### Targets (best of our three variants)",
+    "",
+    "| | target | requirement | measured |",
+    "|---|---|---|---|",
+  )
   for (const t of results.targets) {
-    out.push(`| ${t.met === null ? "?" : t.met ? "met" : "**missed**"} | ${t.name} | ${cell(t.requirement)} | ${cell(t.measured)} |`)
+    out.push(
+      `| ${t.met === null ? "?" : t.met ? "met" : "**missed**"} | ${t.name} | ${cell(t.requirement)} | ${cell(t.measured)} |`,
+    )
   }
   return `${out.join("\n")}\n`
 }

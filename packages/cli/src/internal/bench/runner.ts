@@ -55,7 +55,12 @@ const runWorker = (task: Task | ReferenceTask, count: number, timeoutMillis: num
       }
       if (outcomes !== undefined) return resume(Effect.succeed(outcomes))
       const why = killedBy !== null ? `killed by ${killedBy}` : `exit code ${code}`
-      const detail = stderr.trim().split("\n").filter((line) => line.trim() !== "").pop() ?? "no output"
+      const detail =
+        stderr
+          .trim()
+          .split("\n")
+          .filter((line) => line.trim() !== "")
+          .pop() ?? "no output"
       resume(Effect.succeed(failAll(count, `worker ${why}: ${detail}`)))
     })
   })
@@ -77,7 +82,7 @@ export const runTask = (subject: SubjectName, workloads: ReadonlyArray<Workload>
       { subject, workloads, directory },
       workloads.length,
       workloads.reduce((total, w) => total + w.durationMillis, 0) + TASK_GRACE_MILLIS,
-    )
+    ),
   )
 
 /** Measures the disk's O_DIRECT bandwidth for `totalBytes` in 1 MiB writes. */
@@ -86,5 +91,5 @@ export const runODirectReference = (totalBytes: number): Effect.Effect<Outcome> 
     Effect.map(
       runWorker({ reference: "o_direct", directory, totalBytes, chunkBytes: 1024 * 1024 }, 1, TASK_GRACE_MILLIS),
       (outcomes) => outcomes[0]!,
-    )
+    ),
   )

@@ -24,11 +24,14 @@ export interface CrashResult {
  * Starts the writer on `path` and kills it after `killAfterAcks` acknowledgements or
  * `killAfterMillis`, whichever comes first.
  */
-export const run = (path: string, options: {
-  readonly killAfterAcks: number
-  readonly killAfterMillis: number
-  readonly onAck: (count: number) => void
-}): Effect.Effect<CrashResult, Failure.CliFailure> =>
+export const run = (
+  path: string,
+  options: {
+    readonly killAfterAcks: number
+    readonly killAfterMillis: number
+    readonly onAck: (count: number) => void
+  },
+): Effect.Effect<CrashResult, Failure.CliFailure> =>
   Effect.callback<CrashResult, Failure.CliFailure>((resume, signal) => {
     const child = spawn(process.execPath, [WRITER_PATH, path, String(options.killAfterAcks * 100)], {
       stdio: ["ignore", "pipe", "pipe"],

@@ -40,7 +40,7 @@ const ack = (id: number): void => {
 
 let nextId = 0
 const producer = (handle: Journal.Handle) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     while (nextId < maxRecords) {
       const id = nextId++
       const end = yield* handle.append(Records.childEvent(id))
@@ -50,7 +50,7 @@ const producer = (handle: Journal.Handle) =>
   })
 
 const program = Effect.scoped(
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const handle = yield* Journal.open(path)
     process.stdout.write("ready\n")
     yield* Effect.forEach(Array.from({ length: PRODUCERS }), () => producer(handle), {

@@ -16,9 +16,16 @@ export const childEvent = (id: number): Uint8Array =>
   encoder.encode(`{"type":"child","id":${id},"note":"written by a process that will be killed"}`)
 
 /** Parses a record back: its type and id (`seq` for orders), or undefined when malformed. */
-export const parse = (payload: Uint8Array): { readonly type: string; readonly id: number; readonly producer: number } | undefined => {
+export const parse = (
+  payload: Uint8Array,
+): { readonly type: string; readonly id: number; readonly producer: number } | undefined => {
   try {
-    const value = JSON.parse(decoder.decode(payload)) as { type?: unknown; id?: unknown; seq?: unknown; producer?: unknown }
+    const value = JSON.parse(decoder.decode(payload)) as {
+      type?: unknown
+      id?: unknown
+      seq?: unknown
+      producer?: unknown
+    }
     if (value.type === "child" && typeof value.id === "number") return { type: "child", id: value.id, producer: -1 }
     if (value.type === "order" && typeof value.seq === "number" && typeof value.producer === "number") {
       return { type: "order", id: value.seq, producer: value.producer }
