@@ -104,6 +104,22 @@ export class JournalLocked extends Data.TaggedError("JournalLocked")<{
 }
 
 /**
+ * The file does not start with a journal frame (its first bytes are not fsys's magic). Open
+ * refuses it rather than "recovering" someone else's data into a sidecar and truncating it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotAJournal extends Data.TaggedError("NotAJournal")<{
+  readonly path: string
+  readonly fileSize: number
+}> {
+  override get message(): string {
+    return `${this.path} is not an fsys journal (${this.fileSize} bytes that do not start with a frame); refusing to open it`
+  }
+}
+
+/**
  * @since 0.1.0
  * @category errors
  */
@@ -115,3 +131,4 @@ export type JournalError =
   | JournalClosed
   | JournalPoisoned
   | JournalLocked
+  | NotAJournal

@@ -437,3 +437,17 @@ describe("Journal metrics", () => {
       assert.isAtLeast(latency.count, stats.fdatasyncs)
     }))
 })
+
+describe("Journal.open on a file that is not a journal", () => {
+  it.live("fails with NotAJournal and leaves the file untouched", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = NodePath.join(dir, "notes.txt")
+      NodeFs.writeFileSync(path, "these are someone's notes, not a journal\n")
+      const before = NodeFs.readFileSync(path)
+      const error = yield* Effect.flip(Journal.open(path))
+      assert.strictEqual(error._tag, "NotAJournal")
+      assert.deepStrictEqual(NodeFs.readFileSync(path), before)
+      assert.deepStrictEqual(NodeFs.readdirSync(dir), ["notes.txt"], "no sidecar was written")
+    }))
+})

@@ -21,7 +21,7 @@ import * as NodePath from "node:path"
 import { Effect, Exit, Scope } from "effect"
 import type { IoError } from "@fsys/native"
 import * as FileIo from "../../FileIo.ts"
-import { InvalidOptions, JournalLocked } from "../../JournalError.ts"
+import { type InvalidOptions, JournalLocked, NotAJournal } from "../../JournalError.ts"
 import type { TailState } from "../../JournalReader.ts"
 import { scanHandle } from "../reader/scan.ts"
 import { roundDown } from "../logBuffer/sectors.ts"
@@ -67,7 +67,7 @@ export interface Resumed {
 export const openForAppend = Effect.fnUntraced(function* (
   path: string,
   options: ResumeOptions,
-): Effect.fn.Return<Resumed, IoError.IoError | JournalLocked | InvalidOptions, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<Resumed, IoError.IoError | JournalLocked | InvalidOptions | NotAJournal, FileIo.FileIo | Scope.Scope> {
   const selected = yield* selectFileIo(options.backend)
   const fileIo = selected.fileIo
   const readHandle = yield* fileIo.open(path, { create: true })
@@ -77,6 +77,11 @@ export const openForAppend = Effect.fnUntraced(function* (
     ),
   )
   const scan = yield* scanHandle(fileIo, readHandle, { legacyGaps: options.legacyGaps })
+  // A crash can tear our first frame (Truncated*, ChecksumMismatch) but never writes a foreign
+  // first byte: bad magic at offset 0 means this is not a journal, so touch nothing.
+  if (scan.cleanEnd === 0 && scan.tailState === "BadMagic") {
+    return yield* Effect.fail(new NotAJournal({ path, fileSize: scan.fileSize }))
+  }
   let sidecarPath: string | undefined
   if (scan.fileSize > scan.cleanEnd && scan.tailState !== "CleanEnd") {
     sidecarPath = yield* saveTail(fileIo, readHandle, path, scan.cleanEnd, scan.fileSize)
