@@ -320,11 +320,18 @@ export const followReboots = (disk: Disk): FileIo.FileIoService => ({
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
-  Layer.effectContext(
-    Effect.map(make(options), (disk) =>
-      Context.make(SimulatedDisk, disk).pipe(Context.add(FileIo.FileIo, followReboots(disk))),
-    ),
-  )
+  Layer.effectContext(Effect.map(make(options), contextOf))
+
+/**
+ * Provides an existing disk as `SimulatedDisk` and its `FileIo` (following reboots): for tests
+ * that build the disk themselves (to seed files or faults first) and then run code in a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk | FileIo.FileIo> => Layer.succeedContext(contextOf(disk))
+
+const contextOf = (disk: Disk) => Context.make(SimulatedDisk, disk).pipe(Context.add(FileIo.FileIo, followReboots(disk)))
 
 /**
  * The call fails with this errno.

@@ -749,4 +749,16 @@ describe("SimulatedDisk: determinism", () => {
       yield* io.open("/d/b", { create: true })
       assert.deepStrictEqual((yield* disk.files).includes("/d/b"), true)
     }).pipe(Effect.provide(SimulatedDisk.layer({ seed: 9 }))))
+
+  it.effect("layerFrom provides a disk built beforehand, with its files", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 10 })
+      yield* disk.writeFile("/d/seeded", filled(5, 1))
+      const size = yield* Effect.gen(function* () {
+        const io = yield* FileIo.FileIo
+        const handle = yield* io.open("/d/seeded")
+        return yield* io.size(handle)
+      }).pipe(Effect.scoped, Effect.provide(SimulatedDisk.layerFrom(disk)))
+      assert.strictEqual(size, 5)
+    }))
 })
