@@ -119,14 +119,16 @@ describe("tail", () => {
     oneLine(outside.stderr)
   })
 
-  it("--follow prints records appended while it runs", async () => {
+  it("--follow -n 1 prints the last record, then records appended while it runs", async () => {
     const followed = join(dir.path, "followed.journal")
-    await writeFile(followed, journalBytes(["first"]))
-    const child = spawnFsys(["tail", "-f", followed])
+    await writeFile(followed, journalBytes(["zeroth", "first"]))
+    const child = spawnFsys(["tail", "-f", "-n", "1", followed])
     await child.waitFor(/first/)
     await appendFile(followed, journalBytes(["second"]))
     await child.waitFor(/second/)
     child.kill()
+    // -n 1 started at the last record: the earlier one was never printed.
+    expect(child.output()).not.toContain("zeroth")
   })
 })
 

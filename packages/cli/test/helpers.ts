@@ -60,6 +60,7 @@ export const spawnFsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000) =
         check()
       }),
     kill: () => child.kill("SIGTERM"),
+    output: (): string => stdout,
   }
 }
 

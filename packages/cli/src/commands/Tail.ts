@@ -30,6 +30,9 @@ const utf8OrUndefined = (payload: Uint8Array): string | undefined => {
 const hex = (payload: Uint8Array): string =>
   Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("hex")
 
+/** A bound on `--lines` (the ring of LSNs it keeps). */
+const MAX_LINES = 10_000_000
+
 /** Control characters would break the one-record-per-line output: escape them. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/g
@@ -94,7 +97,7 @@ export const command = Command.make(
     ),
     lines: Flag.Int("lines").pipe(
       Flag.withAlias("n"),
-      Flag.withDescription("Print only the last N records (without --follow) "),
+      Flag.withDescription("Start with the last N records (with --follow: then keep following)"),
       Flag.optional,
     ),
     legacyGaps: legacyGapsFlag,
@@ -102,35 +105,36 @@ export const command = Command.make(
   ({ journal, follow, format, from, lines, legacyGaps }) =>
     Effect.gen(function* () {
       const readable = yield* JournalFile.checkReadable(journal)
-      const scan = yield* JournalReader.scan(journal, { legacyGaps })
+      if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= MAX_LINES)) {
+        return yield* Failure.usage(`--lines must be in [0, ${MAX_LINES}]`)
+      }
+      // The scan finds the clean end and, for --lines, the LSN of the N-th record from the end
+      // (a ring of N LSNs: bounded memory however long the journal is).
+      const keep = Option.isSome(lines) ? lines.value : 0
+      const ring = new Float64Array(Math.max(1, keep))
+      let seen = 0
+      const scan = yield* JournalReader.scan(journal, {
+        legacyGaps,
+        ...(keep > 0 ? { onRecord: (lsn: number) => void (ring[seen++ % keep] = lsn) } : {}),
+      })
       if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
       if (Option.isSome(from) && (from.value < 0 || from.value > scan.cleanEnd)) {
         return yield* Failure.usage(`--from ${from.value} is outside the journal [0, ${scan.cleanEnd}]`)
       }
-      if (Option.isSome(lines) && lines.value < 0) return yield* Failure.usage(`--lines must be ≥ 0`)
-      const records = JournalReader.records(journal, {
-        legacyGaps,
-        follow,
-        ...(Option.isSome(from) ? { from: from.value } : {}),
-      })
-      const print = (batch: ReadonlyArray<{ readonly lsn: number; readonly payload: Uint8Array }>) =>
-        Console.log(batch.map((r) => formatRecord(r.lsn, r.payload, format)).join("\n"))
-      if (Option.isSome(lines) && !follow) {
-        // Keep a ring of the last N records: bounded memory however long the journal is.
-        const keep = lines.value
-        const last: Array<{ readonly lsn: number; readonly payload: Uint8Array }> = []
-        yield* Stream.runForEachArray(records, (batch) =>
-          Effect.sync(() => {
-            for (const record of batch) {
-              if (keep === 0) return
-              if (last.length === keep) last.shift()
-              last.push({ lsn: record.lsn, payload: record.payload.slice() })
-            }
-          }),
-        )
-        if (last.length > 0) yield* print(last)
-        return
-      }
-      yield* Stream.runForEachArray(records, (batch) => (batch.length === 0 ? Effect.void : print(batch)))
+      const start = Option.isSome(lines)
+        ? keep === 0
+          ? scan.cleanEnd
+          : seen <= keep
+            ? 0
+            : ring[seen % keep]!
+        : Option.isSome(from)
+          ? from.value
+          : 0
+      const records = JournalReader.records(journal, { legacyGaps, follow, from: start })
+      yield* Stream.runForEachArray(records, (batch) =>
+        batch.length === 0
+          ? Effect.void
+          : Console.log(batch.map((r) => formatRecord(r.lsn, r.payload, format)).join("\n")),
+      )
     }).pipe(Effect.mapError(Failure.fromError)),
 ).pipe(Command.withDescription("Print records (utf8, hex or json); --follow prints new records as they are written"))
