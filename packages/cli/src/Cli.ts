@@ -35,7 +35,10 @@ export const VERSION = "0.1.0"
  * @category commands
  */
 export const root = Command.make("fsys").pipe(
-  Command.withDescription("Durable, hardware-aware file IO and a write-ahead journal: inspect, verify, benchmark"),
+  Command.withDescription(
+    "Durable, hardware-aware file IO and a write-ahead journal: inspect, verify, benchmark. " +
+      "Exit codes: 0 success; 1 damaged journal or failed run; 2 bad usage or not a readable journal; 130 interrupted",
+  ),
   Command.withSubcommands([Probe.command, Inspect.command, Verify.command, Tail.command, Demo.command, Bench.command]),
 )
 
