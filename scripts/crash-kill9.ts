@@ -99,7 +99,12 @@ export const runWriter = (options: {
   readonly args: ReadonlyArray<string>
   readonly killAfterMillis?: number
   readonly wrap?: ReadonlyArray<string>
-}): Promise<{ readonly stdout: string; readonly stderr: string; readonly signal: string | null; readonly code: number | null }> =>
+}): Promise<{
+  readonly stdout: string
+  readonly stderr: string
+  readonly signal: string | null
+  readonly code: number | null
+}> =>
   new Promise((resolve, reject) => {
     const command = [...(options.wrap ?? []), process.execPath, WRITER_SCRIPT, ...options.args]
     const child = spawn(command[0] as string, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] })
@@ -198,7 +203,9 @@ export const runKillRounds = async (options: KillOptions): Promise<KillResult> =
       break
     }
     if (log.ready.nextLsn !== cleanEnd || log.ready.syncedLsn !== cleanEnd) {
-      failures.push(`${context}: reopened at next ${log.ready.nextLsn} synced ${log.ready.syncedLsn}, clean end ${cleanEnd}`)
+      failures.push(
+        `${context}: reopened at next ${log.ready.nextLsn} synced ${log.ready.syncedLsn}, clean end ${cleanEnd}`,
+      )
     }
     if (log.errors.length > 0) failures.push(`${context}: the writer saw errors: ${log.errors.slice(0, 3).join("; ")}`)
     const decoded = CrashHarness.decodeJournal(new Uint8Array(NodeFs.readFileSync(path)))
@@ -223,7 +230,8 @@ export const runKillRounds = async (options: KillOptions): Promise<KillResult> =
       }),
     ),
   ).catch((error: unknown) => `failed: ${String(error)}`)
-  if (resumed !== cleanEnd) failures.push(`seed ${options.seed} ${options.mode}: final reopen at ${resumed}, clean end ${cleanEnd}`)
+  if (resumed !== cleanEnd)
+    failures.push(`seed ${options.seed} ${options.mode}: final reopen at ${resumed}, clean end ${cleanEnd}`)
   return { failures, summaries }
 }
 

@@ -70,7 +70,9 @@ for (const mode of modes) {
       }
     }
     if (!values.verbose && runs % 500 === 0) {
-      console.log(`${runs} runs, ${failing.length} failing, ${((performance.now() - startedMillis) / 1000).toFixed(1)} s`)
+      console.log(
+        `${runs} runs, ${failing.length} failing, ${((performance.now() - startedMillis) / 1000).toFixed(1)} s`,
+      )
     }
   }
 }

@@ -29,7 +29,8 @@ import { expectationFor, parseWriterLog, runWriter } from "./crash-kill9.ts"
 /** Why strace cannot be used here, or undefined when it can (installed and allowed to ptrace). */
 export const straceUnavailable = (): string | undefined => {
   const probe = spawnSync("strace", ["-f", "-qq", "-o", "/dev/null", "-e", "trace=none", "true"], { encoding: "utf8" })
-  if (probe.error !== undefined) return `strace is not installed (${probe.error.message}); .ci/run installs it with apt-get`
+  if (probe.error !== undefined)
+    return `strace is not installed (${probe.error.message}); .ci/run installs it with apt-get`
   if (probe.status !== 0) return `strace cannot trace here (exit ${probe.status}): ${probe.stderr.trim()}`
   return undefined
 }
@@ -48,7 +49,9 @@ export interface StraceResult {
 }
 
 /** fdatasync calls started on descriptor `fd` after the injected failure (retries). */
-export const retriesAfterInjection = (straceLog: string): { readonly injected: boolean; readonly fd: string; readonly retries: number } => {
+export const retriesAfterInjection = (
+  straceLog: string,
+): { readonly injected: boolean; readonly fd: string; readonly retries: number } => {
   const lines = straceLog.split("\n")
   const injectedAt = lines.findIndex((entry) => entry.includes("INJECTED"))
   if (injectedAt < 0) return { injected: false, fd: "", retries: 0 }
@@ -62,7 +65,9 @@ export const retriesAfterInjection = (straceLog: string): { readonly injected: b
   }
   if (fd === undefined) return { injected: true, fd: "?", retries: 0 }
   const started = new RegExp(`fdatasync\\(${fd}[)\\s]`)
-  const retries = lines.slice(injectedAt + 1).filter((entry) => started.test(entry) && !entry.includes("resumed")).length
+  const retries = lines
+    .slice(injectedAt + 1)
+    .filter((entry) => started.test(entry) && !entry.includes("resumed")).length
   return { injected: true, fd, retries }
 }
 
@@ -73,19 +78,32 @@ export const runStraceEio = async (options: StraceOptions): Promise<StraceResult
   const context = `${options.mode}, fdatasync #${options.whenNth} per thread fails with EIO`
   const failures: Array<string> = []
   const run = await runWriter({
-    wrap: ["strace", "-f", "-qq", "-o", straceLog, "-e", "trace=fdatasync", "-e", `inject=fdatasync:error=EIO:when=${options.whenNth}`],
+    wrap: [
+      "strace",
+      "-f",
+      "-qq",
+      "-o",
+      straceLog,
+      "-e",
+      "trace=fdatasync",
+      "-e",
+      `inject=fdatasync:error=EIO:when=${options.whenNth}`,
+    ],
     args: [
       ...["--path", path, "--mode", options.mode, "--backend", "pwrite", "--epoch", "1", "--writers", "4"],
       ...["--seed", String(options.seed), "--records-max", "400", "--sync-probability", "0.5"],
     ],
   })
   const log = parseWriterLog(run.stdout, 1)
-  if (log.ready === undefined) return { failures: [`${context}: the writer never opened: ${run.stderr.slice(0, 500)}`], summary: "" }
+  if (log.ready === undefined)
+    return { failures: [`${context}: the writer never opened: ${run.stderr.slice(0, 500)}`], summary: "" }
   const trace = retriesAfterInjection(NodeFs.readFileSync(straceLog, "utf8"))
   if (!trace.injected) failures.push(`${context}: strace never injected the EIO (too few fdatasyncs?)`)
-  if (trace.retries > 0) failures.push(`${context}: ${trace.retries} fdatasync(s) on fd ${trace.fd} after the failed one (retried)`)
+  if (trace.retries > 0)
+    failures.push(`${context}: ${trace.retries} fdatasync(s) on fd ${trace.fd} after the failed one (retried)`)
   const poisonedSync = log.errors.some((error) => /sync(Through)? JournalPoisoned EIO/.test(error))
-  if (trace.injected && !poisonedSync) failures.push(`${context}: no syncer saw JournalPoisoned(EIO): ${log.errors.join("; ")}`)
+  if (trace.injected && !poisonedSync)
+    failures.push(`${context}: no syncer saw JournalPoisoned(EIO): ${log.errors.join("; ")}`)
   if (trace.injected) {
     for (const required of ["main append JournalPoisoned EIO", "main sync JournalPoisoned EIO"]) {
       if (!log.errors.includes(required)) failures.push(`${context}: expected "${required}" after the failure`)

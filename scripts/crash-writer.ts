@@ -55,7 +55,9 @@ if (
   ![epoch, writers, seed, recordsMax].every((value) => Number.isSafeInteger(value) && value >= 0) ||
   !(syncProbability >= 0 && syncProbability <= 1)
 ) {
-  process.stderr.write("usage: crash-writer.ts --path <file> [--mode direct|buffered] [--backend auto|pwrite|io_uring] [--epoch n] [--writers n] [--seed n] [--records-max n]\n")
+  process.stderr.write(
+    "usage: crash-writer.ts --path <file> [--mode direct|buffered] [--backend auto|pwrite|io_uring] [--epoch n] [--writers n] [--seed n] [--records-max n]\n",
+  )
   process.exit(2)
 }
 

@@ -166,7 +166,16 @@ export type FaultOp =
  * @since 0.1.0
  * @category models
  */
-export type ErrorCode = "EIO" | "ENOSPC" | "EDQUOT" | "EINVAL" | "EOPNOTSUPP" | "EACCES" | "EMFILE" | "EBUSY" | (string & {})
+export type ErrorCode =
+  | "EIO"
+  | "ENOSPC"
+  | "EDQUOT"
+  | "EINVAL"
+  | "EOPNOTSUPP"
+  | "EACCES"
+  | "EMFILE"
+  | "EBUSY"
+  | (string & {})
 
 /**
  * What happens to a call when a fault fires.
@@ -329,9 +338,11 @@ export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.File
  * @since 0.1.0
  * @category layers
  */
-export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk | FileIo.FileIo> => Layer.succeedContext(contextOf(disk))
+export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
+  Layer.succeedContext(contextOf(disk))
 
-const contextOf = (disk: Disk) => Context.make(SimulatedDisk, disk).pipe(Context.add(FileIo.FileIo, followReboots(disk)))
+const contextOf = (disk: Disk) =>
+  Context.make(SimulatedDisk, disk).pipe(Context.add(FileIo.FileIo, followReboots(disk)))
 
 /**
  * The call fails with this errno.
@@ -387,4 +398,5 @@ export const bitFlip: Fault = { _tag: "BitFlip" }
  * @since 0.1.0
  * @category faults
  */
-export const powerLoss = (mode?: CrashMode): Fault => (mode === undefined ? { _tag: "PowerLoss" } : { _tag: "PowerLoss", mode })
+export const powerLoss = (mode?: CrashMode): Fault =>
+  mode === undefined ? { _tag: "PowerLoss" } : { _tag: "PowerLoss", mode }

@@ -57,7 +57,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       assert.strictEqual(count, 15)
       assert.deepStrictEqual([...into.subarray(0, 15)], [0, 0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7])
       assert.strictEqual(yield* io.readAt(handle, into, 500), 0)
-    }))
+    }),
+  )
 
   it.effect("open without create on a missing file fails NotFound; reopen is not created", () =>
     Effect.gen(function* () {
@@ -66,7 +67,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       yield* disk.fileIo.open("/d/a", { create: true })
       const again = yield* disk.fileIo.open("/d/a", { create: true })
       assert.isFalse(again.created)
-    }))
+    }),
+  )
 
   it.effect("handle ids are unique and never reused; closed handles fail BadDescriptor", () =>
     Effect.gen(function* () {
@@ -78,7 +80,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       const second = yield* io.open("/d/a")
       assert.notStrictEqual(first.id, second.id)
       expectIoError(yield* Effect.exit(io.writeAt(first, filled(1, 1), 0)), "BadDescriptor")
-    }))
+    }),
+  )
 
   it.effect("read-only handles refuse writes with BadDescriptor", () =>
     Effect.gen(function* () {
@@ -87,7 +90,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       const reader = yield* disk.fileIo.open("/d/a", { readOnly: true })
       expectIoError(yield* Effect.exit(disk.fileIo.writeAt(reader, filled(1, 1), 0)), "BadDescriptor")
       expectIoError(yield* Effect.exit(disk.fileIo.truncate(reader, 0)), "BadDescriptor")
-    }))
+    }),
+  )
 
   it.effect("negative or fractional offsets are InvalidArgument and change nothing", () =>
     Effect.gen(function* () {
@@ -96,7 +100,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       expectIoError(yield* Effect.exit(disk.fileIo.writeAt(handle, filled(1, 1), -1)), "InvalidArgument")
       expectIoError(yield* Effect.exit(disk.fileIo.writeAt(handle, filled(1, 1), 1.5)), "InvalidArgument")
       assert.strictEqual(yield* disk.fileIo.size(handle), 0)
-    }))
+    }),
+  )
 
   it.effect("the lock is exclusive across handles and released on close (and by the Scope)", () =>
     Effect.gen(function* () {
@@ -113,7 +118,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       assert.isTrue(Exit.isSuccess(scoped))
       const third = yield* io.open("/d/b")
       yield* io.lock(third) // the scoped holder is gone
-    }))
+    }),
+  )
 
   it.effect("truncate shrinks and zero-extends; remove unlinks the name", () =>
     Effect.gen(function* () {
@@ -128,7 +134,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       yield* io.remove("/d/a")
       assert.deepStrictEqual(yield* disk.files, [])
       expectIoError(yield* Effect.exit(io.remove("/d/a")), "NotFound")
-    }))
+    }),
+  )
 
   it.effect("writeAtThenDatasync writes then makes the write durable", () =>
     Effect.gen(function* () {
@@ -140,7 +147,8 @@ describe("SimulatedDisk: the FileIo contract", () => {
       assert.deepStrictEqual([stats.writes, stats.datasyncs], [1, 1])
       yield* io.syncDirectory("/d")
       assert.deepStrictEqual([...((yield* durableOf(disk, "/d/a")) ?? [])], [5, 5, 5])
-    }))
+    }),
+  )
 })
 
 describe("SimulatedDisk: what is durable when", () => {
@@ -154,7 +162,8 @@ describe("SimulatedDisk: what is durable when", () => {
       assert.strictEqual((yield* durableOf(disk, "/d/a"))?.length, 0)
       yield* io.datasync(handle)
       assert.strictEqual((yield* durableOf(disk, "/d/a"))?.length, 700)
-    }))
+    }),
+  )
 
   it.effect("a new file's name survives a crash only after syncDirectory", () =>
     Effect.gen(function* () {
@@ -170,7 +179,8 @@ describe("SimulatedDisk: what is durable when", () => {
       yield* disk.crash({ mode: "dropUnsynced" })
       assert.deepStrictEqual(yield* disk.files, ["/d/b"])
       assert.deepStrictEqual([...((yield* fileOf(disk, "/d/b")) ?? [])], [...filled(10, 2)])
-    }))
+    }),
+  )
 
   it.effect("syncDirectory of another directory does not persist the name", () =>
     Effect.gen(function* () {
@@ -180,7 +190,8 @@ describe("SimulatedDisk: what is durable when", () => {
       yield* disk.fileIo.syncDirectory("/e")
       yield* disk.crash({ mode: "dropUnsynced" })
       assert.deepStrictEqual(yield* disk.files, [])
-    }))
+    }),
+  )
 
   it.effect("datasync persists only writes that completed before it started", () =>
     Effect.gen(function* () {
@@ -198,7 +209,8 @@ describe("SimulatedDisk: what is durable when", () => {
       assert.strictEqual((yield* durableOf(disk, "/d/a"))?.length, 10)
       yield* disk.crash({ mode: "dropUnsynced" })
       assert.deepStrictEqual([...((yield* fileOf(disk, "/d/a")) ?? [])], [...filled(10, 1)])
-    }))
+    }),
+  )
 
   it.effect("an unsynced truncate is undone by a crash; a synced one is not", () =>
     Effect.gen(function* () {
@@ -213,7 +225,8 @@ describe("SimulatedDisk: what is durable when", () => {
       yield* disk.fileIo.datasync(again)
       yield* disk.crash({ mode: "dropUnsynced" })
       assert.strictEqual((yield* fileOf(disk, "/d/a"))?.length, 100)
-    }))
+    }),
+  )
 
   it.effect("an unsynced remove is undone by a crash", () =>
     Effect.gen(function* () {
@@ -226,7 +239,8 @@ describe("SimulatedDisk: what is durable when", () => {
       yield* disk.fileIo.syncDirectory("/d")
       yield* disk.crash({ mode: "dropUnsynced" })
       assert.deepStrictEqual(yield* disk.files, [])
-    }))
+    }),
+  )
 })
 
 describe("SimulatedDisk: crash modes", () => {
@@ -262,13 +276,15 @@ describe("SimulatedDisk: crash modes", () => {
       const { report, file } = yield* overwriteScenario(1, "dropUnsynced")
       assert.strictEqual(report.mode, "dropUnsynced")
       assert.deepStrictEqual(sectorValues(file), [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11])
-    }))
+    }),
+  )
 
   it.effect("keepAll keeps every write (a process crash)", () =>
     Effect.gen(function* () {
       const { file } = yield* overwriteScenario(1, "keepAll")
       assert.deepStrictEqual(sectorValues(file), [0x11, 0x11, 0x22, 0x22, 0x22, 0x22, 0x11, 0x11])
-    }))
+    }),
+  )
 
   it.effect("keepSubset keeps any subset of sector writes, each sector old or new, over seeds", () =>
     Effect.gen(function* () {
@@ -277,12 +293,18 @@ describe("SimulatedDisk: crash modes", () => {
         const { file } = yield* overwriteScenario(seed, "keepSubset")
         const values = sectorValues(file)
         assert.deepStrictEqual([values[0], values[1], values[6], values[7]], [0x11, 0x11, 0x11, 0x11])
-        seen.add(values.slice(2, 6).map((value) => (value === 0x22 ? "n" : "o")).join(""))
+        seen.add(
+          values
+            .slice(2, 6)
+            .map((value) => (value === 0x22 ? "n" : "o"))
+            .join(""),
+        )
       }
       // Non-prefix subsets (writeback in any order) must be reachable, e.g. "onon".
       assert.isTrue(seen.size >= 12, `only ${seen.size} of 16 subsets seen: ${[...seen].join(",")}`)
       assert.isTrue(seen.has("onon") || seen.has("nono"))
-    }))
+    }),
+  )
 
   it.effect("tornWrite persists a prefix of the write's sectors, cut at a sector boundary", () =>
     Effect.gen(function* () {
@@ -296,7 +318,8 @@ describe("SimulatedDisk: crash modes", () => {
         cuts.add(cut)
       }
       assert.deepStrictEqual([...cuts].sort(), [0, 1, 2, 3, 4])
-    }))
+    }),
+  )
 
   it.effect("tornWrite and keepSubset of an extending write show zeros where the size landed without data", () =>
     Effect.gen(function* () {
@@ -317,7 +340,8 @@ describe("SimulatedDisk: crash modes", () => {
       }
       assert.isTrue(zeroTails > 0, "some crash must leave a zero region")
       assert.isTrue(shorter > 0, "some crash must lose the size change")
-    }))
+    }),
+  )
 
   it.effect("two writes into one sector persist as one version or the other, never a mix", () =>
     Effect.gen(function* () {
@@ -339,7 +363,8 @@ describe("SimulatedDisk: crash modes", () => {
         outcomes.add(`${first}/${second}`)
       }
       assert.isTrue(outcomes.has("true/false") && outcomes.has("true/true") && outcomes.has("false/false"))
-    }))
+    }),
+  )
 
   it.effect("loseDirectoryEntries keeps written data but drops unsynced new names", () =>
     Effect.gen(function* () {
@@ -361,7 +386,8 @@ describe("SimulatedDisk: crash modes", () => {
           ["/d/old", "durable"],
         ],
       )
-    }))
+    }),
+  )
 
   it.effect("after a crash old handles and the old FileIo are dead; the new boot works", () =>
     Effect.gen(function* () {
@@ -378,7 +404,8 @@ describe("SimulatedDisk: crash modes", () => {
       yield* oldIo.close(handle) // closing a dead handle is harmless
       const fresh = yield* disk.fileIo.open("/d/b", { create: true })
       yield* disk.fileIo.writeAt(fresh, filled(1, 1), 0)
-    }))
+    }),
+  )
 
   it.effect("a write delayed across a crash never lands on the rebooted disk", () =>
     Effect.gen(function* () {
@@ -391,7 +418,8 @@ describe("SimulatedDisk: crash modes", () => {
       yield* disk.crash({ mode: "keepAll" })
       expectIoError(yield* Fiber.join(write), "BadDescriptor")
       assert.strictEqual((yield* fileOf(disk, "/d/a"))?.length, 0)
-    }))
+    }),
+  )
 
   it.effect("a PowerLoss fault crashes the disk at that call; awaitCrash sees the report", () =>
     Effect.gen(function* () {
@@ -406,7 +434,8 @@ describe("SimulatedDisk: crash modes", () => {
       const report = yield* Fiber.join(waiter)
       assert.strictEqual(report.mode, "keepAll")
       assert.deepStrictEqual([...((yield* fileOf(disk, "/d/a")) ?? [])], [...filled(10, 1)])
-    }))
+    }),
+  )
 })
 
 describe("SimulatedDisk: faults", () => {
@@ -432,7 +461,8 @@ describe("SimulatedDisk: faults", () => {
       assert.deepStrictEqual([...file.subarray(0, 2 * SECTOR)], [...filled(SECTOR, 0x11), ...filled(SECTOR, 0x22)])
       const tail = file.subarray(2 * SECTOR)
       assert.isFalse(tail.length === 64 * SECTOR && tail.every((byte) => byte === 0x33), "every lost write survived")
-    }))
+    }),
+  )
 
   it.effect("probability faults are deterministic from the seed", () =>
     Effect.gen(function* () {
@@ -452,7 +482,8 @@ describe("SimulatedDisk: faults", () => {
       assert.notStrictEqual(yield* pattern(8), first)
       const failures = [...first].filter((char) => char === "x").length
       assert.isTrue(failures > 5 && failures < 40, first)
-    }))
+    }),
+  )
 
   it.effect("times and path restrict a rule; clearFaults removes it", () =>
     Effect.gen(function* () {
@@ -469,7 +500,8 @@ describe("SimulatedDisk: faults", () => {
       expectIoError(yield* Effect.exit(io.datasync(a)), "Io")
       yield* disk.clearFaults
       yield* io.datasync(a)
-    }))
+    }),
+  )
 
   it.effect("a short write is continued by writeAt; a write that makes no progress fails ShortWrite", () =>
     Effect.gen(function* () {
@@ -483,7 +515,8 @@ describe("SimulatedDisk: faults", () => {
       yield* disk.inject({ op: "write", nth: 1, fault: SimulatedDisk.shortWrite(0) })
       const error = expectIoError(yield* Effect.exit(io.writeAt(handle, filled(10, 4), 1000)), "ShortWrite")
       assert.strictEqual(error.code, "ESHORT")
-    }))
+    }),
+  )
 
   it.effect("a short write then ENOSPC leaves the written part in the file (the journal must not trust it)", () =>
     Effect.gen(function* () {
@@ -495,7 +528,8 @@ describe("SimulatedDisk: faults", () => {
       const error = expectIoError(yield* Effect.exit(io.writeAt(handle, filled(1000, 4), 0)), "NoSpace")
       assert.strictEqual(error.code, "ENOSPC")
       assert.strictEqual((yield* fileOf(disk, "/d/a"))?.length, 300)
-    }))
+    }),
+  )
 
   it.effect("capacity: writes fill the disk and fail ENOSPC; fallocate past it fails ENOSPC", () =>
     Effect.gen(function* () {
@@ -510,7 +544,8 @@ describe("SimulatedDisk: faults", () => {
       yield* io.truncate(handle, 1000)
       yield* io.allocate(other, 0, 3000)
       expectIoError(yield* Effect.exit(io.writeAt(handle, filled(200, 1), 1000)), "NoSpace")
-    }))
+    }),
+  )
 
   it.effect("latency uses Effect.sleep (TestClock controls it)", () =>
     Effect.gen(function* () {
@@ -522,7 +557,8 @@ describe("SimulatedDisk: faults", () => {
       assert.isUndefined(sync.pollUnsafe())
       yield* TestClock.adjust("1 millis")
       yield* Fiber.join(sync)
-    }))
+    }),
+  )
 
   it.effect("misdirected and bit-flipped reads return wrong data without an error", () =>
     Effect.gen(function* () {
@@ -550,7 +586,8 @@ describe("SimulatedDisk: faults", () => {
       const clean = new Uint8Array(64)
       yield* io.readAt(handle, clean, 0)
       assert.deepStrictEqual([...clean], [...contents.subarray(0, 64)])
-    }))
+    }),
+  )
 
   it.effect("open, syncDirectory, allocate and lock faults fail with the injected errno", () =>
     Effect.gen(function* () {
@@ -563,7 +600,8 @@ describe("SimulatedDisk: faults", () => {
       yield* disk.inject({ op: "allocate", nth: 1, fault: SimulatedDisk.fail("EOPNOTSUPP") })
       expectIoError(yield* Effect.exit(disk.fileIo.allocate(handle, 0, 4096)), "NotSupported")
       assert.strictEqual((yield* disk.stats).faultsFired, 3)
-    }))
+    }),
+  )
 })
 
 describe("SimulatedDisk: O_DIRECT alignment", () => {
@@ -585,7 +623,8 @@ describe("SimulatedDisk: O_DIRECT alignment", () => {
       assert.strictEqual((yield* fileOf(disk, "/d/a"))?.length, 4608)
       const into = buffer.bytes.subarray(0, 1024)
       assert.strictEqual(yield* io.readAt(handle, into, 4096), 512)
-    }))
+    }),
+  )
 
   it.effect("misaligned offset, length, address or heap memory fail EINVAL and change nothing", () =>
     Effect.gen(function* () {
@@ -604,7 +643,8 @@ describe("SimulatedDisk: O_DIRECT alignment", () => {
       }
       assert.strictEqual((yield* fileOf(disk, "/d/a"))?.length, 0)
       assert.strictEqual((yield* disk.stats).writes, 0)
-    }))
+    }),
+  )
 
   it.effect("buffered handles accept any buffer; directIo: false refuses O_DIRECT at open", () =>
     Effect.gen(function* () {
@@ -612,16 +652,21 @@ describe("SimulatedDisk: O_DIRECT alignment", () => {
       const handle = yield* disk.fileIo.open("/d/a", { create: true })
       yield* disk.fileIo.writeAt(handle, new Uint8Array(3), 1)
       expectIoError(yield* Effect.exit(disk.fileIo.open("/d/a", { direct: true })), "InvalidArgument")
-    }))
+    }),
+  )
 
   it.effect("a 4096-byte alignment disk refuses 512-byte direct IO (a 4Kn drive)", () =>
     Effect.gen(function* () {
       const disk = yield* setup({ directAlignmentBytes: 4096, sectorBytes: 4096 })
       const handle = yield* disk.fileIo.open("/d/a", { create: true, direct: true })
       const buffer = yield* disk.fileIo.allocateAligned(8192, 4096)
-      expectIoError(yield* Effect.exit(disk.fileIo.writeAt(handle, buffer.bytes.subarray(0, 512), 0)), "InvalidArgument")
+      expectIoError(
+        yield* Effect.exit(disk.fileIo.writeAt(handle, buffer.bytes.subarray(0, 512), 0)),
+        "InvalidArgument",
+      )
       yield* disk.fileIo.writeAt(handle, buffer.bytes.subarray(0, 4096), 0)
-    }))
+    }),
+  )
 
   it.effect("allocateAligned rejects a bad alignment or size with a typed error", () =>
     Effect.gen(function* () {
@@ -629,7 +674,8 @@ describe("SimulatedDisk: O_DIRECT alignment", () => {
       expectIoError(yield* Effect.exit(disk.fileIo.allocateAligned(4096, 3000)), "InvalidArgument")
       const error = yield* Effect.flip(disk.fileIo.allocateAligned(0, 4096))
       assert.strictEqual(error.code, "ENOMEM")
-    }))
+    }),
+  )
 })
 
 describe("SimulatedDisk: memory lifetimes", () => {
@@ -659,7 +705,8 @@ describe("SimulatedDisk: memory lifetimes", () => {
       const completed = yield* disk.violations
       assert.strictEqual(completed.length, 2, completed.join("\n"))
       assert.include(completed[1] as string, "freed while the write was in flight")
-    }))
+    }),
+  )
 
   it.effect("IO on a freed buffer fails and is a recorded violation", () =>
     Effect.gen(function* () {
@@ -670,7 +717,8 @@ describe("SimulatedDisk: memory lifetimes", () => {
       yield* Effect.exit(io.writeAt(handle, buffer.bytes, 0))
       assert.strictEqual((yield* disk.violations).length, 1)
       assert.strictEqual((yield* fileOf(disk, "/d/a"))?.length, 0)
-    }))
+    }),
+  )
 
   it.effect("correct use records no violation", () =>
     Effect.gen(function* () {
@@ -685,7 +733,8 @@ describe("SimulatedDisk: memory lifetimes", () => {
         }),
       )
       assert.deepStrictEqual(yield* disk.violations, [])
-    }))
+    }),
+  )
 })
 
 describe("SimulatedDisk: determinism", () => {
@@ -729,7 +778,8 @@ describe("SimulatedDisk: determinism", () => {
         fingerprints.add(first)
       }
       assert.strictEqual(fingerprints.size, 12)
-    }))
+    }),
+  )
 
   it.effect("every mode is drawn when none is given", () =>
     Effect.gen(function* () {
@@ -737,7 +787,8 @@ describe("SimulatedDisk: determinism", () => {
       const disk = yield* setup({ seed: 5 })
       for (let index = 0; index < 100; index++) modes.add((yield* disk.crash()).mode)
       assert.deepStrictEqual([...modes].sort(), [...SimulatedDisk.crashModes].sort())
-    }))
+    }),
+  )
 
   it.effect("the layer provides the disk and a FileIo that follows reboots", () =>
     Effect.gen(function* () {
@@ -748,7 +799,8 @@ describe("SimulatedDisk: determinism", () => {
       expectIoError(yield* Effect.exit(io.writeAt(handle, filled(1, 1), 0)), "BadDescriptor")
       yield* io.open("/d/b", { create: true })
       assert.deepStrictEqual((yield* disk.files).includes("/d/b"), true)
-    }).pipe(Effect.provide(SimulatedDisk.layer({ seed: 9 }))))
+    }).pipe(Effect.provide(SimulatedDisk.layer({ seed: 9 }))),
+  )
 
   it.effect("layerFrom provides a disk built beforehand, with its files", () =>
     Effect.gen(function* () {
@@ -760,5 +812,6 @@ describe("SimulatedDisk: determinism", () => {
         return yield* io.size(handle)
       }).pipe(Effect.scoped, Effect.provide(SimulatedDisk.layerFrom(disk)))
       assert.strictEqual(size, 5)
-    }))
+    }),
+  )
 })

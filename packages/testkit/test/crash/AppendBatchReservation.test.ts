@@ -30,7 +30,8 @@ describe.each(modes)("appendBatch is one contiguous reservation (%s)", (mode) =>
       assert.deepStrictEqual(members, batch, "another record was placed inside the batch")
       const last = file.records[first + 2] as CrashHarness.JournalRecord
       assert.strictEqual(last.lsn + last.payload.length + 12, batchEnd)
-    }))
+    }),
+  )
 
   it.live("randomized: every batch's members end exactly at the LSN appendBatch returned", () =>
     Effect.gen(function* () {
@@ -39,6 +40,11 @@ describe.each(modes)("appendBatch is one contiguous reservation (%s)", (mode) =>
         const result = yield* CrashHarness.runSeed({ seed, mode, batchContiguity: true, epochs: 2 })
         if (result.failures.length > 0) failing.push(result.failures[0] as string)
       }
-      assert.strictEqual(failing.length, 0, `${failing.length} of 60 seeds split a batch:\n${failing.slice(0, 5).join("\n")}`)
-    }))
+      assert.strictEqual(
+        failing.length,
+        0,
+        `${failing.length} of 60 seeds split a batch:\n${failing.slice(0, 5).join("\n")}`,
+      )
+    }),
+  )
 })

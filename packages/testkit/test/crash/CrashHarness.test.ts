@@ -41,7 +41,10 @@ describe("Generators", () => {
     assert.isTrue(sizes.every((size) => size >= Generators.MIN_RECORD_BYTES))
     assert.isTrue(sizes.some((size) => size < 120))
     assert.isTrue(sizes.some((size) => size > 1000 && size < 4096))
-    assert.isTrue(sizes.some((size) => size > 4096), "no oversize record drawn")
+    assert.isTrue(
+      sizes.some((size) => size > 4096),
+      "no oversize record drawn",
+    )
   })
 
   it("random streams are deterministic per seed", () => {
@@ -136,7 +139,9 @@ describe("CrashHarness.checkRecovery", () => {
 
   it("flags a resurrected record from an earlier epoch", () => {
     const old = Generators.record(idOf(1, 0, 0), 40)
-    const violations = CrashHarness.checkRecovery(expectation({ durableLsn: 0, acked: new Map() }), [{ lsn: 0, payload: old }])
+    const violations = CrashHarness.checkRecovery(expectation({ durableLsn: 0, acked: new Map() }), [
+      { lsn: 0, payload: old },
+    ])
     assert.match(violations.join("\n"), /never appended/)
   })
 
@@ -145,7 +150,10 @@ describe("CrashHarness.checkRecovery", () => {
     const none = new Map<number, Uint8Array>()
     assert.match(CrashHarness.checkRecovery(expectation({ durableLsn: 0, acked: none }), twice).join("\n"), /twice/)
     const swapped = layout([b, a]).records
-    assert.match(CrashHarness.checkRecovery(expectation({ durableLsn: 0, acked: none }), swapped).join("\n"), /out of order/)
+    assert.match(
+      CrashHarness.checkRecovery(expectation({ durableLsn: 0, acked: none }), swapped).join("\n"),
+      /out of order/,
+    )
     const moved = layout([c, a, b]).records
     assert.match(CrashHarness.checkRecovery(expectation({ durableLsn: 0 }), moved).join("\n"), /acknowledged at LSN/)
   })
@@ -174,7 +182,8 @@ describe("CrashHarness.runSeed", () => {
           assert.isAbove(first.appended, 0)
         }
       }
-    }))
+    }),
+  )
 
   it.live("runs find nothing on a correct journal, with crashes of every kind", () =>
     Effect.gen(function* () {
@@ -188,10 +197,18 @@ describe("CrashHarness.runSeed", () => {
           if (crash.startsWith("power loss during recovery")) modesSeen.add("during recovery")
         }
       }
-      for (const expected of ["dropUnsynced", "keepSubset", "tornWrite", "loseDirectoryEntries", "keepAll", "during recovery"]) {
+      for (const expected of [
+        "dropUnsynced",
+        "keepSubset",
+        "tornWrite",
+        "loseDirectoryEntries",
+        "keepAll",
+        "during recovery",
+      ]) {
         assert.isTrue(modesSeen.has(expected), `no crash of kind ${expected} in 30 seeds`)
       }
-    }))
+    }),
+  )
 
   /**
    * The mutation check: each sabotage breaks a promise the journal makes; the harness must notice
@@ -210,7 +227,8 @@ describe("CrashHarness.runSeed", () => {
             if (result.failures.length > 0) caught++
           }
           assert.isAtLeast(caught, runs - 2, `${sabotage}: caught in only ${caught} of ${runs} runs`)
-        }))
+        }),
+      )
     },
   )
 })

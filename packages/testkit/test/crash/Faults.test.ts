@@ -52,7 +52,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       assert.strictEqual(yield* reopened.nextLsn, file.cleanEnd)
       yield* reopened.append(recordOf(9))
       yield* reopened.sync
-    }))
+    }),
+  )
 
   it.effect("EIO on a rotation write poisons at once: no later record lands past the hole (FS-J4)", () =>
     Effect.gen(function* () {
@@ -79,7 +80,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       yield* abandon
       yield* openOn(disk, mode)
       assertPrefix((yield* decodedFile(disk)).records, appended, 0, "after a failed rotation")
-    }))
+    }),
+  )
 
   it.effect("short writes are continued and the records are intact", () =>
     Effect.gen(function* () {
@@ -93,7 +95,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       yield* disk.crash({ mode: "dropUnsynced" })
       yield* openOn(disk, mode)
       assertPrefix((yield* decodedFile(disk)).records, appended, appended.length, "after short writes")
-    }))
+    }),
+  )
 
   it.effect("a write that makes no progress poisons with ShortWrite", () =>
     Effect.gen(function* () {
@@ -104,7 +107,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       const error = failureOf(yield* Effect.exit(journal.sync))
       assertPoisoned(error, "ESHORT")
       if (error._tag === "JournalPoisoned") assert.strictEqual(error.cause.reason, "ShortWrite")
-    }))
+    }),
+  )
 
   it.effect("ENOSPC poisons; what was synced before survives; the full disk reopens", () =>
     Effect.gen(function* () {
@@ -127,8 +131,9 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       yield* abandon
       const reopened = yield* openOn(disk, mode)
       assertPrefix((yield* decodedFile(disk)).records, appended, durableCount, "after ENOSPC")
-      assert.isAtLeast((yield* reopened.syncedLsn), 0)
-    }))
+      assert.isAtLeast(yield* reopened.syncedLsn, 0)
+    }),
+  )
 
   it.effect("an injected ENOSPC on a write poisons like a full disk", () =>
     Effect.gen(function* () {
@@ -137,7 +142,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       yield* journal.append(recordOf(0))
       yield* disk.inject({ op: "write", nth: 1, fault: SimulatedDisk.fail("ENOSPC") })
       assertPoisoned(failureOf(yield* Effect.exit(journal.sync)), "ENOSPC")
-    }))
+    }),
+  )
 
   it.effect("a failed oversize write poisons; recovery keeps the prefix before it", () =>
     Effect.gen(function* () {
@@ -157,7 +163,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
       yield* abandon
       yield* openOn(disk, mode)
       assertPrefix((yield* decodedFile(disk)).records, appended, 2, "after a failed oversize write")
-    }))
+    }),
+  )
 
   it.effect("a crash during an oversize write never exposes a half record", () =>
     Effect.gen(function* () {
@@ -167,7 +174,11 @@ describe.each(modes)("fault suite (%s)", (mode) => {
         const appended = [recordOf(0, 300)]
         yield* journal.append(appended[0] as Uint8Array)
         yield* journal.sync
-        yield* disk.inject({ op: "write", nth: 1, fault: SimulatedDisk.powerLoss(seed % 2 === 0 ? "tornWrite" : "keepSubset") })
+        yield* disk.inject({
+          op: "write",
+          nth: 1,
+          fault: SimulatedDisk.powerLoss(seed % 2 === 0 ? "tornWrite" : "keepSubset"),
+        })
         const oversize = recordOf(1, 20_000)
         if (Exit.isSuccess(yield* Effect.exit(journal.append(oversize)))) appended.push(oversize)
         yield* Effect.exit(journal.sync)
@@ -175,7 +186,8 @@ describe.each(modes)("fault suite (%s)", (mode) => {
         yield* openOn(disk, mode)
         assertPrefix((yield* decodedFile(disk)).records, appended, 1, `seed ${seed}`)
       }
-    }))
+    }),
+  )
 })
 
 describe.each(modes)("recovery faults (%s)", (mode) => {
@@ -221,7 +233,8 @@ describe.each(modes)("recovery faults (%s)", (mode) => {
       assert.deepStrictEqual(Option.getOrThrow(yield* disk.readFile(sidecar)), torn.subarray(cleanEnd))
       assertPrefix((yield* decodedFile(disk)).records, appended, appended.length, "after the retried open")
       assert.strictEqual(Option.getOrThrow(yield* disk.readFile(PATH)).length, cleanEnd)
-    }))
+    }),
+  )
 
   it.effect("a power loss at any step of recovery: the next open still recovers the same prefix", () =>
     Effect.gen(function* () {
@@ -247,7 +260,8 @@ describe.each(modes)("recovery faults (%s)", (mode) => {
         }
       }
       assert.isAbove(steps, 5, "the power losses did not hit the recovery")
-    }))
+    }),
+  )
 
   it.effect("a new journal's directory entry is durable before the first sync returns", () =>
     Effect.gen(function* () {
@@ -259,7 +273,8 @@ describe.each(modes)("recovery faults (%s)", (mode) => {
       yield* abandon
       assert.deepStrictEqual(yield* disk.files, [PATH])
       assertPrefix((yield* decodedFile(disk)).records, [recordOf(0)], 1, "after losing unsynced entries")
-    }))
+    }),
+  )
 
   it.effect("open never trusts the page cache: it syncs before reporting syncedLsn", () =>
     Effect.gen(function* () {
@@ -281,7 +296,8 @@ describe.each(modes)("recovery faults (%s)", (mode) => {
       yield* second.abandon
       const file = yield* decodedFile(disk)
       assert.strictEqual(file.cleanEnd, end, "records reported durable at open were lost")
-    }))
+    }),
+  )
 })
 
 describe.each(modes)("group commit and checksums (%s)", (mode) => {
@@ -304,7 +320,8 @@ describe.each(modes)("group commit and checksums (%s)", (mode) => {
       yield* journal.syncThrough(covered)
       yield* journal.syncThrough(covered - 1)
       assert.strictEqual((yield* disk.stats).datasyncs - before, rounds)
-    }))
+    }),
+  )
 
   it.effect("checksums catch bit-flipped and misdirected reads: garbage is never returned", () =>
     Effect.gen(function* () {
@@ -317,9 +334,16 @@ describe.each(modes)("group commit and checksums (%s)", (mode) => {
           yield* journal.close
         }),
       )
-      for (const fault of [SimulatedDisk.bitFlip, SimulatedDisk.misdirectedRead(512), SimulatedDisk.misdirectedRead(-4096)]) {
+      for (const fault of [
+        SimulatedDisk.bitFlip,
+        SimulatedDisk.misdirectedRead(512),
+        SimulatedDisk.misdirectedRead(-4096),
+      ]) {
         yield* disk.inject({ op: "read", nth: 1, fault })
-        const read = yield* JournalReader.records(PATH).pipe(Stream.runCollect, Effect.provideService(FileIo.FileIo, disk.fileIo))
+        const read = yield* JournalReader.records(PATH).pipe(
+          Stream.runCollect,
+          Effect.provideService(FileIo.FileIo, disk.fileIo),
+        )
         yield* disk.clearFaults
         assert.isBelow(read.length, appended.length, `${fault._tag}: the corruption went unnoticed`)
         for (let index = 0; index < read.length; index++) {
@@ -328,7 +352,8 @@ describe.each(modes)("group commit and checksums (%s)", (mode) => {
           assert.deepStrictEqual(record.payload, appended[index], `${fault._tag}: record ${index}`)
         }
       }
-    }))
+    }),
+  )
 
   it.effect("concurrent appends and syncs under IO reordering stay contiguous and durable", () =>
     Effect.gen(function* () {
@@ -336,18 +361,22 @@ describe.each(modes)("group commit and checksums (%s)", (mode) => {
       const { journal, abandon } = yield* openAbandonable(disk, mode)
       yield* disk.inject({ op: ["write", "datasync"], probability: 0.5, fault: SimulatedDisk.yieldFirst(7) })
       let durable = 0
-      const fibers = yield* Effect.forEach(Array.from({ length: 8 }, (_, writer) => writer), (writer) =>
-        Effect.forkChild(
-          Effect.gen(function* () {
-            for (let sequence = 0; sequence < 25; sequence++) {
-              const end = yield* journal.append(recordOf(sequence, 40 + ((writer * 131 + sequence * 61) % 1500), writer))
-              if (sequence % 5 === 4) {
-                yield* journal.syncThrough(end)
-                durable = Math.max(durable, end)
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 8 }, (_, writer) => writer),
+        (writer) =>
+          Effect.forkChild(
+            Effect.gen(function* () {
+              for (let sequence = 0; sequence < 25; sequence++) {
+                const end = yield* journal.append(
+                  recordOf(sequence, 40 + ((writer * 131 + sequence * 61) % 1500), writer),
+                )
+                if (sequence % 5 === 4) {
+                  yield* journal.syncThrough(end)
+                  durable = Math.max(durable, end)
+                }
               }
-            }
-          }),
-        ),
+            }),
+          ),
       )
       yield* Fiber.joinAll(fibers)
       yield* disk.crash({ mode: "dropUnsynced" })
@@ -356,5 +385,6 @@ describe.each(modes)("group commit and checksums (%s)", (mode) => {
       const file = yield* decodedFile(disk)
       assert.isAtLeast(file.cleanEnd, durable)
       for (const record of file.records) assert.isDefined(Generators.parseRecord(record.payload))
-    }))
+    }),
+  )
 })

@@ -35,7 +35,9 @@ export const decodeJournal = (bytes: Uint8Array): Decoded => {
 /** Byte equality through Buffer.equals (memcmp): the harness compares whole file images. */
 export const sameBytes = (left: Uint8Array, right: Uint8Array): boolean =>
   left.length === right.length &&
-  Buffer.from(left.buffer, left.byteOffset, left.byteLength).equals(Buffer.from(right.buffer, right.byteOffset, right.byteLength))
+  Buffer.from(left.buffer, left.byteOffset, left.byteLength).equals(
+    Buffer.from(right.buffer, right.byteOffset, right.byteLength),
+  )
 
 /** More violations than this in one check add nothing: the first ones say what broke. */
 const MAX_REPORTED_VIOLATIONS = 8
@@ -100,8 +102,8 @@ export const checkRecovery = (expect: Expectation, recovered: ReadonlyArray<Jour
     report(`recovered through LSN ${position} but [0, ${expect.durableLsn}) was acknowledged durable`)
   }
   for (const lsn of expect.acked.keys()) {
-    if (lsn < position && !lsns.has(lsn)) report(`acknowledged record at ${lsn} is not a record boundary after recovery`)
+    if (lsn < position && !lsns.has(lsn))
+      report(`acknowledged record at ${lsn} is not a record boundary after recovery`)
   }
   return violations
 }
-

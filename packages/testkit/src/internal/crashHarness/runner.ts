@@ -46,7 +46,13 @@ const DEFAULT_PHASE_TIMEOUT_MILLIS = 20_000
 const PREALLOCATE_GRANULE_BYTES = 65536
 
 type Ending = "powerLossAtIo" | "powerLossAfterTurns" | "powerLossWhenIdle" | "cleanCloseThenPowerLoss"
-const ENDINGS: ReadonlyArray<Ending> = ["powerLossAtIo", "powerLossAtIo", "powerLossAfterTurns", "powerLossWhenIdle", "cleanCloseThenPowerLoss"]
+const ENDINGS: ReadonlyArray<Ending> = [
+  "powerLossAtIo",
+  "powerLossAtIo",
+  "powerLossAfterTurns",
+  "powerLossWhenIdle",
+  "cleanCloseThenPowerLoss",
+]
 
 interface EpochModel {
   readonly epoch: number
@@ -58,7 +64,12 @@ interface EpochModel {
 }
 
 const yieldTimes = (times: number): Effect.Effect<void> =>
-  times <= 0 ? Effect.void : Effect.andThen(Effect.yieldNow, Effect.suspend(() => yieldTimes(times - 1)))
+  times <= 0
+    ? Effect.void
+    : Effect.andThen(
+        Effect.yieldNow,
+        Effect.suspend(() => yieldTimes(times - 1)),
+      )
 
 /** A FileIo that claims durability it never provides: the `lyingDatasync` sabotage. */
 const lyingFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
@@ -71,7 +82,8 @@ const lyingFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
 /** A FileIo whose linked write→datasync syncs before it writes: the `syncBeforeWrite` sabotage. */
 const syncFirstFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
   ...io,
-  writeAtThenDatasync: (handle, bytes, offsetBytes) => Effect.andThen(io.datasync(handle), io.writeAt(handle, bytes, offsetBytes)),
+  writeAtThenDatasync: (handle, bytes, offsetBytes) =>
+    Effect.andThen(io.datasync(handle), io.writeAt(handle, bytes, offsetBytes)),
 })
 
 const errorTag = (error: JournalError.JournalError): string =>
@@ -151,7 +163,15 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
         const bootBefore = disk.boot
         if (armRecoveryPowerLoss && attempt < MAX_OPEN_ATTEMPTS) {
           yield* disk.inject({
-            op: rng.pick<SimulatedDisk.FaultOp>(["write", "truncate", "sync", "datasync", "syncDirectory", "read", "open"]),
+            op: rng.pick<SimulatedDisk.FaultOp>([
+              "write",
+              "truncate",
+              "sync",
+              "datasync",
+              "syncDirectory",
+              "read",
+              "open",
+            ]),
             nth: rng.range(1, 3),
             fault: SimulatedDisk.powerLoss(),
           })
@@ -184,8 +204,10 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
         // The resume rules, against the independent decode of the crash image.
         const nextLsn = yield* handle.nextLsn
         const syncedLsn = yield* handle.syncedLsn
-        if (nextLsn !== expected.cleanEnd) fail(epoch, `reopened at nextLsn ${nextLsn}, the clean end is ${expected.cleanEnd}`)
-        if (syncedLsn !== expected.cleanEnd) fail(epoch, `reopened with syncedLsn ${syncedLsn}, the clean end is ${expected.cleanEnd}`)
+        if (nextLsn !== expected.cleanEnd)
+          fail(epoch, `reopened at nextLsn ${nextLsn}, the clean end is ${expected.cleanEnd}`)
+        if (syncedLsn !== expected.cleanEnd)
+          fail(epoch, `reopened with syncedLsn ${syncedLsn}, the clean end is ${expected.cleanEnd}`)
         const after = Option.getOrElse(yield* disk.readFile(JOURNAL_PATH), () => new Uint8Array(0))
         if (
           after.length < expected.cleanEnd ||
@@ -199,7 +221,8 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
           if (sidecar === undefined || !sameBytes(sidecar, tail)) {
             fail(epoch, `the non-zero tail [${expected.cleanEnd}, ${image.length}) was not saved to the sidecar intact`)
           }
-          if (after.length !== expected.cleanEnd) fail(epoch, `a non-zero tail was not truncated (size ${after.length})`)
+          if (after.length !== expected.cleanEnd)
+            fail(epoch, `a non-zero tail was not truncated (size ${after.length})`)
         }
         const violations = checkRecovery(model, expected.records)
         for (const violation of violations) fail(epoch, violation)
@@ -233,7 +256,8 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
         const closed = yield* Effect.exit(
           Effect.andThen(handle.append(probe), handle.close).pipe(Effect.timeoutOption(timeout)),
         )
-        if (Exit.isFailure(closed) || Option.isNone(closed.value)) fail(epoch, `final append + close failed: ${Exit.isFailure(closed) ? String(closed.cause) : "hung"}`)
+        if (Exit.isFailure(closed) || Option.isNone(closed.value))
+          fail(epoch, `final append + close failed: ${Exit.isFailure(closed) ? String(closed.cause) : "hung"}`)
         yield* Scope.close(scope, Exit.void)
         break
       }
@@ -255,7 +279,11 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
         yield* disk.inject({ op: "write", probability: 0.05, fault: SimulatedDisk.shortWrite(rng.range(0, 8192)) })
       }
       if (ending === "powerLossAtIo") {
-        yield* disk.inject({ op: rng.pick<SimulatedDisk.FaultOp>(["write", "datasync"]), nth: rng.range(1, 40), fault: SimulatedDisk.powerLoss() })
+        yield* disk.inject({
+          op: rng.pick<SimulatedDisk.FaultOp>(["write", "datasync"]),
+          nth: rng.range(1, 40),
+          fault: SimulatedDisk.powerLoss(),
+        })
       }
 
       const unexpected = (what: string, error: JournalError.JournalError) => {
@@ -323,10 +351,14 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
       const crashed = yield* Effect.forkChild(disk.awaitCrash, { startImmediately: true })
       const writerCount = rng.range(1, writersMax)
       const writers = yield* Effect.forkChild(
-        Effect.forEach(Array.from({ length: writerCount }, (_, index) => index + 1), writer, {
-          concurrency: "unbounded",
-          discard: true,
-        }),
+        Effect.forEach(
+          Array.from({ length: writerCount }, (_, index) => index + 1),
+          writer,
+          {
+            concurrency: "unbounded",
+            discard: true,
+          },
+        ),
       )
       const trigger =
         ending === "powerLossAfterTurns"

@@ -49,7 +49,12 @@ const MAX_YIELDS = 100_000
 /** Gives way to other fibers `times` times: a delay measured in scheduler turns, not in time. */
 const yieldTimes = (times: number): Effect.Effect<void> => {
   const remaining = Math.min(MAX_YIELDS, Math.max(0, Math.trunc(times)))
-  return remaining === 0 ? Effect.void : Effect.andThen(Effect.yieldNow, Effect.suspend(() => yieldTimes(remaining - 1)))
+  return remaining === 0
+    ? Effect.void
+    : Effect.andThen(
+        Effect.yieldNow,
+        Effect.suspend(() => yieldTimes(remaining - 1)),
+      )
 }
 
 const isPowerOfTwo = (value: number): boolean => Number.isSafeInteger(value) && value > 0 && (value & (value - 1)) === 0
@@ -238,12 +243,17 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       if (bytes.length % directAlignmentBytes !== 0) {
         return invalid(syscall, open.handle.path, `O_DIRECT length ${bytes.length}`)
       }
-      if (offsetBytes % directAlignmentBytes !== 0) return invalid(syscall, open.handle.path, `O_DIRECT offset ${offsetBytes}`)
+      if (offsetBytes % directAlignmentBytes !== 0)
+        return invalid(syscall, open.handle.path, `O_DIRECT offset ${offsetBytes}`)
       return undefined
     }
 
     /** Refuses IO on memory the disk already freed: a use-after-free on a real kernel. */
-    const checkLive = (syscall: string, path: string, bytes: Uint8Array): BufferRecord | undefined | IoError.IoError => {
+    const checkLive = (
+      syscall: string,
+      path: string,
+      bytes: Uint8Array,
+    ): BufferRecord | undefined | IoError.IoError => {
       const record = buffers.recordOf(bytes)
       if (record?.freed === true) {
         violation(`${syscall} on ${path} used an aligned buffer after its Scope freed it`)
@@ -357,7 +367,9 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         const done = doneBytes + lengthBytes
         if (done === bytes.length) return Effect.void
         if (syscalls + 1 >= MAX_WRITE_SYSCALLS) {
-          return Effect.fail(IoError.fromErrno("ESHORT", "pwrite", path, `no completion after ${MAX_WRITE_SYSCALLS} writes`))
+          return Effect.fail(
+            IoError.fromErrno("ESHORT", "pwrite", path, `no completion after ${MAX_WRITE_SYSCALLS} writes`),
+          )
         }
         return writeSyscall(open, bytes, offsetBytes, done, syscalls + 1, record)
       })
@@ -367,7 +379,9 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
         const open = resolveWritable(handle, "pwrite")
         if (open instanceof IoError.IoError) return Effect.fail(open)
-        const error = checkRange("pwrite", handle.path, offsetBytes, bytes.length) ?? checkDirect("pwrite", open, bytes, offsetBytes)
+        const error =
+          checkRange("pwrite", handle.path, offsetBytes, bytes.length) ??
+          checkDirect("pwrite", open, bytes, offsetBytes)
         if (error !== undefined) return Effect.fail(error)
         const record = checkLive("pwrite", handle.path, bytes)
         if (record instanceof IoError.IoError) return Effect.fail(record)
@@ -406,7 +420,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       Effect.suspend((): Effect.Effect<number, IoError.IoError> => {
         const open = resolve(handle, "pread")
         if (open instanceof IoError.IoError) return Effect.fail(open)
-        const error = checkRange("pread", handle.path, offsetBytes, into.length) ?? checkDirect("pread", open, into, offsetBytes)
+        const error =
+          checkRange("pread", handle.path, offsetBytes, into.length) ?? checkDirect("pread", open, into, offsetBytes)
         if (error !== undefined) return Effect.fail(error)
         const record = checkLive("pread", handle.path, into)
         if (record instanceof IoError.IoError) return Effect.fail(record)
@@ -415,7 +430,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
           const stale = resolve(handle, "pread")
           if (stale instanceof IoError.IoError) return Effect.fail(stale)
           const failure = errorOf(fired)
-          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "pread", handle.path, "injected"))
+          if (failure !== undefined)
+            return Effect.fail(IoError.fromErrno(failure.code, "pread", handle.path, "injected"))
           const file = open.inode.visible
           const count = Math.max(0, Math.min(into.length, file.size - offsetBytes))
           let source = offsetBytes
@@ -458,7 +474,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
           let created = false
           if (inode === undefined) {
             if (openOptions?.create !== true) return Effect.fail(IoError.fromErrno("ENOENT", "open", path))
-            if (openOptions.readOnly === true) return Effect.fail(IoError.fromErrno("EINVAL", "open", path, "create read-only"))
+            if (openOptions.readOnly === true)
+              return Effect.fail(IoError.fromErrno("EINVAL", "open", path, "create read-only"))
             inode = new Inode(sectorBytes)
             names.set(path, inode)
             created = true
@@ -506,7 +523,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
           const stale = resolve(handle, "ftruncate")
           if (stale instanceof IoError.IoError) return Effect.fail(stale)
           const failure = errorOf(fired)
-          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "ftruncate", handle.path, "injected"))
+          if (failure !== undefined)
+            return Effect.fail(IoError.fromErrno(failure.code, "ftruncate", handle.path, "injected"))
           if (sizeBytes - open.inode.footprintBytes > freeBytesFor(open.inode)) {
             return Effect.fail(IoError.fromErrno("ENOSPC", "ftruncate", handle.path))
           }
@@ -530,7 +548,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
           const stale = resolve(handle, "fallocate")
           if (stale instanceof IoError.IoError) return Effect.fail(stale)
           const failure = errorOf(fired)
-          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "fallocate", handle.path, "injected"))
+          if (failure !== undefined)
+            return Effect.fail(IoError.fromErrno(failure.code, "fallocate", handle.path, "injected"))
           const inode = open.inode
           const end = offsetBytes + lengthBytes
           if (end - inode.footprintBytes > freeBytesFor(inode)) {
@@ -547,7 +566,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         if (open instanceof IoError.IoError) return Effect.fail(open)
         return withFaults("size", "fstat", handle.path, undefined, (fired) => {
           const failure = errorOf(fired)
-          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "fstat", handle.path, "injected"))
+          if (failure !== undefined)
+            return Effect.fail(IoError.fromErrno(failure.code, "fstat", handle.path, "injected"))
           return Effect.succeed(open.inode.visible.size)
         })
       })
@@ -558,7 +578,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         if (open instanceof IoError.IoError) return Effect.fail(open)
         return withFaults("lock", "flock", handle.path, undefined, (fired) => {
           const failure = errorOf(fired)
-          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "flock", handle.path, "injected"))
+          if (failure !== undefined)
+            return Effect.fail(IoError.fromErrno(failure.code, "flock", handle.path, "injected"))
           const holder = open.inode.lockHolder
           if (holder !== undefined && holder !== handle.id && handles.has(holder)) {
             return Effect.fail(IoError.fromErrno("EWOULDBLOCK", "flock", handle.path, `locked by handle ${holder}`))

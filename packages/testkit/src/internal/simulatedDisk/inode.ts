@@ -195,7 +195,10 @@ export class Inode {
    * be written again), so whatever did not reach the disk is lost for good, and a retried
    * fdatasync reports success without writing them. `survival` says what did reach the disk.
    */
-  failWritebackThrough(seqEnd: number, survival: (ops: ReadonlyArray<PendingOp>, durableSize: number) => Survival): void {
+  failWritebackThrough(
+    seqEnd: number,
+    survival: (ops: ReadonlyArray<PendingOp>, durableSize: number) => Survival,
+  ): void {
     let count = 0
     while (count < this.pending.length && (this.pending[count] as PendingOp).seq < seqEnd) count++
     if (count === 0) return
