@@ -189,15 +189,11 @@ export const fromCore = (core: LogBufferCore, path: string): LogBufferService =>
           const error = tooLarge(payload)
           if (error !== undefined) return Effect.fail(error)
         }
-        if (payloads.length === 0) return Effect.sync(() => ({ start: core.nextLsn, end: core.nextLsn }))
-        // The first record alone tells where the batch starts, even if it had to wait for a slot.
-        return core.append(payloads[0]!).pipe(
-          Effect.flatMap((firstEnd) =>
-            Effect.map(payloads.length === 1 ? Effect.succeed(firstEnd) : core.appendBatch(payloads.slice(1)), (end) => ({
-              start: firstEnd - Frame.frameBytes(payloads[0]!.byteLength),
-              end,
-            })),
-          ),
+        let batchBytes = 0
+        for (const payload of payloads) batchBytes += Frame.frameBytes(payload.byteLength)
+        // A batch is one contiguous range, so its start is its end minus its bytes.
+        return core.appendBatch(payloads).pipe(
+          Effect.map((end) => ({ start: end - batchBytes, end })),
           Effect.mapError(poisoned),
         )
       }),

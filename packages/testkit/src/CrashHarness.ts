@@ -121,8 +121,8 @@ export interface SeedOptions {
   readonly appendBatch?: boolean
   /**
    * Also require each appendBatch to be one contiguous reservation (its members back to back,
-   * ending at the returned LSN), as fsys specifies. Default false: then only the last member's
-   * LSN is checked, and the others by the writer-order invariant.
+   * ending at the returned LSN), as fsys specifies. Default true; false checks only the last
+   * member's LSN (and the others by the writer-order invariant), to narrow a failure down.
    */
   readonly batchContiguity?: boolean
   readonly sabotage?: Sabotage

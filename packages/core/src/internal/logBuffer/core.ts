@@ -115,6 +115,11 @@ export class LogBufferCore {
   private readonly jobs: Array<Job> = []
   private lastJobDone: Deferred.Deferred<number, IoError.IoError> | undefined = undefined
   private writerWake: Deferred.Deferred<void> | undefined = undefined
+  /**
+   * Held by an `appendBatch` that did not fit the active slot, until all its records are placed;
+   * other appenders wait on it, so a batch's records are contiguous.
+   */
+  private batchGate: Deferred.Deferred<void> | undefined = undefined
   /** One shared signal per "a slot became idle" event: not one waiter object per appender. */
   private idleSignal: Deferred.Deferred<void> | undefined = undefined
 
@@ -161,9 +166,16 @@ export class LogBufferCore {
 
   /**
    * The hot path: encodes the frame into the active slot if it fits and returns its end LSN, or
-   * returns -1 (does not fit, or poisoned) so the caller takes `append`'s slow path.
+   * returns -1 (does not fit, a batch owns the append order, or poisoned) so the caller takes
+   * `append`'s slow path.
    */
   tryAppend(payload: Uint8Array): number {
+    if (this.batchGate !== undefined) return -1
+    return this.place(payload)
+  }
+
+  /** Encodes into the active slot if the frame fits there, ignoring the batch gate. */
+  private place(payload: Uint8Array): number {
     const frameBytes = payload.byteLength + Frame.OVERHEAD
     if (this.poison !== undefined || this.len + frameBytes > this.capacityBytes) return -1
     this.len += Frame.encodeInto(this.slots[this.active]!, this.len, payload)
@@ -174,7 +186,7 @@ export class LogBufferCore {
    * Appends as many of `payloads[fromIndex..]` as fit in the active slot in one transition.
    * Returns the index of the first payload not appended.
    */
-  tryAppendMany(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): number {
+  private placeMany(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): number {
     if (this.poison !== undefined) return fromIndex
     const slot = this.slots[this.active]!
     let index = fromIndex
@@ -193,40 +205,68 @@ export class LogBufferCore {
   append(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
     return Effect.suspend(() => {
       const end = this.tryAppend(payload)
-      return end >= 0 ? Effect.succeed(end) : this.appendSlow(payload)
+      return end >= 0 ? Effect.succeed(end) : this.appendSlow(payload, false)
     })
   }
 
-  /** Appends records in order; returns the end LSN of the last. One transition per slot filled. */
+  /**
+   * Appends records in order as one contiguous LSN range (fsys: one reservation); returns the end
+   * LSN of the last. A batch that fits the active slot is one synchronous transition. A batch
+   * that does not takes the **batch gate** in that same turn: until it is placed, every other
+   * appender waits, so nothing lands between its records while it waits for a slot. Not atomic
+   * on disk: a crash may keep a prefix of the batch.
+   */
   appendBatch(payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, IoError.IoError> {
     return Effect.suspend(() => {
-      let index = this.tryAppendMany(payloads, 0)
-      if (index === payloads.length && this.poison === undefined) return Effect.succeed(this.nextLsn)
-      const self = this
-      return Effect.gen(function* () {
-        let end = self.nextLsn
-        while (index < payloads.length) {
-          end = yield* self.appendSlow(payloads[index]!)
-          index = self.tryAppendMany(payloads, index + 1)
-          if (index > 0) end = self.nextLsn
-        }
-        if (self.poison !== undefined) return yield* Effect.fail(self.poison)
-        return end
-      })
+      if (this.batchGate !== undefined) {
+        // Another batch owns the order: wait for it, then start over (nothing placed yet).
+        return Effect.andThen(Deferred.await(this.batchGate), this.appendBatch(payloads))
+      }
+      const index = this.placeMany(payloads, 0)
+      if (this.poison !== undefined) return Effect.fail(this.poison)
+      if (index === payloads.length) return Effect.succeed(this.nextLsn)
+      const gate = Deferred.makeUnsafe<void>()
+      this.batchGate = gate
+      return Effect.ensuring(
+        this.placeRest(payloads, index),
+        Effect.sync(() => {
+          this.batchGate = undefined
+          Deferred.doneUnsafe(gate, Exit.void)
+        }),
+      )
     })
   }
 
-  private appendSlow(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+  /** The gate owner's slow path for `payloads[index..]`. */
+  private placeRest(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): Effect.Effect<number, IoError.IoError> {
+    const self = this
+    return Effect.gen(function* () {
+      let index = fromIndex
+      while (index < payloads.length) {
+        yield* self.appendSlow(payloads[index]!, true)
+        index = self.placeMany(payloads, index + 1)
+      }
+      if (self.poison !== undefined) return yield* Effect.fail(self.poison)
+      return self.nextLsn
+    })
+  }
+
+  /** `gateOwner`: the caller is the batch holding the gate, so it must not wait for it. */
+  private appendSlow(payload: Uint8Array, gateOwner: boolean): Effect.Effect<number, IoError.IoError> {
     const self = this
     const frameBytes = payload.byteLength + Frame.OVERHEAD
-    if (this.isOversize(frameBytes)) return this.appendOversize(payload)
+    if (this.isOversize(frameBytes)) return this.appendOversize(payload, gateOwner)
     return Effect.gen(function* () {
       // Each turn either appends, seals (after which the frame fits: the carry is < 1 sector and
-      // the frame is at most capacity - 1 sector), or waits for a write to complete. The bound
-      // only catches a broken state machine.
+      // the frame is at most capacity - 1 sector), or waits for a write or a batch to complete.
+      // The bound only catches a broken state machine.
       for (let turn = 0; turn < 1_000_000; turn++) {
         if (self.poison !== undefined) return yield* Effect.fail(self.poison)
-        const end = self.tryAppend(payload)
+        if (!gateOwner && self.batchGate !== undefined) {
+          yield* Deferred.await(self.batchGate)
+          continue
+        }
+        const end = self.place(payload)
         if (end >= 0) return end
         if (self.busy[1 - self.active]) {
           yield* self.awaitIdle()
@@ -245,7 +285,7 @@ export class LogBufferCore {
    * frame's partial last sector is carried into the other slot. No other append can run between
    * the reservation and the copy (fsys bug FS-J1).
    */
-  private appendOversize(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+  private appendOversize(payload: Uint8Array, gateOwner: boolean): Effect.Effect<number, IoError.IoError> {
     const self = this
     const frameBytes = payload.byteLength + Frame.OVERHEAD
     return Effect.uninterruptibleMask((restore) =>
@@ -266,8 +306,9 @@ export class LogBufferCore {
             yield* Scope.close(scratchScope, Exit.void)
             return yield* Effect.fail(self.poison)
           }
-          if (!self.busy[1 - self.active] && !self.scratchBusy) break
-          const waited = yield* Effect.exit(restore(self.awaitIdle()))
+          const gate = gateOwner ? undefined : self.batchGate
+          if (gate === undefined && !self.busy[1 - self.active] && !self.scratchBusy) break
+          const waited = yield* Effect.exit(restore(gate !== undefined ? Deferred.await(gate) : self.awaitIdle()))
           if (Exit.isFailure(waited)) {
             yield* Scope.close(scratchScope, Exit.void)
             return yield* Effect.failCause(waited.cause)

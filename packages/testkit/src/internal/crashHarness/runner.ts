@@ -318,7 +318,7 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
               if (result._tag === "Failure") return unexpected("appendBatch", result.failure)
               // Without batchContiguity only the last member's LSN is known (the returned end);
               // earlier ones are checked by the writer-order invariant: before it, in order, no gap.
-              if (options.batchContiguity === true) {
+              if (options.batchContiguity !== false) {
                 // The spec's "one reservation": every member's LSN follows from the returned end.
                 let end = result.success
                 for (let index = payloads.length - 1; index >= 0; index--) {
