@@ -22,6 +22,7 @@
 import { Deferred, Duration, Effect, Exit } from "effect"
 import type { IoError } from "@fsys/native"
 import type { LogBufferCore } from "../logBuffer/core.ts"
+import { mutations } from "../testing.ts"
 
 interface Round {
   readonly done: Deferred.Deferred<void, IoError.IoError>
@@ -96,6 +97,8 @@ export class GroupCommit {
         self.pending = undefined
         self.inFlight = round
         round.target = self.config.core.nextLsn
+        // Test-only mutation (off in production): publish before anything was written or synced.
+        if (mutations.publishFrontierEarly) self.syncedLsnValue = Math.max(self.syncedLsnValue, round.target)
         const startedMillis = performance.now()
         const exit = yield* Effect.exit(self.config.core.flush(true))
         self.inFlight = undefined
