@@ -35,6 +35,14 @@ import { make as makeNode } from "./internal/nodeFileIo/make.ts"
 export type Backend = "io_uring" | "pwrite" | "simulated"
 
 /**
+ * Whether `allocate` grows the file (`"extend"`) or only reserves blocks (`"keepSize"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AllocateMode = "keepSize" | "extend"
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -89,8 +97,17 @@ export interface FileIoService {
   readonly sync: (handle: Handle) => Effect.Effect<void, IoError.IoError>
   readonly syncDirectory: (directoryPath: string) => Effect.Effect<void, IoError.IoError>
   readonly truncate: (handle: Handle, sizeBytes: number) => Effect.Effect<void, IoError.IoError>
-  /** fallocate(FALLOC_FL_KEEP_SIZE): reserves blocks without changing the size. May fail `NotSupported`. */
-  readonly allocate: (handle: Handle, offsetBytes: number, lengthBytes: number) => Effect.Effect<void, IoError.IoError>
+  /**
+   * fallocate: reserves blocks for `[offset, offset + length)`. `"keepSize"` (the default,
+   * FALLOC_FL_KEEP_SIZE) leaves the size alone; `"extend"` (mode 0) also grows the file, the new
+   * range reading as zeros, with no data written. May fail `NotSupported`.
+   */
+  readonly allocate: (
+    handle: Handle,
+    offsetBytes: number,
+    lengthBytes: number,
+    mode?: AllocateMode,
+  ) => Effect.Effect<void, IoError.IoError>
   readonly size: (handle: Handle) => Effect.Effect<number, IoError.IoError>
   /** Exclusive advisory lock, non-blocking: fails with reason `Busy` when another holder has it. */
   readonly lock: (handle: Handle) => Effect.Effect<void, IoError.IoError>

@@ -64,9 +64,11 @@ export interface Options {
   /** Direct-IO alignment override; default: probed on the file after it exists. */
   readonly sectorBytes?: number
   /**
-   * Zero-filled bytes kept ahead of the end of the log, so syncs overwrite allocated blocks
-   * instead of growing the file (cheaper fdatasync). 0 turns it off; default 8 MiB. The zeros
-   * read as a clean end, so the file stays a valid fsys journal.
+   * Bytes kept allocated ahead of the end of the log (fallocate growing the file, no data
+   * written), so syncs overwrite allocated blocks instead of growing the file (cheaper
+   * fdatasync). 0 turns it off; default 8 MiB or four log buffers, whichever is larger. The range
+   * reads as zeros, a clean end, so the file stays a valid fsys journal. Where fallocate is not
+   * supported, preallocation silently turns off.
    */
   readonly preallocateBytes?: number
 }

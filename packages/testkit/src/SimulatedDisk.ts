@@ -312,8 +312,8 @@ export const followReboots = (disk: Disk): FileIo.FileIoService => ({
   sync: (handle) => Effect.suspend(() => disk.fileIo.sync(handle)),
   syncDirectory: (path) => Effect.suspend(() => disk.fileIo.syncDirectory(path)),
   truncate: (handle, sizeBytes) => Effect.suspend(() => disk.fileIo.truncate(handle, sizeBytes)),
-  allocate: (handle, offsetBytes, lengthBytes) =>
-    Effect.suspend(() => disk.fileIo.allocate(handle, offsetBytes, lengthBytes)),
+  allocate: (handle, offsetBytes, lengthBytes, mode) =>
+    Effect.suspend(() => disk.fileIo.allocate(handle, offsetBytes, lengthBytes, mode)),
   size: (handle) => Effect.suspend(() => disk.fileIo.size(handle)),
   lock: (handle) => Effect.suspend(() => disk.fileIo.lock(handle)),
   remove: (path) => Effect.suspend(() => disk.fileIo.remove(path)),

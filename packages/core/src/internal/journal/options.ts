@@ -42,8 +42,10 @@ export const WINDOW_MICROS_DEFAULT = 0
 /** A window never exceeds one second: a longer wait is a configuration mistake. */
 export const WINDOW_MICROS_MAX = 1_000_000
 /**
- * Zero-filled bytes kept ahead of the log: syncs then overwrite allocated blocks (about 3x
- * cheaper to fdatasync here than growing the file). 8 MiB costs one short write per 8 MiB logged.
+ * Bytes kept allocated ahead of the log (fallocate, no data written): syncs then overwrite
+ * allocated blocks (measured here: 275 µs per 512 B write + fdatasync instead of 335 µs when the
+ * file grows). The default is 8 MiB or four log buffers, whichever is larger: one fallocate per
+ * 8 MiB logged.
  */
 export const PREALLOCATE_BYTES_DEFAULT = 8 * 1024 * 1024
 export const PREALLOCATE_BYTES_MAX = 1024 * 1024 * 1024
@@ -90,7 +92,7 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   if (sectorBytes !== undefined && logBufferBytes < 2 * sectorBytes) {
     return invalid("logBufferBytes", `must hold at least two ${sectorBytes}-byte sectors`)
   }
-  const preallocateBytes = given.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT
+  const preallocateBytes = given.preallocateBytes ?? Math.max(PREALLOCATE_BYTES_DEFAULT, 4 * logBufferBytes)
   if (
     !Number.isInteger(preallocateBytes) ||
     preallocateBytes < 0 ||

@@ -65,19 +65,18 @@ export interface CoreConfig {
   /** Bytes `[roundDown(startLsn), startLsn)` as they are on disk (read through a buffered handle). */
   readonly carry: Uint8Array
   /**
-   * Keep this many bytes past the end of the log written with zeros (0 = off), so that a sync
-   * overwrites allocated blocks instead of growing the file: fdatasync then has no size or
-   * extent change to commit. Zeros past the last frame read as a clean end.
+   * Keep this many bytes allocated past the end of the log (0 = off), with fallocate growing the
+   * file (no data written), so that a sync overwrites allocated blocks instead of growing the
+   * file: fdatasync then commits no block allocation or size change. The range reads as zeros,
+   * which read as a clean end.
    */
   readonly preallocateBytes: number
   /** How far the file is already allocated (its size at open). */
   readonly fileSizeBytes: number
-  /** A zero-filled aligned buffer the preallocation writes from (any multiple of the sector). */
-  readonly zeros: Uint8Array | undefined
 }
 
 interface Job {
-  readonly kind: "write" | "datasync" | "zeros"
+  readonly kind: "write" | "datasync" | "preallocate"
   readonly bytes: Uint8Array
   readonly fileOffset: number
   /** The LSN through which records are on the file once this job completed. */
@@ -107,9 +106,9 @@ export class LogBufferCore {
   private flushedLsn: number
   private poison: IoError.IoError | undefined = undefined
 
-  private readonly preallocateBytes: number
-  private readonly zeros: Uint8Array | undefined
-  /** The file is zero-filled (or holds records) up to here, counting queued preallocation jobs. */
+  /** 0 once a preallocation failed: it is an optimisation, never worth an error. */
+  private preallocateBytes: number
+  /** The file is allocated (or holds records) up to here, counting queued preallocation jobs. */
   private allocatedEnd: number
 
   private readonly jobs: Array<Job> = []
@@ -141,9 +140,7 @@ export class LogBufferCore {
     this.writtenLen = carry.byteLength
     this.flushedLsn = startLsn
     this.preallocateBytes = config.preallocateBytes
-    this.zeros = config.zeros
     this.allocatedEnd = Math.max(config.fileSizeBytes, startLsn)
-    assert(this.preallocateBytes === 0 || (this.zeros !== undefined && this.zeros.byteLength % sectorBytes === 0), "zeros are whole sectors")
     this.maybePreallocate()
   }
 
@@ -436,8 +433,8 @@ export class LogBufferCore {
   }
 
   /**
-   * Queues a zero-fill of the next `preallocateBytes` once the log comes within two slots of the
-   * allocated end. Jobs run in order, so zeros never overwrite a record (see below).
+   * Queues an allocation of the next `preallocateBytes` once the log comes within two slots of
+   * the allocated end. It never touches a byte that holds a record (see below).
    */
   private maybePreallocate(): void {
     if (this.preallocateBytes === 0 || this.nextLsn + 2 * this.capacityBytes < this.allocatedEnd) return
@@ -447,7 +444,7 @@ export class LogBufferCore {
     const to = from + this.preallocateBytes
     this.allocatedEnd = to
     this.pushJob({
-      kind: "zeros",
+      kind: "preallocate",
       bytes: new Uint8Array(0),
       fileOffset: from,
       endLsn: to,
@@ -478,7 +475,7 @@ export class LogBufferCore {
     assert(job.fileOffset % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0, "writes are sector-aligned")
     this.jobs.push(job)
     // A preallocation is nobody's flush: waiters keep waiting on the last record-bearing job.
-    if (job.kind !== "zeros") this.lastJobDone = job.done
+    if (job.kind !== "preallocate") this.lastJobDone = job.done
     const wake = this.writerWake
     if (wake !== undefined) {
       this.writerWake = undefined
@@ -501,20 +498,24 @@ export class LogBufferCore {
 
   private perform(job: Job): Effect.Effect<void, IoError.IoError> {
     if (job.kind === "datasync") return this.fileIo.datasync(this.handle)
-    if (job.kind === "zeros") return this.writeZeros(job.fileOffset, job.endLsn)
+    if (job.kind === "preallocate") return this.preallocate(job.fileOffset, job.endLsn)
     return job.datasync
       ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffset)
       : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffset)
   }
 
-  private writeZeros(from: number, to: number): Effect.Effect<void, IoError.IoError> {
-    const zeros = this.zeros!
-    const self = this
-    return Effect.gen(function* () {
-      for (let offset = from; offset < to; offset += zeros.byteLength) {
-        yield* self.fileIo.writeAt(self.handle, zeros.subarray(0, Math.min(zeros.byteLength, to - offset)), offset)
-      }
-    })
+  /**
+   * fallocate(mode 0) of `[from, to)`. A failure (no fallocate on this filesystem, a full disk)
+   * changes nothing on disk, so it only turns preallocation off: records are written all the same.
+   */
+  private preallocate(from: number, to: number): Effect.Effect<void> {
+    return this.fileIo.allocate(this.handle, from, to - from, "extend").pipe(
+      Effect.catch(() =>
+        Effect.sync(() => {
+          this.preallocateBytes = 0
+        }),
+      ),
+    )
   }
 
   /**
@@ -538,7 +539,7 @@ export class LogBufferCore {
         // All bookkeeping before any Deferred completes: completing one resumes waiters
         // synchronously, and they may seal, append or close the buffer.
         if (Exit.isSuccess(exit)) {
-          if (job.kind !== "zeros") {
+          if (job.kind !== "preallocate") {
             assert(job.endLsn >= self.flushedLsn, "flushed frontier only moves forward")
             self.flushedLsn = job.endLsn
           }

@@ -186,9 +186,9 @@ export const make = (): FileIoService => ({
   },
 
   // fallocate can wait on the disk: Libc runs it on the threadpool.
-  allocate: (handle, offsetBytes, lengthBytes) =>
+  allocate: (handle, offsetBytes, lengthBytes, mode = "keepSize") =>
     onFileEffect(handle, "fallocate", (file) =>
-      Libc.fallocate(file.fd, Libc.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes, file.path),
+      Libc.fallocate(file.fd, mode === "extend" ? 0 : Libc.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes, file.path),
     ),
 
   size: (handle) =>

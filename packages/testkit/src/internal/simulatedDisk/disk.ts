@@ -534,7 +534,7 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         })
       })
 
-    const allocate = (handle: FileIo.Handle, offsetBytes: number, lengthBytes: number) =>
+    const allocate = (handle: FileIo.Handle, offsetBytes: number, lengthBytes: number, mode: FileIo.AllocateMode = "keepSize") =>
       Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
         const open = resolveWritable(handle, "fallocate")
         if (open instanceof IoError.IoError) return Effect.fail(open)
@@ -556,6 +556,9 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
             return Effect.fail(IoError.fromErrno("ENOSPC", "fallocate", handle.path))
           }
           inode.allocatedBytes = Math.max(inode.allocatedBytes, end)
+          // Mode 0 grows the file like an extending truncate: the size is volatile until a sync.
+          if (mode === "extend" && end > inode.visible.size) inode.truncate(end)
+          verify(inode)
           return Effect.void
         })
       })
