@@ -56,3 +56,34 @@ describe("Journal on the simulated disk", () => {
       }
     }))
 })
+
+describe("Journal preallocation", () => {
+  it.live("grows the file ahead of the log with fallocate; a failing fallocate only turns it off", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 9 })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open("/data/pre.log", { mode: "buffered", logBufferBytes: 64 * 1024, preallocateBytes: 256 * 1024 })
+          yield* journal.syncThrough(yield* journal.append(payloadFor(1, 100)))
+        }),
+      ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
+      const stats = yield* disk.stats
+      assert.isAtLeast(stats.allocates, 1)
+      const grown = Option.getOrThrow(yield* disk.readDurableFile("/data/pre.log"))
+      assert.isAtLeast(grown.length, 256 * 1024, "the allocated range is part of the durable size")
+      assert.isTrue(grown.subarray(Frame.frameBytes(100)).every((byte) => byte === 0), "it reads as zeros")
+
+      const failing = yield* SimulatedDisk.make({ seed: 10 })
+      yield* failing.inject({ op: "allocate", fault: SimulatedDisk.fail("EOPNOTSUPP") })
+      const synced = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open("/data/pre.log", { mode: "direct", logBufferBytes: 64 * 1024, preallocateBytes: 256 * 1024 })
+          let end = 0
+          for (let i = 0; i < 2000; i++) end = yield* journal.append(payloadFor(i % 250, 100))
+          yield* journal.syncThrough(end)
+          return yield* journal.syncedLsn
+        }),
+      ).pipe(Effect.provideService(FileIo.FileIo, failing.fileIo))
+      assert.strictEqual(synced, 2000 * Frame.frameBytes(100))
+    }))
+})
