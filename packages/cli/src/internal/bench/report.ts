@@ -50,6 +50,23 @@ export const usesBandwidth = (workload: Workload): boolean =>
 export const throughput = (workload: Workload, measurement: Measurement): number =>
   usesBandwidth(workload) ? measurement.bytesPerSecond : measurement.recordsPerSecond
 
+/**
+ * The pass to report from several of one (workload, subject): a failure if any pass failed (a
+ * record that did not verify is never hidden by a better pass), else the fastest measurement.
+ */
+export const best = (workload: Workload, passes: ReadonlyArray<Outcome>): Outcome => {
+  const failed = passes.find((outcome) => outcome._tag === "Failed")
+  if (failed !== undefined) return failed
+  let chosen: Outcome | undefined
+  for (const outcome of passes) {
+    if (outcome._tag !== "Measured") continue
+    if (chosen === undefined || chosen._tag !== "Measured" || throughput(workload, outcome.measurement) > throughput(workload, chosen.measurement)) {
+      chosen = outcome
+    }
+  }
+  return chosen ?? passes[0]!
+}
+
 const measured = (outcome: Outcome | undefined): Measurement | undefined =>
   outcome !== undefined && outcome._tag === "Measured" ? outcome.measurement : undefined
 
