@@ -201,9 +201,10 @@ const build = Effect.fnUntraced(function* (
 
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
-  const groupCommit = new GroupCommit(
+  const groupCommit = new GroupCommit<JournalError>(
     {
       core,
+      toError: (cause) => new JournalPoisoned({ path, cause }),
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,
       onRound: (_durableLsn, latencyMicros, waiters) => {
@@ -282,7 +283,7 @@ const build = Effect.fnUntraced(function* (
   const syncAppended = (lsn: number): Effect.Effect<void, JournalError> => {
     if (lsn <= groupCommit.syncedLsn) return Effect.void
     counters.syncRequests++
-    return Effect.mapError(groupCommit.syncThrough(lsn, fork), poisoned)
+    return groupCommit.syncThrough(lsn, fork)
   }
 
   const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>

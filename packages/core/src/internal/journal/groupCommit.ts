@@ -24,8 +24,10 @@ import type { IoError } from "@fsys/native"
 import type { LogBufferCore } from "../logBuffer/core.ts"
 import { mutations } from "../testing.ts"
 
-interface Round {
+interface Round<E> {
   readonly done: Deferred.Deferred<void, IoError.IoError>
+  /** What every waiter of the round runs: built once per round, not once per waiter. */
+  readonly wait: Effect.Effect<void, E>
   /** Completed when the round has `maxBatch` waiters (only used with a window). */
   readonly full: Deferred.Deferred<void>
   waiters: number
@@ -33,22 +35,24 @@ interface Round {
   target: number
 }
 
-export interface GroupCommitConfig {
+export interface GroupCommitConfig<E> {
   readonly core: LogBufferCore
+  /** How a poisoning IoError reaches the waiters (the journal's `JournalPoisoned`). */
+  readonly toError: (cause: IoError.IoError) => E
   readonly windowMicros: number
   readonly maxBatch: number
   /** Called after each successful round with (records covered, fdatasync latency). */
   readonly onRound: (durableLsn: number, latencyMicros: number, waiters: number) => Effect.Effect<void>
 }
 
-export class GroupCommit {
+export class GroupCommit<E> {
   private syncedLsnValue: number
-  private inFlight: Round | undefined = undefined
-  private pending: Round | undefined = undefined
+  private inFlight: Round<E> | undefined = undefined
+  private pending: Round<E> | undefined = undefined
   private committerRunning = false
-  private readonly config: GroupCommitConfig
+  private readonly config: GroupCommitConfig<E>
 
-  constructor(config: GroupCommitConfig, startLsn: number) {
+  constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
     this.syncedLsnValue = startLsn
   }
@@ -61,26 +65,33 @@ export class GroupCommit {
    * Waits until `[0, lsn)` is durable. The caller validated `lsn <= nextLsn`. Returns an Effect
    * that must be run in a fiber that can fork the committer (the journal's scope does it).
    */
-  syncThrough(lsn: number, fork: (committer: Effect.Effect<void>) => Effect.Effect<void>): Effect.Effect<void, IoError.IoError> {
+  syncThrough(lsn: number, fork: (committer: Effect.Effect<void>) => Effect.Effect<void>): Effect.Effect<void, E> {
     if (lsn <= this.syncedLsnValue) return Effect.void
     const poison = this.config.core.poisonedBy
-    if (poison !== undefined) return Effect.fail(poison)
+    if (poison !== undefined) return Effect.fail(this.config.toError(poison))
     const inFlight = this.inFlight
-    if (inFlight !== undefined && lsn <= inFlight.target) return Deferred.await(inFlight.done)
+    if (inFlight !== undefined && lsn <= inFlight.target) return inFlight.wait
     let round = this.pending
     if (round === undefined) {
-      round = { done: Deferred.makeUnsafe(), full: Deferred.makeUnsafe(), waiters: 0, target: -1 }
+      const done = Deferred.makeUnsafe<void, IoError.IoError>()
+      round = {
+        done,
+        wait: Effect.mapError(Deferred.await(done), this.config.toError),
+        full: Deferred.makeUnsafe(),
+        waiters: 0,
+        target: -1,
+      }
       this.pending = round
     }
     round.waiters++
     if (round.waiters === this.config.maxBatch) Deferred.doneUnsafe(round.full, Exit.void)
-    const wait = Deferred.await(round.done)
+    const wait = round.wait
     if (this.committerRunning) return wait
     this.committerRunning = true
     return Effect.andThen(fork(this.committer), wait)
   }
 
-  private takePending(): Round | undefined {
+  private takePending(): Round<E> | undefined {
     const round = this.pending
     this.pending = undefined
     return round
