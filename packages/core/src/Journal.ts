@@ -51,7 +51,7 @@ import { openForAppend } from "./internal/journal/resume.ts"
 export interface Options {
   /** "direct" (default) uses O_DIRECT where the filesystem accepts it, else falls back (see `info`). */
   readonly mode?: "direct" | "buffered"
-  /** Bytes per log-buffer slot (two slots): a power of two, 4 KiB–64 MiB; default 1 MiB. */
+  /** Bytes per log-buffer slot (two slots): a power of two, 4 KiB–64 MiB; default 4 MiB. */
   readonly logBufferBytes?: number
   /** How long a group-commit round may wait for more syncers; default 0 (rounds run back to back). */
   readonly groupCommitWindow?: Duration.Input

@@ -32,8 +32,13 @@ export interface Resolved {
   readonly preallocateBytes: number
 }
 
-/** 1 MiB per slot: large enough that rotations are rare next to group-commit flushes. */
-export const LOG_BUFFER_BYTES_DEFAULT = 1024 * 1024
+/**
+ * 4 MiB per slot (8 MiB per journal): a group-commit flush writes only the sectors it needs, so
+ * the size only matters for large records and bulk appends, where 4 MiB writes doubled the
+ * throughput of 1 MiB records compared with 1 MiB slots (records as large as a slot take the
+ * slower oversize path).
+ */
+export const LOG_BUFFER_BYTES_DEFAULT = 4 * 1024 * 1024
 /**
  * No window by default: rounds run back to back and concurrent producers batch behind the round
  * in flight, so a lone producer never pays a timer (fsys waits 500 µs).
