@@ -21,7 +21,8 @@ const time = async (name: string, program: Effect.Effect<number>): Promise<numbe
   const started = performance.now()
   const end = await Effect.runPromise(program)
   const nanos = ((performance.now() - started) * 1e6) / (FIBERS * PER_FIBER)
-  if (end !== FIBERS * PER_FIBER * FRAME_BYTES) throw new Error(`${name}: reserved ${end}, expected ${FIBERS * PER_FIBER * FRAME_BYTES}`)
+  if (end !== FIBERS * PER_FIBER * FRAME_BYTES)
+    throw new Error(`${name}: reserved ${end}, expected ${FIBERS * PER_FIBER * FRAME_BYTES}`)
   return nanos
 }
 
@@ -41,7 +42,10 @@ const run = (reserve: Effect.Effect<number>, read: Effect.Effect<number>) =>
 const plain = Effect.suspend(() => {
   let next = 0
   const reserve = Effect.sync(() => (next += FRAME_BYTES))
-  return run(reserve, Effect.sync(() => next))
+  return run(
+    reserve,
+    Effect.sync(() => next),
+  )
 })
 
 const transactional = Effect.gen(function* () {
@@ -54,7 +58,10 @@ const semaphore = Effect.gen(function* () {
   const lock = yield* Semaphore.make(1)
   let next = 0
   const reserve = lock.withPermit(Effect.sync(() => (next += FRAME_BYTES)))
-  return yield* run(reserve, Effect.sync(() => next))
+  return yield* run(
+    reserve,
+    Effect.sync(() => next),
+  )
 })
 
 const results = [
@@ -64,5 +71,7 @@ const results = [
 ] as const
 const baseline = results[0][1]
 for (const [name, nanos] of results) {
-  console.log(`${name.padEnd(24)} ${nanos.toFixed(0).padStart(6)} ns/reservation  ${(nanos / baseline).toFixed(2)}x plain`)
+  console.log(
+    `${name.padEnd(24)} ${nanos.toFixed(0).padStart(6)} ns/reservation  ${(nanos / baseline).toFixed(2)}x plain`,
+  )
 }

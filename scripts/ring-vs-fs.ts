@@ -89,15 +89,22 @@ const fsWrite = (fd: number, source: Buffer, blockBytes: number, depth: number, 
       while (!failed && outstanding < depth && next < ops) {
         const index = next++
         outstanding++
-        NodeFs.write(fd, source, (index % depth) * blockBytes, blockBytes, offsetOf(index, blockBytes), (error, written) => {
-          outstanding--
-          if (error !== null || written !== blockBytes) {
-            failed = true
-            return reject(error ?? new Error(`short write ${written}`))
-          }
-          if (++completed === ops) return resolve()
-          pump()
-        })
+        NodeFs.write(
+          fd,
+          source,
+          (index % depth) * blockBytes,
+          blockBytes,
+          offsetOf(index, blockBytes),
+          (error, written) => {
+            outstanding--
+            if (error !== null || written !== blockBytes) {
+              failed = true
+              return reject(error ?? new Error(`short write ${written}`))
+            }
+            if (++completed === ops) return resolve()
+            pump()
+          },
+        )
       }
     }
     pump()
@@ -112,14 +119,26 @@ const fsWriteSync = (fd: number, source: Buffer, blockBytes: number, ops: number
     resolve()
   })
 
-const ringWrite = (ring: IoUring.Ring, fd: number, source: Uint8Array, blockBytes: number, depth: number, ops: number) => {
+const ringWrite = (
+  ring: IoUring.Ring,
+  fd: number,
+  source: Uint8Array,
+  blockBytes: number,
+  depth: number,
+  ops: number,
+) => {
   let next = 0
   const worker = Effect.gen(function* () {
     while (true) {
       const index = next++
       if (index >= ops) return
       const slot = (index % depth) * blockBytes
-      const written = yield* IoUring.write(ring, fd, source.subarray(slot, slot + blockBytes), offsetOf(index, blockBytes))
+      const written = yield* IoUring.write(
+        ring,
+        fd,
+        source.subarray(slot, slot + blockBytes),
+        offsetOf(index, blockBytes),
+      )
       if (written !== blockBytes) return yield* Effect.die(new Error(`short write ${written}`))
     }
   })
@@ -155,7 +174,9 @@ const main = Effect.gen(function* () {
   const samples = new Map<string, Array<Sample>>()
   const record = (key: string, sample: Sample) => samples.set(key, [...(samples.get(key) ?? []), sample])
   const runRing = (blockBytes: number, depth: number, ops: number) =>
-    Effect.promise(() => measure(ops, () => Effect.runPromise(ringWrite(ring, fd, memory.bytes, blockBytes, depth, ops))))
+    Effect.promise(() =>
+      measure(ops, () => Effect.runPromise(ringWrite(ring, fd, memory.bytes, blockBytes, depth, ops))),
+    )
 
   for (let round = 0; round < ROUNDS; round++) {
     for (const blockBytes of BLOCKS) {
@@ -166,10 +187,16 @@ const main = Effect.gen(function* () {
           ["ring WRITE", runRing(blockBytes, depth, ops)],
           [
             "ring WRITE_FIXED",
-            Effect.scoped(Effect.andThen(Effect.orDie(IoUring.registerBuffers(ring, [memory])), runRing(blockBytes, depth, ops))),
+            Effect.scoped(
+              Effect.andThen(Effect.orDie(IoUring.registerBuffers(ring, [memory])), runRing(blockBytes, depth, ops)),
+            ),
           ],
         ]
-        if (depth === 1) subjects.push(["fs.writeSync", Effect.promise(() => measure(ops, () => fsWriteSync(fd, source, blockBytes, ops)))])
+        if (depth === 1)
+          subjects.push([
+            "fs.writeSync",
+            Effect.promise(() => measure(ops, () => fsWriteSync(fd, source, blockBytes, ops))),
+          ])
         // Rotate the order each round so no subject always runs first (cache, allocation, noise).
         for (let i = 0; i < subjects.length; i++) {
           const [subject, run] = subjects[(i + round) % subjects.length]!
@@ -212,7 +239,17 @@ const main = Effect.gen(function* () {
 })
 
 const format = (rows: ReadonlyArray<Row>): string => {
-  const header = ["block", "depth", "subject", "ops/s", "MiB/s", "vs fs.write", "loop p50 ms", "loop p99 ms", "loop max ms"]
+  const header = [
+    "block",
+    "depth",
+    "subject",
+    "ops/s",
+    "MiB/s",
+    "vs fs.write",
+    "loop p50 ms",
+    "loop p99 ms",
+    "loop max ms",
+  ]
   const lines = rows.map((row) => [
     `${row.blockBytes / KiB} KiB`,
     String(row.depth),
@@ -225,17 +262,22 @@ const format = (rows: ReadonlyArray<Row>): string => {
     row.loopMaxMillis.toFixed(2),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)))
-  const render = (cells: ReadonlyArray<string>) => cells.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")
+  const render = (cells: ReadonlyArray<string>) =>
+    cells.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")
   return [render(header), ...lines.map(render)].join("\n")
 }
 
 Effect.runPromise(Effect.scoped(main)).then(
   ({ rows, ringStats }) => {
     if (json) {
-      process.stdout.write(`${JSON.stringify({ kernel: NodeOs.release(), node: process.version, quick, rows, ringStats }, null, 2)}\n`)
+      process.stdout.write(
+        `${JSON.stringify({ kernel: NodeOs.release(), node: process.version, quick, rows, ringStats }, null, 2)}\n`,
+      )
       return
     }
-    process.stdout.write(`O_DIRECT overwrites, ${ROUNDS} round(s), median; kernel ${NodeOs.release()}, Node ${process.version}\n`)
+    process.stdout.write(
+      `O_DIRECT overwrites, ${ROUNDS} round(s), median; kernel ${NodeOs.release()}, Node ${process.version}\n`,
+    )
     process.stdout.write(`${format(rows)}\n`)
     process.stdout.write(
       `ring: ${ringStats.sqesSubmitted} SQEs in ${ringStats.enters} io_uring_enter calls (${(ringStats.sqesSubmitted / ringStats.enters).toFixed(1)} per call), ${ringStats.fixedSqes} fixed\n`,

@@ -83,7 +83,9 @@ const program = Effect.gen(function* () {
     NodeFs.rmSync(directory, { recursive: true, force: true })
   }
   console.log(`${FILE_MIB} MiB journal, warm page cache, best of ${ROUNDS}; MB/s = 10^6 bytes/s\n`)
-  console.log("| payload | records | raw read MB/s (baseline) | scan MB/s (vs raw) | records stream MB/s (vs raw) | scan ns/record |")
+  console.log(
+    "| payload | records | raw read MB/s (baseline) | scan MB/s (vs raw) | records stream MB/s (vs raw) | scan ns/record |",
+  )
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |")
   for (const row of rows) console.log(row)
 })

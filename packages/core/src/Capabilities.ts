@@ -133,7 +133,11 @@ const locate = (
     const own = yield* Effect.result(Statx.path(absolute))
     if (own._tag === "Success") {
       if (own.success.isDirectory) return { directory: absolute, existingFile: undefined, stat: own.success }
-      return { directory: NodePath.dirname(absolute), existingFile: own.success.isRegularFile ? absolute : undefined, stat: own.success }
+      return {
+        directory: NodePath.dirname(absolute),
+        existingFile: own.success.isRegularFile ? absolute : undefined,
+        stat: own.success,
+      }
     }
     if (own.failure.reason !== "NotFound") return yield* Effect.fail(own.failure)
     const directory = NodePath.dirname(absolute)

@@ -48,7 +48,15 @@ const native = Native.crc32c
  * @category utils
  */
 export const computeRange = (bytes: Uint8Array, startIndex: number, endIndex: number, seed = 0): number => {
-  if (!(Number.isInteger(startIndex) && Number.isInteger(endIndex) && 0 <= startIndex && startIndex <= endIndex && endIndex <= bytes.length)) {
+  if (
+    !(
+      Number.isInteger(startIndex) &&
+      Number.isInteger(endIndex) &&
+      0 <= startIndex &&
+      startIndex <= endIndex &&
+      endIndex <= bytes.length
+    )
+  ) {
     throw new RangeError(`Crc32c.computeRange: range [${startIndex}, ${endIndex}) outside [0, ${bytes.length})`)
   }
   if (native !== undefined && endIndex - startIndex >= nativeThresholdBytes) {

@@ -54,7 +54,12 @@ export interface IoUringProbe {
 }
 
 const readSysctl = (path: string): Effect.Effect<string | undefined> =>
-  Effect.promise(() => NodeFs.readFile(path, "utf8").then((text) => text.trim(), () => undefined))
+  Effect.promise(() =>
+    NodeFs.readFile(path, "utf8").then(
+      (text) => text.trim(),
+      () => undefined,
+    ),
+  )
 
 const explain = (code: string | undefined): Effect.Effect<string> =>
   Effect.gen(function* () {
@@ -131,7 +136,13 @@ const resolveChoice = (
   const fromEnvironment = process.env[ENV_BACKEND]
   if (fromEnvironment === undefined || fromEnvironment === "") return Effect.succeed({ choice: "auto", by: "probe" })
   if (!isBackendChoice(fromEnvironment)) {
-    return Effect.fail(IoError.fromErrno("EINVAL", "FileIoAuto", `${ENV_BACKEND}=${fromEnvironment} (expected io_uring, pwrite or auto)`))
+    return Effect.fail(
+      IoError.fromErrno(
+        "EINVAL",
+        "FileIoAuto",
+        `${ENV_BACKEND}=${fromEnvironment} (expected io_uring, pwrite or auto)`,
+      ),
+    )
   }
   return Effect.succeed({ choice: fromEnvironment, by: ENV_BACKEND })
 }

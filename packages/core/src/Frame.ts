@@ -156,7 +156,11 @@ export const decode = (bytes: Uint8Array, offset: number): Decoded => {
   const frameLength = Check.checkAt(bytes, offset, bytes.length)
   if (frameLength >= 0) {
     const payloadStart = offset + Layout.HEADER_BYTES
-    return { _tag: "Ok", payload: bytes.subarray(payloadStart, offset + frameLength - Layout.TRAILER_BYTES), consumed: frameLength }
+    return {
+      _tag: "Ok",
+      payload: bytes.subarray(payloadStart, offset + frameLength - Layout.TRAILER_BYTES),
+      consumed: frameLength,
+    }
   }
   switch (frameLength) {
     case Check.BAD_MAGIC:

@@ -239,7 +239,8 @@ const build = Effect.fnUntraced(function* (
     )
 
   const checkPayload = (payload: Uint8Array): JournalError | undefined => {
-    if (!(payload instanceof Uint8Array)) return new InvalidOptions({ option: "payload", reason: "must be a Uint8Array" })
+    if (!(payload instanceof Uint8Array))
+      return new InvalidOptions({ option: "payload", reason: "must be a Uint8Array" })
     if (payload.byteLength > Frame.MAX_PAYLOAD) {
       return new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
     }
@@ -261,7 +262,8 @@ const build = Effect.fnUntraced(function* (
   const appendBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, JournalError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError)
-      if (!Array.isArray(payloads)) return Effect.fail(new InvalidOptions({ option: "payloads", reason: "must be an array" }))
+      if (!Array.isArray(payloads))
+        return Effect.fail(new InvalidOptions({ option: "payloads", reason: "must be an array" }))
       let bytes = 0
       for (const payload of payloads) {
         const invalid = checkPayload(payload)
@@ -347,4 +349,3 @@ const build = Effect.fnUntraced(function* (
     close,
   }
 })
-

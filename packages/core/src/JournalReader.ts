@@ -90,7 +90,10 @@ export type RecordsOptions = Records.RecordsOptions
  * @since 0.1.0
  * @category constructors
  */
-export const scan = (path: string, options: ScanOptions = {}): Effect.Effect<ScanResult, IoError.IoError, FileIo.FileIo> =>
+export const scan = (
+  path: string,
+  options: ScanOptions = {},
+): Effect.Effect<ScanResult, IoError.IoError, FileIo.FileIo> =>
   Effect.scoped(
     Effect.gen(function* () {
       const fileIo = yield* FileIo.FileIo

@@ -102,7 +102,10 @@ export interface MakeOptions {
  */
 export const validateCapacity = (capacityBytes: number, sectorBytes: number): InvalidOptions | undefined => {
   if (!isValidSectorBytes(sectorBytes)) {
-    return new InvalidOptions({ option: "sectorSize", reason: `${sectorBytes} is not a power of two between 1 and 65536` })
+    return new InvalidOptions({
+      option: "sectorSize",
+      reason: `${sectorBytes} is not a power of two between 1 and 65536`,
+    })
   }
   if (
     !Number.isInteger(capacityBytes) ||
@@ -116,7 +119,10 @@ export const validateCapacity = (capacityBytes: number, sectorBytes: number): In
     })
   }
   if (capacityBytes < 2 * sectorBytes) {
-    return new InvalidOptions({ option: "capacityBytes", reason: `a slot must hold at least two ${sectorBytes}-byte sectors` })
+    return new InvalidOptions({
+      option: "capacityBytes",
+      reason: `a slot must hold at least two ${sectorBytes}-byte sectors`,
+    })
   }
   return undefined
 }

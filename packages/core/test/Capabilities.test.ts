@@ -17,7 +17,11 @@ const tempDirectory = (prefix: string): Effect.Effect<string, never, Scope.Scope
 const run = (command: string, args: ReadonlyArray<string>): Effect.Effect<string, Error> =>
   Effect.callback<string, Error>((resume) => {
     ChildProcess.execFile(command, args, { timeout: 60_000 }, (error, stdout, stderr) =>
-      resume(error === null ? Effect.succeed(stdout.trim()) : Effect.fail(new Error(`${command} ${args.join(" ")}: ${stderr || error.message}`))),
+      resume(
+        error === null
+          ? Effect.succeed(stdout.trim())
+          : Effect.fail(new Error(`${command} ${args.join(" ")}: ${stderr || error.message}`)),
+      ),
     )
   })
 
@@ -68,7 +72,8 @@ describe("Capabilities", () => {
       // Cached per device: a second probe of another path on the same filesystem agrees.
       const again = yield* Capabilities.probe(directory)
       assert.deepStrictEqual({ ...again, path: caps.path }, caps)
-    }))
+    }),
+  )
 
   it.live("never writes an existing file; probes its filesystem", () =>
     Effect.gen(function* () {
@@ -79,24 +84,28 @@ describe("Capabilities", () => {
       const caps = yield* Capabilities.probe(path)
       assert.strictEqual(caps.directIo, true)
       assert.strictEqual(NodeFs.readFileSync(path, "utf8"), "keep me")
-    }))
+    }),
+  )
 
-  it.live.skipIf(!NodeFs.existsSync("/dev/shm"))("tmpfs (/dev/shm): no block device; unknowns reported, nothing thrown", () =>
-    Effect.gen(function* () {
-      const caps = yield* Capabilities.probe("/dev/shm")
-      assert.strictEqual(caps.filesystem, "tmpfs")
-      assert.strictEqual(caps.deviceNumber.split(":")[0], "0", "an anonymous device")
-      assert.strictEqual(caps.device, "unknown")
-      assert.strictEqual(caps.deviceKind, "unknown")
-      assert.strictEqual(caps.logicalBlockSize, "unknown")
-      assert.strictEqual(caps.writeCache, "unknown")
-      assert.strictEqual(caps.fua, "unknown")
-      assert.strictEqual(caps.dioOffsetAlign, "unknown", "tmpfs reports no DIO alignment")
-      // Linux ≥ 6.6 gives tmpfs "trivial" O_DIRECT; older kernels refuse it. Either is reported.
-      assert.include([true, false], caps.directIo)
-      assert.strictEqual(caps.sectorBytes, Capabilities.DEFAULT_SECTOR_BYTES)
-      assert.deepStrictEqual(leftovers("/dev/shm"), [])
-    }))
+  it.live.skipIf(!NodeFs.existsSync("/dev/shm"))(
+    "tmpfs (/dev/shm): no block device; unknowns reported, nothing thrown",
+    () =>
+      Effect.gen(function* () {
+        const caps = yield* Capabilities.probe("/dev/shm")
+        assert.strictEqual(caps.filesystem, "tmpfs")
+        assert.strictEqual(caps.deviceNumber.split(":")[0], "0", "an anonymous device")
+        assert.strictEqual(caps.device, "unknown")
+        assert.strictEqual(caps.deviceKind, "unknown")
+        assert.strictEqual(caps.logicalBlockSize, "unknown")
+        assert.strictEqual(caps.writeCache, "unknown")
+        assert.strictEqual(caps.fua, "unknown")
+        assert.strictEqual(caps.dioOffsetAlign, "unknown", "tmpfs reports no DIO alignment")
+        // Linux ≥ 6.6 gives tmpfs "trivial" O_DIRECT; older kernels refuse it. Either is reported.
+        assert.include([true, false], caps.directIo)
+        assert.strictEqual(caps.sectorBytes, Capabilities.DEFAULT_SECTOR_BYTES)
+        assert.deepStrictEqual(leftovers("/dev/shm"), [])
+      }),
+  )
 
   it.live.skipIf(!isRoot)("ramfs: O_DIRECT refused → reported as directIo false, no file left", (ctx) =>
     Effect.gen(function* () {
@@ -109,7 +118,8 @@ describe("Capabilities", () => {
       assert.match(caps.directIoReason, /EINVAL/)
       assert.deepStrictEqual(leftovers(directory), [], "the half-created probe file was removed")
       assert.strictEqual(caps.sectorBytes, Capabilities.DEFAULT_SECTOR_BYTES)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 
   it.live.skipIf(!isRoot)("a 4Kn device (loop, --sector-size 4096): sectorBytes 4096 (FS-J7)", (ctx) =>
     Effect.gen(function* () {
@@ -117,7 +127,9 @@ describe("Capabilities", () => {
       const image = NodePath.join(directory, "4kn.img")
       const mountPoint = NodePath.join(directory, "mnt")
       NodeFs.mkdirSync(mountPoint)
-      yield* Effect.promise(() => NodeFs.promises.writeFile(image, "").then(() => NodeFs.promises.truncate(image, 64 << 20)))
+      yield* Effect.promise(() =>
+        NodeFs.promises.writeFile(image, "").then(() => NodeFs.promises.truncate(image, 64 << 20)),
+      )
       const loop = yield* Effect.acquireRelease(
         Effect.result(run("losetup", ["--find", "--show", "--sector-size", "4096", image])),
         (result) => (result._tag === "Success" ? Effect.ignore(run("losetup", ["-d", result.success])) : Effect.void),
@@ -144,7 +156,8 @@ describe("Capabilities", () => {
       const small = yield* Effect.exit(Libc.pwrite(fd, buffer.bytes.subarray(0, 512), 512))
       assert.isTrue(Exit.isFailure(small), "512-byte Direct write refused on 4Kn")
       assert.strictEqual(yield* Libc.pwrite(fd, buffer.bytes, 4096), 4096)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped),
+  )
 
   it.live("a path under a missing directory is a typed NotFound", () =>
     Effect.gen(function* () {
@@ -154,13 +167,29 @@ describe("Capabilities", () => {
         const reason = exit.cause.reasons[0]
         assert.isTrue(reason?._tag === "Fail" && reason.error.reason === "NotFound")
       }
-    }))
+    }),
+  )
 
   it("sectorBytes: DIO offset alignment, else logical block, else 4096; never below what was enforced", () => {
-    assert.strictEqual(Capabilities.sectorBytesOf({ dioOffsetAlign: 512, logicalBlockSize: 512, acceptedAlignment: 512 }), 512)
-    assert.strictEqual(Capabilities.sectorBytesOf({ dioOffsetAlign: 4096, logicalBlockSize: 512, acceptedAlignment: 512 }), 4096)
-    assert.strictEqual(Capabilities.sectorBytesOf({ dioOffsetAlign: "unknown", logicalBlockSize: 512, acceptedAlignment: "unknown" }), 512)
-    assert.strictEqual(Capabilities.sectorBytesOf({ dioOffsetAlign: "unknown", logicalBlockSize: "unknown", acceptedAlignment: 512 }), 4096)
-    assert.strictEqual(Capabilities.sectorBytesOf({ dioOffsetAlign: 512, logicalBlockSize: 512, acceptedAlignment: 4096 }), 4096)
+    assert.strictEqual(
+      Capabilities.sectorBytesOf({ dioOffsetAlign: 512, logicalBlockSize: 512, acceptedAlignment: 512 }),
+      512,
+    )
+    assert.strictEqual(
+      Capabilities.sectorBytesOf({ dioOffsetAlign: 4096, logicalBlockSize: 512, acceptedAlignment: 512 }),
+      4096,
+    )
+    assert.strictEqual(
+      Capabilities.sectorBytesOf({ dioOffsetAlign: "unknown", logicalBlockSize: 512, acceptedAlignment: "unknown" }),
+      512,
+    )
+    assert.strictEqual(
+      Capabilities.sectorBytesOf({ dioOffsetAlign: "unknown", logicalBlockSize: "unknown", acceptedAlignment: 512 }),
+      4096,
+    )
+    assert.strictEqual(
+      Capabilities.sectorBytesOf({ dioOffsetAlign: 512, logicalBlockSize: 512, acceptedAlignment: 4096 }),
+      4096,
+    )
   })
 })

@@ -71,7 +71,8 @@ describe("Crc32c", () => {
         },
       })),
     ).toBeUndefined()
-    const verified = (bytes: Uint8Array, seed?: number | null) => Software.computeRange(bytes, 0, bytes.length, seed ?? 0)
+    const verified = (bytes: Uint8Array, seed?: number | null) =>
+      Software.computeRange(bytes, 0, bytes.length, seed ?? 0)
     expect(Native.load(() => ({ crc32c: verified }))).toBe(verified)
   })
 

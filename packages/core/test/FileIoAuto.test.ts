@@ -44,7 +44,17 @@ const underInjectedFailure = (errno: string, backend: FileIoAuto.BackendChoice) 
         delete env[FileIoAuto.ENV_BACKEND]
         ChildProcess.execFile(
           "strace",
-          ["-f", "-qq", "-o", "/dev/null", "-e", `inject=io_uring_setup:error=${errno}`, process.execPath, fixture, backend],
+          [
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            `inject=io_uring_setup:error=${errno}`,
+            process.execPath,
+            fixture,
+            backend,
+          ],
           { timeout: 30_000, env },
           (error, stdout, stderr) => {
             const line = stdout.trim().split("\n").pop()
@@ -63,7 +73,8 @@ describe("FileIoAuto", () => {
       assert.isAbove(probe.features ?? 0, 0)
       assert.include(probe.reason, "io_uring available")
       assert.strictEqual(yield* FileIoAuto.probeIoUring, probe, "the second probe is the cached answer")
-    }))
+    }),
+  )
 
   it.live("auto picks io_uring here and says why; the layer provides it", () =>
     withEnv(
@@ -80,7 +91,8 @@ describe("FileIoAuto", () => {
         )
         assert.strictEqual(viaLayer, "io_uring")
       }),
-    ))
+    ),
+  )
 
   it.live("the backend option and FSYS_BACKEND force a backend", () =>
     Effect.gen(function* () {
@@ -96,7 +108,8 @@ describe("FileIoAuto", () => {
       // The option wins over the environment.
       const optionWins = yield* withEnv("pwrite", chosen({ backend: "io_uring" }))
       assert.strictEqual(optionWins.backend, "io_uring")
-    }))
+    }),
+  )
 
   it.live("a bad FSYS_BACKEND is a typed InvalidArgument", () =>
     Effect.gen(function* () {
@@ -106,7 +119,8 @@ describe("FileIoAuto", () => {
         const reason = exit.cause.reasons[0]
         assert.isTrue(reason?._tag === "Fail" && reason.error.reason === "InvalidArgument")
       }
-    }))
+    }),
+  )
 
   describe.skipIf(!strace)("with io_uring_setup failing (strace fault injection)", () => {
     it.live("EPERM (seccomp / io_uring_disabled): auto falls back to pwrite and says why", () =>
@@ -116,7 +130,8 @@ describe("FileIoAuto", () => {
         assert.strictEqual(result.backend, "pwrite")
         assert.match(String(result.reason), /^pwrite: io_uring_setup: EPERM/)
         assert.strictEqual((result.probe as FileIoAuto.IoUringProbe).available, false)
-      }))
+      }),
+    )
 
     it.live("ENOSYS and ENOMEM are explained too", () =>
       Effect.gen(function* () {
@@ -124,7 +139,8 @@ describe("FileIoAuto", () => {
         assert.match(String(enosys.reason), /ENOSYS \(kernel older than 5\.1/)
         const enomem = yield* underInjectedFailure("ENOMEM", "auto")
         assert.match(String(enomem.reason), /RLIMIT_MEMLOCK/)
-      }))
+      }),
+    )
 
     it.live("forcing io_uring where it is unavailable fails with a typed error", () =>
       Effect.gen(function* () {
@@ -133,6 +149,7 @@ describe("FileIoAuto", () => {
         assert.strictEqual(result.code, "EPERM")
         assert.strictEqual(result.reason, "PermissionDenied")
         assert.match(String(result.path), /io_uring forced by the backend option/)
-      }))
+      }),
+    )
   })
 })

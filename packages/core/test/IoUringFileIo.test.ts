@@ -82,7 +82,8 @@ describe("IoUringFileIo", () => {
       const other = yield* io.open(NodePath.join(dir, "other"), { create: true })
       assert.strictEqual(failureOf(yield* Effect.exit(io.writeAt(other, payload, -1))).reason, "InvalidArgument")
       assert.strictEqual(yield* io.size(other), 0)
-    }))
+    }),
+  )
 
   it.live("Direct IO from registered aligned buffers uses WRITE_FIXED/READ_FIXED", () =>
     Effect.gen(function* () {
@@ -110,7 +111,8 @@ describe("IoUringFileIo", () => {
       // Misaligned offsets are the kernel's EINVAL, typed.
       const misaligned = failureOf(yield* Effect.exit(io.writeAt(handle, slots[0]!.bytes.subarray(0, 512), 100)))
       assert.strictEqual(misaligned.code, "EINVAL")
-    }))
+    }),
+  )
 
   it.live("closing a handle with a ring write in flight defers close(2) until the CQE (FS-C1)", () =>
     Effect.gen(function* () {
@@ -136,7 +138,8 @@ describe("IoUringFileIo", () => {
       assert.strictEqual(NodeFs.statSync(pathA).size, 32 << 20)
       assert.notStrictEqual(fdTarget(fd), pathA, "closed after the CQE")
       assert.strictEqual(yield* io.size(b), 0, "nothing landed in the other file")
-    }))
+    }),
+  )
 
   it.live("an interrupted write keeps its buffer and fd until the CQE", () =>
     Effect.gen(function* () {
@@ -164,17 +167,25 @@ describe("IoUringFileIo", () => {
       const bytes = NodeFs.readFileSync(path)
       assert.strictEqual(bytes.length, 16 << 20, "the interrupted write still completed in full")
       assert.strictEqual(bytes[(16 << 20) - 1], 0x42)
-    }))
+    }),
+  )
 
   it.live("handles from another layer are refused with BadDescriptor", () =>
     Effect.gen(function* () {
       const dir = yield* tempDirectory
       const { io } = yield* setup()
-      const foreign: FileIo.Handle = { id: 1, path: NodePath.join(dir, "x"), direct: false, readOnly: false, created: false }
+      const foreign: FileIo.Handle = {
+        id: 1,
+        path: NodePath.join(dir, "x"),
+        direct: false,
+        readOnly: false,
+        created: false,
+      }
       const error = failureOf(yield* Effect.exit(io.writeAt(foreign, new Uint8Array(4), 0)))
       assert.strictEqual(error.reason, "BadDescriptor")
       assert.strictEqual(failureOf(yield* Effect.exit(io.datasync(foreign))).reason, "BadDescriptor")
-    }))
+    }),
+  )
 
   it.live("layer provides FileIo with one ring for the layer's life", () =>
     Effect.gen(function* () {
@@ -192,5 +203,6 @@ describe("IoUringFileIo", () => {
       assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "layer"))[99], 9)
       // The default (no layer) is still the Node layer.
       assert.strictEqual((yield* FileIo.FileIo).backend, NodeFileIo.make().backend)
-    }))
+    }),
+  )
 })

@@ -43,7 +43,10 @@ describe.each(modes)("Journal (%s)", (mode) => {
           assert.strictEqual(info.directActive, mode === "direct")
           let end = 0
           for (const payload of payloads) end = yield* journal.append(payload)
-          assert.strictEqual(end, payloads.reduce((sum, p) => sum + Frame.frameBytes(p.byteLength), 0))
+          assert.strictEqual(
+            end,
+            payloads.reduce((sum, p) => sum + Frame.frameBytes(p.byteLength), 0),
+          )
           assert.strictEqual(yield* journal.sync, end)
           assert.strictEqual(yield* journal.syncedLsn, end)
         }),
@@ -71,7 +74,8 @@ describe.each(modes)("Journal (%s)", (mode) => {
       const again = decodeFile(path)
       assert.strictEqual(again.records.length, payloads.length + 1)
       assert.strictEqual(again.records[payloads.length]!.lsn, decoded.cleanEnd)
-    }))
+    }),
+  )
 
   it.live("64 concurrent fibers x 1000 appends: every record once, LSNs contiguous", () =>
     Effect.gen(function* () {
@@ -85,12 +89,17 @@ describe.each(modes)("Journal (%s)", (mode) => {
           const ends = yield* Effect.forEach(
             Array.from({ length: producers }, (_, p) => p),
             (producer) =>
-              Effect.forEach(Array.from({ length: perProducer }, (_, s) => s), (sequence) =>
-                Effect.map(journal.append(payloadFor(producer, sequence, 8 + ((producer + sequence) % 120))), (end) => ({
-                  producer,
-                  sequence,
-                  end,
-                })),
+              Effect.forEach(
+                Array.from({ length: perProducer }, (_, s) => s),
+                (sequence) =>
+                  Effect.map(
+                    journal.append(payloadFor(producer, sequence, 8 + ((producer + sequence) % 120))),
+                    (end) => ({
+                      producer,
+                      sequence,
+                      end,
+                    }),
+                  ),
               ),
             { concurrency: "unbounded" },
           )
@@ -105,9 +114,14 @@ describe.each(modes)("Journal (%s)", (mode) => {
       for (const { producer, sequence, end } of ends) {
         assert.deepStrictEqual(byLsn.get(end), payloadFor(producer, sequence, 8 + ((producer + sequence) % 120)))
       }
-      const seen = new Set(decoded.records.map((r) => `${new DataView(r.payload.buffer).getUint32(0)}:${new DataView(r.payload.buffer).getUint32(4)}`))
+      const seen = new Set(
+        decoded.records.map(
+          (r) => `${new DataView(r.payload.buffer).getUint32(0)}:${new DataView(r.payload.buffer).getUint32(4)}`,
+        ),
+      )
       assert.strictEqual(seen.size, producers * perProducer)
-    }))
+    }),
+  )
 
   it.live("group commit: 64 producers awaiting durability share far fewer fdatasyncs", () =>
     Effect.gen(function* () {
@@ -139,7 +153,8 @@ describe.each(modes)("Journal (%s)", (mode) => {
       // Each round serves many waiters: at least 8 per fdatasync on average.
       assert.isBelow(stats.fdatasyncs * 8, stats.syncRequests)
       assert.strictEqual(decodeFile(path).records.length, 64 * 50)
-    }))
+    }),
+  )
 
   it.live("reopen after a torn tail keeps the sidecar and resumes at the clean end", () =>
     Effect.gen(function* () {
@@ -173,7 +188,8 @@ describe.each(modes)("Journal (%s)", (mode) => {
       const decoded = decodeFile(path)
       assert.strictEqual(decoded.records.length, 21)
       assert.deepStrictEqual(decoded.records[20]!.payload, payloadFor(2, 1, 40))
-    }))
+    }),
+  )
 
   it.live("a failed fdatasync poisons: never retried, later calls fail, durable records kept", () =>
     Effect.gen(function* () {
@@ -210,7 +226,8 @@ describe.each(modes)("Journal (%s)", (mode) => {
         }),
       )
       assert.deepStrictEqual(decodeFile(path).records[0]!.payload, payloadFor(1, 0, 30))
-    }))
+    }),
+  )
 
   it.live("bad input gets a typed error and changes nothing on disk", () =>
     Effect.gen(function* () {
@@ -254,7 +271,8 @@ describe.each(modes)("Journal (%s)", (mode) => {
         assert.strictEqual(error._tag, "InvalidOptions", JSON.stringify(options))
       }
       assert.isFalse(NodeFs.existsSync(NodePath.join(dir, "other.log")), "invalid options create no file")
-    }))
+    }),
+  )
 
   it.live("a second open of the same journal fails with JournalLocked", () =>
     Effect.gen(function* () {
@@ -263,40 +281,47 @@ describe.each(modes)("Journal (%s)", (mode) => {
       yield* Journal.open(path, small)
       const second = yield* Effect.flip(Journal.open(path, small))
       assert.strictEqual(second._tag, "JournalLocked")
-    }))
+    }),
+  )
 
-  it.live("oversize records (bigger than a slot) interleave with small ones from many fibers", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir
-      const path = NodePath.join(dir, "j.log")
-      const sizeOf = (producer: number, sequence: number) =>
-        (producer * 7 + sequence) % 97 === 0 ? 5000 + ((producer * 131 + sequence) % 9000) : (producer + sequence * 13) % 300
-      const expected = new Map<number, Uint8Array>()
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const journal = yield* Journal.open(path, small)
-          yield* Effect.forEach(
-            Array.from({ length: 64 }, (_, p) => p),
-            (producer) =>
-              Effect.forEach(
-                Array.from({ length: 2000 }, (_, s) => s),
-                (sequence) =>
-                  Effect.gen(function* () {
-                    const payload = payloadFor(producer, sequence, sizeOf(producer, sequence))
-                    const end = yield* journal.append(payload)
-                    expected.set(end - Frame.frameBytes(payload.byteLength), payload)
-                    if (sequence % 500 === 499) yield* journal.syncThrough(end)
-                  }),
-                { discard: true },
-              ),
-            { concurrency: "unbounded", discard: true },
-          )
-        }),
-      )
-      const decoded = decodeFile(path)
-      assert.strictEqual(decoded.records.length, 64 * 2000)
-      for (const record of decoded.records) assert.deepStrictEqual(record.payload, expected.get(record.lsn))
-    }), 120_000)
+  it.live(
+    "oversize records (bigger than a slot) interleave with small ones from many fibers",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const path = NodePath.join(dir, "j.log")
+        const sizeOf = (producer: number, sequence: number) =>
+          (producer * 7 + sequence) % 97 === 0
+            ? 5000 + ((producer * 131 + sequence) % 9000)
+            : (producer + sequence * 13) % 300
+        const expected = new Map<number, Uint8Array>()
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const journal = yield* Journal.open(path, small)
+            yield* Effect.forEach(
+              Array.from({ length: 64 }, (_, p) => p),
+              (producer) =>
+                Effect.forEach(
+                  Array.from({ length: 2000 }, (_, s) => s),
+                  (sequence) =>
+                    Effect.gen(function* () {
+                      const payload = payloadFor(producer, sequence, sizeOf(producer, sequence))
+                      const end = yield* journal.append(payload)
+                      expected.set(end - Frame.frameBytes(payload.byteLength), payload)
+                      if (sequence % 500 === 499) yield* journal.syncThrough(end)
+                    }),
+                  { discard: true },
+                ),
+              { concurrency: "unbounded", discard: true },
+            )
+          }),
+        )
+        const decoded = decodeFile(path)
+        assert.strictEqual(decoded.records.length, 64 * 2000)
+        for (const record of decoded.records) assert.deepStrictEqual(record.payload, expected.get(record.lsn))
+      }),
+    120_000,
+  )
 
   it.live("interrupting appenders and syncers mid-flight leaves a readable journal", () =>
     Effect.gen(function* () {
@@ -306,21 +331,23 @@ describe.each(modes)("Journal (%s)", (mode) => {
       yield* Effect.scoped(
         Effect.gen(function* () {
           const journal = yield* Journal.open(path, small)
-          const fibers = yield* Effect.forEach(Array.from({ length: 32 }, (_, p) => p), (producer) =>
-            Effect.forkChild(
-              Effect.forEach(
-                Array.from({ length: 100_000 }, (_, s) => s),
-                (sequence) =>
-                  Effect.gen(function* () {
-                    const end = yield* journal.append(payloadFor(producer, sequence, (sequence * 53) % 6000))
-                    if (sequence % 3 === 0) {
-                      yield* journal.syncThrough(end)
-                      acknowledged.push(end)
-                    }
-                  }),
-                { discard: true },
+          const fibers = yield* Effect.forEach(
+            Array.from({ length: 32 }, (_, p) => p),
+            (producer) =>
+              Effect.forkChild(
+                Effect.forEach(
+                  Array.from({ length: 100_000 }, (_, s) => s),
+                  (sequence) =>
+                    Effect.gen(function* () {
+                      const end = yield* journal.append(payloadFor(producer, sequence, (sequence * 53) % 6000))
+                      if (sequence % 3 === 0) {
+                        yield* journal.syncThrough(end)
+                        acknowledged.push(end)
+                      }
+                    }),
+                  { discard: true },
+                ),
               ),
-            ),
           )
           yield* Effect.sleep("30 millis")
           yield* Fiber.interruptAll(fibers)
@@ -337,7 +364,8 @@ describe.each(modes)("Journal (%s)", (mode) => {
           assert.isUndefined((yield* journal.info).sidecarPath)
         }),
       )
-    }))
+    }),
+  )
 })
 
 describe("Journal modes", () => {
@@ -360,7 +388,8 @@ describe("Journal modes", () => {
         assert.strictEqual(decoded.records.length, count * 37)
         assert.isTrue(tailIsZero(path, decoded.cleanEnd))
       }
-    }))
+    }),
+  )
 
   it.live("closing the scope releases the lock; the handle then fails with JournalClosed", () =>
     Effect.gen(function* () {
@@ -373,7 +402,8 @@ describe("Journal modes", () => {
       assert.strictEqual((yield* Effect.flip(journal.append(payloadFor(1, 2, 1))))._tag, "JournalClosed")
       const reopened = yield* Journal.open(path)
       assert.strictEqual(yield* reopened.nextLsn, Frame.frameBytes(8))
-    }))
+    }),
+  )
 })
 
 describe("Journal on a 4Kn device", () => {
@@ -408,7 +438,8 @@ describe("Journal on a 4Kn device", () => {
         }),
       )
       assert.strictEqual(decodeFile(path).records.length, 301)
-    }))
+    }),
+  )
 })
 
 describe("Journal metrics", () => {
@@ -429,13 +460,20 @@ describe("Journal metrics", () => {
       )
       const stats = yield* journal.stats
       assert.strictEqual((yield* Metric.value(Journal.metrics.appends)).count - before.appends, 16)
-      assert.strictEqual((yield* Metric.value(Journal.metrics.appendedBytes)).count - before.bytes, 16 * Frame.frameBytes(20))
+      assert.strictEqual(
+        (yield* Metric.value(Journal.metrics.appendedBytes)).count - before.bytes,
+        16 * Frame.frameBytes(20),
+      )
       assert.strictEqual((yield* Metric.value(Journal.metrics.fdatasyncs)).count - before.fdatasyncs, stats.fdatasyncs)
-      assert.strictEqual((yield* Metric.value(Journal.metrics.syncRequests)).count - before.requests, stats.syncRequests)
+      assert.strictEqual(
+        (yield* Metric.value(Journal.metrics.syncRequests)).count - before.requests,
+        stats.syncRequests,
+      )
       assert.isAtLeast(stats.fdatasyncs, 1)
       const latency = yield* Metric.value(Journal.metrics.syncLatencyMicros)
       assert.isAtLeast(latency.count, stats.fdatasyncs)
-    }))
+    }),
+  )
 })
 
 describe("Journal.open on a file that is not a journal", () => {
@@ -449,5 +487,6 @@ describe("Journal.open on a file that is not a journal", () => {
       assert.strictEqual(error._tag, "NotAJournal")
       assert.deepStrictEqual(NodeFs.readFileSync(path), before)
       assert.deepStrictEqual(NodeFs.readdirSync(dir), ["notes.txt"], "no sidecar was written")
-    }))
+    }),
+  )
 })

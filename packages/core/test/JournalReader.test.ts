@@ -89,7 +89,10 @@ describe("JournalReader.scan", () => {
     Effect.gen(function* () {
       const bytes = concat(threeBytes, new Uint8Array(512 - threeBytes.length), Frame.encode(payload(9, 10)))
       const result = yield* scan(yield* journalFile(bytes))
-      assert.deepStrictEqual([result.records, result.cleanEnd, result.tailState], [3, threeBytes.length, "TruncatedHeader"])
+      assert.deepStrictEqual(
+        [result.records, result.cleanEnd, result.tailState],
+        [3, threeBytes.length, "TruncatedHeader"],
+      )
     }),
   )
 
@@ -125,12 +128,20 @@ describe("JournalReader.scan", () => {
         ["payload cut", Frame.encode(payload(7, 10)).subarray(0, 15), "TruncatedPayload"],
         ["CRC cut", Frame.encode(payload(7, 10)).subarray(0, 21), "TruncatedPayload"],
         ["bad magic", Uint8Array.from([0x46, 0x53, 0x59, 0x02, 0, 0, 0, 0, 1, 2, 3, 4]), "BadMagic"],
-        ["length > MAX_PAYLOAD", Uint8Array.from([0x46, 0x53, 0x59, 0x01, 0xff, 0xff, 0xff, 0x7f, 1]), "LengthOverflow"],
+        [
+          "length > MAX_PAYLOAD",
+          Uint8Array.from([0x46, 0x53, 0x59, 0x01, 0xff, 0xff, 0xff, 0x7f, 1]),
+          "LengthOverflow",
+        ],
         ["flipped payload bit", Frame.encode(payload(7, 10)).map((b, i) => (i === 12 ? b ^ 4 : b)), "ChecksumMismatch"],
       ]
       for (const [name, tail, expected] of cases) {
         const result = yield* scan(yield* journalFile(concat(threeBytes, tail)))
-        assert.deepStrictEqual([result.tailState, result.cleanEnd, result.records], [expected, threeBytes.length, 3], name)
+        assert.deepStrictEqual(
+          [result.tailState, result.cleanEnd, result.records],
+          [expected, threeBytes.length, 3],
+          name,
+        )
         assert.strictEqual(result.fileSize, threeBytes.length + tail.length, name)
       }
     }),
@@ -153,7 +164,12 @@ describe("JournalReader.scan", () => {
       const slotBytes = 4096
       const first = frames(payload(0, 50), payload(1, 60))
       const second = frames(payload(2, 70))
-      const gapped = concat(first, new Uint8Array(slotBytes - first.length), second, new Uint8Array(512 - second.length))
+      const gapped = concat(
+        first,
+        new Uint8Array(slotBytes - first.length),
+        second,
+        new Uint8Array(512 - second.length),
+      )
       const path = yield* journalFile(gapped)
 
       const strict = yield* scan(path)
@@ -173,13 +189,16 @@ describe("JournalReader.scan", () => {
       assert.deepStrictEqual([unalignedResult.records, unalignedResult.cleanEnd], [2, first.length])
 
       // A gap followed by garbage: the log ends at the gap's start, not at the garbage.
-      const garbage = concat(first, new Uint8Array(slotBytes - first.length), Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]))
+      const garbage = concat(
+        first,
+        new Uint8Array(slotBytes - first.length),
+        Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]),
+      )
       const garbageResult = yield* scan(yield* journalFile(garbage), { legacyGaps: true })
-      assert.deepStrictEqual([garbageResult.records, garbageResult.cleanEnd, garbageResult.tailState], [
-        2,
-        first.length,
-        "TruncatedHeader",
-      ])
+      assert.deepStrictEqual(
+        [garbageResult.records, garbageResult.cleanEnd, garbageResult.tailState],
+        [2, first.length, "TruncatedHeader"],
+      )
     }),
   )
 
@@ -191,9 +210,9 @@ describe("JournalReader.scan", () => {
       const path = yield* journalFile(frames(...payloads))
       const result = yield* scan(path)
       assert.deepStrictEqual([result.records, result.tailState], [payloads.length, "CleanEnd"])
-      const read = (yield* collect(path))
+      const read = yield* collect(path)
       assert.strictEqual(read.length, payloads.length)
-      read.forEach((record, index) => assert.deepStrictEqual(record.payload, payloads[index]))
+      for (const [index, record] of read.entries()) assert.deepStrictEqual(record.payload, payloads[index])
     }),
   )
 
@@ -227,7 +246,11 @@ describe("JournalReader.scan", () => {
           fc.uint8Array({ maxLength: 300 }),
           // Mostly-valid files with one corrupted byte, so the walk gets somewhere first.
           fc
-            .tuple(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }), fc.nat(), fc.integer({ min: 0, max: 255 }))
+            .tuple(
+              fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }),
+              fc.nat(),
+              fc.integer({ min: 0, max: 255 }),
+            )
             .map(([payloads, at, value]) => {
               const bytes = frames(...payloads)
               if (bytes.length > 0) bytes[at % bytes.length] = value
@@ -240,7 +263,7 @@ describe("JournalReader.scan", () => {
         const path = NodePath.join(directory, `random-${index}`)
         NodeFs.writeFileSync(path, bytes)
         const result = yield* scan(path)
-        const read = (yield* collect(path))
+        const read = yield* collect(path)
         assert.strictEqual(read.length, result.records)
         assert.isAtMost(result.cleanEnd, bytes.length)
         // The records re-encode to exactly the file's bytes before the clean end.
@@ -255,22 +278,27 @@ describe("JournalReader.records", () => {
     Effect.gen(function* () {
       const path = yield* journalFile(threeBytes)
       const read = yield* collect(path)
-      assert.deepStrictEqual(read.map((r) => r.lsn), [0, 17, 129])
+      assert.deepStrictEqual(
+        read.map((r) => r.lsn),
+        [0, 17, 129],
+      )
       assert.strictEqual(openFdsTo(path), 0)
-      read.forEach((record, index) => assert.deepStrictEqual(record.payload, three[index]))
+      for (const [index, record] of read.entries()) assert.deepStrictEqual(record.payload, three[index])
     }),
   )
 
   it.effect("from: records with lsn ≥ from; an offset inside a frame starts at the next boundary", () =>
     Effect.gen(function* () {
       const path = yield* journalFile(threeBytes)
-      const lsnsFrom = (from: number) =>
-        Effect.map(collect(path, { from }), (records) => records.map((r) => r.lsn))
+      const lsnsFrom = (from: number) => Effect.map(collect(path, { from }), (records) => records.map((r) => r.lsn))
       assert.deepStrictEqual(yield* lsnsFrom(17), [17, 129])
       assert.deepStrictEqual(yield* lsnsFrom(18), [129])
       assert.deepStrictEqual(yield* lsnsFrom(threeBytes.length), [])
       const invalid = yield* Effect.flip(collect(path, { from: -1 }))
-      assert.deepStrictEqual([invalid._tag, invalid._tag === "InvalidOptions" && invalid.option], ["InvalidOptions", "from"])
+      assert.deepStrictEqual(
+        [invalid._tag, invalid._tag === "InvalidOptions" && invalid.option],
+        ["InvalidOptions", "from"],
+      )
     }),
   )
 
@@ -287,7 +315,7 @@ describe("JournalReader.records", () => {
         const bytes = batch.reduce((sum, record) => sum + Frame.frameBytes(record.payload.length), 0)
         assert.isAtMost(bytes, MAX_BATCH_BYTES + Frame.frameBytes(200))
       }
-      batches.flat().forEach((record, index) => assert.deepStrictEqual(record.payload, payloads[index]))
+      for (const [index, record] of batches.flat().entries()) assert.deepStrictEqual(record.payload, payloads[index])
     }),
   )
 

@@ -31,7 +31,9 @@ const fdOf = (handle: FileIo.Handle): number => fromHandle(handle)!.fd
 const directRefusingDirectory = ((): string | undefined => {
   const probe = `/dev/shm/fsys-direct-probe-${process.pid}`
   try {
-    NodeFs.closeSync(NodeFs.openSync(probe, NodeFs.constants.O_CREAT | NodeFs.constants.O_RDWR | NodeFs.constants.O_DIRECT))
+    NodeFs.closeSync(
+      NodeFs.openSync(probe, NodeFs.constants.O_CREAT | NodeFs.constants.O_RDWR | NodeFs.constants.O_DIRECT),
+    )
     return undefined
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EINVAL" ? "/dev/shm" : undefined
@@ -261,12 +263,10 @@ describe("NodeFileIo", () => {
       const directory = yield* tempDirectory
       const missing = NodePath.join(directory, "missing")
       const notFound = yield* Effect.flip(io.open(missing))
-      assert.deepStrictEqual([notFound.reason, notFound.syscall, notFound.code, notFound.path], [
-        "NotFound",
-        "open",
-        "ENOENT",
-        missing,
-      ])
+      assert.deepStrictEqual(
+        [notFound.reason, notFound.syscall, notFound.code, notFound.path],
+        ["NotFound", "open", "ENOENT", missing],
+      )
       assert.strictEqual((yield* Effect.flip(io.remove(missing))).reason, "NotFound")
       assert.strictEqual((yield* Effect.flip(io.syncDirectory(missing))).reason, "NotFound")
 

@@ -12,7 +12,9 @@ import { Effect } from "effect"
 const run = (command: string, args: ReadonlyArray<string>): string =>
   ChildProcess.execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim()
 
-export type Mounted = { readonly _tag: "Mounted"; readonly directory: string } | { readonly _tag: "Unavailable"; readonly reason: string }
+export type Mounted =
+  | { readonly _tag: "Mounted"; readonly directory: string }
+  | { readonly _tag: "Unavailable"; readonly reason: string }
 
 export const mount4kn: Effect.Effect<Mounted, never, import("effect").Scope.Scope> = Effect.acquireRelease(
   Effect.sync((): Mounted & { cleanup?: () => void } => {

@@ -42,7 +42,10 @@ export const ALIGNMENT_MAX = 2 << 20
 
 const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0
 
-const acquire = (byteLength: number, alignmentBytes: number): Effect.Effect<Memory.Allocation & { bytes: Uint8Array }, IoError.IoError> =>
+const acquire = (
+  byteLength: number,
+  alignmentBytes: number,
+): Effect.Effect<Memory.Allocation & { bytes: Uint8Array }, IoError.IoError> =>
   Effect.gen(function* () {
     const where = `${byteLength} bytes aligned to ${alignmentBytes}`
     if (!Number.isSafeInteger(byteLength) || byteLength <= 0 || byteLength > BYTES_MAX) {

@@ -121,12 +121,7 @@ export const errnoName = (errno: number): string => errnoNames[Math.abs(errno)] 
  * @since 0.1.0
  * @category constructors
  */
-export const fromErrno = (
-  errno: number | string,
-  syscall: string,
-  path: string,
-  cause?: unknown,
-): IoError => {
+export const fromErrno = (errno: number | string, syscall: string, path: string, cause?: unknown): IoError => {
   const code = typeof errno === "number" ? errnoName(errno) : errno
   return new IoError({ reason: reasons[code] ?? "Unknown", syscall, code, path, cause })
 }

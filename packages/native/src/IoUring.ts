@@ -166,7 +166,9 @@ export const make = (options: { readonly entries: number }): Effect.Effect<Ring,
       Effect.try({
         try: () => Internal.Ring.create(entries),
         catch: (error) =>
-          error instanceof IoError.IoError ? error : IoError.fromErrno("EIO", "io_uring_setup", `${entries} entries`, error),
+          error instanceof IoError.IoError
+            ? error
+            : IoError.fromErrno("EIO", "io_uring_setup", `${entries} entries`, error),
       }),
     ),
     (state) =>
@@ -196,7 +198,8 @@ export const make = (options: { readonly entries: number }): Effect.Effect<Ring,
 
 const TAG_PREFIX = "io_uring:"
 
-const syscallOf = (op: Internal.Op): string => TAG_PREFIX + (Abi.opcodeNames[op.submittedOpcode] ?? `OP${op.submittedOpcode}`)
+const syscallOf = (op: Internal.Op): string =>
+  TAG_PREFIX + (Abi.opcodeNames[op.submittedOpcode] ?? `OP${op.submittedOpcode}`)
 
 /**
  * Builds the op when the Effect runs (so an Effect can be retried or run twice), starts it on
@@ -250,7 +253,8 @@ const dataOp = (
   if (bytes.byteLength === 0 || bytes.byteLength > Libc.IO_BYTES_MAX) return IoError.fromErrno("EINVAL", syscall, where)
   const allocation = Memory.lookup(bytes)
   if (allocation?.freed === true) return IoError.fromErrno("EFAULT", syscall, where)
-  const address = allocation !== undefined ? allocation.address + bytes.byteOffset : Libc.nativeUnsafe().addressOf(bytes)
+  const address =
+    allocation !== undefined ? allocation.address + bytes.byteOffset : Libc.nativeUnsafe().addressOf(bytes)
   return Internal.makeOp(
     opcode,
     fd,
@@ -336,7 +340,18 @@ export const fsync = (ring: Ring, fd: number, options?: FsyncOptions): Effect.Ef
     where,
     () =>
       checkFd(fd)
-        ? Internal.makeOp(Abi.IORING_OP_FSYNC, fd, flags, -1, undefined, 0, options?.hold, undefined, 0, options?.onSettled)
+        ? Internal.makeOp(
+            Abi.IORING_OP_FSYNC,
+            fd,
+            flags,
+            -1,
+            undefined,
+            0,
+            options?.hold,
+            undefined,
+            0,
+            options?.onSettled,
+          )
         : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where),
     (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void),
   )
@@ -479,7 +494,11 @@ const REQUIRED_OPCODES = [
 export const probe: Effect.Effect<Availability> = Effect.scoped(
   Effect.map(make({ entries: ENTRIES_MIN }), (ring): Availability => {
     const state = internalOf(ring)
-    const described = { features: ring.features, featureNames: featureNames(ring.features), setupFlags: state.setupFlags }
+    const described = {
+      features: ring.features,
+      featureNames: featureNames(ring.features),
+      setupFlags: state.setupFlags,
+    }
     const supported = state.supportedOpcodes()
     // IORING_REGISTER_PROBE itself is 5.6+, like READ/WRITE: no answer means too old.
     const missing = REQUIRED_OPCODES.filter((opcode) => supported === undefined || !supported.includes(opcode)).map(

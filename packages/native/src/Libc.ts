@@ -526,5 +526,7 @@ export const mmap = (
  */
 export const munmap = (address: number, lengthBytes: number): Effect.Effect<void, IoError.IoError> =>
   Effect.flatMap(native, (lib) =>
-    lib.munmap(address, lengthBytes) < 0 ? Effect.fail(IoError.fromErrno(lib.errno(), "munmap", "mapping")) : Effect.void,
+    lib.munmap(address, lengthBytes) < 0
+      ? Effect.fail(IoError.fromErrno(lib.errno(), "munmap", "mapping"))
+      : Effect.void,
   )

@@ -14,7 +14,8 @@ describe("AlignedMemory", () => {
         assert.isTrue(AlignedMemory.isNative(buffer.bytes))
         assert.isTrue(AlignedMemory.isNative(buffer.bytes.subarray(10)))
       }
-    }))
+    }),
+  )
 
   it.effect("frees exactly once when the Scope closes and detaches every view", () =>
     Effect.gen(function* () {
@@ -28,7 +29,8 @@ describe("AlignedMemory", () => {
       assert.strictEqual(sub.byteLength, 0)
       assert.strictEqual(buffer.bytes[0], undefined)
       assert.isFalse(AlignedMemory.isNative(buffer.bytes))
-    }))
+    }),
+  )
 
   it.effect("is released when the Scope fails too", () =>
     Effect.gen(function* () {
@@ -44,7 +46,8 @@ describe("AlignedMemory", () => {
       )
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(bytes?.byteLength, 0)
-    }))
+    }),
+  )
 
   it.effect("refuses bad sizes and alignments with InvalidArgument", () =>
     Effect.gen(function* () {
@@ -65,5 +68,6 @@ describe("AlignedMemory", () => {
           if (reason?._tag === "Fail") assert.strictEqual(reason.error.reason, "InvalidArgument")
         }
       }
-    }))
+    }),
+  )
 })

@@ -40,7 +40,8 @@ describe("IoUring", () => {
       assert.strictEqual(ring.inFlight(), 0)
       const bad = typedFailure(yield* Effect.exit(Effect.scoped(IoUring.make({ entries: 1 }))))
       assert.strictEqual(bad.reason, "InvalidArgument")
-    }))
+    }),
+  )
 
   it.live("many O_DIRECT writes in flight, batched: one io_uring_enter per event-loop turn", () =>
     Effect.gen(function* () {
@@ -59,7 +60,10 @@ describe("IoUring", () => {
         { concurrency: "unbounded" },
       )
       const after = ring.stats()
-      assert.deepStrictEqual(written, Array.from({ length: blocks }, () => 4 * KiB))
+      assert.deepStrictEqual(
+        written,
+        Array.from({ length: blocks }, () => 4 * KiB),
+      )
       assert.strictEqual(after.sqesSubmitted - before.sqesSubmitted, blocks)
       assert.strictEqual(after.enters - before.enters, 1, "48 SQEs prepared in one turn, one io_uring_enter")
       assert.strictEqual(after.inFlightHigh, blocks)
@@ -72,7 +76,8 @@ describe("IoUring", () => {
       assert.strictEqual(into.bytes[0], patternByte(10))
       assert.strictEqual(into.bytes[4 * KiB], patternByte(11))
       assert.strictEqual(yield* IoUring.read(ring, fd, into.bytes, blocks * 4 * KiB), 0, "0 at end of file")
-    }))
+    }),
+  )
 
   it.live("SQ full: callers wait (bounded in flight), all complete in order of data", () =>
     Effect.gen(function* () {
@@ -106,7 +111,8 @@ describe("IoUring", () => {
       const bytes = yield* readFile(path)
       assert.strictEqual(bytes.length, writes * 100)
       for (let i = 0; i < writes; i++) assert.strictEqual(bytes[i * 100 + 50], i & 0xff)
-    }))
+    }),
+  )
 
   it.live("linked WRITE→FSYNC(DATASYNC) in one submission; a failed write never syncs", () =>
     Effect.gen(function* () {
@@ -124,7 +130,9 @@ describe("IoUring", () => {
       assert.strictEqual(after.enters - before.enters, 1)
       assert.strictEqual((yield* readFile(path))[65535], 0x5a)
       // A misaligned Direct write fails EINVAL; the linked fsync is cancelled, the error is the write's.
-      const failed = typedFailure(yield* Effect.exit(IoUring.writeThenFsync(ring, fd, buffer.bytes.subarray(0, 100), 0)))
+      const failed = typedFailure(
+        yield* Effect.exit(IoUring.writeThenFsync(ring, fd, buffer.bytes.subarray(0, 100), 0)),
+      )
       assert.strictEqual(failed.code, "EINVAL")
       assert.strictEqual(failed.syscall, "io_uring:WRITE")
       assert.strictEqual(ring.inFlight(), 0)
@@ -133,7 +141,8 @@ describe("IoUring", () => {
       yield* IoUring.fsync(ring, fd, { datasync: false })
       // RWF_DSYNC (FUA where the device honours it) is accepted on this kernel.
       assert.strictEqual(yield* IoUring.write(ring, fd, buffer.bytes.subarray(0, 4096), 0, { dsync: true }), 4096)
-    }))
+    }),
+  )
 
   it.live("negative CQE results become typed IoErrors naming the opcode", () =>
     Effect.gen(function* () {
@@ -160,7 +169,8 @@ describe("IoUring", () => {
       const into = new Uint8Array(9)
       assert.strictEqual(yield* IoUring.read(ring, fd, into, 0), 9)
       assert.strictEqual(new TextDecoder().decode(into), "read only")
-    }))
+    }),
+  )
 
   it.live("registered buffers: WRITE_FIXED/READ_FIXED chosen by address, unregistered before free", () =>
     Effect.gen(function* () {
@@ -200,12 +210,15 @@ describe("IoUring", () => {
       const js = typedFailure(
         yield* Effect.exit(
           Effect.scoped(
-            IoUring.registerBuffers(ring, [{ bytes: new Uint8Array(4096), address: 0n, byteLength: 4096, alignmentBytes: 4096 }]),
+            IoUring.registerBuffers(ring, [
+              { bytes: new Uint8Array(4096), address: 0n, byteLength: 4096, alignmentBytes: 4096 },
+            ]),
           ),
         ),
       )
       assert.strictEqual(js.reason, "InvalidArgument")
-    }))
+    }),
+  )
 
   it.live("ordinary JS memory is kept alive until the CQE (writes and reads)", () =>
     Effect.gen(function* () {
@@ -224,7 +237,8 @@ describe("IoUring", () => {
       const into = new Uint8Array(16)
       yield* IoUring.read(ring, fd, into, 5 * 16)
       assert.isTrue(into.every((b) => b === 5))
-    }))
+    }),
+  )
 
   it.live("interrupting a fiber mid-write: the op stays tracked and the buffer's free waits for the CQE", () =>
     Effect.gen(function* () {
@@ -237,10 +251,7 @@ describe("IoUring", () => {
       buffer.bytes.fill(0x77)
       const started = yield* Deferred.make<void>()
       const fiber = yield* Effect.forkChild(
-        Effect.andThen(
-          Deferred.succeed(started, undefined),
-          IoUring.writeThenFsync(ring, fd, buffer.bytes, 0),
-        ),
+        Effect.andThen(Deferred.succeed(started, undefined), IoUring.writeThenFsync(ring, fd, buffer.bytes, 0)),
       )
       yield* Deferred.await(started)
       yield* until(() => ring.inFlight() > 0, "submission")
@@ -256,7 +267,8 @@ describe("IoUring", () => {
       const bytes = yield* readFile(path)
       assert.strictEqual(bytes.length, 8 << 20)
       assert.strictEqual(bytes[(8 << 20) - 1], 0x77)
-    }))
+    }),
+  )
 
   it.live("interrupting a queued op drops it before the kernel sees it", () =>
     Effect.gen(function* () {
@@ -276,7 +288,8 @@ describe("IoUring", () => {
       assert.strictEqual(AlignedMemory.inFlightCount(buffer.bytes), 0, "…and releases it when dropped")
       yield* Fiber.join(fsyncs)
       assert.strictEqual(ring.stats().sqesSubmitted, 2, "the dropped write never reached the kernel")
-    }))
+    }),
+  )
 
   it.live("closing the ring with ops in flight cancels/waits for them; later ops fail BadDescriptor", () =>
     Effect.gen(function* () {
@@ -288,7 +301,14 @@ describe("IoUring", () => {
       const fibers = yield* Effect.forkChild(
         Effect.all(
           Array.from({ length: 12 }, (_, i) =>
-            Effect.exit(IoUring.writeThenFsync(ring, fd, buffer.bytes.subarray((i % 4) * 256 * KiB, ((i % 4) + 1) * 256 * KiB), i * 256 * KiB)),
+            Effect.exit(
+              IoUring.writeThenFsync(
+                ring,
+                fd,
+                buffer.bytes.subarray((i % 4) * 256 * KiB, ((i % 4) + 1) * 256 * KiB),
+                i * 256 * KiB,
+              ),
+            ),
           ),
           { concurrency: "unbounded" },
         ),
@@ -303,7 +323,8 @@ describe("IoUring", () => {
       assert.isAbove(failures.length, 0)
       const late = typedFailure(yield* Effect.exit(IoUring.nop(ring)))
       assert.strictEqual(late.reason, "BadDescriptor")
-    }))
+    }),
+  )
 
   it.live("an idle ring does not keep the process alive (poll unref'ed when nothing is in flight)", () =>
     Effect.gen(function* () {
@@ -312,13 +333,14 @@ describe("IoUring", () => {
         () =>
           new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
             ChildProcess.execFile(process.execPath, [fixture], { timeout: 20_000 }, (error, stdout, stderr) =>
-              resolve({ code: error === null ? 0 : (error.code as number | null) ?? -1, stdout, stderr }),
+              resolve({ code: error === null ? 0 : ((error.code as number | null) ?? -1), stdout, stderr }),
             )
           }),
       )
       assert.strictEqual(result.code, 0, result.stderr)
       assert.include(result.stdout, "nop done, in flight 0")
-    }))
+    }),
+  )
 
   it.live("probe reports availability and features", () =>
     Effect.gen(function* () {
@@ -326,5 +348,6 @@ describe("IoUring", () => {
       assert.isTrue(availability.available)
       assert.isUndefined(availability.missingOpcodes, "READ/WRITE/FIXED/FSYNC all supported")
       assert.include(availability.featureNames ?? [], "NODROP")
-    }))
+    }),
+  )
 })

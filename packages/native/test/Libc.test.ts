@@ -35,7 +35,8 @@ describe("Libc", () => {
       assert.isAtLeast(stat.blocks * 512, 1 << 20)
       const bytes = yield* readFile(path)
       assert.strictEqual(bytes.length, 50)
-    }))
+    }),
+  )
 
   it.live("errno becomes a typed IoError with the syscall and code", () =>
     Effect.gen(function* () {
@@ -54,7 +55,8 @@ describe("Libc", () => {
       assert.strictEqual(excl.reason, "AlreadyExists")
       const range = failure(yield* Effect.exit(Libc.ftruncate(1_000_000, -1)))
       assert.strictEqual(range.reason, "InvalidArgument")
-    }))
+    }),
+  )
 
   it.live("flock LOCK_EX|LOCK_NB: a second open file description gets Busy until the first unlocks", () =>
     Effect.gen(function* () {
@@ -71,7 +73,8 @@ describe("Libc", () => {
       // The blocking form runs off-thread and succeeds once the lock is free.
       yield* Libc.flock(second, Libc.LOCK_UN)
       yield* Libc.flock(first, Libc.LOCK_EX)
-    }))
+    }),
+  )
 
   it.live("O_DIRECT pwrite from posix_memalign'd memory; an unaligned offset is refused with EINVAL", () =>
     Effect.gen(function* () {
@@ -84,7 +87,8 @@ describe("Libc", () => {
       // lengths are enforced.)
       const misaligned = failure(yield* Effect.exit(Libc.pwrite(fd, buffer.bytes.subarray(0, 512), 100)))
       assert.strictEqual(misaligned.code, "EINVAL")
-    }))
+    }),
+  )
 
   it.live("posix_memalign/free, mmap/munmap work synchronously; unlink removes", () =>
     Effect.gen(function* () {
@@ -104,7 +108,8 @@ describe("Libc", () => {
       yield* Libc.munmap(mapped, 4096)
       yield* Libc.unlink(path)
       assert.isFalse(NodeFs.existsSync(path))
-    }))
+    }),
+  )
 
   it.live("off-thread calls leave the event loop free", () =>
     Effect.gen(function* () {
@@ -112,10 +117,12 @@ describe("Libc", () => {
       const fd = yield* openFd(NodePath.join(dir, "loop"), Libc.O_RDWR | Libc.O_CREAT)
       let ticks = 0
       const timer = setInterval(() => ticks++, 0)
-      yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
-        Effect.andThen(Libc.pwrite(fd, new Uint8Array(4096).fill(i), i * 4096), Libc.fdatasync(fd)),
+      yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        (i) => Effect.andThen(Libc.pwrite(fd, new Uint8Array(4096).fill(i), i * 4096), Libc.fdatasync(fd)),
       )
       clearInterval(timer)
       assert.isAbove(ticks, 0, "timers ran while the calls were on the threadpool")
-    }))
+    }),
+  )
 })

@@ -28,7 +28,8 @@ describe("Statx", () => {
         assert.isTrue(stat.dioOffsetAlign >= 512 && (stat.dioOffsetAlign & (stat.dioOffsetAlign - 1)) === 0)
         assert.isTrue(stat.dioMemAlign !== undefined && stat.dioMemAlign > 0)
       }
-    }))
+    }),
+  )
 
   it.live("a missing path fails NotFound", () =>
     Effect.gen(function* () {
@@ -38,5 +39,6 @@ describe("Statx", () => {
         const reason = exit.cause.reasons[0]
         assert.isTrue(reason?._tag === "Fail" && reason.error.reason === "NotFound" && reason.error.syscall === "statx")
       }
-    }))
+    }),
+  )
 })

@@ -39,14 +39,18 @@ export const LogBufferTest = (options: Options = {}): Layer.Layer<LogBuffer.LogB
       const capacityBytes = options.capacityBytes ?? 64 * 1024
       const invalid = LogBuffer.validateCapacity(capacityBytes, sectorBytes)
       if (invalid !== undefined) return yield* Effect.die(invalid)
-      const disk = options.disk ?? (yield* SimulatedDisk.make({ seed: 1, sectorBytes, directAlignmentBytes: sectorBytes }))
+      const disk =
+        options.disk ?? (yield* SimulatedDisk.make({ seed: 1, sectorBytes, directAlignmentBytes: sectorBytes }))
       const path = options.path ?? "/log-buffer"
       // An in-memory disk with no injected faults cannot fail to open or allocate: a failure here is a bug.
       const handle = yield* Effect.orDie(disk.fileIo.open(path, { create: true, direct: true }))
-      const core = yield* LogBuffer.makeCore({ handle, capacityBytes, sectorBytes, startLsn: 0, carry: new Uint8Array(0) }).pipe(
-        Effect.provideService(FileIo.FileIo, disk.fileIo),
-        Effect.orDie,
-      )
+      const core = yield* LogBuffer.makeCore({
+        handle,
+        capacityBytes,
+        sectorBytes,
+        startLsn: 0,
+        carry: new Uint8Array(0),
+      }).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo), Effect.orDie)
       return LogBuffer.fromCore(core, path)
     }),
   )

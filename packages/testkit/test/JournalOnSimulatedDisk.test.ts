@@ -31,7 +31,8 @@ describe("Journal on a filesystem without O_DIRECT", () => {
       const bytes = yield* disk.readDurableFile("/data/j.log")
       assert.isTrue(Option.isSome(bytes))
       if (Option.isSome(bytes)) assert.strictEqual(Frame.decode(bytes.value, 0)._tag, "Ok")
-    }))
+    }),
+  )
 })
 
 describe("Journal on the simulated disk", () => {
@@ -54,7 +55,8 @@ describe("Journal on the simulated disk", () => {
         const decoded = Frame.decode(bytes.value, 0)
         assert.strictEqual(decoded._tag, "Ok")
       }
-    }))
+    }),
+  )
 })
 
 describe("Journal preallocation", () => {
@@ -63,7 +65,11 @@ describe("Journal preallocation", () => {
       const disk = yield* SimulatedDisk.make({ seed: 9 })
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const journal = yield* Journal.open("/data/pre.log", { mode: "buffered", logBufferBytes: 64 * 1024, preallocateBytes: 256 * 1024 })
+          const journal = yield* Journal.open("/data/pre.log", {
+            mode: "buffered",
+            logBufferBytes: 64 * 1024,
+            preallocateBytes: 256 * 1024,
+          })
           yield* journal.syncThrough(yield* journal.append(payloadFor(1, 100)))
         }),
       ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
@@ -71,13 +77,20 @@ describe("Journal preallocation", () => {
       assert.isAtLeast(stats.allocates, 1)
       const grown = Option.getOrThrow(yield* disk.readDurableFile("/data/pre.log"))
       assert.isAtLeast(grown.length, 256 * 1024, "the allocated range is part of the durable size")
-      assert.isTrue(grown.subarray(Frame.frameBytes(100)).every((byte) => byte === 0), "it reads as zeros")
+      assert.isTrue(
+        grown.subarray(Frame.frameBytes(100)).every((byte) => byte === 0),
+        "it reads as zeros",
+      )
 
       const failing = yield* SimulatedDisk.make({ seed: 10 })
       yield* failing.inject({ op: "allocate", fault: SimulatedDisk.fail("EOPNOTSUPP") })
       const synced = yield* Effect.scoped(
         Effect.gen(function* () {
-          const journal = yield* Journal.open("/data/pre.log", { mode: "direct", logBufferBytes: 64 * 1024, preallocateBytes: 256 * 1024 })
+          const journal = yield* Journal.open("/data/pre.log", {
+            mode: "direct",
+            logBufferBytes: 64 * 1024,
+            preallocateBytes: 256 * 1024,
+          })
           let end = 0
           for (let i = 0; i < 2000; i++) end = yield* journal.append(payloadFor(i % 250, 100))
           yield* journal.syncThrough(end)
@@ -85,5 +98,6 @@ describe("Journal preallocation", () => {
         }),
       ).pipe(Effect.provideService(FileIo.FileIo, failing.fileIo))
       assert.strictEqual(synced, 2000 * Frame.frameBytes(100))
-    }))
+    }),
+  )
 })

@@ -45,12 +45,15 @@ const simulated: Subject = {
     const disk = yield* SimulatedDisk.make({ seed: 7, sectorBytes: SECTOR, directAlignmentBytes: SECTOR })
     return {
       layer: LogBufferTest({ capacityBytes: SLOT, sectorSize: SECTOR, disk, path: "/buffer.log" }),
-      read: Effect.map(disk.readFile("/buffer.log"), Option.getOrElse(() => new Uint8Array(0))),
+      read: Effect.map(
+        disk.readFile("/buffer.log"),
+        Option.getOrElse(() => new Uint8Array(0)),
+      ),
     }
   }),
 }
 
-const record = (tag: number, sizeBytes: number): Uint8Array => new Uint8Array(sizeBytes).fill(tag % 251 + 1)
+const record = (tag: number, sizeBytes: number): Uint8Array => new Uint8Array(sizeBytes).fill((tag % 251) + 1)
 
 /** Every frame from 0, in order; fails the test on a gap or a bad frame before `end`. */
 const framesUntil = (bytes: Uint8Array, end: number): Array<{ lsn: number; payload: Uint8Array }> => {
@@ -85,7 +88,8 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
         assert.strictEqual(buffer.capacity, SLOT)
         assert.strictEqual(buffer.sectorSize, SECTOR)
       }),
-    ))
+    ),
+  )
 
   it.live("a partial flush writes the records and zero-pads to the sector; the next flush rewrites it", () =>
     withBuffer((buffer, read) =>
@@ -97,7 +101,10 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
         assert.strictEqual(yield* buffer.flushedThrough, 112)
         let bytes = yield* read
         assert.strictEqual(bytes.length, SECTOR)
-        assert.isTrue(bytes.subarray(112).every((b) => b === 0), "zero pad after the last frame")
+        assert.isTrue(
+          bytes.subarray(112).every((b) => b === 0),
+          "zero pad after the last frame",
+        )
         const second = yield* buffer.append(record(2, 50))
         assert.deepStrictEqual(second, { start: 112, end: 174 })
         assert.strictEqual(yield* buffer.flushPartial, 174)
@@ -108,7 +115,8 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
           [100, 50],
         )
       }),
-    ))
+    ),
+  )
 
   it.live("rotation carries the partial sector: LSNs stay contiguous across slots, no zero gaps", () =>
     withBuffer((buffer, read) =>
@@ -121,9 +129,10 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
         assert.strictEqual(end, 40 * 300)
         const frames = framesUntil(yield* read, end)
         assert.strictEqual(frames.length, 40)
-        frames.forEach((frame, i) => assert.deepStrictEqual(frame.payload, record(i, 288)))
+        for (const [i, frame] of frames.entries()) assert.deepStrictEqual(frame.payload, record(i, 288))
       }),
-    ))
+    ),
+  )
 
   it.live("an oversize record goes through a scratch buffer at its reserved LSN", () =>
     withBuffer((buffer, read) =>
@@ -146,7 +155,8 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
         )
         assert.deepStrictEqual(frames[1]!.payload, record(2, 3 * SLOT + 123))
       }),
-    ))
+    ),
+  )
 
   it.live("appendBatch returns the batch's range and keeps order", () =>
     withBuffer((buffer, read) =>
@@ -154,41 +164,58 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
         const payloads = Array.from({ length: 50 }, (_, i) => record(i, (i * 97) % 600))
         const range = yield* buffer.appendBatch(payloads)
         assert.strictEqual(range.start, 0)
-        assert.strictEqual(range.end, payloads.reduce((sum, p) => sum + Frame.frameBytes(p.length), 0))
-        const frames = framesUntil(yield* read.pipe(Effect.andThen(() => buffer.flushPartial), Effect.andThen(read)), range.end)
-        assert.deepStrictEqual(frames.map((f) => f.payload), payloads)
-      }),
-    ))
-
-  it.live("many concurrent appenders with small slots never deadlock and never lose a record", () =>
-    withBuffer((buffer, read) =>
-      Effect.gen(function* () {
-        const expected = new Map<number, Uint8Array>()
-        yield* Effect.forEach(
-          Array.from({ length: 16 }, (_, p) => p),
-          (producer) =>
-            Effect.forEach(
-              Array.from({ length: 300 }, (_, s) => s),
-              (sequence) =>
-                Effect.gen(function* () {
-                  const size = (producer * 131 + sequence * 17) % 5000
-                  const payload = record(producer * 1000 + sequence, size)
-                  const range = yield* buffer.append(payload)
-                  expected.set(range.start, payload)
-                  if (sequence % 50 === 0) yield* buffer.flushPartial
-                }),
-              { discard: true },
-            ),
-          { concurrency: "unbounded", discard: true },
+        assert.strictEqual(
+          range.end,
+          payloads.reduce((sum, p) => sum + Frame.frameBytes(p.length), 0),
         )
-        const end = yield* buffer.flushPartial
-        assert.strictEqual(yield* buffer.nextLsn, end)
-        assert.strictEqual(yield* buffer.bufferedLen, 0)
-        const frames = framesUntil(yield* read, end)
-        assert.strictEqual(frames.length, 16 * 300)
-        for (const frame of frames) assert.deepStrictEqual(frame.payload, expected.get(frame.lsn))
+        const frames = framesUntil(
+          yield* read.pipe(
+            Effect.andThen(() => buffer.flushPartial),
+            Effect.andThen(read),
+          ),
+          range.end,
+        )
+        assert.deepStrictEqual(
+          frames.map((f) => f.payload),
+          payloads,
+        )
       }),
-    ), 60_000)
+    ),
+  )
+
+  it.live(
+    "many concurrent appenders with small slots never deadlock and never lose a record",
+    () =>
+      withBuffer((buffer, read) =>
+        Effect.gen(function* () {
+          const expected = new Map<number, Uint8Array>()
+          yield* Effect.forEach(
+            Array.from({ length: 16 }, (_, p) => p),
+            (producer) =>
+              Effect.forEach(
+                Array.from({ length: 300 }, (_, s) => s),
+                (sequence) =>
+                  Effect.gen(function* () {
+                    const size = (producer * 131 + sequence * 17) % 5000
+                    const payload = record(producer * 1000 + sequence, size)
+                    const range = yield* buffer.append(payload)
+                    expected.set(range.start, payload)
+                    if (sequence % 50 === 0) yield* buffer.flushPartial
+                  }),
+                { discard: true },
+              ),
+            { concurrency: "unbounded", discard: true },
+          )
+          const end = yield* buffer.flushPartial
+          assert.strictEqual(yield* buffer.nextLsn, end)
+          assert.strictEqual(yield* buffer.bufferedLen, 0)
+          const frames = framesUntil(yield* read, end)
+          assert.strictEqual(frames.length, 16 * 300)
+          for (const frame of frames) assert.deepStrictEqual(frame.payload, expected.get(frame.lsn))
+        }),
+      ),
+    60_000,
+  )
 
   it.live("a payload over Frame.MAX_PAYLOAD is refused before anything is reserved", () =>
     withBuffer((buffer) =>
@@ -197,7 +224,8 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
         assert.strictEqual(error._tag, "RecordTooLarge")
         assert.strictEqual(yield* buffer.nextLsn, 0)
       }),
-    ))
+    ),
+  )
 })
 
 describe("LogBufferTest faults", () => {
@@ -223,7 +251,8 @@ describe("LogBufferTest faults", () => {
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) assert.include(String(exit.cause), "EIO")
       }
-    }))
+    }),
+  )
 })
 
 describe("LogBufferLive scope order", () => {
@@ -243,14 +272,18 @@ describe("LogBufferLive scope order", () => {
       // A stand-in for the io_uring layer: the "ring" is the layer's own scoped resource.
       const recording = Layer.effect(
         FileIo.FileIo,
-        Effect.map(tracked("ring", Effect.void), (): FileIo.FileIoService => ({
-          ...node,
-          backend: "io_uring",
-          reason: "recording layer for the scope-order test",
-          open: (path, options) => tracked(options?.direct === true ? "direct-file" : "file", node.open(path, options)),
-          allocateAligned: (bytes, alignment) => tracked("slot", node.allocateAligned(bytes, alignment)),
-          registerBuffers: (buffers) => tracked(`register(${buffers.length})`, node.registerBuffers(buffers)),
-        })),
+        Effect.map(
+          tracked("ring", Effect.void),
+          (): FileIo.FileIoService => ({
+            ...node,
+            backend: "io_uring",
+            reason: "recording layer for the scope-order test",
+            open: (path, options) =>
+              tracked(options?.direct === true ? "direct-file" : "file", node.open(path, options)),
+            allocateAligned: (bytes, alignment) => tracked("slot", node.allocateAligned(bytes, alignment)),
+            registerBuffers: (buffers) => tracked(`register(${buffers.length})`, node.registerBuffers(buffers)),
+          }),
+        ),
       )
       yield* Effect.scoped(
         Effect.gen(function* () {
@@ -260,9 +293,11 @@ describe("LogBufferLive scope order", () => {
           events.push("used")
         }).pipe(
           Effect.provide(
-            LogBuffer.LogBufferLive({ path: NodePath.join(dir, "b.log"), capacityBytes: SLOT, sectorSize: SECTOR }).pipe(
-              Layer.provide(recording),
-            ),
+            LogBuffer.LogBufferLive({
+              path: NodePath.join(dir, "b.log"),
+              capacityBytes: SLOT,
+              sectorSize: SECTOR,
+            }).pipe(Layer.provide(recording)),
           ),
         ),
       )
@@ -281,5 +316,6 @@ describe("LogBufferLive scope order", () => {
         "-file",
         "-ring",
       ])
-    }))
+    }),
+  )
 })

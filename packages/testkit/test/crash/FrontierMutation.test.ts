@@ -74,8 +74,10 @@ const lostAcknowledged = (seed: number, mode: "buffered" | "direct") =>
 describe.each(["buffered", "direct"] as const)("the durable frontier of a %s journal under power loss", (mode) => {
   it.live("covers only synced bytes: nothing acknowledged is lost", () =>
     Effect.gen(function* () {
-      for (let seed = 1; seed <= SEEDS; seed++) assert.strictEqual(yield* lostAcknowledged(seed, mode), 0, `seed ${seed}`)
-    }))
+      for (let seed = 1; seed <= SEEDS; seed++)
+        assert.strictEqual(yield* lostAcknowledged(seed, mode), 0, `seed ${seed}`)
+    }),
+  )
 
   it.live("a frontier published before the sync is caught", () =>
     Effect.gen(function* () {
@@ -85,5 +87,6 @@ describe.each(["buffered", "direct"] as const)("the durable frontier of a %s jou
         for (let seed = 1; seed <= SEEDS; seed++) if ((yield* lostAcknowledged(seed, mode)) > 0) caught++
       }).pipe(Effect.ensuring(Effect.sync(() => (mutations.publishFrontierEarly = false))))
       assert.isAtLeast(caught, SEEDS - 2, `caught in only ${caught} of ${SEEDS} seeds`)
-    }))
+    }),
+  )
 })

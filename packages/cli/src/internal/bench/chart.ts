@@ -80,7 +80,8 @@ export const svg = (results: Results): string => {
     .join("")
   const title = `fsys bench${results.quick ? " (--quick)" : ""}: ${results.machine.cpus} × ${results.machine.cpuModel}, Linux ${results.machine.kernel}, Node ${results.machine.node}, ${results.startedAt}`
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif" role="img">`,
+    "<title>fsys bench: throughput per workload and subject</title>",
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="18" font-size="13">${escapeXml(title)}</text>`,
     legend,

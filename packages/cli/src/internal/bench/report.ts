@@ -60,7 +60,11 @@ export const best = (workload: Workload, passes: ReadonlyArray<Outcome>): Outcom
   let chosen: Outcome | undefined
   for (const outcome of passes) {
     if (outcome._tag !== "Measured") continue
-    if (chosen === undefined || chosen._tag !== "Measured" || throughput(workload, outcome.measurement) > throughput(workload, chosen.measurement)) {
+    if (
+      chosen === undefined ||
+      chosen._tag !== "Measured" ||
+      throughput(workload, outcome.measurement) > throughput(workload, chosen.measurement)
+    ) {
       chosen = outcome
     }
   }

@@ -38,7 +38,10 @@ const ignore = <A>(effect: Effect.Effect<A, IoError.IoError>) => Effect.ignore(e
 const tryWrites = (fd: number, path: string): Effect.Effect<{ accepted: number | "unknown"; detail: string }> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const buffer = yield* AlignedMemory.allocate(CANDIDATE_ALIGNMENTS[CANDIDATE_ALIGNMENTS.length - 1]!, BUFFER_ALIGNMENT)
+      const buffer = yield* AlignedMemory.allocate(
+        CANDIDATE_ALIGNMENTS[CANDIDATE_ALIGNMENTS.length - 1]!,
+        BUFFER_ALIGNMENT,
+      )
       for (let i = 0; i < buffer.byteLength; i++) buffer.bytes[i] = (i * 31 + 7) & 0xff
       let lastError = "no write tried"
       for (const alignment of CANDIDATE_ALIGNMENTS) {
@@ -54,13 +57,16 @@ const tryWrites = (fd: number, path: string): Effect.Effect<{ accepted: number |
           return { accepted: "unknown" as const, detail: "Direct read-back failed" }
         }
         for (let i = 0; i < alignment; i++) {
-          if (readBack.bytes[i] !== buffer.bytes[i]) return { accepted: "unknown" as const, detail: "Direct read-back differs" }
+          if (readBack.bytes[i] !== buffer.bytes[i])
+            return { accepted: "unknown" as const, detail: "Direct read-back differs" }
         }
         return { accepted: alignment, detail: `aligned ${alignment}-byte write and read-back succeeded` }
       }
       return { accepted: "unknown" as const, detail: `every Direct write was refused (${lastError})` }
     }),
-  ).pipe(Effect.catch((error) => Effect.succeed({ accepted: "unknown" as const, detail: `probe buffer: ${error.code}` })))
+  ).pipe(
+    Effect.catch((error) => Effect.succeed({ accepted: "unknown" as const, detail: `probe buffer: ${error.code}` })),
+  )
 
 /** Falls back to an O_DIRECT read-only open of an existing file (the directory was not writable). */
 const tryExisting = (existingFile: string | undefined, openError: IoError.IoError): Effect.Effect<DirectIoFacts> =>
@@ -118,7 +124,8 @@ export const probeDirectIo = (directory: string, existingFile: string | undefine
       const dioOffsetAlign = stat._tag === "Success" ? (stat.success.dioOffsetAlign ?? "unknown") : "unknown"
       const { accepted, detail } = yield* tryWrites(fd, scratch)
       return {
-        directIo: accepted === "unknown" ? (detail.startsWith("every Direct write was refused") ? false : "unknown") : true,
+        directIo:
+          accepted === "unknown" ? (detail.startsWith("every Direct write was refused") ? false : "unknown") : true,
         reason: detail,
         dioMemAlign,
         dioOffsetAlign,

@@ -40,7 +40,12 @@ export const unknownDevice: DeviceFacts = {
 const STACK_DEPTH_MAX = 4
 
 const readText = (path: string): Effect.Effect<string | undefined> =>
-  Effect.promise(() => NodeFs.readFile(path, "utf8").then((text) => text.trim(), () => undefined))
+  Effect.promise(() =>
+    NodeFs.readFile(path, "utf8").then(
+      (text) => text.trim(),
+      () => undefined,
+    ),
+  )
 
 const readNumber = (path: string): Effect.Effect<number | "unknown"> =>
   Effect.map(readText(path), (text) => {
@@ -49,13 +54,28 @@ const readNumber = (path: string): Effect.Effect<number | "unknown"> =>
   })
 
 const exists = (path: string): Effect.Effect<boolean> =>
-  Effect.promise(() => NodeFs.access(path).then(() => true, () => false))
+  Effect.promise(() =>
+    NodeFs.access(path).then(
+      () => true,
+      () => false,
+    ),
+  )
 
 const realpath = (path: string): Effect.Effect<string | undefined> =>
-  Effect.promise(() => NodeFs.realpath(path).then((resolved) => resolved, () => undefined))
+  Effect.promise(() =>
+    NodeFs.realpath(path).then(
+      (resolved) => resolved,
+      () => undefined,
+    ),
+  )
 
 const listDir = (path: string): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.promise(() => NodeFs.readdir(path).then((names) => names, () => []))
+  Effect.promise(() =>
+    NodeFs.readdir(path).then(
+      (names) => names,
+      () => [],
+    ),
+  )
 
 /** Names whose drivers are virtual or paravirtual block devices. */
 const VIRTUAL_PREFIXES = ["vd", "xvd", "loop", "zram", "ram", "nbd", "rbd", "pmem"]
@@ -79,7 +99,8 @@ const kindOf = (diskDir: string, depth: number): Effect.Effect<DeviceKind> =>
       return kinds.size === 1 ? [...kinds][0]! : "unknown"
     }
     if (name.startsWith("nvme")) return "nvme"
-    if (VIRTUAL_PREFIXES.some((prefix) => name.startsWith(prefix)) || diskDir.includes("/devices/virtual/")) return "virtual"
+    if (VIRTUAL_PREFIXES.some((prefix) => name.startsWith(prefix)) || diskDir.includes("/devices/virtual/"))
+      return "virtual"
     const vendor = `${(yield* readText(NodePath.join(diskDir, "device", "vendor"))) ?? ""} ${(yield* readText(NodePath.join(diskDir, "device", "model"))) ?? ""}`
     if (VIRTUAL_VENDORS.test(vendor)) return "virtual"
     const rotational = yield* readText(NodePath.join(diskDir, "queue", "rotational"))

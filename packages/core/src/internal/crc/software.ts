@@ -39,10 +39,22 @@ const makeTables = (): ReadonlyArray<Int32Array> => {
 // Module-level constants so the JIT sees sixteen stable typed arrays (faster than one table with
 // computed offsets).
 const tables = makeTables()
-const T0 = tables[0], T1 = tables[1], T2 = tables[2], T3 = tables[3]
-const T4 = tables[4], T5 = tables[5], T6 = tables[6], T7 = tables[7]
-const T8 = tables[8], T9 = tables[9], T10 = tables[10], T11 = tables[11]
-const T12 = tables[12], T13 = tables[13], T14 = tables[14], T15 = tables[15]
+const T0 = tables[0],
+  T1 = tables[1],
+  T2 = tables[2],
+  T3 = tables[3]
+const T4 = tables[4],
+  T5 = tables[5],
+  T6 = tables[6],
+  T7 = tables[7]
+const T8 = tables[8],
+  T9 = tables[9],
+  T10 = tables[10],
+  T11 = tables[11]
+const T12 = tables[12],
+  T13 = tables[13],
+  T14 = tables[14],
+  T15 = tables[15]
 
 /**
  * CRC-32C of `bytes[startIndex, endIndex)`, continuing from `seed` (a previous finalized CRC, 0

@@ -42,7 +42,10 @@ export const writeAll = (
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
   if (bytes.byteLength === 0) return Effect.void
   const step = (writtenBytes: number): Effect.Effect<void, IoError.IoError> => {
-    const chunk = bytes.subarray(writtenBytes, writtenBytes + Math.min(bytes.byteLength - writtenBytes, BYTES_PER_OP_MAX))
+    const chunk = bytes.subarray(
+      writtenBytes,
+      writtenBytes + Math.min(bytes.byteLength - writtenBytes, BYTES_PER_OP_MAX),
+    )
     return Effect.flatMap(
       onFile(handle, "io_uring:WRITE", (file, onSettled) =>
         IoUring.write(ring, file.fd, chunk, offsetBytes + writtenBytes, { path: file.path, onSettled }),

@@ -103,7 +103,10 @@ export class GroupCommit<E> {
       while (self.pending !== undefined) {
         const round = self.pending
         if (self.config.windowMicros > 0 && round.waiters < self.config.maxBatch) {
-          yield* Effect.raceFirst(Effect.sleep(Duration.millis(self.config.windowMicros / 1000)), Deferred.await(round.full))
+          yield* Effect.raceFirst(
+            Effect.sleep(Duration.millis(self.config.windowMicros / 1000)),
+            Deferred.await(round.full),
+          )
         }
         self.pending = undefined
         self.inFlight = round

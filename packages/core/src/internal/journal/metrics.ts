@@ -40,11 +40,7 @@ export interface Counters {
   fdatasyncs: number
 }
 
-export const publishRound = (
-  delta: Counters,
-  waiters: number,
-  latencyMicros: number,
-): Effect.Effect<void> =>
+export const publishRound = (delta: Counters, waiters: number, latencyMicros: number): Effect.Effect<void> =>
   Effect.all(
     [
       Metric.update(appends, delta.appends),

@@ -63,7 +63,8 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   const given = options ?? {}
   if (typeof given !== "object") return invalid("options", "must be an object")
   const mode = given.mode ?? "direct"
-  if (mode !== "direct" && mode !== "buffered") return invalid("mode", `must be "direct" or "buffered", got ${String(mode)}`)
+  if (mode !== "direct" && mode !== "buffered")
+    return invalid("mode", `must be "direct" or "buffered", got ${String(mode)}`)
   const logBufferBytes = given.logBufferBytes ?? LOG_BUFFER_BYTES_DEFAULT
   if (
     !Number.isInteger(logBufferBytes) ||
@@ -71,7 +72,10 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
     logBufferBytes > CAPACITY_BYTES_MAX ||
     (logBufferBytes & (logBufferBytes - 1)) !== 0
   ) {
-    return invalid("logBufferBytes", `must be a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}, got ${logBufferBytes}`)
+    return invalid(
+      "logBufferBytes",
+      `must be a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}, got ${logBufferBytes}`,
+    )
   }
   let windowMicros = WINDOW_MICROS_DEFAULT
   if (given.groupCommitWindow !== undefined) {
@@ -87,7 +91,8 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
     return invalid("groupCommitMaxBatch", `must be an integer between 1 and ${MAX_BATCH_MAX}, got ${maxBatch}`)
   }
   const backend = given.backend ?? "auto"
-  if (!isBackendChoice(backend)) return invalid("backend", `must be "auto", "io_uring" or "pwrite", got ${String(backend)}`)
+  if (!isBackendChoice(backend))
+    return invalid("backend", `must be "auto", "io_uring" or "pwrite", got ${String(backend)}`)
   const legacyGaps = given.legacyGaps ?? false
   if (typeof legacyGaps !== "boolean") return invalid("legacyGaps", "must be a boolean")
   const sectorBytes = given.sectorBytes

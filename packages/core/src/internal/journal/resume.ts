@@ -20,7 +20,7 @@
 import * as NodePath from "node:path"
 import { Effect, Exit, Scope } from "effect"
 import type { IoError } from "@fsys/native"
-import * as FileIo from "../../FileIo.ts"
+import type * as FileIo from "../../FileIo.ts"
 import { type InvalidOptions, JournalLocked, NotAJournal } from "../../JournalError.ts"
 import type { TailState } from "../../JournalReader.ts"
 import { scanHandle } from "../reader/scan.ts"
@@ -67,15 +67,21 @@ export interface Resumed {
 export const openForAppend = Effect.fnUntraced(function* (
   path: string,
   options: ResumeOptions,
-): Effect.fn.Return<Resumed, IoError.IoError | JournalLocked | InvalidOptions | NotAJournal, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<
+  Resumed,
+  IoError.IoError | JournalLocked | InvalidOptions | NotAJournal,
+  FileIo.FileIo | Scope.Scope
+> {
   const selected = yield* selectFileIo(options.backend)
   const fileIo = selected.fileIo
   const readHandle = yield* fileIo.open(path, { create: true })
-  yield* fileIo.lock(readHandle).pipe(
-    Effect.mapError((error): IoError.IoError | JournalLocked =>
-      error.reason === "Busy" ? new JournalLocked({ path }) : error,
-    ),
-  )
+  yield* fileIo
+    .lock(readHandle)
+    .pipe(
+      Effect.mapError((error): IoError.IoError | JournalLocked =>
+        error.reason === "Busy" ? new JournalLocked({ path }) : error,
+      ),
+    )
   const scan = yield* scanHandle(fileIo, readHandle, { legacyGaps: options.legacyGaps })
   // A crash can tear our first frame (Truncated*, ChecksumMismatch) but never writes a foreign
   // first byte: bad magic at offset 0 means this is not a journal, so touch nothing.

@@ -126,7 +126,10 @@ export class LogBufferCore {
     const { capacityBytes, sectorBytes, startLsn, carry } = config
     assert(capacityBytes % sectorBytes === 0, "capacity is a whole number of sectors")
     assert(capacityBytes >= 2 * sectorBytes, "a slot holds at least two sectors")
-    assert(config.slots[0].byteLength >= capacityBytes && config.slots[1].byteLength >= capacityBytes, "slots are big enough")
+    assert(
+      config.slots[0].byteLength >= capacityBytes && config.slots[1].byteLength >= capacityBytes,
+      "slots are big enough",
+    )
     assert(Number.isSafeInteger(startLsn) && startLsn >= 0, "start LSN is a safe integer")
     assert(carry.byteLength === startLsn - roundDown(startLsn, sectorBytes), "carry is the partial last sector")
     this.fileIo = config.fileIo
@@ -472,7 +475,10 @@ export class LogBufferCore {
 
   private pushJob(job: Job): void {
     assert(this.jobs.length < JOBS_MAX, "job queue bound")
-    assert(job.fileOffset % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0, "writes are sector-aligned")
+    assert(
+      job.fileOffset % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0,
+      "writes are sector-aligned",
+    )
     this.jobs.push(job)
     // A preallocation is nobody's flush: waiters keep waiting on the last record-bearing job.
     if (job.kind !== "preallocate") this.lastJobDone = job.done
@@ -563,7 +569,13 @@ const failureOf = (exit: Exit.Exit<void, IoError.IoError>, path: string): IoErro
   if (Exit.isFailure(exit)) {
     const error = Cause.findErrorOption(exit.cause)
     if (Option.isSome(error)) return error.value
-    return new IoError.IoError({ reason: "Unknown", syscall: "write", code: "EUNKNOWN", path, cause: Cause.squash(exit.cause) })
+    return new IoError.IoError({
+      reason: "Unknown",
+      syscall: "write",
+      code: "EUNKNOWN",
+      path,
+      cause: Cause.squash(exit.cause),
+    })
   }
   return assertNever("a successful job has no failure")
 }

@@ -194,7 +194,10 @@ export const make = (): FileIoService => ({
   size: (handle) =>
     onFile<number>(handle, "fstat", (file, done) =>
       NodeFs.fstat(file.fd, (error, stats) =>
-        done(error === null ? undefined : IoError.fromNodeError(error, "fstat", file.path), error === null ? stats.size : 0),
+        done(
+          error === null ? undefined : IoError.fromNodeError(error, "fstat", file.path),
+          error === null ? stats.size : 0,
+        ),
       ),
     ),
 

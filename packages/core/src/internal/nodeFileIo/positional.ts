@@ -18,7 +18,10 @@ export type Done<A> = (error: IoError.IoError | undefined, value: A) => void
 /** Writes all of `bytes` at `offsetBytes`, continuing short writes; a 0-byte write is `ShortWrite`. */
 export const writeAll = (fd: number, path: string, bytes: Uint8Array, offsetBytes: number, done: Done<void>): void => {
   const step = (writtenBytes: number): void => {
-    if (writtenBytes === bytes.length) return done(undefined, undefined)
+    if (writtenBytes === bytes.length) {
+      done(undefined, undefined)
+      return
+    }
     const lengthBytes = Math.min(bytes.length - writtenBytes, MAX_BYTES_PER_CALL)
     NodeFs.write(fd, bytes, writtenBytes, lengthBytes, offsetBytes + writtenBytes, (error, count) => {
       if (error !== null) return done(IoError.fromNodeError(error, "pwrite", path), undefined)
@@ -46,7 +49,10 @@ export const readFull = (
   done: Done<number>,
 ): void => {
   const step = (readBytes: number): void => {
-    if (readBytes === into.length) return done(undefined, readBytes)
+    if (readBytes === into.length) {
+      done(undefined, readBytes)
+      return
+    }
     const lengthBytes = Math.min(into.length - readBytes, MAX_BYTES_PER_CALL)
     NodeFs.read(fd, into, readBytes, lengthBytes, offsetBytes + readBytes, (error, count) => {
       if (error !== null) return done(IoError.fromNodeError(error, "pread", path), 0)

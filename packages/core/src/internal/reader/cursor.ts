@@ -57,7 +57,7 @@ export const LEGACY_GAP_MAX_BYTES = 64 * 1024 * 1024
  * Called for each valid frame; the payload is `window[payloadStart, payloadEnd)`, valid only
  * during the call. Returning `false` pauses the walk after this frame (`step` returns PAUSED).
  */
-export type Visit = (lsn: number, window: Uint8Array, payloadStart: number, payloadEnd: number) => boolean | void
+export type Visit = (lsn: number, window: Uint8Array, payloadStart: number, payloadEnd: number) => boolean | undefined
 
 /** `step` results. */
 export const STOPPED = 0
@@ -200,9 +200,7 @@ export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefin
       const runStart = cursor.zeroRunStart
       cursor.zeroRunStart = -1
       const isLegacyGap =
-        legacyGaps &&
-        scan % LEGACY_GAP_ALIGNMENT_BYTES === 0 &&
-        scan - runStart <= LEGACY_GAP_MAX_BYTES
+        legacyGaps && scan % LEGACY_GAP_ALIGNMENT_BYTES === 0 && scan - runStart <= LEGACY_GAP_MAX_BYTES
       if (!isLegacyGap) return stop(cursor, "TruncatedHeader", runStart)
       cursor.gapStart = runStart
       cursor.position = scan

@@ -244,7 +244,14 @@ export class Ring {
       const sqRingBytes = sqOff(Abi.SQ_OFF_ARRAY) + sqEntries * 4
       const cqRingBytes = cqOff(Abi.CQ_OFF_CQES) + cqEntries * Abi.CQE_BYTES
       const map = (lengthBytes: number, offset: number): number => {
-        const address = lib.mmap(0, lengthBytes, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_POPULATE, fd, offset)
+        const address = lib.mmap(
+          0,
+          lengthBytes,
+          Libc.PROT_READ | Libc.PROT_WRITE,
+          Libc.MAP_SHARED | Libc.MAP_POPULATE,
+          fd,
+          offset,
+        )
         if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "io_uring ring")
         mappings.push({ address, lengthBytes })
         return address
@@ -421,7 +428,18 @@ export class Ring {
     op.state = PREPARED
     op.pending = op.sqeCount
     const linked = op.linkedFsyncFlags >= 0
-    this.writeSqe(opcode, linked ? Abi.IOSQE_IO_LINK : 0, op.fd, op.offsetBytes, op.address, op.lengthBytes, op.opFlags, bufIndex, op, 0)
+    this.writeSqe(
+      opcode,
+      linked ? Abi.IOSQE_IO_LINK : 0,
+      op.fd,
+      op.offsetBytes,
+      op.address,
+      op.lengthBytes,
+      op.opFlags,
+      bufIndex,
+      op,
+      0,
+    )
     if (linked) this.writeSqe(Abi.IORING_OP_FSYNC, 0, op.fd, 0, 0, 0, op.linkedFsyncFlags, 0, op, 1)
     // Release the SQEs to the kernel: it reads the tail only inside io_uring_enter (no SQPOLL).
     Atomics.store(this.views.sq, this.sqTailWord, this.sqTail)
@@ -547,7 +565,12 @@ export class Ring {
       }
       while (head !== tail) {
         const w = this.cqes + (head & this.cqMask) * Abi.CQE_WORDS
-        this.settle(cq[w + Abi.CQE_WORD_USER_DATA_LO], cq[w + Abi.CQE_WORD_USER_DATA_HI], cqRes[w + Abi.CQE_WORD_RES], done)
+        this.settle(
+          cq[w + Abi.CQE_WORD_USER_DATA_LO],
+          cq[w + Abi.CQE_WORD_USER_DATA_HI],
+          cqRes[w + Abi.CQE_WORD_RES],
+          done,
+        )
         head = (head + 1) >>> 0
         this.stats.cqesReaped += 1
       }
@@ -686,7 +709,17 @@ export class Ring {
     // The cancel needs one free SQ entry; with every entry still unsubmitted (the kernel refused
     // them for now) skip it: those ops complete on their own.
     if (this.inFlight > 0 && this.unsubmitted < this.sqEntries) {
-      const cancel = makeOp(Abi.IORING_OP_ASYNC_CANCEL, -1, Abi.IORING_ASYNC_CANCEL_ANY, -1, undefined, 0, undefined, undefined, 0)
+      const cancel = makeOp(
+        Abi.IORING_OP_ASYNC_CANCEL,
+        -1,
+        Abi.IORING_ASYNC_CANCEL_ANY,
+        -1,
+        undefined,
+        0,
+        undefined,
+        undefined,
+        0,
+      )
       this.prepare(cancel)
       this.flush()
     }

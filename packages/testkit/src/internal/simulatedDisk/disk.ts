@@ -534,7 +534,12 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         })
       })
 
-    const allocate = (handle: FileIo.Handle, offsetBytes: number, lengthBytes: number, mode: FileIo.AllocateMode = "keepSize") =>
+    const allocate = (
+      handle: FileIo.Handle,
+      offsetBytes: number,
+      lengthBytes: number,
+      mode: FileIo.AllocateMode = "keepSize",
+    ) =>
       Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
         const open = resolveWritable(handle, "fallocate")
         if (open instanceof IoError.IoError) return Effect.fail(open)
