@@ -66,9 +66,10 @@ export interface Options {
   /**
    * Bytes kept allocated ahead of the end of the log (fallocate growing the file, no data
    * written), so syncs overwrite allocated blocks instead of growing the file (cheaper
-   * fdatasync). 0 turns it off; default 8 MiB or four log buffers, whichever is larger. The range
-   * reads as zeros, a clean end, so the file stays a valid fsys journal. Where fallocate is not
-   * supported, preallocation silently turns off.
+   * fdatasync). Done by sync rounds only: bulk O_DIRECT writes into fallocated extents are slower.
+   * 0 turns it off; default 8 MiB or four log buffers, whichever is larger. The range reads as
+   * zeros, a clean end, so the file stays a valid fsys journal. Where fallocate is not supported,
+   * preallocation silently turns off.
    */
   readonly preallocateBytes?: number
 }

@@ -144,7 +144,6 @@ export class LogBufferCore {
     this.flushedLsn = startLsn
     this.preallocateBytes = config.preallocateBytes
     this.allocatedEnd = Math.max(config.fileSizeBytes, startLsn)
-    this.maybePreallocate()
   }
 
   get nextLsn(): number {
@@ -431,7 +430,10 @@ export class LogBufferCore {
     this.baseLsn += carryStart
     this.len = length - carryStart
     this.writtenLen = this.len
-    this.maybePreallocate()
+    // Only syncs pay for a growing file (fdatasync commits the allocation and size); bulk writes
+    // into fallocated (unwritten) extents are slower on ext4 (measured: about half the O_DIRECT
+    // throughput) because each completion converts extents. So allocate ahead for syncs only.
+    if (datasync) this.maybePreallocate()
     return done
   }
 
