@@ -200,12 +200,20 @@ const build = Effect.fnUntraced(function* (
     fileSizeBytes: opened.fileSize,
   }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
 
+  /** No new calls once `close` started. */
+  let closed = false
+  /** The buffer was shut down: a call still waiting inside it was closed under, not poisoned. */
+  let released = false
+  const closedError = new JournalClosed({ path })
+  const poisoned = (cause: IoError.IoError): JournalClosed | JournalPoisoned =>
+    released ? closedError : new JournalPoisoned({ path, cause })
+
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const groupCommit = new GroupCommit<JournalError>(
     {
       core,
-      toError: (cause) => new JournalPoisoned({ path, cause }),
+      toError: (cause) => poisoned(cause),
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,
       onRound: (_durableLsn, latencyMicros, waiters) => {
@@ -223,9 +231,6 @@ const build = Effect.fnUntraced(function* (
     opened.cleanEnd,
   )
 
-  let closed = false
-  const closedError = new JournalClosed({ path })
-  const poisoned = (cause: IoError.IoError) => new JournalPoisoned({ path, cause })
   const fork = (committer: Effect.Effect<void>) => Effect.asVoid(Effect.forkIn(committer, scope))
 
   const appendSlow = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
@@ -330,6 +335,7 @@ const build = Effect.fnUntraced(function* (
         const synced = yield* Effect.exit(
           poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison)),
         )
+        released = true
         yield* Scope.close(scope, Exit.void)
         Deferred.doneUnsafe(done, Exit.isSuccess(synced) ? Exit.void : Exit.failCause(synced.cause))
         return yield* synced

@@ -157,7 +157,13 @@ export const makeCore = Effect.fnUntraced(function* (
   })
   yield* Effect.forkScoped(core.writer)
   // Registered after the writer: runs before its interruption and before the slots are freed.
-  yield* Effect.addFinalizer(() => core.drain)
+  // Appenders still waiting are refused first, then the writes in the kernel's hands finish.
+  yield* Effect.addFinalizer(() =>
+    Effect.andThen(
+      Effect.sync(() => core.shutdown()),
+      core.drain,
+    ),
+  )
   return core
 })
 

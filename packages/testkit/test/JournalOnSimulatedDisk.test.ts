@@ -3,7 +3,7 @@
  * directory-entry durability of a new journal.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import { FileIo, Frame, Journal } from "@fsys/core"
 import { SimulatedDisk } from "@fsys/testkit"
 
@@ -70,7 +70,9 @@ describe("Journal preallocation", () => {
             logBufferBytes: 64 * 1024,
             preallocateBytes: 256 * 1024,
           })
+          // The first sync round queues the allocation behind its write; the second runs after it.
           yield* journal.syncThrough(yield* journal.append(payloadFor(1, 100)))
+          yield* journal.syncThrough(yield* journal.append(payloadFor(2, 100)))
         }),
       ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
       const stats = yield* disk.stats
@@ -78,7 +80,7 @@ describe("Journal preallocation", () => {
       const grown = Option.getOrThrow(yield* disk.readFile("/data/pre.log"))
       assert.isAtLeast(grown.length, 256 * 1024, "the file grew ahead of the log")
       assert.isTrue(
-        grown.subarray(Frame.frameBytes(100)).every((byte) => byte === 0),
+        grown.subarray(2 * Frame.frameBytes(100)).every((byte) => byte === 0),
         "it reads as zeros",
       )
 
@@ -98,6 +100,53 @@ describe("Journal preallocation", () => {
         }),
       ).pipe(Effect.provideService(FileIo.FileIo, failing.fileIo))
       assert.strictEqual(synced, 2000 * Frame.frameBytes(100))
+    }),
+  )
+})
+
+describe("Journal.close under waiting appenders", () => {
+  it.live("appenders waiting for a slot get JournalClosed, never a defect, and nothing touches freed slots", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 12 })
+      // Writes take many scheduler turns: both slots stay busy and appenders queue up.
+      yield* disk.inject({ op: "write", fault: SimulatedDisk.yieldFirst(50) })
+      const exits = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open("/data/close.log", {
+            mode: "direct",
+            logBufferBytes: 4096,
+            sectorBytes: 512,
+            preallocateBytes: 0,
+          })
+          const appenders = yield* Effect.forEach(
+            Array.from({ length: 16 }, (_, i) => i),
+            (i) =>
+              Effect.forkChild(
+                Effect.exit(
+                  Effect.forEach(
+                    Array.from({ length: 20 }, (_, n) => n),
+                    () => journal.append(payloadFor(i + 1, 1500)),
+                    {
+                      discard: true,
+                    },
+                  ),
+                ),
+              ),
+          )
+          yield* Effect.yieldNow
+          yield* journal.close
+          return yield* Effect.forEach(appenders, Fiber.join)
+        }),
+      ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
+      let closedSeen = 0
+      for (const exit of exits) {
+        if (Exit.isSuccess(exit)) continue
+        assert.isFalse(Cause.hasDies(exit.cause), String(exit.cause))
+        assert.include(String(exit.cause), "JournalClosed")
+        closedSeen++
+      }
+      assert.isAbove(closedSeen, 0, "some appenders were still waiting when the journal closed")
+      assert.deepStrictEqual(yield* disk.violations, [])
     }),
   )
 })

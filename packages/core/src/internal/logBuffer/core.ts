@@ -393,6 +393,17 @@ export class LogBufferCore {
     })
   }
 
+  /**
+   * Refuses every later append, seal and flush (as a poison with EBADF) and wakes every waiter,
+   * so that nothing writes into the slots once their Scope starts releasing them. Idempotent.
+   */
+  shutdown(): void {
+    if (this.poison === undefined) {
+      this.poison = IoError.fromErrno("EBADF", "append", this.handle.path, "the log buffer is closed")
+    }
+    this.signalIdle()
+  }
+
   /** Waits until no write is queued or in flight (used before the slots are freed). */
   readonly drain: Effect.Effect<void> = Effect.suspend(() =>
     this.lastJobDone === undefined ? Effect.void : Effect.ignore(Deferred.await(this.lastJobDone)),
