@@ -63,14 +63,19 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
   const subjects = SUBJECTS.filter((s) => options.only.includes(s))
   const startedAt = new Date().toISOString()
   const progress = Progress.make()
-  const total = workloads.length * subjects.length * (options.quick ? 1 : options.repeat)
+  const pairs = workloads.length * subjects.length
+  /** Worker runs: one per pair in a quick run, `repeat` per pair otherwise. */
+  const total = pairs * (options.quick ? 1 : options.repeat)
   const outcomes: Array<{ workload: string; subject: SubjectName; outcome: Outcome }> = []
   let done = 0
+  let reported = 0
   const startMillis = performance.now()
   const report = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
     Effect.gen(function* () {
       outcomes.push({ workload: workload.name, subject, outcome })
-      done++
+      reported++
+      // A quick run reports each worker run as it ends; a full run counts its passes itself.
+      if (options.quick) done++
       if (Progress.enabled()) return
       const shown =
         outcome._tag === "Measured"
@@ -78,7 +83,7 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
             ? Format.bandwidth(outcome.measurement.bytesPerSecond)
             : `${Format.count(outcome.measurement.recordsPerSecond)} rec/s`
           : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
-      yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown}`)
+      yield* Console.error(`[${reported}/${pairs}] ${workload.name} × ${subject}: ${shown}`)
     })
   const showProgress = (what: string) =>
     progress.update(
@@ -108,7 +113,6 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
         }
       }
       for (const subject of subjects) {
-        done += 1 - options.repeat
         yield* report(workload, subject, Report.best(workload, passes.get(subject)!))
       }
     }
