@@ -64,12 +64,12 @@ export interface Options {
   /** Direct-IO alignment override; default: probed on the file after it exists. */
   readonly sectorBytes?: number
   /**
-   * Bytes kept allocated ahead of the end of the log (fallocate growing the file, no data
-   * written), so syncs overwrite allocated blocks instead of growing the file (cheaper
-   * fdatasync). Done by sync rounds only: bulk O_DIRECT writes into fallocated extents are slower.
-   * 0 turns it off; default 8 MiB or four log buffers, whichever is larger. The range reads as
-   * zeros, a clean end, so the file stays a valid fsys journal. Where fallocate is not supported,
-   * preallocation silently turns off.
+   * Bytes kept written with zeros ahead of the end of the log, so syncs overwrite written blocks
+   * instead of growing the file: fdatasync then has no metadata to commit (on ext4 no journal
+   * commit, one device flush instead of two). Done by sync rounds only, so a bulk loader never
+   * writes its bytes twice. 0 turns it off; default 8 MiB or four log buffers, whichever is
+   * larger. Zeros read as a clean end, so the file stays a valid fsys journal; a failing zero
+   * write only turns preallocation off.
    */
   readonly preallocateBytes?: number
 }

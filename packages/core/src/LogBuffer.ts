@@ -127,6 +127,9 @@ export const validateCapacity = (capacityBytes: number, sectorBytes: number): In
   return undefined
 }
 
+/** Preallocation writes zeros 1 MiB at a time from one aligned buffer. */
+const ZEROS_BYTES = 1024 * 1024
+
 /**
  * Builds the buffer's engine over an open handle: two slots from the layer's aligned memory,
  * registered for fixed-buffer IO, and the writer fiber — all released with the Scope, in reverse.
@@ -143,6 +146,8 @@ export const makeCore = Effect.fnUntraced(function* (
   const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
   const second = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
   const preallocateBytes = options.preallocateBytes ?? 0
+  const zeros =
+    preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
   yield* fileIo.registerBuffers([first, second])
   const core = new LogBufferCore({
     fileIo,
@@ -154,6 +159,7 @@ export const makeCore = Effect.fnUntraced(function* (
     carry: options.carry,
     preallocateBytes,
     fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
+    zeros,
   })
   yield* Effect.forkScoped(core.writer)
   // Registered after the writer: runs before its interruption and before the slots are freed.

@@ -60,7 +60,7 @@ describe("Journal on the simulated disk", () => {
 })
 
 describe("Journal preallocation", () => {
-  it.live("grows the file ahead of the log with fallocate; a failing fallocate only turns it off", () =>
+  it.live("writes zeros ahead of the log after a sync round; a failing zero write only turns it off", () =>
     Effect.gen(function* () {
       const disk = yield* SimulatedDisk.make({ seed: 9 })
       yield* Effect.scoped(
@@ -70,22 +70,21 @@ describe("Journal preallocation", () => {
             logBufferBytes: 64 * 1024,
             preallocateBytes: 256 * 1024,
           })
-          // The first sync round queues the allocation behind its write; the second runs after it.
+          // The first sync round queues the zeros behind its write; the second runs after them.
           yield* journal.syncThrough(yield* journal.append(payloadFor(1, 100)))
           yield* journal.syncThrough(yield* journal.append(payloadFor(2, 100)))
         }),
       ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
-      const stats = yield* disk.stats
-      assert.isAtLeast(stats.allocates, 1)
-      const grown = Option.getOrThrow(yield* disk.readFile("/data/pre.log"))
-      assert.isAtLeast(grown.length, 256 * 1024, "the file grew ahead of the log")
+      const grown = Option.getOrThrow(yield* disk.readDurableFile("/data/pre.log"))
+      assert.isAtLeast(grown.length, 256 * 1024, "the zeros are written and made durable by the next round")
       assert.isTrue(
         grown.subarray(2 * Frame.frameBytes(100)).every((byte) => byte === 0),
-        "it reads as zeros",
+        "they read as zeros",
       )
 
+      // The second write is the zero fill (the first carries the first round's record).
       const failing = yield* SimulatedDisk.make({ seed: 10 })
-      yield* failing.inject({ op: "allocate", fault: SimulatedDisk.fail("EOPNOTSUPP") })
+      yield* failing.inject({ op: "write", fault: SimulatedDisk.fail("EIO"), nth: 2 })
       const synced = yield* Effect.scoped(
         Effect.gen(function* () {
           const journal = yield* Journal.open("/data/pre.log", {
@@ -93,13 +92,15 @@ describe("Journal preallocation", () => {
             logBufferBytes: 64 * 1024,
             preallocateBytes: 256 * 1024,
           })
+          yield* journal.syncThrough(yield* journal.append(payloadFor(1, 100)))
           let end = 0
           for (let i = 0; i < 2000; i++) end = yield* journal.append(payloadFor(i % 250, 100))
           yield* journal.syncThrough(end)
           return yield* journal.syncedLsn
         }),
       ).pipe(Effect.provideService(FileIo.FileIo, failing.fileIo))
-      assert.strictEqual(synced, 2000 * Frame.frameBytes(100))
+      assert.strictEqual(synced, 2001 * Frame.frameBytes(100), "not poisoned")
+      assert.strictEqual((yield* failing.stats).faultsFired, 1)
     }),
   )
 })
