@@ -150,6 +150,10 @@ export const metrics = {
   syncLatencyMicros: Metrics.syncLatencyMicros,
 } as const
 
+/** At most this many appends, or this many bytes copied, between two event-loop turns. */
+const YIELD_AFTER_APPENDS = 1024
+const YIELD_AFTER_BYTES = 256 * 1024
+
 /**
  * Opens (creating if needed) the journal at `path`, recovering after a crash; closes with the
  * Scope. Uses the ambient `FileIo` (Node by default).
@@ -253,6 +257,19 @@ const build = Effect.fnUntraced(function* (
     return undefined
   }
 
+  // Appends that find room never wait, so a producer looping on them would keep the event loop
+  // until Effect's scheduler yields (every 2048 operations: 100 ms and more with large records).
+  // Yielding after a bounded amount of copying keeps the event-loop delay low.
+  let bytesSinceYield = 0
+  let appendsSinceYield = 0
+  const completed = (end: number, frameBytes: number): Effect.Effect<number> => {
+    bytesSinceYield += frameBytes
+    if (++appendsSinceYield < YIELD_AFTER_APPENDS && bytesSinceYield < YIELD_AFTER_BYTES) return Effect.succeed(end)
+    bytesSinceYield = 0
+    appendsSinceYield = 0
+    return Effect.as(Effect.yieldNow, end)
+  }
+
   const append = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError)
@@ -260,9 +277,10 @@ const build = Effect.fnUntraced(function* (
       if (invalid !== undefined) return Effect.fail(invalid)
       const end = core.tryAppend(payload)
       if (end < 0) return appendSlow(payload)
+      const frameBytes = payload.byteLength + Frame.OVERHEAD
       counters.appends++
-      counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
-      return Effect.succeed(end)
+      counters.appendedBytes += frameBytes
+      return completed(end, frameBytes)
     })
 
   const appendBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, JournalError> =>
@@ -277,13 +295,12 @@ const build = Effect.fnUntraced(function* (
         bytes += payload.byteLength + Frame.OVERHEAD
       }
       return core.appendBatch(payloads).pipe(
-        Effect.tap(() =>
-          Effect.sync(() => {
-            counters.appends += payloads.length
-            counters.appendedBytes += bytes
-          }),
-        ),
         Effect.mapError(poisoned),
+        Effect.flatMap((end) => {
+          counters.appends += payloads.length
+          counters.appendedBytes += bytes
+          return completed(end, bytes)
+        }),
       )
     })
 
