@@ -493,3 +493,29 @@ describe("Journal.open on a file that is not a journal", () => {
     }),
   )
 })
+
+describe("Journal and the event loop", () => {
+  it.live("a producer looping on appends that never wait still lets the event loop turn", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const journal = yield* Journal.open(NodePath.join(dir, "j.log"), {
+        mode: "buffered",
+        logBufferBytes: 64 * 1024 * 1024,
+        preallocateBytes: 0,
+      })
+      const payload = new Uint8Array(64 * 1024).fill(3)
+      let turns = 0
+      let running = true
+      const tick = () => {
+        turns++
+        if (running) setImmediate(tick)
+      }
+      setImmediate(tick)
+      // 32 MiB into a 64 MiB slot: every append finds room, none waits on IO.
+      for (let i = 0; i < 512; i++) yield* journal.append(payload)
+      running = false
+      // At least one turn per 256 KiB copied (128 here); without yielding there would be none.
+      assert.isAtLeast(turns, 64)
+    }),
+  )
+})
