@@ -91,6 +91,9 @@ export const parseWriterLog = (text: string, epoch: number): WriterLog => {
   return { ready, acked, submitted, durableLsn, errors, finished, closed, appended }
 }
 
+/** Numbers each writer's log file within this process. */
+let writerRuns = 0
+
 /**
  * Runs the writer child. `killAfterMillis` (after its journal is open) SIGKILLs it; without it the
  * child runs to completion. `wrap` puts a command in front (strace). Resolves with its stdout.
@@ -106,7 +109,8 @@ export const runWriter = (options: {
   readonly code: number | null
 }> =>
   new Promise((resolve, reject) => {
-    const command = [...(options.wrap ?? []), process.execPath, WRITER_SCRIPT, ...options.args]
+    const logPath = NodePath.join(NodeOs.tmpdir(), `fsys-crash-writer-${process.pid}-${++writerRuns}.log`)
+    const command = [...(options.wrap ?? []), process.execPath, WRITER_SCRIPT, ...options.args, "--log", logPath]
     const child = spawn(command[0] as string, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
@@ -139,7 +143,15 @@ export const runWriter = (options: {
       clearTimeout(readyTimer)
       clearTimeout(exitTimer)
       if (killTimer !== undefined) clearTimeout(killTimer)
-      resolve({ stdout, stderr, signal, code })
+      // The log file is the evidence; stdout only told us when the journal was open.
+      let log = stdout
+      try {
+        log = NodeFs.readFileSync(logPath, "utf8")
+        NodeFs.rmSync(logPath, { force: true })
+      } catch {
+        // The child died before opening its log: nothing was done, stdout is as empty.
+      }
+      resolve({ stdout: log, stderr, signal, code })
     })
   })
 

@@ -3,8 +3,12 @@
  *
  * Opens the journal (recovering whatever the previous child left), runs concurrent writer fibers
  * appending self-describing records (`Generators.record`) and syncing some of them, and reports
- * every step on stdout — one line per event, written synchronously (stdout to a pipe is
- * synchronous on Linux), so a line the parent read was printed before the process died:
+ * every step — one line per event, written with a synchronous write(2) to the `--log` file (and
+ * echoed to stdout, where the parent watches for readiness). The parent checks the file, not the
+ * pipe: a completed write(2) survives SIGKILL in the page cache, while Node may buffer a pipe
+ * write in user space once the pipe is full (seen under CI load: records in the journal whose
+ * "S" line never reached the parent). So a line in the log was written before the step it
+ * describes:
  *
  *   R <nextLsn> <syncedLsn> <mode> <directActive> <backend>   journal open
  *   S <writer> <sequence> <sizeBytes>                         append submitted
@@ -19,6 +23,7 @@
  *
  *   node scripts/crash-writer.ts --path /tmp/j.log --mode direct --epoch 3 --writers 8 --seed 7
  */
+import * as NodeFs from "node:fs"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
 import { Journal, type JournalError } from "@fsys/core"
@@ -27,6 +32,7 @@ import { Generators } from "@fsys/testkit"
 const { values } = parseArgs({
   options: {
     path: { type: "string" },
+    log: { type: "string" },
     mode: { type: "string", default: "buffered" },
     backend: { type: "string", default: "auto" },
     epoch: { type: "string", default: "1" },
@@ -61,7 +67,11 @@ if (
   process.exit(2)
 }
 
+const logFd = values.log === undefined ? undefined : NodeFs.openSync(values.log, "a")
+
 const line = (text: string): void => {
+  // The log first, synchronously: the parent's evidence of what this process did.
+  if (logFd !== undefined) NodeFs.writeSync(logFd, `${text}\n`)
   process.stdout.write(`${text}\n`)
 }
 
