@@ -37,6 +37,13 @@ const make = (sizing: Sizing): ReadonlyArray<Workload> => {
     },
     {
       ...base,
+      name: "durable-1p-4KiB",
+      title: "1 producer, each 4 KiB append awaited durable",
+      kind: "durable",
+      recordBytes: 4 * KiB,
+    },
+    {
+      ...base,
       name: "durable-64p-100B",
       title: "64 producers, 100 B, each awaits its own durability",
       kind: "durable",
@@ -65,6 +72,13 @@ const make = (sizing: Sizing): ReadonlyArray<Workload> => {
       title: "unsynced appends, 100 B, one sync at the end",
       kind: "unsynced",
       recordBytes: 100,
+    },
+    {
+      ...base,
+      name: "unsynced-1p-4KiB",
+      title: "unsynced appends, 4 KiB, one sync at the end",
+      kind: "unsynced",
+      recordBytes: 4 * KiB,
     },
     {
       ...base,
