@@ -65,8 +65,8 @@ export interface Options {
   readonly sectorBytes?: number
   /**
    * Bytes kept written with zeros ahead of the end of the log, so syncs overwrite written blocks
-   * instead of growing the file: fdatasync then has no metadata to commit (on ext4 no journal
-   * commit, one device flush instead of two). Done by sync rounds only, so a bulk loader never
+   * instead of growing the file: fdatasync then has no size or allocation to commit
+   * (`scripts/sync-cost.ts` measures the difference). Done by sync rounds only, so a bulk loader never
    * writes its bytes twice. 0 turns it off; default 8 MiB or four log buffers, whichever is
    * larger. Zeros read as a clean end, so the file stays a valid fsys journal; a failing zero
    * write only turns preallocation off.

@@ -47,9 +47,9 @@ export const WINDOW_MICROS_DEFAULT = 0
 /** A window never exceeds one second: a longer wait is a configuration mistake. */
 export const WINDOW_MICROS_MAX = 1_000_000
 /**
- * Bytes kept written with zeros ahead of the log: syncs then overwrite written blocks (measured
- * here, 512 B O_DIRECT write + fdatasync: ≈ 250 µs into written blocks, ≈ 275 µs into fallocated
- * ones, ≈ 335 µs growing the file). The default is 8 MiB or four log buffers, whichever is larger.
+ * Bytes kept written with zeros ahead of the log: syncs then overwrite written blocks
+ * (`scripts/sync-cost.ts`, one run here: 512 B O_DIRECT write + fdatasync ≈ 327 µs into written
+ * zeros, 492 µs growing the file). The default is 8 MiB or four log buffers, whichever is larger.
  */
 export const PREALLOCATE_BYTES_DEFAULT = 8 * 1024 * 1024
 export const PREALLOCATE_BYTES_MAX = 1024 * 1024 * 1024

@@ -529,7 +529,7 @@ export class LogBufferCore {
   /**
    * Writes zeros over `[from, to)` (sector-aligned, from the zero buffer). Written blocks, unlike
    * fallocated (unwritten) extents or a growing file, give a later fdatasync no metadata to
-   * commit: on ext4 it then skips the journal commit and its extra device flush. A failure
+   * commit (no size change, no allocation, no extent conversion). A failure
    * touches no record (the range is past the log), so it only turns preallocation off.
    */
   private preallocate(from: number, to: number): Effect.Effect<void> {
