@@ -22,7 +22,7 @@ import { InvalidOptions, JournalPoisoned, RecordTooLarge } from "./JournalError.
 import type * as JournalError from "./JournalError.ts"
 import { LogBufferCore } from "./internal/logBuffer/core.ts"
 import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./internal/logBuffer/limits.ts"
-import { isValidSectorBytes, roundDown } from "./internal/logBuffer/sectors.ts"
+import { isValidSectorBytes } from "./internal/logBuffer/sectors.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
 
 /**
@@ -262,5 +262,10 @@ export const LogBufferLive = (options: LiveOptions): Layer.Layer<LogBuffer, Jour
     }),
   )
 
-/** @internal re-exported for the Journal and the testkit. */
-export { LogBufferCore, roundDown }
+/**
+ * The engine `makeCore` builds and `fromCore` wraps (its methods are internal).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type { LogBufferCore }
