@@ -519,3 +519,48 @@ describe("Journal and the event loop", () => {
     }),
   )
 })
+
+describe("Journal group commit with a window", () => {
+  it.live("a round waits for its window or for groupCommitMaxBatch syncers, then serves them all", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const journal = yield* Journal.open(NodePath.join(dir, "j.log"), {
+        mode: "buffered",
+        groupCommitWindow: "20 millis",
+        groupCommitMaxBatch: 16,
+      })
+      yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, p) => p),
+        (producer) =>
+          Effect.forEach(
+            Array.from({ length: 10 }, (_, s) => s),
+            (sequence) => Effect.flatMap(journal.append(payloadFor(producer, sequence, 40)), journal.syncThrough),
+            { discard: true },
+          ),
+        { concurrency: "unbounded", discard: true },
+      )
+      const stats = yield* journal.stats
+      assert.strictEqual(stats.syncRequests, 160)
+      // Full rounds start at 16 syncers; the window only delays a round that never fills.
+      assert.isAtMost(stats.fdatasyncs, 20)
+      yield* journal.close
+      assert.strictEqual(decodeFile(NodePath.join(dir, "j.log")).records.length, 160)
+    }),
+  )
+
+  it.live("a lone syncer waits for the window (it never fills the batch)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const journal = yield* Journal.open(NodePath.join(dir, "j.log"), {
+        mode: "buffered",
+        groupCommitWindow: "20 millis",
+        groupCommitMaxBatch: 16,
+      })
+      const startedMillis = performance.now()
+      for (let i = 0; i < 5; i++) yield* journal.syncThrough(yield* journal.append(payloadFor(1, i, 40)))
+      // A lower bound only: each of the 5 rounds slept its 20 ms window before its fdatasync.
+      assert.isAtLeast(performance.now() - startedMillis, 5 * 20 - 1)
+      assert.strictEqual((yield* journal.stats).fdatasyncs, 5)
+    }),
+  )
+})
