@@ -220,7 +220,7 @@ const build = Effect.fnUntraced(function* (
       toError: (cause) => poisoned(cause),
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,
-      onRound: (_durableLsn, latencyMicros, waiters) => {
+      onRound: (latencyMicros, waiters) => {
         counters.fdatasyncs++
         const delta: Metrics.Counters = {
           appends: counters.appends - published.appends,

@@ -41,8 +41,8 @@ export interface GroupCommitConfig<E> {
   readonly toError: (cause: IoError.IoError) => E
   readonly windowMicros: number
   readonly maxBatch: number
-  /** Called after each successful round with (records covered, fdatasync latency). */
-  readonly onRound: (durableLsn: number, latencyMicros: number, waiters: number) => Effect.Effect<void>
+  /** Called after each successful round, before its waiters wake: flush + fdatasync latency and waiters served. */
+  readonly onRound: (latencyMicros: number, waiters: number) => Effect.Effect<void>
 }
 
 export class GroupCommit<E> {
@@ -120,7 +120,7 @@ export class GroupCommit<E> {
           // The flush covered at least the target captured above (it seals everything appended).
           if (exit.value > self.syncedLsnValue) self.syncedLsnValue = exit.value
           // Counters first: a woken waiter may read them right away.
-          yield* self.config.onRound(self.syncedLsnValue, (performance.now() - startedMillis) * 1000, round.waiters)
+          yield* self.config.onRound((performance.now() - startedMillis) * 1000, round.waiters)
           Deferred.doneUnsafe(round.done, Exit.void)
         } else {
           // The buffer is poisoned: fail this round and the one that queued behind it.
