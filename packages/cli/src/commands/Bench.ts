@@ -82,6 +82,14 @@ const runPasses = Effect.fnUntraced(function* (
   subjects: ReadonlyArray<SubjectName>,
 ) {
   const passes: Passes = new Map()
+  /** The O_DIRECT reference runs once per pass of the 1 MiB workload, interleaved with it. */
+  const oDirect: Array<Outcome> = []
+  const reference = (workload: Workload) =>
+    workload.name !== Report.LARGE_RECORDS_WORKLOAD
+      ? Effect.void
+      : Effect.map(Runner.runODirectReference(workload.maxRecords * workload.recordBytes, options.root), (outcome) => {
+          oDirect.push(outcome)
+        })
   const record = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
     passes.set(key(workload, subject), [...(passes.get(key(workload, subject)) ?? []), outcome])
   const noTmpfs = tmpfsUnavailable()
@@ -116,6 +124,7 @@ const runPasses = Effect.fnUntraced(function* (
       }
       done++
     }
+    for (const workload of runnable) yield* reference(workload)
   } else {
     // The subject order alternates on every pass, so no subject always follows the same heavy
     // writer (this VM's disk has a burst budget and background writeback).
@@ -130,11 +139,17 @@ const runPasses = Effect.fnUntraced(function* (
           if (!Progress.enabled())
             yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown(workload, outcome!)}`)
         }
+        yield* reference(workload)
       }
     }
   }
   progress.done()
-  return passes
+  const large = runnable.find((w) => w.name === Report.LARGE_RECORDS_WORKLOAD)
+  const oDirectReference: Outcome =
+    large === undefined
+      ? { _tag: "Skipped", reason: "no large-record workload in this run" }
+      : Report.summarize(large, oDirect)
+  return { passes, oDirectReference, oDirectPasses: oDirect }
 })
 
 const shown = (workload: Workload, outcome: Outcome): string =>
@@ -155,7 +170,7 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
     options.durationMillis === undefined ? chosen : Workloads.withDuration(chosen, options.durationMillis)
   const subjects = SUBJECTS.filter((s) => options.only.includes(s))
   const startedAt = new Date().toISOString()
-  const passes = yield* runPasses(options, workloads, subjects)
+  const { passes, oDirectReference, oDirectPasses } = yield* runPasses(options, workloads, subjects)
   const summarized = workloads.flatMap((workload) =>
     subjects.flatMap((subject) => {
       const outcomes = passes.get(key(workload, subject))
@@ -166,11 +181,6 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
       ]
     }),
   )
-  const large = workloads.find((w) => w.name === Report.LARGE_RECORDS_WORKLOAD)
-  const oDirectReference: Outcome =
-    large !== undefined
-      ? yield* Runner.runODirectReference(large.maxRecords * large.recordBytes, options.root)
-      : { _tag: "Skipped", reason: "no large-record workload in this run" }
   const rows = Report.rows(workloads, summarized, oDirectReference)
   const roots = [options.root, ...(workloads.some((w) => w.onTmpfs) ? [Runner.TMPFS_ROOT] : [])]
   const results: Report.Results = {
@@ -188,6 +198,7 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
       outcomes: passes.get(`${s.workload}\u0000${s.subject}`) ?? [],
     })),
     oDirectReference,
+    oDirectPasses,
     targets: Report.targets(workloads, rows),
   }
   const outDirectory = resolve(options.outDirectory)

@@ -15,7 +15,7 @@
  */
 import { createRequire } from "node:module"
 import { join } from "node:path"
-import { DatabaseSync, type StatementSync } from "node:sqlite"
+import type { StatementSync } from "node:sqlite"
 import type { Session, Subject } from "../driver.ts"
 import * as GroupCommit from "../groupCommit.ts"
 
@@ -43,6 +43,9 @@ const SELECT_SQL = "SELECT payload FROM log ORDER BY id"
 const nodeSqlite: Binding = {
   name: "node:sqlite",
   open: (path, readOnly) => {
+    // Loaded here, not imported: on a Node without it (22 before 22.13 needs a flag) only this
+    // subject is skipped, not better-sqlite3 with it.
+    const { DatabaseSync } = process.getBuiltinModule("node:sqlite")
     const db = new DatabaseSync(path, { readOnly })
     let prepared: StatementSync | undefined
     return {
@@ -164,6 +167,6 @@ const makeSubject = (binding: Binding, available: () => void): Subject => ({
  * @since 0.1.0
  */
 export const subjects = {
-  "node-sqlite": makeSubject(nodeSqlite, () => undefined),
+  "node-sqlite": makeSubject(nodeSqlite, () => process.getBuiltinModule("node:sqlite").DatabaseSync),
   "better-sqlite3": makeSubject(betterSqlite3, loadBetterSqlite),
 } satisfies Record<string, Subject>

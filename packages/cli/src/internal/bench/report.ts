@@ -58,7 +58,9 @@ export interface Results {
     readonly subject: SubjectName
     readonly outcomes: ReadonlyArray<Outcome>
   }>
+  /** The median of `oDirectPasses`, one per pass of the 1 MiB workload. */
   readonly oDirectReference: Outcome
+  readonly oDirectPasses: ReadonlyArray<Outcome>
   readonly targets: ReadonlyArray<Target>
 }
 
