@@ -4,7 +4,7 @@
  * its ratio to node:fs. Our variants, the node:fs baseline and the peers have their own colours.
  * Hand-written SVG: no dependency, no fonts to install.
  */
-import { OURS } from "../../../../../scripts/bench/protocol.ts"
+import { OURS } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
 import type { Results } from "./report.ts"
 import { throughput, usesBandwidth } from "./report.ts"

@@ -4,8 +4,8 @@
  * document written to `--out`.
  */
 import { cpus, release, totalmem } from "node:os"
-import type { Measurement, Outcome, SubjectName, Workload } from "../../../../../scripts/bench/protocol.ts"
-import { OURS } from "../../../../../scripts/bench/protocol.ts"
+import type { Measurement, Outcome, SubjectName, Workload } from "@fsys/bench/Protocol"
+import { OURS } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
 
 export interface Row {

@@ -1,5 +1,5 @@
 /**
- * Runs the bench's child processes (`scripts/bench/worker.ts`) one after another, so the
+ * Runs the bench's child processes (`@fsys/bench/worker`) one after another, so the
  * machine's two cores are never shared between subjects. A full run starts one process per
  * (workload, subject), so each measurement (throughput, event-loop delay, peak RSS) belongs to
  * that pair alone; `--quick` starts one per subject. Each process gets a fresh temporary
@@ -7,14 +7,17 @@
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
-import type { Outcome, ReferenceTask, SubjectName, Task, Workload } from "../../../../../scripts/bench/protocol.ts"
+import type { Outcome, ReferenceTask, SubjectName, Task, Workload } from "@fsys/bench/Protocol"
 
-/** Where the worker lives (the bench peers are dependencies of scripts/bench only). */
-export const WORKER_PATH = fileURLToPath(new URL("../../../../../scripts/bench/worker.ts", import.meta.url))
+/**
+ * Where the worker lives, resolved through the package by name (the bench peers are dependencies
+ * of `@fsys/bench` only, so the worker must run from there to find them).
+ */
+export const WORKER_PATH = createRequire(import.meta.url).resolve("@fsys/bench/worker")
 
 /** A worker that does not answer within its workload's time plus this is killed. */
 const TASK_GRACE_MILLIS = 180_000

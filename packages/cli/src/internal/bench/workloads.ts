@@ -2,7 +2,7 @@
  * The bench's workloads, full and `--quick`. Every subject runs every workload for the same time
  * (or record count, whichever ends first) in the same run.
  */
-import type { Workload } from "../../../../../scripts/bench/protocol.ts"
+import type { Workload } from "@fsys/bench/Protocol"
 
 const KiB = 1024
 const MiB = 1024 * KiB

@@ -1,6 +1,6 @@
 /**
  * The contract between `fsys bench` (the parent, `packages/cli/src/commands/Bench.ts`) and the
- * bench worker (`scripts/bench/worker.ts`), which runs ONE workload for ONE subject in a fresh
+ * bench worker (`@fsys/bench/worker`, `packages/bench/src/worker.ts`), which runs ONE workload for ONE subject in a fresh
  * child process so that every measurement (throughput, event-loop delay, peak RSS) belongs to that
  * subject alone.
  *

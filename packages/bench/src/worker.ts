@@ -4,7 +4,7 @@
  * stdout line. Started by `fsys bench`; run it by hand with
  *
  * ```
- * node scripts/bench/worker.ts '{"subject":"node-fs","workloads":[{…}],"directory":"/tmp/x"}'
+ * node packages/bench/src/worker.ts '{"subject":"node-fs","workloads":[{…}],"directory":"/tmp/x"}'
  * ```
  *
  * A subject whose module or native binary cannot be loaded, or which cannot run here (io_uring
@@ -14,24 +14,24 @@
  */
 import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
-import type { Subject } from "./driver.ts"
-import { runWorkload, SubjectUnavailable } from "./driver.ts"
-import type { Outcome, ReferenceTask, SubjectName, Task } from "./protocol.ts"
+import type { Subject } from "./internal/driver.ts"
+import { runWorkload, SubjectUnavailable } from "./internal/driver.ts"
+import type { Outcome, ReferenceTask, SubjectName, Task } from "./Protocol.ts"
 
 const loadSubject = async (name: SubjectName): Promise<Subject> => {
   switch (name) {
     case "fsys-direct-io_uring":
     case "fsys-direct-pwrite":
     case "fsys-buffered":
-      return (await import("./subjects/fsys.ts")).subjects[name]
+      return (await import("./internal/subjects/fsys.ts")).subjects[name]
     case "node-fs":
-      return (await import("./subjects/nodeFs.ts")).subject
+      return (await import("./internal/subjects/nodeFs.ts")).subject
     case "better-sqlite3":
-      return (await import("./subjects/betterSqlite3.ts")).subject
+      return (await import("./internal/subjects/betterSqlite3.ts")).subject
     case "lmdb":
-      return (await import("./subjects/lmdb.ts")).subject
+      return (await import("./internal/subjects/lmdb.ts")).subject
     case "classic-level":
-      return (await import("./subjects/classicLevel.ts")).subject
+      return (await import("./internal/subjects/classicLevel.ts")).subject
   }
 }
 
@@ -72,7 +72,7 @@ const run = async (task: Task): Promise<Array<Outcome>> => {
 
 const runReference = async (task: ReferenceTask): Promise<Outcome> => {
   try {
-    const { measure } = await import("./oDirect.ts")
+    const { measure } = await import("./internal/oDirect.ts")
     return { _tag: "Measured", measurement: await measure(task.directory, task.totalBytes, task.chunkBytes) }
   } catch (error) {
     return { _tag: "Skipped", reason: `O_DIRECT reference: ${firstLine(error)}` }

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks"
-import type { Measurement, Workload } from "./protocol.ts"
+import type { Measurement, Workload } from "../Protocol.ts"
 
 /** Records carry their id in the first 4 bytes; the rest is filled with `id & 0xff`. */
 const ID_BYTES = 4

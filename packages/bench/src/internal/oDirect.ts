@@ -8,7 +8,7 @@
 import { join } from "node:path"
 import { Effect } from "effect"
 import { NodeFileIo } from "@fsys/core"
-import type { Measurement } from "./protocol.ts"
+import type { Measurement } from "../Protocol.ts"
 
 const FILE_NAME = "o_direct.bin"
 const ALIGNMENT_BYTES = 4096
