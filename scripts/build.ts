@@ -50,4 +50,6 @@ for (const dir of packageDirs) {
   }
   rmSync(join(dir, "dist", ".tsbuildinfo"), { force: true })
 }
-console.log(`build: ${packageDirs.length} packages to dist/ (${rewritten} declaration files rewritten to .js specifiers)`)
+console.log(
+  `build: ${packageDirs.length} packages to dist/ (${rewritten} declaration files rewritten to .js specifiers)`,
+)
