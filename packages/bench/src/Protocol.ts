@@ -20,6 +20,7 @@ export const SUBJECTS = [
   "fsys-direct-io_uring",
   "fsys-direct-pwrite",
   "fsys-buffered",
+  "fsys-promise",
   "node-fs",
   "node-sqlite",
   "better-sqlite3",
@@ -40,7 +41,12 @@ export type SubjectName = (typeof SUBJECTS)[number]
  * @since 0.1.0
  * @category models
  */
-export const OURS: ReadonlyArray<SubjectName> = ["fsys-direct-io_uring", "fsys-direct-pwrite", "fsys-buffered"]
+export const OURS: ReadonlyArray<SubjectName> = [
+  "fsys-direct-io_uring",
+  "fsys-direct-pwrite",
+  "fsys-buffered",
+  "fsys-promise",
+]
 
 /**
  * What users would pick instead: the node:fs baseline and the libraries. "vs best peer" divides

@@ -24,6 +24,8 @@ const loadSubject = async (name: SubjectName): Promise<Subject> => {
     case "fsys-direct-pwrite":
     case "fsys-buffered":
       return (await import("./internal/subjects/fsys.ts")).subjects[name]
+    case "fsys-promise":
+      return (await import("./internal/subjects/fsysPromise.ts")).subject
     case "node-fs":
       return (await import("./internal/subjects/nodeFs.ts")).subject
     case "node-sqlite":

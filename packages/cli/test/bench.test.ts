@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { Workload } from "@fsys/bench/Protocol"
+import { SUBJECTS, type Workload } from "@fsys/bench/Protocol"
 import { fsys, tempDirectory } from "./helpers.ts"
 
 interface Row {
@@ -38,8 +38,8 @@ describe("bench --quick", () => {
     const results = JSON.parse(await readFile(join(dir.path, "results.json"), "utf8"))
     expect(results.quick).toBe(true)
     const durable = results.workloads.filter((w: Workload) => w.kind === "durable" || w.kind === "durableBatch")
-    // Nine subjects, the limit only in durable workloads.
-    expect(results.rows.length).toBe(results.workloads.length * 8 + durable.length)
+    // Every subject in every workload, the limit only in durable ones.
+    expect(results.rows.length).toBe(results.workloads.length * (SUBJECTS.length - 1) + durable.length)
     for (const row of results.rows as ReadonlyArray<Row>) {
       expect(
         row.outcome._tag,
