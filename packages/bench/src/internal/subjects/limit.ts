@@ -39,11 +39,14 @@ const writeAllAsync = (
   done: (error: Error | null) => void,
 ): void => {
   const from = (at: number): void => {
-    if (at === length) return done(null)
+    if (at === length) {
+      done(null)
+      return
+    }
     write(fd, bytes, at, length - at, offsetBytes + at, (error, written) => {
-      if (error !== null) return done(error)
-      if (written <= 0) return done(new Error(`short write at ${offsetBytes + at}`))
-      from(at + written)
+      if (error !== null) done(error)
+      else if (written <= 0) done(new Error(`short write at ${offsetBytes + at}`))
+      else from(at + written)
     })
   }
   from(0)
@@ -75,10 +78,14 @@ const openSession = async (directory: string, recordsPerRound: number, recordByt
         if (endBytes + PREALLOCATE_MARGIN_BYTES >= allocatedEnd) {
           const at = allocatedEnd
           allocatedEnd += zeros.length
-          return writeAllAsync(fd, zeros, zeros.length, at, (error) => (error === null ? next() : reject(error)))
+          writeAllAsync(fd, zeros, zeros.length, at, (error) => (error === null ? next() : reject(error)))
+          return
         }
         const claimed = source.claim(perRound)
-        if (claimed === 0) return resolve()
+        if (claimed === 0) {
+          resolve()
+          return
+        }
         const at = endBytes
         endBytes += claimed * frameBytes
         writeAllAsync(fd, round, claimed * frameBytes, at, (error) => {
