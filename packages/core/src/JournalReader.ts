@@ -67,6 +67,12 @@ export type JournalRecord = Records.JournalRecord
  * - `follow`: at the clean end, poll every `pollMillis` (default 100, 1–60000) and emit frames as
  *   they become complete and valid, until interrupted. Bytes after the clean end are re-read on
  *   each poll, because a Direct writer rewrites its last sector in place.
+ *   **What a follower of the file sees:** records that reached the file, which is not the same as
+ *   durable. A writer's flush puts records in the file before its fdatasync, so a follower can
+ *   emit records that a power cut then takes back — and the writer's next open resumes at the
+ *   recovered clean end, so *different* records may later appear at those same LSNs. A consumer
+ *   that stores its position must treat what it read past the writer's last acknowledged sync as
+ *   provisional. In the writer's own process, `Journal.Handle.records` emits only durable records.
  * - `legacyGaps`: as for `scan`.
  *
  * @since 0.1.0

@@ -5,6 +5,10 @@
  * Batches hold at most `MAX_RECORDS_PER_BATCH` records and about `MAX_BATCH_BYTES` of payload
  * (or one larger record), so a slow consumer never makes the reader buffer more than that.
  *
+ * How far the walk may read, and what it does at that point, is the `Bound`'s business: the
+ * file's size (polled in follow mode) for `JournalReader.records`, the journal's durable frontier
+ * for the handle's follower (`internal/journal/follower.ts`).
+ *
  * @internal
  */
 import { Cause, Effect, Stream } from "effect"
@@ -46,11 +50,15 @@ export interface RecordsOptions {
   readonly pollMillis?: number | undefined
 }
 
+/** `from` must be a byte offset. */
+export const validateFrom = (from: number): InvalidOptions | undefined =>
+  Number.isSafeInteger(from) && from >= 0
+    ? undefined
+    : new InvalidOptions({ option: "from", reason: `must be a byte offset (integer ≥ 0), got ${from}` })
+
 const validate = (options: RecordsOptions): InvalidOptions | undefined => {
-  const from = options.from ?? 0
-  if (!(Number.isSafeInteger(from) && from >= 0)) {
-    return new InvalidOptions({ option: "from", reason: `must be a byte offset (integer ≥ 0), got ${from}` })
-  }
+  const invalidFrom = validateFrom(options.from ?? 0)
+  if (invalidFrom !== undefined) return invalidFrom
   const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
   if (!(Number.isInteger(pollMillis) && pollMillis >= MIN_POLL_MILLIS && pollMillis <= MAX_POLL_MILLIS)) {
     return new InvalidOptions({
@@ -61,6 +69,83 @@ const validate = (options: RecordsOptions): InvalidOptions | undefined => {
   return undefined
 }
 
+/**
+ * How far a record walk may read. The walk never reads at or past the bound it was given.
+ *
+ * @internal
+ */
+export interface Bound<E> {
+  /** The first bound. */
+  readonly initial: Effect.Effect<number, E>
+  /**
+   * Called when the walk stopped at `position` with `tailState`: the next bound to resume
+   * against, or `undefined` to end the stream.
+   */
+  readonly next: (position: number, tailState: Cursor.TailState) => Effect.Effect<number | undefined, E>
+}
+
+/**
+ * The records of the file open as `handle`, from offset 0, within `bound`; records before
+ * `from` are verified but not emitted.
+ *
+ * @internal
+ */
+export const walk = <E>(
+  fileIo: FileIo.FileIoService,
+  handle: FileIo.Handle,
+  options: { readonly from: number; readonly legacyGaps: boolean; readonly zeroEndsScan: boolean },
+  bound: Bound<E>,
+) =>
+  Effect.gen(function* () {
+    const { from, legacyGaps } = options
+    const cursor = Cursor.make(yield* bound.initial, 0, options.zeroEndsScan)
+    // The current batch, as positions in the cursor's window (copied out before the next read).
+    const lsns: Array<number> = []
+    const starts: Array<number> = []
+    const ends: Array<number> = []
+    // `from` is not trusted as a frame boundary: a payload can contain frame-shaped bytes, so
+    // the chain is walked (and checked) from 0 and earlier records are skipped without a copy.
+    const visit: Cursor.Visit = (lsn, _window, start, end) => {
+      if (lsn < from) return true
+      lsns.push(lsn)
+      starts.push(start)
+      ends.push(end)
+      return lsns.length < MAX_RECORDS_PER_BATCH && end - starts[0] < MAX_BATCH_BYTES
+    }
+    // One allocation and one copy per batch, not per record: a batch's frames are adjacent in
+    // the window, so their payloads are views into one copy of the span they cover.
+    const takeBatch = (): readonly [JournalRecord, ...Array<JournalRecord>] => {
+      const count = lsns.length
+      const spanStart = starts[0]
+      const span = cursor.window.slice(spanStart, ends[count - 1])
+      const out = new Array<JournalRecord>(count)
+      for (let i = 0; i < count; i++) {
+        out[i] = { lsn: lsns[i], payload: span.subarray(starts[i] - spanStart, ends[i] - spanStart) }
+      }
+      lsns.length = 0
+      starts.length = 0
+      ends.length = 0
+      return out as unknown as readonly [JournalRecord, ...Array<JournalRecord>]
+    }
+
+    return Effect.gen(function* () {
+      // Bounded by the file: each turn emits, reads more, or asks the bound what next.
+      for (;;) {
+        const stepped = Cursor.step(cursor, legacyGaps, visit)
+        // Emit what this step found before the window is refilled. (At a NEED/STOPPED point the
+        // next step returns the same answer, so nothing is lost.)
+        if (lsns.length > 0) return takeBatch()
+        if (stepped === Cursor.NEED_BYTES) {
+          yield* fill(fileIo, handle, cursor)
+        } else if (stepped === Cursor.STOPPED) {
+          const next = yield* bound.next(cursor.position, cursor.tailState)
+          if (next === undefined) return yield* Cause.done()
+          Cursor.resume(cursor, next)
+        }
+      }
+    })
+  })
+
 /** @internal */
 export const records = (
   path: string,
@@ -70,59 +155,25 @@ export const records = (
     Effect.gen(function* () {
       const invalid = validate(options)
       if (invalid !== undefined) return yield* invalid
-      const from = options.from ?? 0
       const follow = options.follow === true
       const legacyGaps = options.legacyGaps === true
       const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
 
       const fileIo = yield* FileIo.FileIo
       const handle = yield* fileIo.open(path, { readOnly: true })
-      const cursor = Cursor.make(yield* fileIo.size(handle), 0, follow && !legacyGaps)
-      // The current batch, as positions in the cursor's window (copied out before the next read).
-      const lsns: Array<number> = []
-      const starts: Array<number> = []
-      const ends: Array<number> = []
-      // `from` is not trusted as a frame boundary: a payload can contain frame-shaped bytes, so
-      // the chain is walked (and checked) from 0 and earlier records are skipped without a copy.
-      const visit: Cursor.Visit = (lsn, _window, start, end) => {
-        if (lsn < from) return true
-        lsns.push(lsn)
-        starts.push(start)
-        ends.push(end)
-        return lsns.length < MAX_RECORDS_PER_BATCH && end - starts[0] < MAX_BATCH_BYTES
+      // The file's size: what reached the file, durable or not (a cross-process follower cannot
+      // know more; see `JournalReader.records`).
+      const size = fileIo.size(handle)
+      const bound: Bound<IoError.IoError> = {
+        initial: size,
+        next: () => (follow ? Effect.andThen(Effect.sleep(pollMillis), size) : Effect.succeed(undefined)),
       }
-      // One allocation and one copy per batch, not per record: a batch's frames are adjacent in
-      // the window, so their payloads are views into one copy of the span they cover.
-      const takeBatch = (): readonly [JournalRecord, ...Array<JournalRecord>] => {
-        const count = lsns.length
-        const spanStart = starts[0]
-        const span = cursor.window.slice(spanStart, ends[count - 1])
-        const out = new Array<JournalRecord>(count)
-        for (let i = 0; i < count; i++) {
-          out[i] = { lsn: lsns[i], payload: span.subarray(starts[i] - spanStart, ends[i] - spanStart) }
-        }
-        lsns.length = 0
-        starts.length = 0
-        ends.length = 0
-        return out as unknown as readonly [JournalRecord, ...Array<JournalRecord>]
-      }
-
-      const pull = Effect.gen(function* () {
-        // Bounded by the file: each turn emits, reads more, or (follow) sleeps.
-        for (;;) {
-          const stepped = Cursor.step(cursor, legacyGaps, visit)
-          // Emit what this step found before the window is refilled. (At a NEED/STOPPED point the
-          // next step returns the same answer, so nothing is lost.)
-          if (lsns.length > 0) return takeBatch()
-          if (stepped === Cursor.NEED_BYTES) {
-            yield* fill(fileIo, handle, cursor)
-          } else if (stepped === Cursor.STOPPED) {
-            if (!follow) return yield* Cause.done()
-            yield* Effect.sleep(pollMillis)
-            Cursor.resume(cursor, yield* fileIo.size(handle))
-          }
-        }
-      })
+      const pull = yield* walk(
+        fileIo,
+        handle,
+        { from: options.from ?? 0, legacyGaps, zeroEndsScan: follow && !legacyGaps },
+        bound,
+      )
       return Stream.fromPull(Effect.succeed(pull))
     }),
   )
