@@ -181,6 +181,8 @@ export const surveyAfter = (
       if (found === NOT_FOUND) break
       // Walk the chain from the found frame exactly as the scanner would.
       const cursor = Cursor.make(fileEnd, found)
+      // Reuse the scratch buffer (idle between candidate checks): one allocation per survey, not per run.
+      cursor.chunk = search.scratch
       yield* runToEnd(fileIo, handle, cursor, false, undefined)
       intactFrames += cursor.records
       intactBytes += cursor.position - found
