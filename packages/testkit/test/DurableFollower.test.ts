@@ -73,6 +73,10 @@ describe("Journal.Handle.records (durable follower)", () => {
         assert.deepStrictEqual(yield* Ref.get(seen), [], "nothing is durable yet")
         yield* journal.sync
         yield* waitUntil(Effect.map(Ref.get(seen), (lsns) => lsns.length === UNSYNCED_RECORDS))
+        // Idle at the frontier: the follower waits on the round's notification, it does not poll the file.
+        const readsBefore = (yield* disk.stats).reads
+        yield* Effect.sleep(4 * QUIET_MILLIS)
+        assert.strictEqual((yield* disk.stats).reads, readsBefore, "no reads while nothing became durable")
         // Appended and then made durable by close: the follower emits them, then ends.
         yield* journal.append(recordOf(99, RECORD_BYTES))
         yield* journal.close

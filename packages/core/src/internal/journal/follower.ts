@@ -145,12 +145,6 @@ export const records = (
           return Effect.andThen(frontier.wait, next(position, tailState))
         })
       const bound: Records.Bound<JournalError> = { initial: Effect.sync(() => limit), next }
-      const pull = yield* Records.walk(
-        fileIo,
-        handle,
-        { from, legacyGaps: source.legacyGaps, zeroEndsScan: false },
-        bound,
-      )
-      return Stream.fromPull(Effect.succeed(pull))
+      return Records.walk(fileIo, handle, { from, legacyGaps: source.legacyGaps, zeroEndsScan: false }, bound)
     }),
   )

@@ -95,56 +95,59 @@ export const walk = <E>(
   handle: FileIo.Handle,
   options: { readonly from: number; readonly legacyGaps: boolean; readonly zeroEndsScan: boolean },
   bound: Bound<E>,
-) =>
-  Effect.gen(function* () {
-    const { from, legacyGaps } = options
-    const cursor = Cursor.make(yield* bound.initial, 0, options.zeroEndsScan)
-    // The current batch, as positions in the cursor's window (copied out before the next read).
-    const lsns: Array<number> = []
-    const starts: Array<number> = []
-    const ends: Array<number> = []
-    // `from` is not trusted as a frame boundary: a payload can contain frame-shaped bytes, so
-    // the chain is walked (and checked) from 0 and earlier records are skipped without a copy.
-    const visit: Cursor.Visit = (lsn, _window, start, end) => {
-      if (lsn < from) return true
-      lsns.push(lsn)
-      starts.push(start)
-      ends.push(end)
-      return lsns.length < MAX_RECORDS_PER_BATCH && end - starts[0] < MAX_BATCH_BYTES
-    }
-    // One allocation and one copy per batch, not per record: a batch's frames are adjacent in
-    // the window, so their payloads are views into one copy of the span they cover.
-    const takeBatch = (): readonly [JournalRecord, ...Array<JournalRecord>] => {
-      const count = lsns.length
-      const spanStart = starts[0]
-      const span = cursor.window.slice(spanStart, ends[count - 1])
-      const out = new Array<JournalRecord>(count)
-      for (let i = 0; i < count; i++) {
-        out[i] = { lsn: lsns[i], payload: span.subarray(starts[i] - spanStart, ends[i] - spanStart) }
+): Stream.Stream<JournalRecord, E | IoError.IoError> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const { from, legacyGaps } = options
+      const cursor = Cursor.make(yield* bound.initial, 0, options.zeroEndsScan)
+      // The current batch, as positions in the cursor's window (copied out before the next read).
+      const lsns: Array<number> = []
+      const starts: Array<number> = []
+      const ends: Array<number> = []
+      // `from` is not trusted as a frame boundary: a payload can contain frame-shaped bytes, so
+      // the chain is walked (and checked) from 0 and earlier records are skipped without a copy.
+      const visit: Cursor.Visit = (lsn, _window, start, end) => {
+        if (lsn < from) return true
+        lsns.push(lsn)
+        starts.push(start)
+        ends.push(end)
+        return lsns.length < MAX_RECORDS_PER_BATCH && end - starts[0] < MAX_BATCH_BYTES
       }
-      lsns.length = 0
-      starts.length = 0
-      ends.length = 0
-      return out as unknown as readonly [JournalRecord, ...Array<JournalRecord>]
-    }
-
-    return Effect.gen(function* () {
-      // Bounded by the file: each turn emits, reads more, or asks the bound what next.
-      for (;;) {
-        const stepped = Cursor.step(cursor, legacyGaps, visit)
-        // Emit what this step found before the window is refilled. (At a NEED/STOPPED point the
-        // next step returns the same answer, so nothing is lost.)
-        if (lsns.length > 0) return takeBatch()
-        if (stepped === Cursor.NEED_BYTES) {
-          yield* fill(fileIo, handle, cursor)
-        } else if (stepped === Cursor.STOPPED) {
-          const next = yield* bound.next(cursor.position, cursor.tailState)
-          if (next === undefined) return yield* Cause.done()
-          Cursor.resume(cursor, next)
+      // One allocation and one copy per batch, not per record: a batch's frames are adjacent in
+      // the window, so their payloads are views into one copy of the span they cover.
+      const takeBatch = (): readonly [JournalRecord, ...Array<JournalRecord>] => {
+        const count = lsns.length
+        const spanStart = starts[0]
+        const span = cursor.window.slice(spanStart, ends[count - 1])
+        const out = new Array<JournalRecord>(count)
+        for (let i = 0; i < count; i++) {
+          out[i] = { lsn: lsns[i], payload: span.subarray(starts[i] - spanStart, ends[i] - spanStart) }
         }
+        lsns.length = 0
+        starts.length = 0
+        ends.length = 0
+        return out as unknown as readonly [JournalRecord, ...Array<JournalRecord>]
       }
-    })
-  })
+
+      const pull = Effect.gen(function* () {
+        // Bounded by the file: each turn emits, reads more, or asks the bound what next.
+        for (;;) {
+          const stepped = Cursor.step(cursor, legacyGaps, visit)
+          // Emit what this step found before the window is refilled. (At a NEED/STOPPED point the
+          // next step returns the same answer, so nothing is lost.)
+          if (lsns.length > 0) return takeBatch()
+          if (stepped === Cursor.NEED_BYTES) {
+            yield* fill(fileIo, handle, cursor)
+          } else if (stepped === Cursor.STOPPED) {
+            const next = yield* bound.next(cursor.position, cursor.tailState)
+            if (next === undefined) return yield* Cause.done()
+            Cursor.resume(cursor, next)
+          }
+        }
+      })
+      return Stream.fromPull(Effect.succeed(pull))
+    }),
+  )
 
 /** @internal */
 export const records = (
@@ -168,12 +171,6 @@ export const records = (
         initial: size,
         next: () => (follow ? Effect.andThen(Effect.sleep(pollMillis), size) : Effect.succeed(undefined)),
       }
-      const pull = yield* walk(
-        fileIo,
-        handle,
-        { from: options.from ?? 0, legacyGaps, zeroEndsScan: follow && !legacyGaps },
-        bound,
-      )
-      return Stream.fromPull(Effect.succeed(pull))
+      return walk(fileIo, handle, { from: options.from ?? 0, legacyGaps, zeroEndsScan: follow && !legacyGaps }, bound)
     }),
   )
