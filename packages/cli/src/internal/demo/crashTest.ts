@@ -4,15 +4,14 @@
  * time limit, and returns the ids it acknowledged before it died — read from the child's log
  * file after the kill (the harness's evidence), not from its stdout pipe (only the trigger).
  */
+import { extname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { KillNineHarness } from "@fsys/testkit"
 import * as Failure from "../failure.ts"
 
-/** Next to this module: `.ts` in the sources, `.js` once built. */
-const WRITER_PATH = fileURLToPath(
-  new URL(`./crashWriter${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url),
-)
+/** The writer sits next to this module: `.ts` when run from the sources, `.js` when built. */
+const WRITER_PATH = fileURLToPath(new URL(`./crashWriter${extname(import.meta.url)}`, import.meta.url))
 /** If the child never becomes ready (or hangs), give up after this long. */
 const STARTUP_TIMEOUT_MILLIS = 20_000
 
