@@ -1,8 +1,8 @@
 /**
- * fdatasync EIO injected into the real Node (pwrite) path with strace: the writer child
- * (scripts/crash-writer.ts) runs under
+ * fdatasync EIO injected into the real Node (pwrite) path with strace: the journal writer child
+ * of @fsys/testkit's KillNineHarness (`KillNineHarness.runWriter`) runs under
  *
- *   strace -f -e trace=fdatasync -e inject=fdatasync:error=EIO:when=<n> node crash-writer.ts …
+ *   strace -f -e trace=fdatasync -e inject=fdatasync:error=EIO:when=<n> node journalWriter.ts …
  *
  * (`-f` because Node's fdatasync runs on threadpool threads; `when` counts per thread, so the first
  * thread to reach its nth fdatasync gets the EIO). Checked: the journal reports `JournalPoisoned`
@@ -23,8 +23,7 @@ import * as NodePath from "node:path"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
 import { Journal } from "@fsys/core"
-import { CrashHarness } from "@fsys/testkit"
-import { expectationFor, parseWriterLog, runWriter } from "./crash-kill9.ts"
+import { CrashHarness, KillNineHarness } from "@fsys/testkit"
 
 /** Why strace cannot be used here, or undefined when it can (installed and allowed to ptrace). */
 export const straceUnavailable = (): string | undefined => {
@@ -77,7 +76,7 @@ export const runStraceEio = async (options: StraceOptions): Promise<StraceResult
   const straceLog = NodePath.join(options.directory, `strace-${options.mode}-${options.seed}.trace`)
   const context = `${options.mode}, fdatasync #${options.whenNth} per thread fails with EIO`
   const failures: Array<string> = []
-  const run = await runWriter({
+  const run = await KillNineHarness.runWriter({
     wrap: [
       "strace",
       "-f",
@@ -93,8 +92,8 @@ export const runStraceEio = async (options: StraceOptions): Promise<StraceResult
       ...["--path", path, "--mode", options.mode, "--backend", "pwrite", "--epoch", "1", "--writers", "4"],
       ...["--seed", String(options.seed), "--records-max", "400", "--sync-probability", "0.5"],
     ],
-  })
-  const log = parseWriterLog(run.stdout, 1)
+  }).pipe(Effect.runPromise)
+  const log = KillNineHarness.parseWriterLog(run.lines, 1)
   if (log.ready === undefined)
     return { failures: [`${context}: the writer never opened: ${run.stderr.slice(0, 500)}`], summary: "" }
   const trace = retriesAfterInjection(NodeFs.readFileSync(straceLog, "utf8"))
@@ -123,7 +122,7 @@ export const runStraceEio = async (options: StraceOptions): Promise<StraceResult
   ).catch((error: unknown) => `failed: ${String(error)}`)
   const decoded = CrashHarness.decodeJournal(new Uint8Array(NodeFs.readFileSync(path)))
   if (resumed !== decoded.cleanEnd) failures.push(`${context}: reopened at ${resumed}, clean end ${decoded.cleanEnd}`)
-  for (const violation of CrashHarness.checkRecovery(expectationFor(1, [], 0, log), decoded.records)) {
+  for (const violation of CrashHarness.checkRecovery(KillNineHarness.expectationFor(1, [], 0, log), decoded.records)) {
     failures.push(`${context}: ${violation}`)
   }
   const summary =

@@ -7,7 +7,7 @@
  * |---|---|
  * | 0 | success (`verify`: the journal is clean) |
  * | 1 | the journal is damaged (`verify`), or a run failed (`demo`, `bench`, an IO error) |
- * | 2 | bad usage, or a path that is not a readable journal (missing, directory, no permission, not a journal) |
+ * | 2 | bad usage (bare `fsys` included: it prints the help), or a path that is not a readable journal (missing, directory, no permission, not a journal) |
  * | 130 | interrupted |
  *
  * @since 0.1.0
@@ -42,6 +42,9 @@ export const root = Command.make("fsys").pipe(
   Command.withSubcommands([Probe.command, Inspect.command, Verify.command, Tail.command, Demo.command, Bench.command]),
 )
 
+/** The failure of a bare `fsys` (help printed, exit 2). */
+const BARE = Symbol.for("@fsys/cli/bare")
+
 /**
  * Bad invocations print one line, not the whole help text: the user asked for something
  * specific, and `--help` is one flag away.
@@ -69,7 +72,12 @@ const render = (failure: Failure.CliFailure, args: ReadonlyArray<string>) => {
  * @category running
  */
 export const main = (args: ReadonlyArray<string>) =>
-  Command.runWith(root, { version: VERSION })(args).pipe(
+  // Bare `fsys` did nothing and exited 0: a script that forgot its subcommand must fail. The
+  // help goes to stdout as for `--help`; the exit code says it was not a run.
+  (args.length === 0
+    ? Effect.andThen(Command.runWith(root, { version: VERSION })(["--help"]), Effect.fail(BARE))
+    : Command.runWith(root, { version: VERSION })(args)
+  ).pipe(
     Effect.provide(presenter),
     // Library log lines (e.g. which backend was chosen) are not command output; `--log-level`
     // lowers this for a run.
@@ -78,6 +86,7 @@ export const main = (args: ReadonlyArray<string>) =>
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.succeed(130)
       const error = Cause.squash(cause)
+      if (error === BARE) return Effect.succeed(Failure.ExitCode.Usage)
       // Parse errors were already presented (one line) by the presenter.
       if (CliError.isCliError(error)) {
         const parseErrors = error._tag === "ShowHelp" ? error.errors.length : 1

@@ -48,6 +48,16 @@ describe("fsys", () => {
     expect(missing.code).toBe(2)
     expect(oneLine(missing.stderr)).toMatch(/journal/)
   })
+
+  it("bare fsys prints the help and exits 2 (it ran nothing); help texts show defaults", async () => {
+    const [bare, tailHelp, demoHelp] = await Promise.all([fsys([]), fsys(["tail", "--help"]), fsys(["demo", "--help"])])
+    expect(bare.code).toBe(2)
+    expect(bare.stdout).toMatch(/SUBCOMMANDS/)
+    expect(tailHelp.stdout).toMatch(/default: 10/)
+    expect(tailHelp.stdout).toMatch(/default: utf8/)
+    expect(tailHelp.stdout).toMatch(/not necessarily durable/i)
+    expect(demoHelp.stdout).toMatch(/default: 64/)
+  })
 })
 
 describe("inspect", () => {
@@ -65,7 +75,12 @@ describe("inspect", () => {
     expect(report.tailState).toBe("CleanEnd")
     expect(report.cleanEnd).toBe(report.fileSizeBytes)
     expect(report.maxRecordBytes).toBe(5000)
-    expect(report.sizeHistogram.reduce((a: number, b: number) => a + b, 0)).toBe(3)
+    // Labelled buckets: 5 and 23 bytes, and the 5000-byte record in 4096…8191.
+    expect(report.sizeHistogram).toEqual([
+      { minBytes: 4, maxBytes: 7, records: 1 },
+      { minBytes: 16, maxBytes: 31, records: 1 },
+      { minBytes: 4096, maxBytes: 8191, records: 1 },
+    ])
 
     expect(damagedRun.code).toBe(0)
     expect(damagedRun.stdout).toMatch(/BadMagic/)
@@ -109,7 +124,14 @@ describe("tail", () => {
     expect(utf8.code).toBe(0)
     expect(utf8.stdout.split("\n")[0]).toBe("0\talpha")
     expect(hex.stdout.split("\n")[0]).toBe(`0\t${Buffer.from("alpha").toString("hex")}`)
-    expect(JSON.parse(json.stdout.split("\n")[1]!).json).toEqual({ type: "order", id: 1 })
+    // Stable keys whatever the payload: bytes always (base64), the text when it is UTF-8.
+    const objects = json.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line))
+    for (const object of objects) expect(Object.keys(object)).toEqual(["lsn", "length", "payloadBase64", "utf8"])
+    expect(JSON.parse(objects[1].utf8)).toEqual({ type: "order", id: 1 })
+    expect(Buffer.from(objects[0].payloadBase64, "base64").toString()).toBe("alpha")
 
     expect(last.code).toBe(0)
     expect(last.stdout.trim().split("\n")).toHaveLength(1)
@@ -184,5 +206,94 @@ describe("probe", () => {
     const text = await fsys(["probe", sub])
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/a journal opened here would use/)
+  })
+})
+
+describe("tail: defaults and --from", () => {
+  it("prints the last 10 by default, --from 0 prints all, --from off a boundary says where it starts", async () => {
+    const long = join(dir.path, "long.journal")
+    const texts = Array.from({ length: 25 }, (_, i) => `record-${i}`)
+    await writeFile(long, journalBytes(texts))
+    const second = journalBytes(texts.slice(0, 1)).length
+    const [byDefault, all, offBoundary, both] = await Promise.all([
+      fsys(["tail", long]),
+      fsys(["tail", long, "--from", "0"]),
+      fsys(["tail", long, "--from", "5"]),
+      fsys(["tail", long, "--from", "0", "-n", "3"]),
+    ])
+    expect(byDefault.code).toBe(0)
+    expect(
+      byDefault.stdout
+        .trim()
+        .split("\n")
+        .map((line) => line.split("\t")[1]),
+    ).toEqual(texts.slice(15))
+    expect(all.stdout.trim().split("\n")).toHaveLength(25)
+    expect(offBoundary.code).toBe(0)
+    expect(oneLine(offBoundary.stderr)).toBe(
+      `fsys tail: --from 5 is not a record boundary: starting at the next record, LSN ${second}`,
+    )
+    expect(offBoundary.stdout.split("\n")[0]).toBe(`${second}\trecord-1`)
+    expect(both.code).toBe(2)
+    expect(oneLine(both.stderr)).toMatch(/exclusive/)
+  })
+})
+
+describe("damage after which intact frames follow (one flipped byte mid-file)", () => {
+  const texts = Array.from({ length: 40 }, (_, i) => `event-${String(i).padStart(3, "0")}`)
+  const frameBytes = journalBytes(texts.slice(0, 1)).length
+  const bad = 10
+  let flipped: string
+
+  beforeAll(async () => {
+    flipped = join(dir.path, "flipped.journal")
+    const bytes = journalBytes(texts)
+    bytes[bad * frameBytes + 9] ^= 0x20 // a payload byte of record 10: its CRC fails
+    await writeFile(flipped, bytes)
+  })
+
+  it("verify and inspect report the intact frames after it, their LSNs, and that open would cut them", async () => {
+    const [verify, verifyJson, inspect, inspectJson] = await Promise.all([
+      fsys(["verify", flipped]),
+      fsys(["verify", flipped, "--json"]),
+      fsys(["inspect", flipped]),
+      fsys(["inspect", flipped, "--json"]),
+    ])
+    const firstIntact = (bad + 1) * frameBytes
+    const lastIntact = (texts.length - 1) * frameBytes
+    expect(verify.code).toBe(1)
+    expect(verify.stdout).toContain(
+      `29 intact frames follow the damage at ${bad * frameBytes} (LSNs ${firstIntact}…${lastIntact} (29))`,
+    )
+    expect(verify.stdout).toMatch(/the next open would save them.*corrupt-.*and cut them/)
+    expect(oneLine(verify.stderr)).toMatch(/10 records before it are intact; 29 intact frames AFTER it would be cut/)
+    const result = JSON.parse(verifyJson.stdout)
+    expect(result.damage).toEqual({
+      firstBadLsn: bad * frameBytes,
+      intactFramesAfterDamage: 29,
+      intactBytesAfterDamage: 29 * frameBytes,
+      intactRuns: [{ firstLsn: firstIntact, lastLsn: lastIntact, endLsn: texts.length * frameBytes, frames: 29 }],
+      surveyComplete: true,
+    })
+    expect(inspect.code).toBe(0)
+    expect(inspect.stdout).toMatch(/after damage +29 intact frames follow the damage/)
+    expect(JSON.parse(inspectJson.stdout).damage.intactFramesAfterDamage).toBe(29)
+  })
+
+  it("tail prints the records before it, then says so on stderr and exits 1", async () => {
+    const run = await fsys(["tail", flipped, "--from", "0"])
+    expect(run.code).toBe(1)
+    expect(run.stdout.trim().split("\n")).toHaveLength(bad)
+    expect(oneLine(run.stderr)).toMatch(
+      /damaged tail \(ChecksumMismatch at \d+\); printed the 10 records before it; 29 intact frames follow/,
+    )
+  })
+
+  it("a torn last record is damage without intact frames after it: verify and tail say only that", async () => {
+    const [verify, tail] = await Promise.all([fsys(["verify", torn]), fsys(["tail", torn])])
+    expect(verify.code).toBe(1)
+    expect(verify.stdout).not.toMatch(/intact frames follow/)
+    expect(tail.code).toBe(1)
+    expect(oneLine(tail.stderr)).toMatch(/damaged tail \(TruncatedPayload at \d+\); printed the 2 records before it$/)
   })
 })

@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import { Context, Deferred, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Scope, type Stream } from "effect"
 import type { IoError } from "@fsys/native"
 import type * as Duration from "effect/Duration"
 import * as FileIo from "./FileIo.ts"
@@ -39,6 +39,7 @@ import {
 } from "./JournalError.ts"
 import { makeCore } from "./LogBuffer.ts"
 import type { Backend } from "./FileIo.ts"
+import * as Follower from "./internal/journal/follower.ts"
 import { GroupCommit } from "./internal/journal/groupCommit.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
@@ -95,6 +96,17 @@ export interface Info {
 }
 
 /**
+ * One record of `Handle.records`: its LSN and a copy of its payload (as `JournalReader.records`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JournalRecord {
+  readonly lsn: number
+  readonly payload: Uint8Array
+}
+
+/**
  * Counters since open.
  *
  * @since 0.1.0
@@ -129,6 +141,16 @@ export interface Handle {
   readonly syncedLsn: Effect.Effect<number>
   readonly info: Effect.Effect<Info>
   readonly stats: Effect.Effect<Stats>
+  /**
+   * The journal's **durable** records in LSN order, read back from the file but never past
+   * `syncedLsn`: a record appears only once an fdatasync covered it, so a consumer that stores
+   * its position never sees a record a power cut could take back. Without `follow` it ends at
+   * the durable frontier as of the call; with `follow` it emits records as group-commit rounds
+   * make them durable (woken by the round, no polling of the file), ends after the records the
+   * close made durable, and fails with `JournalPoisoned` if the journal is poisoned. `from` is
+   * as for `JournalReader.records`. Fails with `JournalClosed` after close.
+   */
+  readonly records: (options?: Follower.FollowOptions) => Stream.Stream<JournalRecord, JournalError>
   /** Syncs everything appended, then releases the file, buffers and ring. Idempotent. */
   readonly close: Effect.Effect<void, JournalError>
 }
@@ -186,6 +208,8 @@ const build = Effect.fnUntraced(function* (
   options: JournalOptions.Resolved,
   scope: Scope.Closeable,
 ): Effect.fn.Return<Handle, JournalError, Scope.Scope | FileIo.FileIo> {
+  // The durable follower reads through this one, never through the journal's own ring.
+  const ambientFileIo = yield* FileIo.FileIo
   const opened = yield* openForAppend(path, {
     mode: options.mode,
     requireDirect: false,
@@ -212,6 +236,11 @@ const build = Effect.fnUntraced(function* (
   const poisoned = (cause: IoError.IoError): JournalClosed | JournalPoisoned =>
     released ? closedError : new JournalPoisoned({ path, cause })
 
+  const frontier = new Follower.Frontier()
+  yield* Scope.addFinalizer(
+    scope,
+    Effect.sync(() => frontier.end()),
+  )
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const groupCommit = new GroupCommit<JournalError>(
@@ -221,6 +250,7 @@ const build = Effect.fnUntraced(function* (
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,
       onRound: (latencyMicros, waiters) => {
+        frontier.advance()
         counters.fdatasyncs++
         const delta: Metrics.Counters = {
           appends: counters.appends - published.appends,
@@ -370,6 +400,19 @@ const build = Effect.fnUntraced(function* (
     syncedLsn: Effect.sync(() => groupCommit.syncedLsn),
     info: Effect.succeed(info),
     stats: Effect.sync(() => ({ ...counters })),
+    records: (recordsOptions = {}) =>
+      Follower.records(
+        {
+          path,
+          fileIo: ambientFileIo,
+          legacyGaps: options.legacyGaps,
+          frontier,
+          syncedLsn: () => groupCommit.syncedLsn,
+          poisonedBy: () => core.poisonedBy,
+        },
+        recordsOptions,
+        () => closed,
+      ),
     close,
   }
 })

@@ -1,6 +1,7 @@
 /**
- * Reading a journal: find its clean end (`scan`), or stream its records (`records`), through the
- * `FileIo` service — so the same reader runs over Node, io_uring or the simulated disk.
+ * Reading a journal: find its clean end (`scan`), report what lies past damage (`survey`), or
+ * stream its records (`records`), through the `FileIo` service — so the same reader runs over
+ * Node, io_uring or the simulated disk.
  *
  * The clean end is where the valid log stops and a writer resumes. Scanning from offset 0:
  * - end of file, or a run of zeros reaching it (Direct-IO padding) → `CleanEnd` (at the run's start);
@@ -28,6 +29,7 @@ import * as FileIo from "./FileIo.ts"
 import type { InvalidOptions } from "./JournalError.ts"
 import * as Records from "./internal/reader/records.ts"
 import * as Scan from "./internal/reader/scan.ts"
+import * as Survey from "./internal/reader/survey.ts"
 
 /**
  * How the valid log ends.
@@ -52,6 +54,31 @@ export type ScanResult = Scan.ScanResult
 export type ScanOptions = Scan.ScanOptions
 
 /**
+ * A run of consecutive intact frames found after the damage.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type IntactRun = Survey.IntactRun
+
+/**
+ * What lies after the first bad frame: the intact frames the next `Journal.open` would save to
+ * its sidecar and cut from the journal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Damage = Survey.Damage
+
+/**
+ * A scan, plus (when the tail is not clean) a `damage` survey.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SurveyResult = Survey.SurveyResult
+
+/**
  * One record: its LSN (the frame's start offset) and a copy of its payload.
  *
  * @since 0.1.0
@@ -67,6 +94,12 @@ export type JournalRecord = Records.JournalRecord
  * - `follow`: at the clean end, poll every `pollMillis` (default 100, 1–60000) and emit frames as
  *   they become complete and valid, until interrupted. Bytes after the clean end are re-read on
  *   each poll, because a Direct writer rewrites its last sector in place.
+ *   **What a follower of the file sees:** records that reached the file, which is not the same as
+ *   durable. A writer's flush puts records in the file before its fdatasync, so a follower can
+ *   emit records that a power cut then takes back — and the writer's next open resumes at the
+ *   recovered clean end, so *different* records may later appear at those same LSNs. A consumer
+ *   that stores its position must treat what it read past the writer's last acknowledged sync as
+ *   provisional. In the writer's own process, `Journal.Handle.records` emits only durable records.
  * - `legacyGaps`: as for `scan`.
  *
  * @since 0.1.0
@@ -126,3 +159,38 @@ export const records: (
   path: string,
   options?: RecordsOptions,
 ) => Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions, FileIo.FileIo> = Records.records
+
+/**
+ * Scans the journal at `path` like `scan` and, when the tail is not clean, also looks past the
+ * first bad frame for frames that are still intact (a bounded resync search for the magic, a
+ * plausible length and a matching CRC-32C, then a chain walk from each frame it finds). One
+ * flipped byte mid-file stops the valid log there; `damage` says how many intact frames follow,
+ * at which LSNs — the bytes that the next `Journal.open` saves to `<path>.corrupt-<cleanEnd>…`
+ * and truncates. A CLI or an operator should look at them before opening the journal for write.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { JournalReader } from "@fsys/core"
+ * const program = Effect.gen(function* () {
+ *   const { tailState, damage } = yield* JournalReader.survey("app.log")
+ *   if (damage !== undefined && damage.intactFrames > 0) {
+ *     console.log(`${damage.intactFrames} intact frames after the damage at ${damage.firstBadLsn}`)
+ *   }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const survey = (
+  path: string,
+  options: ScanOptions = {},
+): Effect.Effect<SurveyResult, IoError.IoError, FileIo.FileIo> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const fileIo = yield* FileIo.FileIo
+      const handle = yield* fileIo.open(path, { readOnly: true })
+      return yield* Survey.surveyHandle(fileIo, handle, options)
+    }),
+  ).pipe(Effect.withSpan("JournalReader.survey", { attributes: { path } }))

@@ -383,3 +383,83 @@ describe("JournalReader.records", () => {
     }),
   )
 })
+
+describe("JournalReader.survey (damage reporting)", () => {
+  const survey = (path: string) => JournalReader.survey(path).pipe(Effect.provide(NodeFileIo.layer))
+  const many = Array.from({ length: 500 }, (_, i) => payload(i, 20 + (i % 37)))
+  const lsnOf = (index: number) => many.slice(0, index).reduce((sum, p) => sum + Frame.frameBytes(p.length), 0)
+
+  it.effect("one flipped payload byte mid-file: the intact frames after it are found, counted and located", () =>
+    Effect.gen(function* () {
+      const bytes = frames(...many)
+      const bad = 100
+      bytes[lsnOf(bad) + Frame.OVERHEAD] ^= 0x10
+      const result = yield* survey(yield* journalFile(bytes))
+      assert.deepStrictEqual([result.records, result.cleanEnd, result.tailState], [bad, lsnOf(bad), "ChecksumMismatch"])
+      assert.deepStrictEqual(result.damage, {
+        firstBadLsn: lsnOf(bad),
+        intactFrames: many.length - bad - 1,
+        intactBytes: bytes.length - lsnOf(bad + 1),
+        runs: [{ firstLsn: lsnOf(bad + 1), lastLsn: lsnOf(many.length - 1), endLsn: bytes.length, frames: 399 }],
+        complete: true,
+      })
+    }),
+  )
+
+  it.effect("a flipped length byte, a hole, then two more damaged spots: one run per stretch", () =>
+    Effect.gen(function* () {
+      const bytes = frames(...many)
+      bytes[lsnOf(10) + Frame.HEADER_BYTES - 1] ^= 0x01 // length field: the frame overflows
+      bytes.fill(0, lsnOf(200), lsnOf(201)) // a lost sector-like hole: one frame zeroed
+      bytes[lsnOf(300) + 2] ^= 0xff // magic
+      const result = yield* survey(yield* journalFile(bytes))
+      assert.strictEqual(result.cleanEnd, lsnOf(10))
+      const damage = result.damage!
+      assert.deepStrictEqual(
+        damage.runs.map((run) => [run.firstLsn, run.frames]),
+        [
+          [lsnOf(11), 189],
+          [lsnOf(201), 99],
+          [lsnOf(301), 199],
+        ],
+      )
+      assert.strictEqual(damage.intactFrames, 189 + 99 + 199)
+    }),
+  )
+
+  it.effect(
+    "a torn last frame, garbage or zeros after the clean end: no intact frames; a clean file has no damage",
+    () =>
+      Effect.gen(function* () {
+        const whole = frames(...many.slice(0, 5))
+        const torn = yield* survey(yield* journalFile(whole.subarray(0, whole.length - 3)))
+        assert.strictEqual(torn.tailState, "TruncatedPayload")
+        assert.deepStrictEqual(torn.damage, {
+          firstBadLsn: lsnOf(4),
+          intactFrames: 0,
+          intactBytes: 0,
+          runs: [],
+          complete: true,
+        })
+        const garbage = yield* survey(yield* journalFile(concat(whole, new Uint8Array(300).fill(0x46))))
+        assert.strictEqual(garbage.damage?.intactFrames, 0)
+        const clean = yield* survey(yield* journalFile(concat(whole, new Uint8Array(4096))))
+        assert.strictEqual(clean.tailState, "CleanEnd")
+        assert.isUndefined(clean.damage)
+      }),
+  )
+
+  it.effect("an intact frame larger than the search window after the damage is found", () =>
+    Effect.gen(function* () {
+      const big = payload(7, CHUNK_BYTES + 1000)
+      const bytes = frames(payload(1, 10), payload(2, 10), big, payload(3, 10))
+      bytes[Frame.frameBytes(10) + 9] ^= 0x01
+      const result = yield* survey(yield* journalFile(bytes))
+      assert.strictEqual(result.cleanEnd, Frame.frameBytes(10))
+      assert.deepStrictEqual(
+        result.damage?.runs.map((run) => [run.firstLsn, run.frames]),
+        [[2 * Frame.frameBytes(10), 2]],
+      )
+    }),
+  )
+})

@@ -247,10 +247,13 @@ export const command = Command.make(
   "demo",
   {
     producers: Flag.Int("producers").pipe(
-      Flag.withDescription("Concurrent producers, each awaiting its own durability"),
+      Flag.withDescription("Concurrent producers, each awaiting its own durability (default: 64)"),
       Flag.withDefault(64),
     ),
-    records: Flag.Int("records").pipe(Flag.withDescription("Records per producer"), Flag.withDefault(2000)),
+    records: Flag.Int("records").pipe(
+      Flag.withDescription("Records per producer (default: 2000)"),
+      Flag.withDefault(2000),
+    ),
     dir: Flag.String("dir").pipe(
       Flag.withDescription("Keep the demo journal in this existing directory (default: a temp directory, removed)"),
       Flag.optional,

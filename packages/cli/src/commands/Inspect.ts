@@ -1,12 +1,15 @@
 /**
  * `fsys inspect <journal>` — what is in a journal: records, bytes, the clean end and the state of
  * the tail, the first and last LSN, and a histogram of record sizes. Reads only; changes nothing.
+ * On a damaged tail it also says whether intact frames follow the first bad one (and that the
+ * next open would save them to its sidecar and cut them).
  *
  * @since 0.1.0
  */
 import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { Frame, JournalReader } from "@fsys/core"
+import * as Damage from "../internal/damage.ts"
 import * as Failure from "../internal/failure.ts"
 import * as Format from "../internal/format.ts"
 import * as JournalFile from "../internal/journalFile.ts"
@@ -32,8 +35,22 @@ export interface Report {
   readonly bytesAfterCleanEnd: number
   readonly minRecordBytes: number | null
   readonly maxRecordBytes: number | null
-  /** Power-of-two buckets: index b counts records of [2^(b-1), 2^b) bytes (b = 0: empty records). */
-  readonly sizeHistogram: ReadonlyArray<number>
+  /** Record sizes in power-of-two ranges, the non-empty ones in ascending order. */
+  readonly sizeHistogram: ReadonlyArray<SizeBucket>
+  /** Present when the tail is damaged: what the survey found after the first bad frame. */
+  readonly damage?: Damage.DamageReport
+}
+
+/**
+ * One range of the size histogram: `records` payloads of `minBytes`…`maxBytes` bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SizeBucket {
+  readonly minBytes: number
+  readonly maxBytes: number
+  readonly records: number
 }
 
 /**
@@ -50,7 +67,7 @@ export const inspect = Effect.fn("fsys.inspect")(function* (path: string, legacy
   let minRecordBytes: number | null = null
   let maxRecordBytes: number | null = null
   // One pass: the scan checks every frame and hands each payload (a view) to this callback.
-  const scan = yield* JournalReader.scan(path, {
+  const scan = yield* JournalReader.survey(path, {
     legacyGaps,
     onRecord: (lsn, payload) => {
       const size = payload.length
@@ -77,7 +94,12 @@ export const inspect = Effect.fn("fsys.inspect")(function* (path: string, legacy
     bytesAfterCleanEnd: scan.fileSize - scan.cleanEnd,
     minRecordBytes,
     maxRecordBytes,
-    sizeHistogram,
+    sizeHistogram: sizeHistogram.flatMap((records, bucket) => {
+      if (records === 0) return []
+      const { minBytes, maxBytes } = Format.bucketRange(bucket)
+      return [{ minBytes, maxBytes, records }]
+    }),
+    ...(scan.damage === undefined ? {} : { damage: Damage.report(scan.damage) }),
   }
   return report
 })
@@ -111,6 +133,8 @@ const render = (report: Report): string => {
     `clean end    ${report.cleanEnd} (next append goes here)`,
     `tail         ${describeTail(report)}`,
   ]
+  const intact = report.damage === undefined ? undefined : Damage.intactLine(report.damage)
+  if (intact !== undefined) lines.push(`after damage ${intact}`)
   if (report.records > 0) {
     lines.push(
       `record size  min ${Format.bytes(report.minRecordBytes ?? 0)}, mean ${Format.bytes(Math.round(mean))}, max ${Format.bytes(report.maxRecordBytes ?? 0)}`,
@@ -137,4 +161,8 @@ export const command = Command.make(
       Effect.flatMap((report) => Console.log(json ? JSON.stringify(report, null, 2) : render(report))),
       Effect.mapError(Failure.fromError),
     ),
-).pipe(Command.withDescription("Summarise a journal: records, bytes, clean end, tail state, LSNs, record sizes"))
+).pipe(
+  Command.withDescription(
+    "Summarise a journal: records, bytes, clean end, tail state (and intact frames after damage), LSNs, record sizes",
+  ),
+)

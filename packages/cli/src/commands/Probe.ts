@@ -95,7 +95,7 @@ export const command = Command.make(
   "probe",
   {
     path: Argument.String("path").pipe(
-      Argument.withDescription("A directory (or a file in it) where a journal would live"),
+      Argument.withDescription("A directory (or a file in it) where a journal would live (default: .)"),
       Argument.withDefault("."),
     ),
     json: jsonFlag,

@@ -1,10 +1,23 @@
 /**
  * `fsys tail [-f] <journal>` — prints a journal's records, one per line, as UTF-8 text, hex or
- * JSON; with `--follow` keeps printing records as writers make them durable, until interrupted.
+ * JSON: the last 10 by default (like tail(1)), the last N with `-n N`, or every record from an
+ * LSN with `--from` (`--from 0`: all). With `--follow` it keeps printing records as they reach
+ * the file, until interrupted.
+ *
+ * What a follower in another process sees: records that reached the file, **not necessarily
+ * durable**. A writer's flush puts bytes in the file before its fdatasync returns; after a power
+ * cut those records may be gone, and the writer's reopen then writes different records at the
+ * same LSNs. Only the writer knows its durable frontier (`Journal.Handle.records` follows it in
+ * process). Keeping a position from `tail -f` across a crash needs that caveat.
+ *
+ * A damaged journal: the records before the damage are printed, then one line on stderr says
+ * where the damage is (and how many intact frames follow it), and the exit code is 1, as for
+ * `fsys verify`.
  *
  * @since 0.1.0
  */
 import { Console, Effect, Option, Stream } from "effect"
+import * as Damage from "../internal/damage.ts"
 import { Argument, Command, Flag } from "effect/cli"
 import { JournalReader } from "@fsys/core"
 import * as Failure from "../internal/failure.ts"
@@ -32,6 +45,8 @@ const hex = (payload: Uint8Array): string =>
 
 /** A bound on `--lines` (the ring of LSNs it keeps). */
 const MAX_LINES = 10_000_000
+/** Records printed when neither `--lines` nor `--from` is given (tail(1)'s default). */
+export const DEFAULT_LINES = 10
 
 /** Control characters would break the one-record-per-line output: escape them. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -54,24 +69,83 @@ export const formatRecord = (lsn: number, payload: Uint8Array, encoding: Encodin
         : `${lsn}\t${text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}`
     }
     case "json": {
+      // The same keys for every record, whatever its content: the bytes (base64) always, and
+      // the text when the payload is UTF-8 (null otherwise). `jq '.utf8 | fromjson'` parses JSON payloads.
       const text = utf8OrUndefined(payload)
-      let value: unknown
-      if (text !== undefined) {
-        try {
-          value = JSON.parse(text)
-        } catch {
-          value = undefined
-        }
-      }
-      return JSON.stringify(
-        value !== undefined
-          ? { lsn, length: payload.length, json: value }
-          : text !== undefined
-            ? { lsn, length: payload.length, utf8: text }
-            : { lsn, length: payload.length, hex: hex(payload) },
-      )
+      return JSON.stringify({
+        lsn,
+        length: payload.length,
+        payloadBase64: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("base64"),
+        utf8: text ?? null,
+      })
     }
   }
+}
+
+/** Where printing starts, and what the user should be told about it. */
+interface Start {
+  readonly lsn: number
+  readonly notice: string | undefined
+}
+
+/**
+ * Scans (and on damage surveys) the journal, and finds the start: `--from`, else the N-th record
+ * from the end (a ring of N LSNs: bounded memory however long the journal is).
+ */
+const findStart = Effect.fnUntraced(function* (
+  journal: string,
+  legacyGaps: boolean,
+  from: Option.Option<number>,
+  lines: Option.Option<number>,
+) {
+  const readable = yield* JournalFile.checkReadable(journal)
+  if (Option.isSome(lines) && Option.isSome(from)) {
+    return yield* Failure.usage("--from and --lines are exclusive (--from 0 prints every record)")
+  }
+  if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= MAX_LINES)) {
+    return yield* Failure.usage(`--lines must be in [0, ${MAX_LINES}]`)
+  }
+  const keep = Option.isSome(from) ? 0 : Option.getOrElse(lines, () => DEFAULT_LINES)
+  const fromLsn = Option.getOrUndefined(from)
+  const ring = new Float64Array(Math.max(1, keep))
+  let seen = 0
+  /** The first record at or after `--from` (its LSN), -1 while none. */
+  let firstFrom = -1
+  const scan = yield* JournalReader.survey(journal, {
+    legacyGaps,
+    onRecord: (lsn: number) => {
+      if (keep > 0) ring[seen % keep] = lsn
+      seen++
+      if (fromLsn !== undefined && firstFrom < 0 && lsn >= fromLsn) firstFrom = lsn
+    },
+  })
+  if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
+  let start: Start
+  if (fromLsn !== undefined) {
+    if (fromLsn < 0 || fromLsn > scan.cleanEnd) {
+      return yield* Failure.usage(`--from ${fromLsn} is outside the journal [0, ${scan.cleanEnd}]`)
+    }
+    const lsn = firstFrom < 0 ? scan.cleanEnd : firstFrom
+    start = {
+      lsn,
+      notice:
+        lsn === fromLsn
+          ? undefined
+          : `--from ${fromLsn} is not a record boundary: starting at the next record, LSN ${lsn}` +
+            (lsn === scan.cleanEnd ? " (the end of the journal)" : ""),
+    }
+  } else {
+    start = { lsn: keep === 0 ? scan.cleanEnd : seen <= keep ? 0 : ring[seen % keep]!, notice: undefined }
+  }
+  return { start, scan }
+})
+
+const damageMessage = (journal: string, scan: JournalReader.SurveyResult): string => {
+  const intact = scan.damage === undefined ? undefined : Damage.intactLine(Damage.report(scan.damage))
+  return (
+    `${journal}: damaged tail (${scan.tailState} at ${scan.cleanEnd}); printed the ${scan.records} records before it` +
+    (intact === undefined ? "" : `; ${intact}`)
+  )
 }
 
 /**
@@ -84,57 +158,54 @@ export const command = Command.make(
     journal: Argument.String("journal").pipe(Argument.withDescription("Path of the journal file")),
     follow: Flag.Boolean("follow").pipe(
       Flag.withAlias("f"),
-      Flag.withDescription("Keep printing new records as they are written, until interrupted"),
+      Flag.withDescription(
+        "Keep printing records as they reach the file, until interrupted. Not necessarily durable: " +
+          "after a power cut the writer may lose them and write different records at the same LSNs",
+      ),
       Flag.withDefault(false),
     ),
     format: Flag.Literals("format", ["utf8", "hex", "json"]).pipe(
-      Flag.withDescription("How to print payloads"),
+      Flag.withDescription(
+        "How to print payloads; json: one object per line with lsn, length, payloadBase64, utf8 (null if not UTF-8) (default: utf8)",
+      ),
       Flag.withDefault("utf8"),
     ),
     from: Flag.Int("from").pipe(
-      Flag.withDescription("Start at this LSN (a record boundary, e.g. one printed earlier)"),
+      Flag.withDescription(
+        "Print every record from this LSN (0: all). Not a record boundary: starts at the next record, said on stderr",
+      ),
       Flag.optional,
     ),
     lines: Flag.Int("lines").pipe(
       Flag.withAlias("n"),
-      Flag.withDescription("Start with the last N records (with --follow: then keep following)"),
+      Flag.withDescription(`Print the last N records (default: ${DEFAULT_LINES}; with --follow: then keep following)`),
       Flag.optional,
     ),
     legacyGaps: legacyGapsFlag,
   },
   ({ journal, follow, format, from, lines, legacyGaps }) =>
     Effect.gen(function* () {
-      const readable = yield* JournalFile.checkReadable(journal)
-      if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= MAX_LINES)) {
-        return yield* Failure.usage(`--lines must be in [0, ${MAX_LINES}]`)
-      }
-      // The scan finds the clean end and, for --lines, the LSN of the N-th record from the end
-      // (a ring of N LSNs: bounded memory however long the journal is).
-      const keep = Option.isSome(lines) ? lines.value : 0
-      const ring = new Float64Array(Math.max(1, keep))
-      let seen = 0
-      const scan = yield* JournalReader.scan(journal, {
-        legacyGaps,
-        ...(keep > 0 ? { onRecord: (lsn: number) => void (ring[seen++ % keep] = lsn) } : {}),
-      })
-      if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
-      if (Option.isSome(from) && (from.value < 0 || from.value > scan.cleanEnd)) {
-        return yield* Failure.usage(`--from ${from.value} is outside the journal [0, ${scan.cleanEnd}]`)
-      }
-      const start = Option.isSome(lines)
-        ? keep === 0
-          ? scan.cleanEnd
-          : seen <= keep
-            ? 0
-            : ring[seen % keep]!
-        : Option.isSome(from)
-          ? from.value
-          : 0
-      const records = JournalReader.records(journal, { legacyGaps, follow, from: start })
+      const { start, scan } = yield* findStart(journal, legacyGaps, from, lines)
+      if (start.notice !== undefined) yield* Console.error(`fsys tail: ${start.notice}`)
+      const damaged = scan.tailState !== "CleanEnd"
+      // Following a damaged file: say so now (the run ends only when interrupted).
+      if (damaged && follow) yield* Console.error(`fsys tail: ${damageMessage(journal, scan)}`)
+      const records = JournalReader.records(journal, { legacyGaps, follow, from: start.lsn })
       yield* Stream.runForEachArray(records, (batch) =>
         batch.length === 0
           ? Effect.void
           : Console.log(batch.map((r) => formatRecord(r.lsn, r.payload, format)).join("\n")),
       )
+      if (damaged) {
+        return yield* new Failure.CliFailure({
+          message: damageMessage(journal, scan),
+          exitCode: Failure.ExitCode.Damaged,
+        })
+      }
     }).pipe(Effect.mapError(Failure.fromError)),
-).pipe(Command.withDescription("Print records (utf8, hex or json); --follow prints new records as they are written"))
+).pipe(
+  Command.withDescription(
+    `Print records (utf8, hex or json): the last ${DEFAULT_LINES} by default, -n N, or --from LSN; ` +
+      "--follow prints records as they reach the file (not necessarily durable). Exit 1 on a damaged journal",
+  ),
+)

@@ -7,11 +7,15 @@
  * what a reopen recovers); 2 it could not be verified (missing, a directory, unreadable, not a
  * journal, bad usage).
  *
+ * On damage it also surveys the rest of the file (`JournalReader.survey`): intact frames after the
+ * first bad one are reported with their LSNs, because the next open would cut them.
+ *
  * @since 0.1.0
  */
 import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { JournalReader } from "@fsys/core"
+import * as Damage from "../internal/damage.ts"
 import * as Failure from "../internal/failure.ts"
 import { jsonFlag, legacyGapsFlag } from "../internal/flags.ts"
 import * as Format from "../internal/format.ts"
@@ -36,6 +40,8 @@ export interface Result {
   readonly tailState: string
   readonly bytesAfterCleanEnd: number
   readonly elapsedMillis: number
+  /** Present when the tail is damaged: what the survey found after the first bad frame. */
+  readonly damage?: Damage.DamageReport
 }
 
 /**
@@ -54,7 +60,7 @@ export const verify = Effect.fn("fsys.verify")(function* (
   const startMillis = performance.now()
   // One pass: the scan decodes every frame and checks its CRC; the callback only reports progress.
   let seen = 0
-  const scan = yield* JournalReader.scan(path, {
+  const scan = yield* JournalReader.survey(path, {
     legacyGaps,
     onRecord: (lsn) => {
       if (++seen % PROGRESS_EVERY_RECORDS === 0 && fileSizeBytes > 0) onProgress(lsn / fileSizeBytes, seen)
@@ -72,6 +78,7 @@ export const verify = Effect.fn("fsys.verify")(function* (
     tailState: scan.tailState,
     bytesAfterCleanEnd: scan.fileSize - scan.cleanEnd,
     elapsedMillis: performance.now() - startMillis,
+    ...(scan.damage === undefined ? {} : { damage: Damage.report(scan.damage) }),
   }
   return result
 })
@@ -82,6 +89,9 @@ const render = (result: Result): string => {
     `${result.clean ? "ok" : "DAMAGED"}  ${result.path}`,
     `records   ${result.records} intact (${Format.bytes(result.verifiedBytes)} verified in ${Format.millis(result.elapsedMillis)}, ${Format.bandwidth(rate)})`,
     `tail      ${describeTail(result)}`,
+    ...(result.damage === undefined
+      ? []
+      : [Damage.intactLine(result.damage)].flatMap((line) => (line === undefined ? [] : [`after     ${line}`]))),
   ].join("\n")
 }
 
@@ -104,14 +114,18 @@ export const command = Command.make(
       ).pipe(Effect.ensuring(Effect.sync(progress.done)))
       yield* Console.log(json ? JSON.stringify(result, null, 2) : render(result))
       if (!result.clean) {
+        const intact = result.damage?.intactFramesAfterDamage ?? 0
         return yield* new Failure.CliFailure({
-          message: `${journal}: damaged tail (${result.tailState} at ${result.cleanEnd}); ${result.records} records before it are intact`,
+          message:
+            `${journal}: damaged tail (${result.tailState} at ${result.cleanEnd}); ${result.records} records before it are intact` +
+            (intact > 0 ? `; ${intact} intact frames AFTER it would be cut by the next open` : ""),
           exitCode: Failure.ExitCode.Damaged,
         })
       }
     }).pipe(Effect.mapError(Failure.fromError)),
 ).pipe(
   Command.withDescription(
-    "Check every frame's CRC-32C. Exit 0: clean; 1: damaged or torn tail; 2: not a readable journal or bad usage",
+    "Check every frame's CRC-32C; on damage, also report intact frames after it (the next open would cut them). " +
+      "Exit 0: clean; 1: damaged or torn tail; 2: not a readable journal or bad usage",
   ),
 )

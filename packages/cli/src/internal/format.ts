@@ -66,17 +66,21 @@ export const HISTOGRAM_BUCKETS = 29
 export const bucketOf = (size: number): number =>
   size === 0 ? 0 : Math.min(HISTOGRAM_BUCKETS - 1, 32 - Math.clz32(size))
 
-/** A text bar chart of a power-of-two size histogram, one line per non-empty bucket. */
-export const histogram = (buckets: ReadonlyArray<number>, widthChars = 40): string => {
-  const max = Math.max(1, ...buckets)
-  const lines: Array<string> = []
-  buckets.forEach((n, b) => {
-    if (n === 0) return
-    const low = b === 0 ? 0 : 2 ** (b - 1)
-    const high = b === 0 ? 0 : 2 ** b - 1
-    const label = b === 0 ? "0 B" : `${bytes(low)} – ${bytes(high)}`
-    const bar = "█".repeat(Math.max(1, Math.round((n / max) * widthChars)))
-    lines.push(`  ${label.padStart(21)}  ${String(n).padStart(10)}  ${bar}`)
-  })
-  return lines.join("\n")
+/** The byte range bucket `bucket` holds: [2^(b-1), 2^b − 1], or exactly 0 for bucket 0. */
+export const bucketRange = (bucket: number): { readonly minBytes: number; readonly maxBytes: number } =>
+  bucket === 0 ? { minBytes: 0, maxBytes: 0 } : { minBytes: 2 ** (bucket - 1), maxBytes: 2 ** bucket - 1 }
+
+/** A text bar chart of a size histogram, one line per bucket. */
+export const histogram = (
+  buckets: ReadonlyArray<{ readonly minBytes: number; readonly maxBytes: number; readonly records: number }>,
+  widthChars = 40,
+): string => {
+  const max = Math.max(1, ...buckets.map((b) => b.records))
+  return buckets
+    .map(({ minBytes, maxBytes, records }) => {
+      const label = maxBytes === 0 ? "0 B" : `${bytes(minBytes)} – ${bytes(maxBytes)}`
+      const bar = "█".repeat(Math.max(1, Math.round((records / max) * widthChars)))
+      return `  ${label.padStart(21)}  ${String(records).padStart(10)}  ${bar}`
+    })
+    .join("\n")
 }

@@ -1,13 +1,14 @@
 /**
  * Real process crashes (SIGKILL of a writer child at random moments) and fdatasync EIO injected
- * into the Node path with strace. The logic lives in scripts/crash-kill9.ts and
- * scripts/crash-strace.ts, which run more rounds on demand.
+ * into the Node path with strace. The kill rounds are @fsys/testkit's KillNineHarness (also run
+ * by scripts/crash-kill9.ts and `fsys demo`); the strace run lives in scripts/crash-strace.ts.
  */
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { runKillRounds } from "../../../../scripts/crash-kill9.ts"
+import { Effect } from "effect"
+import { KillNineHarness } from "@fsys/testkit"
 import { retriesAfterInjection, runStraceEio, straceUnavailable } from "../../../../scripts/crash-strace.ts"
 
 const directory = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fsys-process-crash-"))
@@ -22,7 +23,9 @@ describe("kill -9 of a writer process", () => {
     it(
       `${mode}: every record reported durable survives each SIGKILL; reopen resumes at the clean end`,
       async () => {
-        const result = await runKillRounds({ mode, rounds: KILL_ROUNDS, seed: 1, directory })
+        const result = await Effect.runPromise(
+          KillNineHarness.runKillRounds({ mode, rounds: KILL_ROUNDS, seed: 1, directory }),
+        )
         assert.strictEqual(result.summaries.length, KILL_ROUNDS, result.failures.join("\n"))
         assert.deepStrictEqual(result.failures, [])
       },

@@ -1,12 +1,13 @@
 /**
- * Runs the demo's child writer (`crashWriter.ts`) and kills it with SIGKILL mid-stream, once it
- * has acknowledged enough durable records or after a time limit, and returns the ids it
- * acknowledged before it died.
+ * Runs the demo's child writer (`crashWriter.ts`) through @fsys/testkit's `KillNineHarness` and
+ * kills it with SIGKILL mid-stream, once it has acknowledged enough durable records or after a
+ * time limit, and returns the ids it acknowledged before it died — read from the child's log
+ * file after the kill (the harness's evidence), not from its stdout pipe (only the trigger).
  */
-import { spawn } from "node:child_process"
 import { extname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
+import { KillNineHarness } from "@fsys/testkit"
 import * as Failure from "../failure.ts"
 
 /** The writer sits next to this module: `.ts` when run from the sources, `.js` when built. */
@@ -14,12 +15,21 @@ const WRITER_PATH = fileURLToPath(new URL(`./crashWriter${extname(import.meta.ur
 /** If the child never becomes ready (or hangs), give up after this long. */
 const STARTUP_TIMEOUT_MILLIS = 20_000
 
+/** The child's lines (protocol in `crashWriter.ts`). */
+export const READY_LINE = "ready"
+export const ACK_PREFIX = "ack "
+
 export interface CrashResult {
-  /** Ids the child reported durable before the kill. */
+  /** Ids the child logged durable before the kill. */
   readonly acknowledged: ReadonlyArray<number>
   /** How long it ran after opening the journal. */
   readonly ranMillis: number
   readonly signal: string | null
+}
+
+const lastLine = (stderr: string, code: number | null): string => {
+  const line = stderr.trim().split("\n").pop() ?? ""
+  return line === "" ? `exit code ${code}` : line
 }
 
 /**
@@ -33,56 +43,38 @@ export const run = (
     readonly killAfterMillis: number
     readonly onAck: (count: number) => void
   },
-): Effect.Effect<CrashResult, Failure.CliFailure> =>
-  Effect.callback<CrashResult, Failure.CliFailure>((resume, signal) => {
-    const child = spawn(process.execPath, [WRITER_PATH, path, String(options.killAfterAcks * 100)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    const acknowledged: Array<number> = []
-    let readyAtMillis: number | undefined
-    let killTimer: NodeJS.Timeout | undefined
-    let buffered = ""
-    let stderr = ""
-    const kill = () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    }
-    const startupTimer = setTimeout(kill, STARTUP_TIMEOUT_MILLIS)
-    signal.addEventListener("abort", kill)
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      if (stderr.length < 4096) stderr += chunk
-    })
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      buffered += chunk
-      const lines = buffered.split("\n")
-      buffered = lines.pop() ?? ""
-      for (const line of lines) {
-        if (line === "ready") {
-          readyAtMillis = performance.now()
-          clearTimeout(startupTimer)
-          killTimer = setTimeout(kill, options.killAfterMillis)
-        } else if (line.startsWith("ack ")) {
-          acknowledged.push(Number(line.slice(4)))
-        }
+): Effect.Effect<CrashResult, Failure.CliFailure> => {
+  let echoedAcks = 0
+  return KillNineHarness.run({
+    script: WRITER_PATH,
+    args: [path, String(options.killAfterAcks * 100)],
+    readyPrefix: READY_LINE,
+    killAfterMillis: options.killAfterMillis,
+    readyTimeoutMillis: STARTUP_TIMEOUT_MILLIS,
+    onLine: (line) => {
+      if (!line.startsWith(ACK_PREFIX)) return
+      echoedAcks++
+      options.onAck(echoedAcks)
+    },
+    // Kill mid-stream: the child is still appending while we pull the plug.
+    killWhen: () => echoedAcks >= options.killAfterAcks,
+  }).pipe(
+    Effect.mapError((error) => Failure.failed(`the crash-test writer failed: ${error.message}`)),
+    Effect.flatMap((outcome) => {
+      if (!outcome.ready) {
+        return Effect.fail(
+          Failure.failed(`the crash-test writer did not start: ${lastLine(outcome.stderr, outcome.code)}`),
+        )
       }
-      options.onAck(acknowledged.length)
-      // Kill mid-stream: the child is still appending while we pull the plug.
-      if (acknowledged.length >= options.killAfterAcks) kill()
-    })
-    child.on("error", (error) => {
-      clearTimeout(startupTimer)
-      resume(Effect.fail(Failure.failed(`cannot start the crash-test writer: ${error.message}`)))
-    })
-    child.on("close", (code, killedBy) => {
-      clearTimeout(startupTimer)
-      clearTimeout(killTimer)
-      if (readyAtMillis === undefined) {
-        const why = stderr.trim().split("\n").pop() ?? `exit code ${code}`
-        return resume(Effect.fail(Failure.failed(`the crash-test writer did not start: ${why}`)))
+      if (outcome.signal !== "SIGKILL") {
+        return Effect.fail(
+          Failure.failed(`the crash-test writer ended before the kill: ${lastLine(outcome.stderr, outcome.code)}`),
+        )
       }
-      if (killedBy !== "SIGKILL") {
-        const why = stderr.trim().split("\n").pop() ?? `exit code ${code}`
-        return resume(Effect.fail(Failure.failed(`the crash-test writer ended before the kill: ${why}`)))
-      }
-      resume(Effect.succeed({ acknowledged, ranMillis: performance.now() - readyAtMillis, signal: killedBy }))
-    })
-  })
+      const acknowledged = outcome.lines.flatMap((line) =>
+        line.startsWith(ACK_PREFIX) ? [Number(line.slice(ACK_PREFIX.length))] : [],
+      )
+      return Effect.succeed({ acknowledged, ranMillis: outcome.ranMillis, signal: outcome.signal })
+    }),
+  )
+}

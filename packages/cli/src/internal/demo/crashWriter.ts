@@ -3,14 +3,16 @@
  *
  * Opens the journal given in argv (recovering whatever is there), then runs `PRODUCERS` fibers
  * that append numbered events and await their durability. Only AFTER `syncThrough` returns does it
- * report an id as durable, on stdout as `ack <id>` lines (batched per event-loop turn). The parent
- * verifies, after the kill and a reopen, that every acknowledged id is there, intact and in order.
- * A record written but not acknowledged may or may not survive; both are correct.
+ * report an id as durable, as an `ack <id>` line of its `KillNineHarness.childLog` (a synchronous
+ * write(2) to the log file the parent reads after the kill, batched per event-loop turn; echoed to
+ * stdout). The parent verifies, after the kill and a reopen, that every acknowledged id is there,
+ * intact. A record written but not acknowledged may or may not survive; both are correct.
  *
- * Run: `node crashWriter.ts <journal> <maxRecords>`
+ * Run: `node crashWriter.ts <journal> <maxRecords> [--log <file>]`
  */
 import { Effect } from "effect"
 import { Journal } from "@fsys/core"
+import { KillNineHarness } from "@fsys/testkit"
 import * as Records from "./records.ts"
 
 /** Concurrent producers in the child (group commit makes them cheap). */
@@ -23,7 +25,10 @@ if (path === undefined || !Number.isInteger(maxRecords) || maxRecords <= 0) {
   process.exit(2)
 }
 
-// Acks are written in one stdout write per event-loop turn, not one per record.
+const log = KillNineHarness.childLog(KillNineHarness.logPathFrom(process.argv))
+
+// Acks are logged with one write per event-loop turn, not one per record. An id is logged only
+// after its syncThrough returned; one still pending when the kill lands is simply not checked.
 let pending: Array<number> = []
 let scheduled = false
 const ack = (id: number): void => {
@@ -34,7 +39,7 @@ const ack = (id: number): void => {
     scheduled = false
     const ids = pending
     pending = []
-    process.stdout.write(ids.map((i) => `ack ${i}\n`).join(""))
+    log.lines(ids.map((i) => `ack ${i}`))
   })
 }
 
@@ -52,7 +57,7 @@ const producer = (handle: Journal.Handle) =>
 const program = Effect.scoped(
   Effect.gen(function* () {
     const handle = yield* Journal.open(path)
-    process.stdout.write("ready\n")
+    log.line("ready")
     yield* Effect.forEach(Array.from({ length: PRODUCERS }), () => producer(handle), {
       concurrency: "unbounded",
       discard: true,

@@ -5,6 +5,10 @@
  * Batches hold at most `MAX_RECORDS_PER_BATCH` records and about `MAX_BATCH_BYTES` of payload
  * (or one larger record), so a slow consumer never makes the reader buffer more than that.
  *
+ * How far the walk may read, and what it does at that point, is the `Bound`'s business: the
+ * file's size (polled in follow mode) for `JournalReader.records`, the journal's durable frontier
+ * for the handle's follower (`internal/journal/follower.ts`).
+ *
  * @internal
  */
 import { Cause, Effect, Stream } from "effect"
@@ -46,11 +50,15 @@ export interface RecordsOptions {
   readonly pollMillis?: number | undefined
 }
 
+/** `from` must be a byte offset. */
+export const validateFrom = (from: number): InvalidOptions | undefined =>
+  Number.isSafeInteger(from) && from >= 0
+    ? undefined
+    : new InvalidOptions({ option: "from", reason: `must be a byte offset (integer ≥ 0), got ${from}` })
+
 const validate = (options: RecordsOptions): InvalidOptions | undefined => {
-  const from = options.from ?? 0
-  if (!(Number.isSafeInteger(from) && from >= 0)) {
-    return new InvalidOptions({ option: "from", reason: `must be a byte offset (integer ≥ 0), got ${from}` })
-  }
+  const invalidFrom = validateFrom(options.from ?? 0)
+  if (invalidFrom !== undefined) return invalidFrom
   const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
   if (!(Number.isInteger(pollMillis) && pollMillis >= MIN_POLL_MILLIS && pollMillis <= MAX_POLL_MILLIS)) {
     return new InvalidOptions({
@@ -61,23 +69,37 @@ const validate = (options: RecordsOptions): InvalidOptions | undefined => {
   return undefined
 }
 
-/** @internal */
-export const records = (
-  path: string,
-  options: RecordsOptions = {},
-): Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions, FileIo.FileIo> =>
+/**
+ * How far a record walk may read. The walk never reads at or past the bound it was given.
+ *
+ * @internal
+ */
+export interface Bound<E> {
+  /** The first bound. */
+  readonly initial: Effect.Effect<number, E>
+  /**
+   * Called when the walk stopped at `position` with `tailState`: the next bound to resume
+   * against, or `undefined` to end the stream.
+   */
+  readonly next: (position: number, tailState: Cursor.TailState) => Effect.Effect<number | undefined, E>
+}
+
+/**
+ * The records of the file open as `handle`, from offset 0, within `bound`; records before
+ * `from` are verified but not emitted.
+ *
+ * @internal
+ */
+export const walk = <E>(
+  fileIo: FileIo.FileIoService,
+  handle: FileIo.Handle,
+  options: { readonly from: number; readonly legacyGaps: boolean; readonly zeroEndsScan: boolean },
+  bound: Bound<E>,
+): Stream.Stream<JournalRecord, E | IoError.IoError> =>
   Stream.unwrap(
     Effect.gen(function* () {
-      const invalid = validate(options)
-      if (invalid !== undefined) return yield* invalid
-      const from = options.from ?? 0
-      const follow = options.follow === true
-      const legacyGaps = options.legacyGaps === true
-      const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
-
-      const fileIo = yield* FileIo.FileIo
-      const handle = yield* fileIo.open(path, { readOnly: true })
-      const cursor = Cursor.make(yield* fileIo.size(handle), 0, follow && !legacyGaps)
+      const { from, legacyGaps } = options
+      const cursor = Cursor.make(yield* bound.initial, 0, options.zeroEndsScan)
       // The current batch, as positions in the cursor's window (copied out before the next read).
       const lsns: Array<number> = []
       const starts: Array<number> = []
@@ -108,7 +130,7 @@ export const records = (
       }
 
       const pull = Effect.gen(function* () {
-        // Bounded by the file: each turn emits, reads more, or (follow) sleeps.
+        // Bounded by the file: each turn emits, reads more, or asks the bound what next.
         for (;;) {
           const stepped = Cursor.step(cursor, legacyGaps, visit)
           // Emit what this step found before the window is refilled. (At a NEED/STOPPED point the
@@ -117,12 +139,38 @@ export const records = (
           if (stepped === Cursor.NEED_BYTES) {
             yield* fill(fileIo, handle, cursor)
           } else if (stepped === Cursor.STOPPED) {
-            if (!follow) return yield* Cause.done()
-            yield* Effect.sleep(pollMillis)
-            Cursor.resume(cursor, yield* fileIo.size(handle))
+            const next = yield* bound.next(cursor.position, cursor.tailState)
+            if (next === undefined) return yield* Cause.done()
+            Cursor.resume(cursor, next)
           }
         }
       })
       return Stream.fromPull(Effect.succeed(pull))
+    }),
+  )
+
+/** @internal */
+export const records = (
+  path: string,
+  options: RecordsOptions = {},
+): Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions, FileIo.FileIo> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const invalid = validate(options)
+      if (invalid !== undefined) return yield* invalid
+      const follow = options.follow === true
+      const legacyGaps = options.legacyGaps === true
+      const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
+
+      const fileIo = yield* FileIo.FileIo
+      const handle = yield* fileIo.open(path, { readOnly: true })
+      // The file's size: what reached the file, durable or not (a cross-process follower cannot
+      // know more; see `JournalReader.records`).
+      const size = fileIo.size(handle)
+      const bound: Bound<IoError.IoError> = {
+        initial: size,
+        next: () => (follow ? Effect.andThen(Effect.sleep(pollMillis), size) : Effect.succeed(undefined)),
+      }
+      return walk(fileIo, handle, { from: options.from ?? 0, legacyGaps, zeroEndsScan: follow && !legacyGaps }, bound)
     }),
   )

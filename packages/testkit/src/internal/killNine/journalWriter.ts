@@ -1,14 +1,12 @@
 /**
- * The writer child of the process-crash suites (scripts/crash-kill9.ts, scripts/crash-strace.ts).
+ * The journal writer child of the process-crash suites (`KillNineHarness.runKillRounds`,
+ * scripts/crash-kill9.ts, scripts/crash-strace.ts).
  *
  * Opens the journal (recovering whatever the previous child left), runs concurrent writer fibers
  * appending self-describing records (`Generators.record`) and syncing some of them, and reports
- * every step — one line per event, written with a synchronous write(2) to the `--log` file (and
- * echoed to stdout, where the parent watches for readiness). The parent checks the file, not the
- * pipe: a completed write(2) survives SIGKILL in the page cache, while Node may buffer a pipe
- * write in user space once the pipe is full (seen under CI load: records in the journal whose
- * "S" line never reached the parent). So a line in the log was written before the step it
- * describes:
+ * every step through the harness's child log (`childLog.ts`: a synchronous write(2) to the
+ * `--log` file before the step goes on, echoed to stdout), so a line in the log was written
+ * before the step it describes:
  *
  *   R <nextLsn> <syncedLsn> <mode> <directActive> <backend>   journal open
  *   S <writer> <sequence> <sizeBytes>                         append submitted
@@ -21,13 +19,15 @@
  * After a failure the failing writer stops; when all stopped, the child checks the poison from
  * the main fiber (one more append and sync, both must fail without IO) and closes.
  *
- *   node scripts/crash-writer.ts --path /tmp/j.log --mode direct --epoch 3 --writers 8 --seed 7
+ *   node packages/testkit/src/internal/killNine/journalWriter.ts --path /tmp/j.log --mode direct --epoch 3 --writers 8 --seed 7
+ *
+ * @internal
  */
-import * as NodeFs from "node:fs"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
 import { Journal, type JournalError } from "@fsys/core"
-import { Generators } from "@fsys/testkit"
+import * as Generators from "../../Generators.ts"
+import * as ChildLog from "./childLog.ts"
 
 const { values } = parseArgs({
   options: {
@@ -62,18 +62,13 @@ if (
   !(syncProbability >= 0 && syncProbability <= 1)
 ) {
   process.stderr.write(
-    "usage: crash-writer.ts --path <file> [--mode direct|buffered] [--backend auto|pwrite|io_uring] [--epoch n] [--writers n] [--seed n] [--records-max n]\n",
+    "usage: journalWriter.ts --path <file> [--mode direct|buffered] [--backend auto|pwrite|io_uring] [--epoch n] [--writers n] [--seed n] [--records-max n]\n",
   )
   process.exit(2)
 }
 
-const logFd = values.log === undefined ? undefined : NodeFs.openSync(values.log, "a")
-
-const line = (text: string): void => {
-  // The log first, synchronously: the parent's evidence of what this process did.
-  if (logFd !== undefined) NodeFs.writeSync(logFd, `${text}\n`)
-  process.stdout.write(`${text}\n`)
-}
+const log = ChildLog.open(values.log)
+const line = log.line
 
 const describe = (error: JournalError.JournalError): string =>
   error._tag === "JournalPoisoned"
@@ -127,7 +122,7 @@ const program = Effect.gen(function* () {
 Effect.runPromise(Effect.scoped(program)).then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`crash-writer: ${String(error)}\n`)
+    process.stderr.write(`journalWriter: ${String(error)}\n`)
     process.exit(1)
   },
 )
