@@ -24,14 +24,19 @@ const loadSubject = async (name: SubjectName): Promise<Subject> => {
     case "fsys-direct-pwrite":
     case "fsys-buffered":
       return (await import("./internal/subjects/fsys.ts")).subjects[name]
+    case "fsys-promise":
+      return (await import("./internal/subjects/fsysPromise.ts")).subject
     case "node-fs":
       return (await import("./internal/subjects/nodeFs.ts")).subject
+    case "node-sqlite":
     case "better-sqlite3":
-      return (await import("./internal/subjects/betterSqlite3.ts")).subject
+      return (await import("./internal/subjects/sqlite.ts")).subjects[name]
     case "lmdb":
       return (await import("./internal/subjects/lmdb.ts")).subject
     case "classic-level":
       return (await import("./internal/subjects/classicLevel.ts")).subject
+    case "limit":
+      return (await import("./internal/subjects/limit.ts")).subject
   }
 }
 

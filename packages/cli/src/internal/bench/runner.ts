@@ -71,16 +71,29 @@ const runWorker = (task: Task | ReferenceTask, count: number, timeoutMillis: num
 const failAll = (count: number, reason: string): Array<Outcome> =>
   Array.from({ length: count }, () => ({ _tag: "Failed", reason }) as const)
 
-const withDirectory = <A>(use: (directory: string) => Effect.Effect<A>): Effect.Effect<A> =>
+/** Where the workloads marked `onTmpfs` run. */
+export const TMPFS_ROOT = "/dev/shm"
+
+/** The default root for the other workloads' directories (`--dir` overrides it). */
+export const defaultRoot = (): string => tmpdir()
+
+const withDirectory = <A>(root: string, use: (directory: string) => Effect.Effect<A>): Effect.Effect<A> =>
   Effect.acquireUseRelease(
-    Effect.promise(() => mkdtemp(join(tmpdir(), "fsys-bench-"))),
+    Effect.promise(() => mkdtemp(join(root, "fsys-bench-"))),
     use,
     (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true })),
   )
 
-/** Runs workloads for one subject in a fresh process and directory; one outcome per workload. */
-export const runTask = (subject: SubjectName, workloads: ReadonlyArray<Workload>): Effect.Effect<Array<Outcome>> =>
-  withDirectory((directory) =>
+/**
+ * Runs workloads for one subject in a fresh process and a fresh directory under `root`; one
+ * outcome per workload.
+ */
+export const runTask = (
+  subject: SubjectName,
+  workloads: ReadonlyArray<Workload>,
+  root: string,
+): Effect.Effect<Array<Outcome>> =>
+  withDirectory(root, (directory) =>
     runWorker(
       { subject, workloads, directory },
       workloads.length,
@@ -89,8 +102,8 @@ export const runTask = (subject: SubjectName, workloads: ReadonlyArray<Workload>
   )
 
 /** Measures the disk's O_DIRECT bandwidth for `totalBytes` in 1 MiB writes. */
-export const runODirectReference = (totalBytes: number): Effect.Effect<Outcome> =>
-  withDirectory((directory) =>
+export const runODirectReference = (totalBytes: number, root: string): Effect.Effect<Outcome> =>
+  withDirectory(root, (directory) =>
     Effect.map(
       runWorker({ reference: "o_direct", directory, totalBytes, chunkBytes: 1024 * 1024 }, 1, TASK_GRACE_MILLIS),
       (outcomes) => outcomes[0]!,
