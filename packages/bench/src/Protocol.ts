@@ -129,6 +129,8 @@ export interface Task {
   readonly workloads: ReadonlyArray<Workload>
   /** A fresh directory for this task's files; the worker removes nothing, the parent does. */
   readonly directory: string
+  /** A fresh directory on tmpfs for the workloads marked `onTmpfs` (present when there are any). */
+  readonly tmpfsDirectory?: string
 }
 
 /**

@@ -57,7 +57,8 @@ const run = async (task: Task): Promise<Array<Outcome>> => {
   }
   const outcomes: Array<Outcome> = []
   for (const [index, workload] of task.workloads.entries()) {
-    const directory = join(task.directory, String(index))
+    const base = workload.onTmpfs && task.tmpfsDirectory !== undefined ? task.tmpfsDirectory : task.directory
+    const directory = join(base, String(index))
     try {
       await mkdir(directory)
       outcomes.push({ _tag: "Measured", measurement: await runWorkload(subject, workload, directory) })

@@ -73,7 +73,7 @@ const tmpfsUnavailable = (): string | undefined => {
 }
 
 /**
- * Runs every pass. A quick run starts one process per (subject, directory root) for all its
+ * Runs every pass. A quick run starts one process per subject for all its
  * workloads (a smoke test, not a measurement); a full run one process per pass of each pair.
  */
 const runPasses = Effect.fnUntraced(function* (
@@ -99,7 +99,6 @@ const runPasses = Effect.fnUntraced(function* (
       for (const s of subjects.filter((s) => runsIn(s, w))) record(w, s, { _tag: "Skipped", reason: noTmpfs })
     }
   }
-  const rootOf = (w: Workload) => (w.onTmpfs ? Runner.TMPFS_ROOT : options.root)
   const progress = Progress.make()
   const startMillis = performance.now()
   const total = options.quick
@@ -116,12 +115,9 @@ const runPasses = Effect.fnUntraced(function* (
   if (options.quick) {
     for (const subject of subjects) {
       yield* step(`all workloads × ${subject}`)
-      for (const root of new Set(runnable.map(rootOf))) {
-        const group = runnable.filter((w) => rootOf(w) === root && runsIn(subject, w))
-        if (group.length === 0) continue
-        const results = yield* Runner.runTask(subject, group, root)
-        for (const [i, workload] of group.entries()) record(workload, subject, results[i]!)
-      }
+      const group = runnable.filter((w) => runsIn(subject, w))
+      const results = group.length === 0 ? [] : yield* Runner.runTask(subject, group, options.root)
+      for (const [i, workload] of group.entries()) record(workload, subject, results[i]!)
       done++
     }
     for (const workload of runnable) yield* reference(workload)
@@ -133,7 +129,7 @@ const runPasses = Effect.fnUntraced(function* (
       for (let pass = 0; pass < options.repeat; pass++) {
         for (const subject of pass % 2 === 0 ? here : [...here].reverse()) {
           yield* step(`${workload.name} × ${subject} (pass ${pass + 1}/${options.repeat})`)
-          const [outcome] = yield* Runner.runTask(subject, [workload], rootOf(workload))
+          const [outcome] = yield* Runner.runTask(subject, [workload], options.root)
           record(workload, subject, outcome!)
           done++
           if (!Progress.enabled())

@@ -85,21 +85,22 @@ const withDirectory = <A>(root: string, use: (directory: string) => Effect.Effec
   )
 
 /**
- * Runs workloads for one subject in a fresh process and a fresh directory under `root`; one
- * outcome per workload.
+ * Runs workloads for one subject in a fresh process and a fresh directory under `root` (and one
+ * under `TMPFS_ROOT` for the workloads marked `onTmpfs`); one outcome per workload.
  */
 export const runTask = (
   subject: SubjectName,
   workloads: ReadonlyArray<Workload>,
   root: string,
-): Effect.Effect<Array<Outcome>> =>
-  withDirectory(root, (directory) =>
-    runWorker(
-      { subject, workloads, directory },
-      workloads.length,
-      workloads.reduce((total, w) => total + w.durationMillis, 0) + TASK_GRACE_MILLIS,
-    ),
+): Effect.Effect<Array<Outcome>> => {
+  const run = (task: Task) =>
+    runWorker(task, workloads.length, workloads.reduce((total, w) => total + w.durationMillis, 0) + TASK_GRACE_MILLIS)
+  return withDirectory(root, (directory) =>
+    workloads.some((w) => w.onTmpfs)
+      ? withDirectory(TMPFS_ROOT, (tmpfsDirectory) => run({ subject, workloads, directory, tmpfsDirectory }))
+      : run({ subject, workloads, directory }),
   )
+}
 
 /** Measures the disk's O_DIRECT bandwidth for `totalBytes` in 1 MiB writes. */
 export const runODirectReference = (totalBytes: number, root: string): Effect.Effect<Outcome> =>
