@@ -216,5 +216,5 @@ export const make = (): FileIoService => ({
   allocateAligned: AlignedMemory.allocate,
 
   // Fixed buffers are an io_uring feature; positional IO has nothing to register.
-  registerBuffers: () => Effect.void,
+  registerBuffers: () => Effect.succeed({ fixed: false, reason: "" }),
 })
