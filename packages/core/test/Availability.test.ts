@@ -101,6 +101,36 @@ describe("Availability", () => {
       }
     }),
   )
+
+  it.live("300 Direct journals on pwrite, one append + sync each, all at once: none is poisoned", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const count = 300
+      const results = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journals = yield* Effect.forEach(Array.from({ length: count }), (_, i) =>
+            Journal.open(NodePath.join(dir, `p${i}.log`), {
+              backend: "pwrite",
+              mode: "direct",
+              logBufferBytes: 16 * 1024,
+              preallocateBytes: 0,
+            }),
+          )
+          assert.isTrue((yield* journals[0]!.info).directActive)
+          return yield* Effect.forEach(
+            journals,
+            (journal, i) => Effect.exit(Effect.andThen(journal.append(payloadOf(i, 0)), journal.sync)),
+            { concurrency: "unbounded" },
+          )
+        }),
+      )
+      const failed = results.filter((exit) => exit._tag === "Failure")
+      assert.strictEqual(failed.length, 0, `${failed.length} of ${count} failed: ${failed[0]}`)
+      for (let i = 0; i < count; i++) {
+        assert.strictEqual(decodeFile(NodePath.join(dir, `p${i}.log`)).records.length, 1)
+      }
+    }),
+  )
 })
 
 /** How to run a child as an unprivileged user here, or why it cannot be done. */

@@ -27,6 +27,7 @@ import { createRequire } from "node:module"
 import { Effect } from "effect"
 import * as InFlight from "./InFlight.ts"
 import * as Memory from "./internal/memory.ts"
+import * as OffThread from "./internal/offThread.ts"
 import * as IoError from "./IoError.ts"
 
 type Koffi = typeof import("koffi").default
@@ -241,9 +242,31 @@ export const native: Effect.Effect<Native, IoError.IoError> = Effect.suspend(() 
 // -------------------------------------------------------------------------------------------------
 
 /**
- * Runs one `.async` call. The callback reads errno synchronously (koffi restores it around the
- * callback only). Interrupting the fiber does not stop the thread: `onAbandoned` sees the result
- * (to close a descriptor nobody will use), and `hold` stays retained until the thread is done.
+ * EINTR retries of one off-thread call. A signal during a blocking write or sync (FUSE, NFS with
+ * `intr`) fails the call with EINTR without doing it; the call is simply made again. `close` is
+ * never retried: Linux releases the descriptor even when close reports EINTR.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const EINTR_RETRIES_MAX = 16
+
+/**
+ * Most koffi async calls outstanding at once; more wait their turn (koffi refuses past ≈ 256).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const OFF_THREAD_CALLS_MAX = OffThread.CALLS_IN_FLIGHT_MAX
+
+const EINTR = 4
+
+/**
+ * Runs one `.async` call through the dispatcher (`internal/offThread.ts`: bounded in flight,
+ * queued beyond). The callback reads errno synchronously (koffi restores it around the callback
+ * only). Interrupting the fiber drops a call still queued; a started one runs on: `onAbandoned`
+ * sees its result (to close a descriptor nobody will use), and `hold` stays retained until the
+ * thread is done.
  */
 const offThread = (
   syscall: string,
@@ -255,28 +278,54 @@ const offThread = (
   Effect.flatMap(native, (lib) =>
     Effect.callback<number, IoError.IoError>((resume) => {
       let abandoned = false
+      let interruptedCalls = 0
+      let task: OffThread.Task
       if (hold !== undefined) InFlight.retain(hold)
-      try {
-        start(lib, (error, raw) => {
-          const result = Number(raw)
-          const errno = result < 0 ? lib.errno() : 0
-          if (hold !== undefined) InFlight.release(hold)
-          if (abandoned) {
-            if (error == null && result >= 0 && onAbandoned !== undefined) onAbandoned(lib, result)
-            return
-          }
-          if (error != null) resume(Effect.fail(IoError.fromErrno("EIO", syscall, path, error)))
-          else if (result < 0) resume(Effect.fail(IoError.fromErrno(errno, syscall, path)))
-          else resume(Effect.succeed(result))
-        })
-      } catch (error) {
-        // koffi throws synchronously when its queue of async calls (256) is full.
+      const settle = (exit: Effect.Effect<number, IoError.IoError>): void => {
         if (hold !== undefined) InFlight.release(hold)
-        resume(Effect.fail(IoError.fromErrno("EAGAIN", syscall, path, error)))
-        return
+        if (!abandoned) resume(exit)
       }
+      const attempt = (): void => {
+        task = OffThread.makeTask(
+          (finished) =>
+            start(lib, (error, raw) => {
+              const result = Number(raw)
+              const errno = result < 0 ? lib.errno() : 0
+              finished()
+              if (abandoned) {
+                if (hold !== undefined) InFlight.release(hold)
+                if (error == null && result >= 0 && onAbandoned !== undefined) onAbandoned(lib, result)
+                return
+              }
+              if (errno === EINTR && syscall !== "close" && interruptedCalls < EINTR_RETRIES_MAX) {
+                interruptedCalls += 1
+                attempt()
+                return
+              }
+              if (error != null) settle(Effect.fail(IoError.fromErrno("EIO", syscall, path, error)))
+              else if (result < 0) settle(Effect.fail(IoError.fromErrno(errno, syscall, path)))
+              else settle(Effect.succeed(result))
+            }),
+          (cause) =>
+            settle(
+              Effect.fail(
+                IoError.make({
+                  errno: "EAGAIN",
+                  syscall,
+                  path,
+                  description: "koffi's queue of asynchronous calls stayed full; the call was never made",
+                  cause,
+                }),
+              ),
+            ),
+        )
+        OffThread.submit(task)
+      }
+      attempt()
       return Effect.sync(() => {
         abandoned = true
+        // Never started: nothing to wait for.
+        if (OffThread.cancel(task) && hold !== undefined) InFlight.release(hold)
       })
     }),
   )
