@@ -109,7 +109,7 @@ export const IO_BYTES_MAX = 0x7ffff000
 type Callback = (error: unknown, result: number | bigint) => void
 
 /** A koffi function that may wait on the disk: callable only off-thread. */
-interface OffThread<Args extends ReadonlyArray<unknown>> {
+interface AsyncOnly<Args extends ReadonlyArray<unknown>> {
   readonly async: (...args: [...Args, Callback]) => void
 }
 
@@ -142,17 +142,17 @@ export interface Native {
   readonly ioUringRegister: (fd: number, opcode: number, arg: Uint8Array | null, argCount: number) => number
   /** The address of the first byte a typed array views (materializes small on-heap arrays). */
   readonly addressOf: (bytes: Uint8Array) => number
-  readonly open: OffThread<[path: string, flags: number, mode: number]>
-  readonly close: OffThread<[fd: number]>
-  readonly pwrite: OffThread<[fd: number, bytes: Uint8Array, length: number, offset: number]>
-  readonly pread: OffThread<[fd: number, into: Uint8Array, length: number, offset: number]>
-  readonly fdatasync: OffThread<[fd: number]>
-  readonly fsync: OffThread<[fd: number]>
-  readonly fallocate: OffThread<[fd: number, mode: number, offset: number, length: number]>
-  readonly ftruncate: OffThread<[fd: number, length: number]>
-  readonly flock: OffThread<[fd: number, operation: number]>
-  readonly unlink: OffThread<[path: string]>
-  readonly statx: OffThread<[dirfd: number, path: string, flags: number, mask: number, into: Uint8Array]>
+  readonly open: AsyncOnly<[path: string, flags: number, mode: number]>
+  readonly close: AsyncOnly<[fd: number]>
+  readonly pwrite: AsyncOnly<[fd: number, bytes: Uint8Array, length: number, offset: number]>
+  readonly pread: AsyncOnly<[fd: number, into: Uint8Array, length: number, offset: number]>
+  readonly fdatasync: AsyncOnly<[fd: number]>
+  readonly fsync: AsyncOnly<[fd: number]>
+  readonly fallocate: AsyncOnly<[fd: number, mode: number, offset: number, length: number]>
+  readonly ftruncate: AsyncOnly<[fd: number, length: number]>
+  readonly flock: AsyncOnly<[fd: number, operation: number]>
+  readonly unlink: AsyncOnly<[path: string]>
+  readonly statx: AsyncOnly<[dirfd: number, path: string, flags: number, mask: number, into: Uint8Array]>
 }
 
 let loaded: Native | undefined
