@@ -174,7 +174,7 @@ export const make = (options: {
 }): Effect.Effect<Ring, IoError.IoError, Scope.Scope> => {
   const entries = options.entries
   if (!Number.isSafeInteger(entries) || entries < ENTRIES_MIN || entries > ENTRIES_MAX) {
-    return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", `${entries} entries`))
+    return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", "", `${entries} entries`))
   }
   return Effect.acquireRelease(
     Effect.flatMap(Libc.native, () =>
@@ -183,7 +183,12 @@ export const make = (options: {
         catch: (error) =>
           error instanceof IoError.IoError
             ? error
-            : IoError.fromErrno("EIO", "io_uring_setup", `${entries} entries`, error),
+            : IoError.make({
+                errno: "EIO",
+                syscall: "io_uring_setup",
+                description: `${entries} entries`,
+                cause: error,
+              }),
       }),
     ),
     (state) =>
@@ -404,7 +409,7 @@ export const nop = (ring: Ring): Effect.Effect<void, IoError.IoError> =>
     undefined,
     "nop",
     () => Internal.makeOp({ opcode: Abi.IORING_OP_NOP }),
-    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "nop")) : Effect.void),
+    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "")) : Effect.void),
   )
 
 /**
@@ -430,7 +435,9 @@ export const registerBuffers = (
     for (const buffer of buffers) {
       const allocation = Memory.lookup(buffer.bytes)
       if (allocation === undefined || allocation.freed || buffer.bytes.byteOffset !== 0) {
-        return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_register", "buffer not from AlignedMemory.allocate"))
+        return Effect.fail(
+          IoError.fromErrno("EINVAL", "io_uring_register", "", "buffer not from AlignedMemory.allocate"),
+        )
       }
       allocations.push(allocation)
     }
@@ -440,7 +447,7 @@ export const registerBuffers = (
           const group = state.registerBuffers(allocations)
           return typeof group !== "number"
             ? Effect.succeed(group)
-            : Effect.fail(IoError.fromErrno(group, "io_uring_register", `${allocations.length} buffers`))
+            : Effect.fail(IoError.fromErrno(group, "io_uring_register", "", `${allocations.length} buffers`))
         }),
         (group) =>
           Effect.suspend(() => {

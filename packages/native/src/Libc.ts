@@ -160,7 +160,7 @@ let loadFailure: IoError.IoError | undefined
 
 const loadNative = (): Native => {
   if (process.platform !== "linux" || (process.arch !== "x64" && process.arch !== "arm64")) {
-    throw IoError.fromErrno("ENOSYS", "dlopen", `libc on ${process.platform}/${process.arch}`)
+    throw IoError.fromErrno("ENOSYS", "dlopen", "", `libc on ${process.platform}/${process.arch}`)
   }
   const koffi = createRequire(import.meta.url)("koffi") as Koffi
   const lib = koffi.load("libc.so.6")
@@ -218,7 +218,10 @@ export const nativeUnsafe = (): Native => {
     loaded = loadNative()
     return loaded
   } catch (error) {
-    loadFailure = error instanceof IoError.IoError ? error : IoError.fromErrno("ENOSYS", "dlopen", "libc.so.6", error)
+    loadFailure =
+      error instanceof IoError.IoError
+        ? error
+        : IoError.make({ errno: "ENOSYS", syscall: "dlopen", description: "libc.so.6", cause: error })
     throw loadFailure
   }
 }
@@ -534,7 +537,7 @@ export const posixMemalign = (alignmentBytes: number, byteLength: number): Effec
     const out: Array<number | bigint> = [0]
     const status = lib.posixMemalign(out, alignmentBytes, byteLength)
     // posix_memalign returns the error number instead of setting errno.
-    if (status !== 0) return Effect.fail(IoError.fromErrno(status, "posix_memalign", `${byteLength} bytes`))
+    if (status !== 0) return Effect.fail(IoError.fromErrno(status, "posix_memalign", "", `${byteLength} bytes`))
     return Effect.succeed(Number(out[0]))
   })
 
@@ -576,6 +579,6 @@ export const mmap = (
 export const munmap = (address: number, lengthBytes: number): Effect.Effect<void, IoError.IoError> =>
   Effect.flatMap(native, (lib) =>
     lib.munmap(address, lengthBytes) < 0
-      ? Effect.fail(IoError.fromErrno(lib.errno(), "munmap", "mapping"))
+      ? Effect.fail(IoError.fromErrno(lib.errno(), "munmap", "", `${lengthBytes} bytes at ${address}`))
       : Effect.void,
   )

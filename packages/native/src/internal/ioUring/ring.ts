@@ -268,7 +268,7 @@ export class Ring {
       setupFlags = Abi.IORING_SETUP_CLAMP
       fd = trySetup(setupFlags)
     }
-    if (fd < 0) throw IoError.fromErrno(-fd, "io_uring_setup", `${entries} entries`)
+    if (fd < 0) throw IoError.fromErrno(-fd, "io_uring_setup", "", `${entries} entries`)
     const mappings: Array<Mapping> = []
     try {
       const u32 = (offset: number) => paramsView.getUint32(offset, true)
@@ -288,7 +288,7 @@ export class Ring {
           fd,
           offset,
         )
-        if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "io_uring ring")
+        if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "", "io_uring ring")
         mappings.push({ address, lengthBytes })
         return address
       }
