@@ -255,17 +255,21 @@ const run = <A>(
 
 const checkFd = (fd: number): boolean => Number.isSafeInteger(fd) && fd >= 0 && fd <= 0x7fffffff
 
+/** A READ or WRITE (optionally linked to an FSYNC) as asked by a caller, before validation. */
+interface DataOpSpec {
+  readonly opcode: number
+  readonly fd: number
+  readonly bytes: Uint8Array
+  readonly offsetBytes: number
+  readonly opFlags?: number
+  readonly linkedFsyncFlags?: number
+  readonly options: OpOptions | undefined
+  readonly where: string
+}
+
 /** Validates a data op; returns the op or the typed error. */
-const dataOp = (
-  opcode: number,
-  fd: number,
-  bytes: Uint8Array,
-  offsetBytes: number,
-  opFlags: number,
-  linkedFsyncFlags: number,
-  options: OpOptions | undefined,
-  where: string,
-): Internal.Op | IoError.IoError => {
+const dataOp = (spec: DataOpSpec): Internal.Op | IoError.IoError => {
+  const { opcode, fd, bytes, offsetBytes, where } = spec
   const syscall = TAG_PREFIX + Abi.opcodeNames[opcode]
   if (!checkFd(fd) || !Number.isSafeInteger(offsetBytes) || offsetBytes < 0) {
     return IoError.fromErrno("EINVAL", syscall, where)
@@ -278,13 +282,13 @@ const dataOp = (
   return Internal.makeOp({
     opcode,
     fd,
-    opFlags,
-    ...(linkedFsyncFlags >= 0 ? { linkedFsyncFlags } : {}),
+    opFlags: spec.opFlags ?? 0,
+    ...(spec.linkedFsyncFlags !== undefined ? { linkedFsyncFlags: spec.linkedFsyncFlags } : {}),
     bytes,
     address,
     offsetBytes,
     allocation,
-    onSettled: options?.onSettled,
+    onSettled: spec.options?.onSettled,
   })
 }
 
@@ -315,7 +319,7 @@ export const write = (
     ring,
     options,
     where,
-    () => dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, rwFlags, -1, options, where),
+    () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, opFlags: rwFlags, options, where }),
     resultBytes(where),
   )
 }
@@ -339,7 +343,7 @@ export const read = (
     ring,
     options,
     where,
-    () => dataOp(Abi.IORING_OP_READ, fd, into, offsetBytes, 0, -1, options, where),
+    () => dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
     resultBytes(where),
   )
 }
@@ -387,7 +391,7 @@ export const writeThenFsync = (
     ring,
     options,
     where,
-    () => dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, 0, fsyncFlags, options, where),
+    () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, linkedFsyncFlags: fsyncFlags, options, where }),
     (done): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
       if (done.result0 < 0) return Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where))
       if (done.result0 < length || done.linkSplit) return Effect.succeed({ writtenBytes: done.result0, synced: false })
