@@ -28,11 +28,14 @@
  * @internal
  */
 import * as InFlight from "../../InFlight.ts"
-import * as IoError from "../../IoError.ts"
 import * as Libc from "../../Libc.ts"
 import type * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
 import { BufferTable, type Group } from "./buffers.ts"
+import { DONE, makeOp, type Op, PREPARED, QUEUED, type Stats } from "./op.ts"
+import * as Setup from "./setup.ts"
+
+export { makeOp, type Op, type OpSpec, type Stats } from "./op.ts"
 
 /** Most operations that may wait for room at once; past this `start` fails with `Busy`. */
 export const QUEUED_OPS_MAX = 1 << 16
@@ -49,123 +52,6 @@ export const ENTRIES_MAX = 4096
 export { TABLE_ENTRIES as REGISTERED_BUFFERS_MAX } from "./buffers.ts"
 
 const TWO_POW_32 = 4294967296
-
-const QUEUED = 0
-const PREPARED = 1
-const DONE = 2
-
-/**
- * One logical operation: one SQE, or two for a WRITE linked to an FSYNC.
- */
-export interface Op {
-  /** Opcode of the first SQE before fixed-buffer promotion (WRITE, READ, FSYNC, NOP, ASYNC_CANCEL). */
-  opcode: number
-  fd: number
-  address: number
-  lengthBytes: number
-  offsetBytes: number
-  /** rw_flags (RWF_DSYNC), fsync_flags or cancel_flags of the first SQE. */
-  opFlags: number
-  /** fsync_flags of the linked FSYNC, or -1 when the op is a single SQE. */
-  linkedFsyncFlags: number
-  sqeCount: number
-  /** SQEs not yet reaped. */
-  pending: number
-  result0: number
-  result1: number
-  /** The opcode actually submitted for the first SQE (READ_FIXED/WRITE_FIXED when promoted). */
-  submittedOpcode: number
-  /** Keeps JS memory the kernel reads or writes reachable until the CQE. */
-  keepalive: Uint8Array | undefined
-  allocation: Memory.Allocation | undefined
-  /** Called exactly once when the ring is done with the op (reaped, refused or abandoned). */
-  onSettled: (() => void) | undefined
-  /** The registered group the first SQE uses as a fixed buffer, retained until the CQE. */
-  fixedGroup: Group | undefined
-  /**
-   * The kernel consumed the WRITE of a linked pair but not its FSYNC (a partial submission): the
-   * FSYNC was turned into a NOP, because submitted alone it would not be ordered after the write.
-   * The op then reports its sync as not done.
-   */
-  linkSplit: boolean
-  state: number
-  complete: ((op: Op) => void) | undefined
-  prev: Op | undefined
-  next: Op | undefined
-}
-
-/** What an op is made of; everything but `opcode` is optional (a NOP needs nothing else). */
-export interface OpSpec {
-  readonly opcode: number
-  /** -1 for ops without a file (NOP, ASYNC_CANCEL). */
-  readonly fd?: number
-  /** rw_flags, fsync_flags or cancel_flags of the first SQE. */
-  readonly opFlags?: number
-  /** fsync_flags of a FSYNC linked after the first SQE; absent for a single SQE. */
-  readonly linkedFsyncFlags?: number
-  /** The memory the kernel reads or writes, kept reachable until the CQE. */
-  readonly bytes?: Uint8Array
-  readonly address?: number
-  readonly offsetBytes?: number
-  readonly allocation?: Memory.Allocation | undefined
-  readonly onSettled?: (() => void) | undefined
-}
-
-export const makeOp = (spec: OpSpec): Op => ({
-  opcode: spec.opcode,
-  fd: spec.fd ?? -1,
-  address: spec.address ?? 0,
-  lengthBytes: spec.bytes === undefined ? 0 : spec.bytes.byteLength,
-  offsetBytes: spec.offsetBytes ?? 0,
-  opFlags: spec.opFlags ?? 0,
-  linkedFsyncFlags: spec.linkedFsyncFlags ?? -1,
-  sqeCount: spec.linkedFsyncFlags !== undefined ? 2 : 1,
-  pending: 0,
-  result0: 0,
-  result1: 0,
-  submittedOpcode: spec.opcode,
-  keepalive: spec.bytes,
-  allocation: spec.allocation,
-  onSettled: spec.onSettled,
-  fixedGroup: undefined,
-  linkSplit: false,
-  state: QUEUED,
-  complete: undefined,
-  prev: undefined,
-  next: undefined,
-})
-
-/** Counters a test or a benchmark can read; they only grow. */
-export interface Stats {
-  /** io_uring_enter calls made to submit. */
-  enters: number
-  sqesSubmitted: number
-  cqesReaped: number
-  /** Operations that had to wait for room (backpressure). */
-  queuedWaits: number
-  /** SQEs submitted as READ_FIXED / WRITE_FIXED. */
-  fixedSqes: number
-  /** CQ overflows flushed (should stay 0: in-flight is bounded below the CQ size). */
-  overflowFlushes: number
-  /** Submissions retried after EAGAIN/EBUSY. */
-  enterRetries: number
-  /** Linked pairs the kernel accepted only the WRITE of (their FSYNC became a NOP). */
-  linkSplits: number
-  /** Highest number of SQEs in flight at once. */
-  inFlightHigh: number
-}
-
-interface Views {
-  readonly sq: Uint32Array
-  readonly cq: Uint32Array
-  readonly cqRes: Int32Array
-  readonly sqes: Uint32Array
-}
-
-interface Mapping {
-  readonly address: number
-  readonly lengthBytes: number
-}
 
 type PollHandle = ReturnType<Libc.Native["koffi"]["node"]["poll"]>
 
@@ -211,8 +97,8 @@ export class Ring {
   }
 
   private readonly lib: Libc.Native
-  private readonly mappings: ReadonlyArray<Mapping>
-  private views: Views
+  private readonly mappings: ReadonlyArray<Setup.Mapping>
+  private views: Setup.Views
   // Word indexes into the views, read once from the params the kernel filled.
   private readonly sqHead: number
   private readonly sqTailWord: number
@@ -253,92 +139,11 @@ export class Ring {
   /** Builds a ring; throws an `IoError` after releasing whatever it had set up. */
   static create(entries: number, seams: Seams = {}): Ring {
     const lib = Libc.nativeUnsafe()
-    const params = new Uint8Array(Abi.PARAMS_BYTES)
-    const paramsView = new DataView(params.buffer)
-    const trySetup = (flags: number): number => {
-      params.fill(0)
-      paramsView.setUint32(Abi.PARAMS_FLAGS, flags, true)
-      const fd = lib.ioUringSetup(entries, params)
-      return fd < 0 ? -lib.errno() : fd
-    }
-    let setupFlags = Abi.IORING_SETUP_CLAMP | Abi.IORING_SETUP_SUBMIT_ALL
-    let fd = trySetup(setupFlags)
-    if (fd === -Abi.EINVAL) {
-      // SUBMIT_ALL is 5.18+; older kernels refuse unknown flags with EINVAL.
-      setupFlags = Abi.IORING_SETUP_CLAMP
-      fd = trySetup(setupFlags)
-    }
-    if (fd < 0) throw IoError.fromErrno(-fd, "io_uring_setup", "", `${entries} entries`)
-    const mappings: Array<Mapping> = []
-    try {
-      const u32 = (offset: number) => paramsView.getUint32(offset, true)
-      const features = u32(Abi.PARAMS_FEATURES)
-      const sqEntries = u32(Abi.PARAMS_SQ_ENTRIES)
-      const cqEntries = u32(Abi.PARAMS_CQ_ENTRIES)
-      const sqOff = (field: number) => u32(Abi.PARAMS_SQ_OFF + field)
-      const cqOff = (field: number) => u32(Abi.PARAMS_CQ_OFF + field)
-      const sqRingBytes = sqOff(Abi.SQ_OFF_ARRAY) + sqEntries * 4
-      const cqRingBytes = cqOff(Abi.CQ_OFF_CQES) + cqEntries * Abi.CQE_BYTES
-      const map = (lengthBytes: number, offset: number): number => {
-        const address = lib.mmap(
-          0,
-          lengthBytes,
-          Libc.PROT_READ | Libc.PROT_WRITE,
-          Libc.MAP_SHARED | Libc.MAP_POPULATE,
-          fd,
-          offset,
-        )
-        if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "", "io_uring ring")
-        mappings.push({ address, lengthBytes })
-        return address
-      }
-      let sqAddress: number
-      let cqAddress: number
-      let sqView: ArrayBuffer
-      let cqView: ArrayBuffer
-      if ((features & Abi.IORING_FEAT_SINGLE_MMAP) !== 0) {
-        const bytes = Math.max(sqRingBytes, cqRingBytes)
-        sqAddress = map(bytes, Abi.IORING_OFF_SQ_RING)
-        cqAddress = sqAddress
-        sqView = lib.koffi.view(sqAddress, bytes)
-        cqView = sqView
-      } else {
-        sqAddress = map(sqRingBytes, Abi.IORING_OFF_SQ_RING)
-        cqAddress = map(cqRingBytes, Abi.IORING_OFF_CQ_RING)
-        sqView = lib.koffi.view(sqAddress, sqRingBytes)
-        cqView = lib.koffi.view(cqAddress, cqRingBytes)
-      }
-      const sqesAddress = map(sqEntries * Abi.SQE_BYTES, Abi.IORING_OFF_SQES)
-      const views: Views = {
-        sq: new Uint32Array(sqView),
-        cq: new Uint32Array(cqView),
-        cqRes: new Int32Array(cqView),
-        sqes: new Uint32Array(lib.koffi.view(sqesAddress, sqEntries * Abi.SQE_BYTES)),
-      }
-      return new Ring(lib, fd, { setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings, seams })
-    } catch (error) {
-      for (const mapping of mappings) lib.munmap(mapping.address, mapping.lengthBytes)
-      lib.closeNonBlocking(fd)
-      throw error
-    }
+    return new Ring(lib, { ...Setup.setUp(lib, entries), seams })
   }
 
-  private constructor(
-    lib: Libc.Native,
-    fd: number,
-    setup: {
-      readonly setupFlags: number
-      readonly features: number
-      readonly sqEntries: number
-      readonly cqEntries: number
-      readonly sqOff: (field: number) => number
-      readonly cqOff: (field: number) => number
-      readonly views: Views
-      readonly mappings: ReadonlyArray<Mapping>
-      readonly seams: Seams
-    },
-  ) {
-    const { setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings } = setup
+  private constructor(lib: Libc.Native, setup: Setup.SetUp & { readonly seams: Seams }) {
+    const { fd, setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings } = setup
     this.seams = setup.seams
     this.buffers = new BufferTable(lib, fd, setup.seams.sparseBuffers !== false)
     this.lib = lib
