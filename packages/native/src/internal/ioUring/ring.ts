@@ -19,8 +19,13 @@
  *   The CQ ring holds `2 × capacity` entries, so it cannot overflow; should the kernel still flag
  *   an overflow, `reap` flushes it with io_uring_enter(GETEVENTS). Operations that do not fit wait
  *   in a FIFO of at most `QUEUED_OPS_MAX` entries (a linked list: O(1) removal on interrupt).
- * - Memory safety: an op retains the `InFlight` of its memory (and of its fixed-buffer group) from `start` until
- *   its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
+ * - Partial submissions: should io_uring_enter consume fewer SQEs than asked and stop between a
+ *   linked WRITE and its FSYNC, the FSYNC is turned into a NOP before the next enter
+ *   (`unlinkSplitPair`) and the op reports its sync as not done: an FSYNC submitted apart from
+ *   its WRITE is not ordered after it.
+ * - Fixed buffers: a table shared by every caller of the ring (`buffers.ts`).
+ * - Memory safety: an op retains the `InFlight` of its memory (and of its fixed-buffer group)
+ *   from `start` until its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
  *   Every piece of ring bookkeeping (slots, counters, CQ head) is done BEFORE any `complete`
  *   callback runs, because completing resumes a fiber synchronously and that fiber may free
  *   memory or close this very ring.
