@@ -121,10 +121,35 @@ export interface FileIoService {
   /**
    * Pins buffers for fixed-buffer IO (io_uring WRITE_FIXED) until the Scope closes; a no-op on
    * layers without it. Must be called after the buffers are allocated, in an inner Scope, so the
-   * registration is released before the buffers are freed.
+   * registration is released before the buffers are freed. Fixed buffers are an optimisation: a
+   * layer whose kernel refuses them (RLIMIT_MEMLOCK, a full table) runs the same IO unregistered
+   * and says so in the `Registration` (layers without fixed buffers: `notRegistered`).
    */
-  readonly registerBuffers: (buffers: ReadonlyArray<AlignedBuffer>) => Effect.Effect<void, IoError.IoError, Scope.Scope>
+  readonly registerBuffers: (
+    buffers: ReadonlyArray<AlignedBuffer>,
+  ) => Effect.Effect<Registration, IoError.IoError, Scope.Scope>
 }
+
+/**
+ * What `registerBuffers` did.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Registration {
+  /** True when IO on the buffers uses them as registered (fixed) buffers. */
+  readonly fixed: boolean
+  /** What an operator should know (e.g. why the kernel refused), or `""`; see `Journal.info`. */
+  readonly reason: string
+}
+
+/**
+ * The `Registration` of a layer without fixed buffers (nothing to say).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const notRegistered: Registration = { fixed: false, reason: "" }
 
 let nodeService: FileIoService | undefined
 

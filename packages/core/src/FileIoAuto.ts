@@ -11,7 +11,7 @@
  * Forcing, for tests and operations: the `backend` option, or the environment variable
  * `FSYS_BACKEND=io_uring|pwrite` when the option is `"auto"`. Forcing io_uring where it is
  * unavailable fails with a typed `IoError` (reason `NotSupported` or `PermissionDenied`), never
- * silently falls back.
+ * silently falls back; a value of `FSYS_BACKEND` that names no backend is `InvalidOptions`.
  *
  * @since 0.1.0
  */
@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import { IoError, IoUring } from "@fsys/native"
 import * as FileIo from "./FileIo.ts"
 import * as IoUringFileIo from "./IoUringFileIo.ts"
+import { InvalidOptions } from "./JournalError.ts"
 import { make as makeNode } from "./internal/nodeFileIo/make.ts"
 
 /**
@@ -125,23 +126,28 @@ export interface Options {
   readonly entries?: number
 }
 
-const isBackendChoice = (value: unknown): value is BackendChoice =>
+/**
+ * True for the values `BackendChoice` allows (for options and `FSYS_BACKEND`).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isBackendChoice = (value: unknown): value is BackendChoice =>
   value === "auto" || value === "io_uring" || value === "pwrite"
 
-/** The backend asked for, and by whom; a bad `FSYS_BACKEND` is a typed error. */
+/** The backend asked for, and by whom; a bad `FSYS_BACKEND` is a caller's mistake, not an IO failure. */
 const resolveChoice = (
   option: BackendChoice | undefined,
-): Effect.Effect<{ readonly choice: BackendChoice; readonly by: string }, IoError.IoError> => {
+): Effect.Effect<{ readonly choice: BackendChoice; readonly by: string }, InvalidOptions> => {
   if (option !== undefined && option !== "auto") return Effect.succeed({ choice: option, by: "the backend option" })
   const fromEnvironment = process.env[ENV_BACKEND]
   if (fromEnvironment === undefined || fromEnvironment === "") return Effect.succeed({ choice: "auto", by: "probe" })
   if (!isBackendChoice(fromEnvironment)) {
     return Effect.fail(
-      IoError.fromErrno(
-        "EINVAL",
-        "FileIoAuto",
-        `${ENV_BACKEND}=${fromEnvironment} (expected io_uring, pwrite or auto)`,
-      ),
+      new InvalidOptions({
+        option: ENV_BACKEND,
+        reason: `must be "io_uring", "pwrite" or "auto", got ${JSON.stringify(fromEnvironment)}`,
+      }),
     )
   }
   return Effect.succeed({ choice: fromEnvironment, by: ENV_BACKEND })
@@ -157,7 +163,9 @@ const nodeWithReason = (reason: string): FileIo.FileIoService => ({ ...makeNode(
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoError.IoError, Scope.Scope> =>
+export const make = (
+  options?: Options,
+): Effect.Effect<FileIo.FileIoService, IoError.IoError | InvalidOptions, Scope.Scope> =>
   Effect.gen(function* () {
     const { choice, by } = yield* resolveChoice(options?.backend)
     const ringOptions = options?.entries !== undefined ? { entries: options.entries } : {}
@@ -169,7 +177,12 @@ export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoE
       if (choice === "io_uring") {
         if (!probe.available) {
           return yield* Effect.fail(
-            IoError.fromErrno(probe.code ?? "ENOSYS", "io_uring_setup", `io_uring forced by ${by}: ${probe.reason}`),
+            IoError.fromErrno(
+              probe.code ?? "ENOSYS",
+              "io_uring_setup",
+              "",
+              `io_uring forced by ${by}: ${probe.reason}`,
+            ),
           )
         }
         service = yield* IoUringFileIo.make({ ...ringOptions, reason: `io_uring forced by ${by} (${probe.reason})` })
@@ -194,7 +207,7 @@ export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoE
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError> = Layer.effect(FileIo.FileIo, make())
+export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError | InvalidOptions> = Layer.effect(FileIo.FileIo, make())
 
 /**
  * `layer` with options (force a backend, size the ring).
@@ -202,5 +215,5 @@ export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError> = Layer.effect(F
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<FileIo.FileIo, IoError.IoError> =>
+export const layerWith = (options: Options): Layer.Layer<FileIo.FileIo, IoError.IoError | InvalidOptions> =>
   Layer.effect(FileIo.FileIo, make(options))

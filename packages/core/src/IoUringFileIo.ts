@@ -6,7 +6,10 @@
  *   ring operations; `writeAtThenDatasync` is ONE submission of a WRITE linked to an
  *   FSYNC(DATASYNC), so the sync never runs when the write failed.
  * - Writes and reads from buffers registered with `registerBuffers` become WRITE_FIXED /
- *   READ_FIXED automatically (the ring finds the buffer by its allocation).
+ *   READ_FIXED automatically (the ring finds the buffer by its allocation). Every journal on the
+ *   ring registers its own slots (a shared table); where the kernel refuses (RLIMIT_MEMLOCK for
+ *   non-root users and containers, a full table, one registration per ring before Linux 5.19),
+ *   the journal runs unregistered and its `info().reason` says why: never a failed open.
  * - Writes from ordinary JS `Uint8Array`s are fine too: the ring keeps the array referenced until
  *   the CQE arrives, so neither GC nor an interrupted fiber can release memory the kernel reads.
  *   Memory from `allocateAligned` is freed only after every operation on it completed.
@@ -25,6 +28,7 @@ import type * as Scope from "effect/Scope"
 import { AlignedMemory, type IoError, IoUring } from "@fsys/native"
 import * as FileIo from "./FileIo.ts"
 import * as Ops from "./internal/ioUring/ops.ts"
+import * as Registration from "./internal/ioUring/registration.ts"
 import { make as makeNode } from "./internal/nodeFileIo/make.ts"
 
 /**
@@ -76,7 +80,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     lock: node.lock,
     remove: node.remove,
     allocateAligned: AlignedMemory.allocate,
-    registerBuffers: (buffers) => IoUring.registerBuffers(ring, buffers),
+    registerBuffers: (buffers) => Registration.registerBuffers(ring, buffers),
   })
 }
 

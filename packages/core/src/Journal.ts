@@ -218,7 +218,11 @@ const build = Effect.fnUntraced(function* (
     ...(options.sectorBytes === undefined ? {} : { sectorBytes: options.sectorBytes }),
   })
   const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)
+  let reason = opened.reason
   const core = yield* makeCore({
+    onRegistered: (registration) => {
+      if (registration.reason !== "") reason = `${opened.reason}; ${registration.reason}`
+    },
     handle: opened.handle,
     capacityBytes: logBufferBytes,
     sectorBytes: opened.sectorBytes,
@@ -363,7 +367,7 @@ const build = Effect.fnUntraced(function* (
     backend: opened.fileIo.backend,
     sectorSize: opened.sectorBytes,
     logBufferBytes,
-    reason: opened.reason,
+    reason,
     sidecarPath: opened.sidecarPath,
     recoveredRecords: opened.records,
   }

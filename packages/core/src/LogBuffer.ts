@@ -92,6 +92,8 @@ export interface MakeOptions {
   readonly preallocateBytes?: number
   /** The file's size at open (zeros past the clean end count as preallocated). */
   readonly fileSizeBytes?: number
+  /** Told what the layer did with the slots (fixed buffers or why not), for `Journal.info`. */
+  readonly onRegistered?: (registration: FileIo.Registration) => void
 }
 
 /**
@@ -148,7 +150,8 @@ export const makeCore = Effect.fnUntraced(function* (
   const preallocateBytes = options.preallocateBytes ?? 0
   const zeros =
     preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
-  yield* fileIo.registerBuffers([first, second])
+  const registration = yield* fileIo.registerBuffers([first, second])
+  options.onRegistered?.(registration)
   const core = new LogBufferCore({
     fileIo,
     handle: options.handle,

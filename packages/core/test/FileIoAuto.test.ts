@@ -111,13 +111,17 @@ describe("FileIoAuto", () => {
     }),
   )
 
-  it.live("a bad FSYS_BACKEND is a typed InvalidArgument", () =>
+  it.live("a bad FSYS_BACKEND is InvalidOptions (a caller's mistake, not an IO failure)", () =>
     Effect.gen(function* () {
       const exit = yield* withEnv("spdk", Effect.exit(chosen()))
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isFailure(exit)) {
         const reason = exit.cause.reasons[0]
-        assert.isTrue(reason?._tag === "Fail" && reason.error.reason === "InvalidArgument")
+        assert.isTrue(reason?._tag === "Fail" && reason.error._tag === "InvalidOptions", String(exit.cause))
+        if (reason?._tag === "Fail" && reason.error._tag === "InvalidOptions") {
+          assert.strictEqual(reason.error.option, "FSYS_BACKEND")
+          assert.include(reason.error.reason, '"spdk"')
+        }
       }
     }),
   )
@@ -148,7 +152,8 @@ describe("FileIoAuto", () => {
         assert.strictEqual(result.ok, false)
         assert.strictEqual(result.code, "EPERM")
         assert.strictEqual(result.reason, "PermissionDenied")
-        assert.match(String(result.path), /io_uring forced by the backend option/)
+        assert.strictEqual(result.path, "", "no description stuffed into the path")
+        assert.match(String(result.description), /io_uring forced by the backend option/)
       }),
     )
   })

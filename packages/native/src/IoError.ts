@@ -46,11 +46,16 @@ export class IoError extends Data.TaggedError("IoError")<{
   readonly syscall: string
   /** errno name (`"EIO"`, `"ENOSPC"`…) or `"ESHORT"` for a write that made no progress. */
   readonly code: string
+  /** The file (or `fd <n>`) the call was about; `""` when it was about none (a ring, memory). */
   readonly path: string
+  /** What was being done, in words (`"4 MiB aligned to 4096"`, `"2 buffers"`), when it helps. */
+  readonly description?: string
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `${this.syscall} failed on ${this.path}: ${this.code} (${this.reason})`
+    const on = this.path === "" ? "" : ` on ${this.path}`
+    const detail = this.description === undefined ? "" : ` — ${this.description}`
+    return `${this.syscall} failed${on}: ${this.code} (${this.reason})${detail}`
   }
 }
 
@@ -62,6 +67,7 @@ const errnoNames: Record<number, string> = {
   9: "EBADF",
   11: "EAGAIN",
   12: "ENOMEM",
+  14: "EFAULT",
   13: "EACCES",
   16: "EBUSY",
   17: "EEXIST",
@@ -115,16 +121,40 @@ const reasons: Record<string, Reason> = {
 export const errnoName = (errno: number): string => errnoNames[Math.abs(errno)] ?? `E${Math.abs(errno)}`
 
 /**
- * Builds an `IoError` from an errno number (positive, or the negative `res` of an io_uring CQE)
- * or an errno name such as Node's `err.code`.
+ * Builds an `IoError`: the one place an errno (a positive number, the negative `res` of an
+ * io_uring CQE, or a name such as Node's `err.code`) becomes a `reason`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromErrno = (errno: number | string, syscall: string, path: string, cause?: unknown): IoError => {
-  const code = typeof errno === "number" ? errnoName(errno) : errno
-  return new IoError({ reason: reasons[code] ?? "Unknown", syscall, code, path, cause })
+export const make = (options: {
+  readonly errno: number | string
+  readonly syscall: string
+  readonly path?: string
+  readonly description?: string
+  readonly cause?: unknown
+}): IoError => {
+  const code = typeof options.errno === "number" ? errnoName(options.errno) : options.errno
+  return new IoError({
+    reason: reasons[code] ?? "Unknown",
+    syscall: options.syscall,
+    code,
+    path: options.path ?? "",
+    ...(options.description !== undefined ? { description: options.description } : {}),
+    ...(options.cause !== undefined ? { cause: options.cause } : {}),
+  })
 }
+
+/**
+ * `make` in short: `detail` is a description when it is a string, else the underlying cause.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromErrno = (errno: number | string, syscall: string, path: string, detail?: unknown): IoError =>
+  typeof detail === "string"
+    ? make({ errno, syscall, path, description: detail })
+    : make({ errno, syscall, path, cause: detail })
 
 /**
  * Builds an `IoError` from whatever a Node `fs` call threw or passed to its callback.

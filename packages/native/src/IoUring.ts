@@ -11,14 +11,17 @@
  * - at most `capacity` SQEs are in flight; further callers wait in a bounded FIFO (backpressure),
  *   so the completion queue can never overflow (an overflow the kernel reports anyway is flushed);
  * - a write or read whose memory was registered with `registerBuffers` is promoted to
- *   WRITE_FIXED / READ_FIXED automatically;
+ *   WRITE_FIXED / READ_FIXED automatically; several callers (journals) may register their own
+ *   buffers on one ring (a sparse table of `REGISTERED_BUFFERS_MAX` entries, Linux 5.19+);
  * - `writeThenFsync` links a WRITE to an FSYNC (IOSQE_IO_LINK): one submission, ordered, and the
- *   fsync never runs when the write failed or was short;
+ *   fsync never runs when the write failed or was short. Should the kernel accept only the WRITE
+ *   of the pair (a partial submission), the FSYNC is never submitted on its own, unordered: the
+ *   result says `synced: false`;
  * - `write(…, { dsync: true })` sets RWF_DSYNC, which block devices that honour FUA complete with a
  *   forced-unit-access write instead of a cache flush.
  *
  * Memory and interruption: an operation keeps its `Uint8Array` referenced, and retains the
- * `InFlight` of the `AlignedMemory` it uses (and the optional `file` hold), until its CQE is
+ * `InFlight` of the `AlignedMemory` it uses, until its CQE is
  * reaped. Interrupting the waiting fiber therefore never lets memory the kernel still reads be
  * freed (fsys bug FS-C2); an operation interrupted while still queued is simply dropped. Closing
  * the ring's Scope refuses new operations, fails queued ones, cancels what is in flight
@@ -61,6 +64,15 @@ export const ENTRIES_MAX = Internal.ENTRIES_MAX
  * @category constants
  */
 export const QUEUED_OPS_MAX = Internal.QUEUED_OPS_MAX
+
+/**
+ * Buffers registered on one ring at a time, over all its callers; past this `registerBuffers`
+ * fails `Busy` (and the FileIo layer runs unregistered).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const REGISTERED_BUFFERS_MAX = Internal.REGISTERED_BUFFERS_MAX
 
 /**
  * Counters for tests and benchmarks (`enters` counts io_uring_enter calls made to submit).
@@ -109,8 +121,6 @@ const internalOf = (ring: Ring): Internal.Ring => {
 export interface OpOptions {
   /** Names the file in errors (default `fd <n>`). */
   readonly path?: string
-  /** Retained from submission until the CQE: e.g. the FileIo handle, so its fd stays open. */
-  readonly hold?: InFlight.InFlight
   /**
    * Called exactly once when the ring is done with the operation: after its CQE was reaped (even
    * when the waiting fiber was interrupted), or when it was refused or dropped before reaching the
@@ -138,8 +148,9 @@ export interface FsyncOptions extends OpOptions {
 }
 
 /**
- * The outcome of `writeThenFsync`. A short write breaks the link (the kernel cancels the fsync):
- * then `synced` is false and the caller continues the write and syncs again.
+ * The outcome of `writeThenFsync`. A short write breaks the link (the kernel cancels the fsync),
+ * and so does a partial submission that took only the write: then `synced` is false and the
+ * caller continues the write (if short) and syncs again.
  *
  * @since 0.1.0
  * @category models
@@ -156,19 +167,28 @@ export interface WriteThenFsyncResult {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: { readonly entries: number }): Effect.Effect<Ring, IoError.IoError, Scope.Scope> => {
+export const make = (options: {
+  readonly entries: number
+  /** @internal Test seams (other kernels' behaviour, partial submissions). */
+  readonly seams?: Internal.Seams
+}): Effect.Effect<Ring, IoError.IoError, Scope.Scope> => {
   const entries = options.entries
   if (!Number.isSafeInteger(entries) || entries < ENTRIES_MIN || entries > ENTRIES_MAX) {
-    return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", `${entries} entries`))
+    return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", "", `${entries} entries`))
   }
   return Effect.acquireRelease(
     Effect.flatMap(Libc.native, () =>
       Effect.try({
-        try: () => Internal.Ring.create(entries),
+        try: () => Internal.Ring.create(entries, options.seams),
         catch: (error) =>
           error instanceof IoError.IoError
             ? error
-            : IoError.fromErrno("EIO", "io_uring_setup", `${entries} entries`, error),
+            : IoError.make({
+                errno: "EIO",
+                syscall: "io_uring_setup",
+                description: `${entries} entries`,
+                cause: error,
+              }),
       }),
     ),
     (state) =>
@@ -235,17 +255,21 @@ const run = <A>(
 
 const checkFd = (fd: number): boolean => Number.isSafeInteger(fd) && fd >= 0 && fd <= 0x7fffffff
 
+/** A READ or WRITE (optionally linked to an FSYNC) as asked by a caller, before validation. */
+interface DataOpSpec {
+  readonly opcode: number
+  readonly fd: number
+  readonly bytes: Uint8Array
+  readonly offsetBytes: number
+  readonly opFlags?: number
+  readonly linkedFsyncFlags?: number
+  readonly options: OpOptions | undefined
+  readonly where: string
+}
+
 /** Validates a data op; returns the op or the typed error. */
-const dataOp = (
-  opcode: number,
-  fd: number,
-  bytes: Uint8Array,
-  offsetBytes: number,
-  opFlags: number,
-  linkedFsyncFlags: number,
-  options: OpOptions | undefined,
-  where: string,
-): Internal.Op | IoError.IoError => {
+const dataOp = (spec: DataOpSpec): Internal.Op | IoError.IoError => {
+  const { opcode, fd, bytes, offsetBytes, where } = spec
   const syscall = TAG_PREFIX + Abi.opcodeNames[opcode]
   if (!checkFd(fd) || !Number.isSafeInteger(offsetBytes) || offsetBytes < 0) {
     return IoError.fromErrno("EINVAL", syscall, where)
@@ -255,18 +279,17 @@ const dataOp = (
   if (allocation?.freed === true) return IoError.fromErrno("EFAULT", syscall, where)
   const address =
     allocation !== undefined ? allocation.address + bytes.byteOffset : Libc.nativeUnsafe().addressOf(bytes)
-  return Internal.makeOp(
+  return Internal.makeOp({
     opcode,
     fd,
-    opFlags,
-    linkedFsyncFlags,
+    opFlags: spec.opFlags ?? 0,
+    ...(spec.linkedFsyncFlags !== undefined ? { linkedFsyncFlags: spec.linkedFsyncFlags } : {}),
     bytes,
-    offsetBytes,
-    options?.hold,
-    allocation,
     address,
-    options?.onSettled,
-  )
+    offsetBytes,
+    allocation,
+    onSettled: spec.options?.onSettled,
+  })
 }
 
 const resultBytes =
@@ -296,7 +319,7 @@ export const write = (
     ring,
     options,
     where,
-    () => dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, rwFlags, -1, options, where),
+    () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, opFlags: rwFlags, options, where }),
     resultBytes(where),
   )
 }
@@ -320,7 +343,7 @@ export const read = (
     ring,
     options,
     where,
-    () => dataOp(Abi.IORING_OP_READ, fd, into, offsetBytes, 0, -1, options, where),
+    () => dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
     resultBytes(where),
   )
 }
@@ -340,18 +363,7 @@ export const fsync = (ring: Ring, fd: number, options?: FsyncOptions): Effect.Ef
     where,
     () =>
       checkFd(fd)
-        ? Internal.makeOp(
-            Abi.IORING_OP_FSYNC,
-            fd,
-            flags,
-            -1,
-            undefined,
-            0,
-            options?.hold,
-            undefined,
-            0,
-            options?.onSettled,
-          )
+        ? Internal.makeOp({ opcode: Abi.IORING_OP_FSYNC, fd, opFlags: flags, onSettled: options?.onSettled })
         : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where),
     (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void),
   )
@@ -379,10 +391,10 @@ export const writeThenFsync = (
     ring,
     options,
     where,
-    () => dataOp(Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, 0, fsyncFlags, options, where),
+    () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, linkedFsyncFlags: fsyncFlags, options, where }),
     (done): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
       if (done.result0 < 0) return Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where))
-      if (done.result0 < length) return Effect.succeed({ writtenBytes: done.result0, synced: false })
+      if (done.result0 < length || done.linkSplit) return Effect.succeed({ writtenBytes: done.result0, synced: false })
       if (done.result1 < 0) return Effect.fail(IoError.fromErrno(-done.result1, "io_uring:FSYNC", where))
       return Effect.succeed({ writtenBytes: done.result0, synced: true })
     },
@@ -400,16 +412,19 @@ export const nop = (ring: Ring): Effect.Effect<void, IoError.IoError> =>
     ring,
     undefined,
     "nop",
-    () => Internal.makeOp(Abi.IORING_OP_NOP, -1, 0, -1, undefined, 0, undefined, undefined, 0),
-    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "nop")) : Effect.void),
+    () => Internal.makeOp({ opcode: Abi.IORING_OP_NOP }),
+    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "")) : Effect.void),
   )
 
 /**
- * Registers `buffers` (from `AlignedMemory.allocate`) as the ring's fixed buffers until the Scope
+ * Registers `buffers` (from `AlignedMemory.allocate`) as fixed buffers of the ring until the Scope
  * closes; reads and writes within them then use READ_FIXED / WRITE_FIXED. Call it after the
  * buffers were allocated, in an inner Scope, so the registration is released (after waiting for
- * fixed operations in flight) before the buffers are freed. One registration per ring at a time
- * (a second fails `Busy`).
+ * the fixed operations on these buffers in flight) before the buffers are freed. Several
+ * registrations may share one ring (up to `REGISTERED_BUFFERS_MAX` buffers; Linux 5.19+, one at a
+ * time on older kernels). Fails `Busy` when the table is full (or, before 5.19, taken), and with
+ * the kernel's errno when it refuses to pin the memory (`ENOMEM`: RLIMIT_MEMLOCK); nothing is
+ * registered then.
  *
  * @since 0.1.0
  * @category resources
@@ -424,26 +439,30 @@ export const registerBuffers = (
     for (const buffer of buffers) {
       const allocation = Memory.lookup(buffer.bytes)
       if (allocation === undefined || allocation.freed || buffer.bytes.byteOffset !== 0) {
-        return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_register", "buffer not from AlignedMemory.allocate"))
+        return Effect.fail(
+          IoError.fromErrno("EINVAL", "io_uring_register", "", "buffer not from AlignedMemory.allocate"),
+        )
       }
       allocations.push(allocation)
     }
-    return Effect.acquireRelease(
-      Effect.suspend(() => {
-        const errno = state.registerBuffers(allocations)
-        return errno === 0
-          ? Effect.void
-          : Effect.fail(IoError.fromErrno(errno, "io_uring_register", `${allocations.length} buffers`))
-      }),
-      () =>
+    return Effect.asVoid(
+      Effect.acquireRelease(
         Effect.suspend(() => {
-          state.retireBuffers()
-          return Effect.flatMap(InFlight.awaitIdle(state.fixedInFlight), () =>
-            Effect.sync(() => {
-              state.unregisterBuffers()
-            }),
-          )
+          const group = state.registerBuffers(allocations)
+          return typeof group !== "number"
+            ? Effect.succeed(group)
+            : Effect.fail(IoError.fromErrno(group, "io_uring_register", "", `${allocations.length} buffers`))
         }),
+        (group) =>
+          Effect.suspend(() => {
+            state.retireBuffers(group)
+            return Effect.flatMap(InFlight.awaitIdle(group.fixedInFlight), () =>
+              Effect.sync(() => {
+                state.unregisterBuffers(group)
+              }),
+            )
+          }),
+      ),
     )
   })
 

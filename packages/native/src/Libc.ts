@@ -27,6 +27,7 @@ import { createRequire } from "node:module"
 import { Effect } from "effect"
 import * as InFlight from "./InFlight.ts"
 import * as Memory from "./internal/memory.ts"
+import * as OffThread from "./internal/offThread.ts"
 import * as IoError from "./IoError.ts"
 
 type Koffi = typeof import("koffi").default
@@ -108,7 +109,7 @@ export const IO_BYTES_MAX = 0x7ffff000
 type Callback = (error: unknown, result: number | bigint) => void
 
 /** A koffi function that may wait on the disk: callable only off-thread. */
-interface OffThread<Args extends ReadonlyArray<unknown>> {
+interface AsyncOnly<Args extends ReadonlyArray<unknown>> {
   readonly async: (...args: [...Args, Callback]) => void
 }
 
@@ -141,17 +142,17 @@ export interface Native {
   readonly ioUringRegister: (fd: number, opcode: number, arg: Uint8Array | null, argCount: number) => number
   /** The address of the first byte a typed array views (materializes small on-heap arrays). */
   readonly addressOf: (bytes: Uint8Array) => number
-  readonly open: OffThread<[path: string, flags: number, mode: number]>
-  readonly close: OffThread<[fd: number]>
-  readonly pwrite: OffThread<[fd: number, bytes: Uint8Array, length: number, offset: number]>
-  readonly pread: OffThread<[fd: number, into: Uint8Array, length: number, offset: number]>
-  readonly fdatasync: OffThread<[fd: number]>
-  readonly fsync: OffThread<[fd: number]>
-  readonly fallocate: OffThread<[fd: number, mode: number, offset: number, length: number]>
-  readonly ftruncate: OffThread<[fd: number, length: number]>
-  readonly flock: OffThread<[fd: number, operation: number]>
-  readonly unlink: OffThread<[path: string]>
-  readonly statx: OffThread<[dirfd: number, path: string, flags: number, mask: number, into: Uint8Array]>
+  readonly open: AsyncOnly<[path: string, flags: number, mode: number]>
+  readonly close: AsyncOnly<[fd: number]>
+  readonly pwrite: AsyncOnly<[fd: number, bytes: Uint8Array, length: number, offset: number]>
+  readonly pread: AsyncOnly<[fd: number, into: Uint8Array, length: number, offset: number]>
+  readonly fdatasync: AsyncOnly<[fd: number]>
+  readonly fsync: AsyncOnly<[fd: number]>
+  readonly fallocate: AsyncOnly<[fd: number, mode: number, offset: number, length: number]>
+  readonly ftruncate: AsyncOnly<[fd: number, length: number]>
+  readonly flock: AsyncOnly<[fd: number, operation: number]>
+  readonly unlink: AsyncOnly<[path: string]>
+  readonly statx: AsyncOnly<[dirfd: number, path: string, flags: number, mask: number, into: Uint8Array]>
 }
 
 let loaded: Native | undefined
@@ -159,7 +160,7 @@ let loadFailure: IoError.IoError | undefined
 
 const loadNative = (): Native => {
   if (process.platform !== "linux" || (process.arch !== "x64" && process.arch !== "arm64")) {
-    throw IoError.fromErrno("ENOSYS", "dlopen", `libc on ${process.platform}/${process.arch}`)
+    throw IoError.fromErrno("ENOSYS", "dlopen", "", `libc on ${process.platform}/${process.arch}`)
   }
   const koffi = createRequire(import.meta.url)("koffi") as Koffi
   const lib = koffi.load("libc.so.6")
@@ -217,7 +218,10 @@ export const nativeUnsafe = (): Native => {
     loaded = loadNative()
     return loaded
   } catch (error) {
-    loadFailure = error instanceof IoError.IoError ? error : IoError.fromErrno("ENOSYS", "dlopen", "libc.so.6", error)
+    loadFailure =
+      error instanceof IoError.IoError
+        ? error
+        : IoError.make({ errno: "ENOSYS", syscall: "dlopen", description: "libc.so.6", cause: error })
     throw loadFailure
   }
 }
@@ -241,9 +245,31 @@ export const native: Effect.Effect<Native, IoError.IoError> = Effect.suspend(() 
 // -------------------------------------------------------------------------------------------------
 
 /**
- * Runs one `.async` call. The callback reads errno synchronously (koffi restores it around the
- * callback only). Interrupting the fiber does not stop the thread: `onAbandoned` sees the result
- * (to close a descriptor nobody will use), and `hold` stays retained until the thread is done.
+ * EINTR retries of one off-thread call. A signal during a blocking write or sync (FUSE, NFS with
+ * `intr`) fails the call with EINTR without doing it; the call is simply made again. `close` is
+ * never retried: Linux releases the descriptor even when close reports EINTR.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const EINTR_RETRIES_MAX = 16
+
+/**
+ * Most koffi async calls outstanding at once; more wait their turn (koffi refuses past ≈ 256).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const OFF_THREAD_CALLS_MAX = OffThread.CALLS_IN_FLIGHT_MAX
+
+const EINTR = 4
+
+/**
+ * Runs one `.async` call through the dispatcher (`internal/offThread.ts`: bounded in flight,
+ * queued beyond). The callback reads errno synchronously (koffi restores it around the callback
+ * only). Interrupting the fiber drops a call still queued; a started one runs on: `onAbandoned`
+ * sees its result (to close a descriptor nobody will use), and `hold` stays retained until the
+ * thread is done.
  */
 const offThread = (
   syscall: string,
@@ -255,28 +281,54 @@ const offThread = (
   Effect.flatMap(native, (lib) =>
     Effect.callback<number, IoError.IoError>((resume) => {
       let abandoned = false
+      let interruptedCalls = 0
+      let task: OffThread.Task
       if (hold !== undefined) InFlight.retain(hold)
-      try {
-        start(lib, (error, raw) => {
-          const result = Number(raw)
-          const errno = result < 0 ? lib.errno() : 0
-          if (hold !== undefined) InFlight.release(hold)
-          if (abandoned) {
-            if (error == null && result >= 0 && onAbandoned !== undefined) onAbandoned(lib, result)
-            return
-          }
-          if (error != null) resume(Effect.fail(IoError.fromErrno("EIO", syscall, path, error)))
-          else if (result < 0) resume(Effect.fail(IoError.fromErrno(errno, syscall, path)))
-          else resume(Effect.succeed(result))
-        })
-      } catch (error) {
-        // koffi throws synchronously when its queue of async calls (256) is full.
+      const settle = (exit: Effect.Effect<number, IoError.IoError>): void => {
         if (hold !== undefined) InFlight.release(hold)
-        resume(Effect.fail(IoError.fromErrno("EAGAIN", syscall, path, error)))
-        return
+        if (!abandoned) resume(exit)
       }
+      const attempt = (): void => {
+        task = OffThread.makeTask(
+          (finished) =>
+            start(lib, (error, raw) => {
+              const result = Number(raw)
+              const errno = result < 0 ? lib.errno() : 0
+              finished()
+              if (abandoned) {
+                if (hold !== undefined) InFlight.release(hold)
+                if (error == null && result >= 0 && onAbandoned !== undefined) onAbandoned(lib, result)
+                return
+              }
+              if (errno === EINTR && syscall !== "close" && interruptedCalls < EINTR_RETRIES_MAX) {
+                interruptedCalls += 1
+                attempt()
+                return
+              }
+              if (error != null) settle(Effect.fail(IoError.fromErrno("EIO", syscall, path, error)))
+              else if (result < 0) settle(Effect.fail(IoError.fromErrno(errno, syscall, path)))
+              else settle(Effect.succeed(result))
+            }),
+          (cause) =>
+            settle(
+              Effect.fail(
+                IoError.make({
+                  errno: "EAGAIN",
+                  syscall,
+                  path,
+                  description: "koffi's queue of asynchronous calls stayed full; the call was never made",
+                  cause,
+                }),
+              ),
+            ),
+        )
+        OffThread.submit(task)
+      }
+      attempt()
       return Effect.sync(() => {
         abandoned = true
+        // Never started: nothing to wait for.
+        if (OffThread.cancel(task) && hold !== undefined) InFlight.release(hold)
       })
     }),
   )
@@ -485,7 +537,7 @@ export const posixMemalign = (alignmentBytes: number, byteLength: number): Effec
     const out: Array<number | bigint> = [0]
     const status = lib.posixMemalign(out, alignmentBytes, byteLength)
     // posix_memalign returns the error number instead of setting errno.
-    if (status !== 0) return Effect.fail(IoError.fromErrno(status, "posix_memalign", `${byteLength} bytes`))
+    if (status !== 0) return Effect.fail(IoError.fromErrno(status, "posix_memalign", "", `${byteLength} bytes`))
     return Effect.succeed(Number(out[0]))
   })
 
@@ -527,6 +579,6 @@ export const mmap = (
 export const munmap = (address: number, lengthBytes: number): Effect.Effect<void, IoError.IoError> =>
   Effect.flatMap(native, (lib) =>
     lib.munmap(address, lengthBytes) < 0
-      ? Effect.fail(IoError.fromErrno(lib.errno(), "munmap", "mapping"))
+      ? Effect.fail(IoError.fromErrno(lib.errno(), "munmap", "", `${lengthBytes} bytes at ${address}`))
       : Effect.void,
   )

@@ -187,7 +187,10 @@ describe("IoUring", () => {
         Effect.gen(function* () {
           yield* IoUring.registerBuffers(ring, [slotA, slotB])
           assert.isTrue(IoUring.hasRegisteredBuffers(ring))
-          const twice = typedFailure(yield* Effect.exit(Effect.scoped(IoUring.registerBuffers(ring, [other]))))
+          // Another caller's buffers share the ring's table (and leave it with their Scope)…
+          yield* Effect.scoped(IoUring.registerBuffers(ring, [other]))
+          // …but one buffer is in one registration at a time.
+          const twice = typedFailure(yield* Effect.exit(Effect.scoped(IoUring.registerBuffers(ring, [slotA]))))
           assert.strictEqual(twice.reason, "Busy")
           const before = ring.stats().fixedSqes
           yield* IoUring.write(ring, fd, slotA.bytes, 0)

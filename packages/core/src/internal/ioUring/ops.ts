@@ -4,17 +4,15 @@
  *
  * Every ring operation pins the Node layer's handle (so its fd cannot be closed) and unpins it
  * from the ring's `onSettled`, which runs when the CQE is reaped even if the fiber awaiting it was
- * interrupted. Loops are bounded: every step moves at least one byte or ends the loop.
+ * interrupted. The loops are the shared ones of `../positional.ts` (one cap, one EINTR rule).
  *
  * @internal
  */
 import { Effect } from "effect"
-import { IoError, IoUring, Libc } from "@fsys/native"
+import { IoError, IoUring } from "@fsys/native"
 import type { Handle } from "../../FileIo.ts"
 import { badDescriptor, fromHandle, type OpenFile, pin, unpin } from "../nodeFileIo/openFile.ts"
-
-/** Largest length handed to one ring operation (Linux caps a read or write at this). */
-const BYTES_PER_OP_MAX = Libc.IO_BYTES_MAX
+import * as Positional from "../positional.ts"
 
 const isByteOffset = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
 
@@ -40,35 +38,25 @@ export const writeAll = (
   offsetBytes: number,
 ): Effect.Effect<void, IoError.IoError> => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
-  if (bytes.byteLength === 0) return Effect.void
-  const step = (writtenBytes: number): Effect.Effect<void, IoError.IoError> => {
-    const chunk = bytes.subarray(
-      writtenBytes,
-      writtenBytes + Math.min(bytes.byteLength - writtenBytes, BYTES_PER_OP_MAX),
+  const call: Positional.Call = (chunk, chunkOffsetBytes) =>
+    onFile(handle, "io_uring:WRITE", (file, onSettled) =>
+      IoUring.write(ring, file.fd, chunk, chunkOffsetBytes, { path: file.path, onSettled }),
     )
-    return Effect.flatMap(
-      onFile(handle, "io_uring:WRITE", (file, onSettled) =>
-        IoUring.write(ring, file.fd, chunk, offsetBytes + writtenBytes, { path: file.path, onSettled }),
-      ),
-      (count) => {
-        if (count <= 0) return Effect.fail(IoError.fromErrno("ESHORT", "io_uring:WRITE", handle.path))
-        const total = writtenBytes + count
-        return total === bytes.byteLength ? Effect.void : step(total)
-      },
-    )
-  }
-  return step(0)
+  return Positional.writeAll({ syscall: "io_uring:WRITE", path: handle.path, offsetBytes, call }, bytes)
 }
 
 /** `datasync` (`datasync: true`) or `sync` through the ring. */
 export const fsync = (ring: IoUring.Ring, handle: Handle, datasync: boolean): Effect.Effect<void, IoError.IoError> =>
-  onFile(handle, "io_uring:FSYNC", (file, onSettled) =>
-    IoUring.fsync(ring, file.fd, { datasync, path: file.path, onSettled }),
+  Positional.retryingInterrupted(
+    onFile(handle, "io_uring:FSYNC", (file, onSettled) =>
+      IoUring.fsync(ring, file.fd, { datasync, path: file.path, onSettled }),
+    ),
   )
 
 /**
  * `writeAtThenDatasync`: one linked WRITE→FSYNC(DATASYNC) submission. A short write breaks the
- * link (the kernel cancels the sync): the rest is written and synced separately.
+ * link (the kernel cancels the sync), and so does a partial submission that took only the WRITE
+ * (the ring then never submits the FSYNC on its own): the rest is written and synced separately.
  */
 export const writeAllThenDatasync = (
   ring: IoUring.Ring,
@@ -77,7 +65,7 @@ export const writeAllThenDatasync = (
   offsetBytes: number,
 ): Effect.Effect<void, IoError.IoError> => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
-  if (bytes.byteLength === 0 || bytes.byteLength > BYTES_PER_OP_MAX) {
+  if (bytes.byteLength === 0 || bytes.byteLength > Positional.BYTES_PER_CALL_MAX) {
     return Effect.andThen(writeAll(ring, handle, bytes, offsetBytes), fsync(ring, handle, true))
   }
   return Effect.flatMap(
@@ -86,6 +74,7 @@ export const writeAllThenDatasync = (
     ),
     (result) => {
       if (result.synced) return Effect.void
+      if (result.writtenBytes === bytes.byteLength) return fsync(ring, handle, true)
       if (result.writtenBytes <= 0) return Effect.fail(IoError.fromErrno("ESHORT", "io_uring:WRITE", handle.path))
       return Effect.andThen(
         writeAll(ring, handle, bytes.subarray(result.writtenBytes), offsetBytes + result.writtenBytes),
@@ -97,8 +86,7 @@ export const writeAllThenDatasync = (
 
 /**
  * `readAt`: fills `into` from `offsetBytes` until full or end of file; returns the count. On a
- * Direct handle the first short read ends the loop: Direct reads are short only at end of file,
- * and retrying at the unaligned offset after one would fail `EINVAL`.
+ * Direct handle the first short read ends the loop (see `../positional.ts`).
  */
 export const readFull = (
   ring: IoUring.Ring,
@@ -107,24 +95,12 @@ export const readFull = (
   offsetBytes: number,
 ): Effect.Effect<number, IoError.IoError> => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:READ", handle.path))
-  if (into.byteLength === 0) return Effect.succeed(0)
-  const step = (readBytes: number): Effect.Effect<number, IoError.IoError> => {
-    const lengthBytes = Math.min(into.byteLength - readBytes, BYTES_PER_OP_MAX)
-    return Effect.flatMap(
-      onFile(handle, "io_uring:READ", (file, onSettled) =>
-        IoUring.read(ring, file.fd, into.subarray(readBytes, readBytes + lengthBytes), offsetBytes + readBytes, {
-          path: file.path,
-          onSettled,
-        }),
-      ),
-      (count) => {
-        const total = readBytes + count
-        if (count === 0 || total === into.byteLength || (handle.direct && count < lengthBytes)) {
-          return Effect.succeed(total)
-        }
-        return step(total)
-      },
+  const call: Positional.Call = (chunk, chunkOffsetBytes) =>
+    onFile(handle, "io_uring:READ", (file, onSettled) =>
+      IoUring.read(ring, file.fd, chunk, chunkOffsetBytes, { path: file.path, onSettled }),
     )
-  }
-  return step(0)
+  return Positional.readFull(
+    { syscall: "io_uring:READ", path: handle.path, offsetBytes, call, shortMeansEnd: handle.direct },
+    into,
+  )
 }

@@ -15,15 +15,15 @@ import * as FileIo from "../../FileIo.ts"
 import * as FileIoAuto from "../../FileIoAuto.ts"
 import type { InvalidOptions } from "../../JournalError.ts"
 
-export type BackendChoice = "auto" | "io_uring" | "pwrite"
+/** Defined once, in `FileIoAuto` (the layer that resolves it). */
+export type BackendChoice = FileIoAuto.BackendChoice
 
 export interface Selected {
   readonly fileIo: FileIo.FileIoService
   readonly reason: string
 }
 
-export const isBackendChoice = (value: unknown): value is BackendChoice =>
-  value === "auto" || value === "io_uring" || value === "pwrite"
+export const isBackendChoice = FileIoAuto.isBackendChoice
 
 export const selectFileIo = Effect.fnUntraced(function* (
   choice: BackendChoice,

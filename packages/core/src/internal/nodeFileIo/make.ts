@@ -1,7 +1,7 @@
 /**
  * The Node implementation of the `FileIo` port: `node:fs` positional calls on the libuv
  * threadpool, and `@fsys/native`'s `Libc` (koffi) for what `node:fs` lacks: `flock`, `fallocate`,
- * aligned memory — and IO on that memory, whose lifetime `Libc` tracks (see `nativeMemory.ts`).
+ * aligned memory — and IO on that memory, whose lifetime `Libc` tracks (see `positional.ts`).
  *
  * `make()` is synchronous and acquires nothing: files, locks and aligned memory are acquired by
  * the operations, each in the caller's Scope. Only types are imported from `FileIo.ts`, because
@@ -17,10 +17,10 @@ import * as NodeFs from "node:fs"
 import { Effect } from "effect"
 import { AlignedMemory, IoError, Libc } from "@fsys/native"
 import type { FileIoService, Handle, OpenOptions } from "../../FileIo.ts"
-import * as NativeMemory from "./nativeMemory.ts"
+import * as Positional from "../positional.ts"
 import { openPath } from "./open.ts"
 import { badDescriptor, fromHandle, OpenFile, pin, requestClose, unpin } from "./openFile.ts"
-import { type Done, readFull, writeAll } from "./positional.ts"
+import { type Done, readCall, writeCall } from "./positional.ts"
 
 /** @internal */
 export const BACKEND = "pwrite" as const
@@ -101,32 +101,45 @@ const openEffect = (path: string, options: OpenOptions): Effect.Effect<OpenFile,
     })
   })
 
+/** fdatasync through libuv (which retries EINTR itself), as an Effect. */
+const nodeFdatasync = (file: OpenFile): Effect.Effect<void, IoError.IoError> =>
+  Effect.callback<void, IoError.IoError>((resume) => {
+    NodeFs.fdatasync(file.fd, (error) =>
+      resume(error === null ? Effect.void : Effect.fail(IoError.fromNodeError(error, "fdatasync", file.path))),
+    )
+  })
+
+/**
+ * The shared loop (`../positional.ts`) over this layer's calls, with the fd pinned and the loop
+ * uninterruptible: a thread may be using the memory and the fd until its call returns.
+ */
 const writeAt = (handle: Handle, bytes: Uint8Array, offsetBytes: number, datasync: boolean) => {
   const syscall = datasync ? "pwrite+fdatasync" : "pwrite"
   if (!isByteOffset(offsetBytes)) return Effect.fail(invalidArgument(syscall, handle.path, `offset ${offsetBytes}`))
-  if (AlignedMemory.isNative(bytes)) {
-    return onFileEffect(handle, syscall, (file) => {
-      const write = NativeMemory.writeAll(file.fd, file.path, bytes, offsetBytes)
-      return datasync ? Effect.andThen(write, Libc.fdatasync(file.fd, file.path)) : write
-    })
-  }
-  return onFile<void>(handle, syscall, (file, done) =>
-    writeAll(file.fd, file.path, bytes, offsetBytes, (error) => {
-      if (error !== undefined || !datasync) return done(error, undefined)
-      NodeFs.fdatasync(file.fd, nodeDone(file, "fdatasync", done))
-    }),
-  )
+  return onFileEffect(handle, syscall, (file) => {
+    const call = writeCall(bytes, file.fd, file.path)
+    const write = Positional.writeAll({ syscall: "pwrite", path: file.path, offsetBytes, call }, bytes)
+    if (!datasync) return write
+    return Effect.andThen(
+      write,
+      AlignedMemory.isNative(bytes) ? Libc.fdatasync(file.fd, file.path) : nodeFdatasync(file),
+    )
+  })
 }
 
 const readAt = (handle: Handle, into: Uint8Array, offsetBytes: number) => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(invalidArgument("pread", handle.path, `offset ${offsetBytes}`))
-  if (AlignedMemory.isNative(into)) {
-    return onFileEffect(handle, "pread", (file) =>
-      NativeMemory.readFull(file.fd, file.path, into, offsetBytes, file.direct),
-    )
-  }
-  return onFile<number>(handle, "pread", (file, done) =>
-    readFull(file.fd, file.path, into, offsetBytes, file.direct, done),
+  return onFileEffect(handle, "pread", (file) =>
+    Positional.readFull(
+      {
+        syscall: "pread",
+        path: file.path,
+        offsetBytes,
+        call: readCall(into, file.fd, file.path),
+        shortMeansEnd: file.direct,
+      },
+      into,
+    ),
   )
 }
 
@@ -216,5 +229,5 @@ export const make = (): FileIoService => ({
   allocateAligned: AlignedMemory.allocate,
 
   // Fixed buffers are an io_uring feature; positional IO has nothing to register.
-  registerBuffers: () => Effect.void,
+  registerBuffers: () => Effect.succeed({ fixed: false, reason: "" }),
 })

@@ -1,64 +1,47 @@
 /**
- * The loops of positional IO over `node:fs` callbacks: write everything, read until full or EOF.
+ * The Node layer's single positional calls, for the shared loop in `../positional.ts`.
  *
- * They run in callback land (one `Effect.callback` per operation, not one per syscall), because
- * each `fs.write` already costs a threadpool round trip and the Effect boundary belongs around
- * the whole operation. Every loop is bounded: each step moves at least one byte or stops.
+ * Two kinds, chosen by the memory: ordinary JS memory goes through `node:fs` (libuv retries EINTR
+ * itself); memory from `AlignedMemory` (the Direct-IO slots) goes through `Libc.pwrite`/`pread`,
+ * because `AlignedMemory` frees its memory only after every IO that retained the allocation has
+ * finished (fsys bug FS-C2), and `Libc`'s calls do that retaining; `fs.write` cannot. The caller
+ * runs the loop uninterruptibly with the fd pinned (`onFileEffect` in `make.ts`), so an
+ * interrupted fiber waits for the thread before the Scope may close the fd.
  *
  * @internal
  */
 import * as NodeFs from "node:fs"
-import { IoError } from "@fsys/native"
+import { Effect } from "effect"
+import { AlignedMemory, IoError, Libc } from "@fsys/native"
+import type { Call } from "../positional.ts"
 
-/** Largest length handed to one `pwrite`/`pread`; Linux caps a call at 0x7ffff000 bytes anyway. */
-export const MAX_BYTES_PER_CALL = 2 ** 30
-
+/** How the Node layer's callback-style operations report (`onFile` in `make.ts`). */
 export type Done<A> = (error: IoError.IoError | undefined, value: A) => void
 
-/** Writes all of `bytes` at `offsetBytes`, continuing short writes; a 0-byte write is `ShortWrite`. */
-export const writeAll = (fd: number, path: string, bytes: Uint8Array, offsetBytes: number, done: Done<void>): void => {
-  const step = (writtenBytes: number): void => {
-    if (writtenBytes === bytes.length) {
-      done(undefined, undefined)
-      return
-    }
-    const lengthBytes = Math.min(bytes.length - writtenBytes, MAX_BYTES_PER_CALL)
-    NodeFs.write(fd, bytes, writtenBytes, lengthBytes, offsetBytes + writtenBytes, (error, count) => {
-      if (error !== null) return done(IoError.fromNodeError(error, "pwrite", path), undefined)
-      // No progress would loop forever (full device that does not report ENOSPC, a broken FUSE
-      // filesystem): report it instead.
-      if (count <= 0) return done(IoError.fromErrno("ESHORT", "pwrite", path), undefined)
-      step(writtenBytes + count)
+const nodeWrite =
+  (fd: number, path: string): Call =>
+  (chunk, offsetBytes) =>
+    Effect.callback<number, IoError.IoError>((resume) => {
+      NodeFs.write(fd, chunk, 0, chunk.byteLength, offsetBytes, (error, count) =>
+        resume(error === null ? Effect.succeed(count) : Effect.fail(IoError.fromNodeError(error, "pwrite", path))),
+      )
     })
-  }
-  step(0)
-}
 
-/**
- * Reads into `into` from `offsetBytes` until it is full or the file ends; the count read.
- *
- * With `shortMeansEnd` (O_DIRECT handles) the first short read ends the loop: a Direct read is
- * only short at end of file, and retrying at the unaligned offset after it would fail `EINVAL`.
- */
-export const readFull = (
-  fd: number,
-  path: string,
-  into: Uint8Array,
-  offsetBytes: number,
-  shortMeansEnd: boolean,
-  done: Done<number>,
-): void => {
-  const step = (readBytes: number): void => {
-    if (readBytes === into.length) {
-      done(undefined, readBytes)
-      return
-    }
-    const lengthBytes = Math.min(into.length - readBytes, MAX_BYTES_PER_CALL)
-    NodeFs.read(fd, into, readBytes, lengthBytes, offsetBytes + readBytes, (error, count) => {
-      if (error !== null) return done(IoError.fromNodeError(error, "pread", path), 0)
-      if (count === 0 || (shortMeansEnd && count < lengthBytes)) return done(undefined, readBytes + count)
-      step(readBytes + count)
+const nodeRead =
+  (fd: number, path: string): Call =>
+  (chunk, offsetBytes) =>
+    Effect.callback<number, IoError.IoError>((resume) => {
+      NodeFs.read(fd, chunk, 0, chunk.byteLength, offsetBytes, (error, count) =>
+        resume(error === null ? Effect.succeed(count) : Effect.fail(IoError.fromNodeError(error, "pread", path))),
+      )
     })
-  }
-  step(0)
-}
+
+/** One pwrite of `bytes`' kind of memory on `fd`. */
+export const writeCall = (bytes: Uint8Array, fd: number, path: string): Call =>
+  AlignedMemory.isNative(bytes)
+    ? (chunk, offsetBytes) => Libc.pwrite(fd, chunk, offsetBytes, path)
+    : nodeWrite(fd, path)
+
+/** One pread into `into`'s kind of memory on `fd`. */
+export const readCall = (into: Uint8Array, fd: number, path: string): Call =>
+  AlignedMemory.isNative(into) ? (chunk, offsetBytes) => Libc.pread(fd, chunk, offsetBytes, path) : nodeRead(fd, path)

@@ -129,6 +129,16 @@ export const IORING_ASYNC_CANCEL_ANY = 1 << 2
 export const IORING_REGISTER_BUFFERS = 0
 export const IORING_UNREGISTER_BUFFERS = 1
 export const IORING_REGISTER_PROBE = 8
+/** 5.13+: register a table described by `struct io_uring_rsrc_register` (32 bytes). */
+export const IORING_REGISTER_BUFFERS2 = 15
+/** 5.13+: replace table entries, described by `struct io_uring_rsrc_update2` (32 bytes). */
+export const IORING_REGISTER_BUFFERS_UPDATE = 16
+/** `io_uring_rsrc_register.flags`: every entry starts empty (5.19+). */
+export const IORING_RSRC_REGISTER_SPARSE = 1
+/** Size of both `io_uring_rsrc_register` and `io_uring_rsrc_update2`; it is their `nr_args`. */
+export const RSRC_STRUCT_BYTES = 32
+/** One `struct iovec`: base u64, length u64. */
+export const IOVEC_BYTES = 16
 
 /** `struct io_uring_probe`: 16-byte header (last_op u8, ops_len u8), then 8-byte ops. */
 export const PROBE_HEADER_BYTES = 16
@@ -143,4 +153,5 @@ export const EBUSY = 16
 export const EBADF = 9
 export const EFAULT = 14
 export const EINVAL = 22
+export const ENOMEM = 12
 export const ECANCELED = 125

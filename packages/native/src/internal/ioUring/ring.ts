@@ -19,8 +19,13 @@
  *   The CQ ring holds `2 × capacity` entries, so it cannot overflow; should the kernel still flag
  *   an overflow, `reap` flushes it with io_uring_enter(GETEVENTS). Operations that do not fit wait
  *   in a FIFO of at most `QUEUED_OPS_MAX` entries (a linked list: O(1) removal on interrupt).
- * - Memory safety: an op retains the `InFlight` of its memory (and of its file) from `start` until
- *   its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
+ * - Partial submissions: should io_uring_enter consume fewer SQEs than asked and stop between a
+ *   linked WRITE and its FSYNC, the FSYNC is turned into a NOP before the next enter
+ *   (`unlinkSplitPair`) and the op reports its sync as not done: an FSYNC submitted apart from
+ *   its WRITE is not ordered after it.
+ * - Fixed buffers: a table shared by every caller of the ring (`buffers.ts`).
+ * - Memory safety: an op retains the `InFlight` of its memory (and of its fixed-buffer group)
+ *   from `start` until its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
  *   Every piece of ring bookkeeping (slots, counters, CQ head) is done BEFORE any `complete`
  *   callback runs, because completing resumes a fiber synchronously and that fiber may free
  *   memory or close this very ring.
@@ -28,10 +33,14 @@
  * @internal
  */
 import * as InFlight from "../../InFlight.ts"
-import * as IoError from "../../IoError.ts"
 import * as Libc from "../../Libc.ts"
 import type * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
+import { BufferTable, type Group } from "./buffers.ts"
+import { DONE, makeOp, type Op, PREPARED, QUEUED, type Stats } from "./op.ts"
+import * as Setup from "./setup.ts"
+
+export { makeOp, type Op, type OpSpec, type Stats } from "./op.ts"
 
 /** Most operations that may wait for room at once; past this `start` fails with `Busy`. */
 export const QUEUED_OPS_MAX = 1 << 16
@@ -44,115 +53,33 @@ const REAP_ROUNDS_MAX = 4
 /** Smallest and largest ring sizes accepted. */
 export const ENTRIES_MIN = 2
 export const ENTRIES_MAX = 4096
-/** Registered buffers per ring (the kernel allows more; the log buffer needs 2–3). */
-export const REGISTERED_BUFFERS_MAX = 1024
+/** Registered buffers per ring, over all callers (see `buffers.ts`). */
+export { TABLE_ENTRIES as REGISTERED_BUFFERS_MAX } from "./buffers.ts"
 
 const TWO_POW_32 = 4294967296
 
-const QUEUED = 0
-const PREPARED = 1
-const DONE = 2
+type PollHandle = ReturnType<Libc.Native["koffi"]["node"]["poll"]>
 
-/**
- * One logical operation: one SQE, or two for a WRITE linked to an FSYNC.
- */
-export interface Op {
-  /** Opcode of the first SQE before fixed-buffer promotion (WRITE, READ, FSYNC, NOP, ASYNC_CANCEL). */
-  opcode: number
-  fd: number
-  address: number
-  lengthBytes: number
-  offsetBytes: number
-  /** rw_flags (RWF_DSYNC), fsync_flags or cancel_flags of the first SQE. */
-  opFlags: number
-  /** fsync_flags of the linked FSYNC, or -1 when the op is a single SQE. */
-  linkedFsyncFlags: number
-  sqeCount: number
-  /** SQEs not yet reaped. */
-  pending: number
-  result0: number
-  result1: number
-  /** The opcode actually submitted for the first SQE (READ_FIXED/WRITE_FIXED when promoted). */
-  submittedOpcode: number
-  /** Keeps JS memory the kernel reads or writes reachable until the CQE. */
-  keepalive: Uint8Array | undefined
-  allocation: Memory.Allocation | undefined
-  file: InFlight.InFlight | undefined
-  /** Called exactly once when the ring is done with the op (reaped, refused or abandoned). */
-  onSettled: (() => void) | undefined
-  fixed: boolean
-  state: number
-  complete: ((op: Op) => void) | undefined
-  prev: Op | undefined
-  next: Op | undefined
+/** Test seams: behaviours of other kernels and rare kernel answers, on demand. */
+export interface Seams {
+  /** false: behave as on kernels without sparse buffer tables (< 5.19). */
+  readonly sparseBuffers?: boolean
+  /** How many of the `unsubmitted` SQEs to pass to one io_uring_enter (the kernel may take fewer). */
+  readonly submitCount?: (unsubmitted: number) => number
 }
 
-export const makeOp = (
-  opcode: number,
-  fd: number,
-  opFlags: number,
-  linkedFsyncFlags: number,
-  bytes: Uint8Array | undefined,
-  offsetBytes: number,
-  file: InFlight.InFlight | undefined,
-  allocation: Memory.Allocation | undefined,
-  address: number,
-  onSettled?: () => void,
-): Op => ({
-  opcode,
-  fd,
-  address,
-  lengthBytes: bytes === undefined ? 0 : bytes.byteLength,
-  offsetBytes,
-  opFlags,
-  linkedFsyncFlags,
-  sqeCount: linkedFsyncFlags >= 0 ? 2 : 1,
-  pending: 0,
-  result0: 0,
-  result1: 0,
-  submittedOpcode: opcode,
-  keepalive: bytes,
-  allocation,
-  file,
-  onSettled,
-  fixed: false,
-  state: QUEUED,
-  complete: undefined,
-  prev: undefined,
-  next: undefined,
-})
-
-/** Counters a test or a benchmark can read; they only grow. */
-export interface Stats {
-  /** io_uring_enter calls made to submit. */
-  enters: number
-  sqesSubmitted: number
-  cqesReaped: number
-  /** Operations that had to wait for room (backpressure). */
-  queuedWaits: number
-  /** SQEs submitted as READ_FIXED / WRITE_FIXED. */
-  fixedSqes: number
-  /** CQ overflows flushed (should stay 0: in-flight is bounded below the CQ size). */
-  overflowFlushes: number
-  /** Submissions retried after EAGAIN/EBUSY. */
-  enterRetries: number
-  /** Highest number of SQEs in flight at once. */
-  inFlightHigh: number
-}
-
-interface Views {
-  readonly sq: Uint32Array
-  readonly cq: Uint32Array
-  readonly cqRes: Int32Array
-  readonly sqes: Uint32Array
-}
-
-interface Mapping {
+interface SqeFields {
+  readonly opcode: number
+  readonly flags: number
+  readonly fd: number
+  readonly offsetBytes: number
   readonly address: number
   readonly lengthBytes: number
+  readonly opFlags: number
+  readonly bufIndex: number
+  /** The SQE's place in its op: 0 for the first, 1 for a linked FSYNC (user_data's high word). */
+  readonly position: number
 }
-
-type PollHandle = ReturnType<Libc.Native["koffi"]["node"]["poll"]>
 
 export class Ring {
   readonly fd: number
@@ -170,12 +97,13 @@ export class Ring {
     fixedSqes: 0,
     overflowFlushes: 0,
     enterRetries: 0,
+    linkSplits: 0,
     inFlightHigh: 0,
   }
 
   private readonly lib: Libc.Native
-  private readonly mappings: ReadonlyArray<Mapping>
-  private views: Views
+  private readonly mappings: ReadonlyArray<Setup.Mapping>
+  private views: Setup.Views
   // Word indexes into the views, read once from the params the kernel filled.
   private readonly sqHead: number
   private readonly sqTailWord: number
@@ -207,98 +135,22 @@ export class Ring {
   closing = false
   closed = false
 
-  /** Registered buffers: allocation → buffer index; undefined when none are registered. */
-  private registered: Map<Memory.Allocation, number> | undefined = undefined
-  /** Fixed-buffer SQEs in flight: unregistering waits for these. */
-  readonly fixedInFlight: InFlight.InFlight = InFlight.make()
+  /** Registered buffers of every caller of this ring. */
+  private readonly buffers: BufferTable
+  private readonly seams: Seams
 
   private readonly flushCallback = (): void => this.flush()
 
   /** Builds a ring; throws an `IoError` after releasing whatever it had set up. */
-  static create(entries: number): Ring {
+  static create(entries: number, seams: Seams = {}): Ring {
     const lib = Libc.nativeUnsafe()
-    const params = new Uint8Array(Abi.PARAMS_BYTES)
-    const paramsView = new DataView(params.buffer)
-    const trySetup = (flags: number): number => {
-      params.fill(0)
-      paramsView.setUint32(Abi.PARAMS_FLAGS, flags, true)
-      const fd = lib.ioUringSetup(entries, params)
-      return fd < 0 ? -lib.errno() : fd
-    }
-    let setupFlags = Abi.IORING_SETUP_CLAMP | Abi.IORING_SETUP_SUBMIT_ALL
-    let fd = trySetup(setupFlags)
-    if (fd === -Abi.EINVAL) {
-      // SUBMIT_ALL is 5.18+; older kernels refuse unknown flags with EINVAL.
-      setupFlags = Abi.IORING_SETUP_CLAMP
-      fd = trySetup(setupFlags)
-    }
-    if (fd < 0) throw IoError.fromErrno(-fd, "io_uring_setup", `${entries} entries`)
-    const mappings: Array<Mapping> = []
-    try {
-      const u32 = (offset: number) => paramsView.getUint32(offset, true)
-      const features = u32(Abi.PARAMS_FEATURES)
-      const sqEntries = u32(Abi.PARAMS_SQ_ENTRIES)
-      const cqEntries = u32(Abi.PARAMS_CQ_ENTRIES)
-      const sqOff = (field: number) => u32(Abi.PARAMS_SQ_OFF + field)
-      const cqOff = (field: number) => u32(Abi.PARAMS_CQ_OFF + field)
-      const sqRingBytes = sqOff(Abi.SQ_OFF_ARRAY) + sqEntries * 4
-      const cqRingBytes = cqOff(Abi.CQ_OFF_CQES) + cqEntries * Abi.CQE_BYTES
-      const map = (lengthBytes: number, offset: number): number => {
-        const address = lib.mmap(
-          0,
-          lengthBytes,
-          Libc.PROT_READ | Libc.PROT_WRITE,
-          Libc.MAP_SHARED | Libc.MAP_POPULATE,
-          fd,
-          offset,
-        )
-        if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "io_uring ring")
-        mappings.push({ address, lengthBytes })
-        return address
-      }
-      let sqAddress: number
-      let cqAddress: number
-      let sqView: ArrayBuffer
-      let cqView: ArrayBuffer
-      if ((features & Abi.IORING_FEAT_SINGLE_MMAP) !== 0) {
-        const bytes = Math.max(sqRingBytes, cqRingBytes)
-        sqAddress = map(bytes, Abi.IORING_OFF_SQ_RING)
-        cqAddress = sqAddress
-        sqView = lib.koffi.view(sqAddress, bytes)
-        cqView = sqView
-      } else {
-        sqAddress = map(sqRingBytes, Abi.IORING_OFF_SQ_RING)
-        cqAddress = map(cqRingBytes, Abi.IORING_OFF_CQ_RING)
-        sqView = lib.koffi.view(sqAddress, sqRingBytes)
-        cqView = lib.koffi.view(cqAddress, cqRingBytes)
-      }
-      const sqesAddress = map(sqEntries * Abi.SQE_BYTES, Abi.IORING_OFF_SQES)
-      const views: Views = {
-        sq: new Uint32Array(sqView),
-        cq: new Uint32Array(cqView),
-        cqRes: new Int32Array(cqView),
-        sqes: new Uint32Array(lib.koffi.view(sqesAddress, sqEntries * Abi.SQE_BYTES)),
-      }
-      return new Ring(lib, fd, setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings)
-    } catch (error) {
-      for (const mapping of mappings) lib.munmap(mapping.address, mapping.lengthBytes)
-      lib.closeNonBlocking(fd)
-      throw error
-    }
+    return new Ring(lib, { ...Setup.setUp(lib, entries), seams })
   }
 
-  private constructor(
-    lib: Libc.Native,
-    fd: number,
-    setupFlags: number,
-    features: number,
-    sqEntries: number,
-    cqEntries: number,
-    sqOff: (field: number) => number,
-    cqOff: (field: number) => number,
-    views: Views,
-    mappings: ReadonlyArray<Mapping>,
-  ) {
+  private constructor(lib: Libc.Native, setup: Setup.SetUp & { readonly seams: Seams }) {
+    const { fd, setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings } = setup
+    this.seams = setup.seams
+    this.buffers = new BufferTable(lib, fd, setup.seams.sparseBuffers !== false)
     this.lib = lib
     this.fd = fd
     this.setupFlags = setupFlags
@@ -384,13 +236,12 @@ export class Ring {
 
   private retainHolds(op: Op): void {
     if (op.allocation !== undefined) InFlight.retain(op.allocation.inFlight)
-    if (op.file !== undefined) InFlight.retain(op.file)
   }
 
   private releaseHolds(op: Op): void {
-    if (op.fixed) InFlight.release(this.fixedInFlight)
+    if (op.fixedGroup !== undefined) InFlight.release(op.fixedGroup.fixedInFlight)
+    op.fixedGroup = undefined
     if (op.allocation !== undefined) InFlight.release(op.allocation.inFlight)
-    if (op.file !== undefined) InFlight.release(op.file)
     op.keepalive = undefined
     this.settled(op)
   }
@@ -414,33 +265,42 @@ export class Ring {
     }
     let opcode = op.opcode
     let bufIndex = 0
-    if (this.registered !== undefined && op.allocation !== undefined) {
-      const index = this.registered.get(op.allocation)
-      if (index !== undefined && (opcode === Abi.IORING_OP_WRITE || opcode === Abi.IORING_OP_READ)) {
-        opcode = opcode === Abi.IORING_OP_WRITE ? Abi.IORING_OP_WRITE_FIXED : Abi.IORING_OP_READ_FIXED
-        bufIndex = index
-        op.fixed = true
-        InFlight.retain(this.fixedInFlight)
-        this.stats.fixedSqes += 1
-      }
+    const entry = op.allocation === undefined ? undefined : this.buffers.lookup(op.allocation)
+    if (entry !== undefined && (opcode === Abi.IORING_OP_WRITE || opcode === Abi.IORING_OP_READ)) {
+      opcode = opcode === Abi.IORING_OP_WRITE ? Abi.IORING_OP_WRITE_FIXED : Abi.IORING_OP_READ_FIXED
+      bufIndex = entry.index
+      op.fixedGroup = entry.group
+      InFlight.retain(entry.group.fixedInFlight)
+      this.stats.fixedSqes += 1
     }
     op.submittedOpcode = opcode
     op.state = PREPARED
     op.pending = op.sqeCount
     const linked = op.linkedFsyncFlags >= 0
-    this.writeSqe(
+    this.writeSqe(op, {
       opcode,
-      linked ? Abi.IOSQE_IO_LINK : 0,
-      op.fd,
-      op.offsetBytes,
-      op.address,
-      op.lengthBytes,
-      op.opFlags,
+      flags: linked ? Abi.IOSQE_IO_LINK : 0,
+      fd: op.fd,
+      offsetBytes: op.offsetBytes,
+      address: op.address,
+      lengthBytes: op.lengthBytes,
+      opFlags: op.opFlags,
       bufIndex,
-      op,
-      0,
-    )
-    if (linked) this.writeSqe(Abi.IORING_OP_FSYNC, 0, op.fd, 0, 0, 0, op.linkedFsyncFlags, 0, op, 1)
+      position: 0,
+    })
+    if (linked) {
+      this.writeSqe(op, {
+        opcode: Abi.IORING_OP_FSYNC,
+        flags: 0,
+        fd: op.fd,
+        offsetBytes: 0,
+        address: 0,
+        lengthBytes: 0,
+        opFlags: op.linkedFsyncFlags,
+        bufIndex: 0,
+        position: 1,
+      })
+    }
     // Release the SQEs to the kernel: it reads the tail only inside io_uring_enter (no SQPOLL).
     Atomics.store(this.views.sq, this.sqTailWord, this.sqTail)
     if (this.inFlight === 0) this.refPoll()
@@ -453,33 +313,22 @@ export class Ring {
     }
   }
 
-  private writeSqe(
-    opcode: number,
-    flags: number,
-    fd: number,
-    offsetBytes: number,
-    address: number,
-    lengthBytes: number,
-    opFlags: number,
-    bufIndex: number,
-    op: Op,
-    position: number,
-  ): void {
+  private writeSqe(op: Op, sqe: SqeFields): void {
     const slot = this.freeSlots[--this.freeSlotCount]
     this.slots[slot] = op
     const s = this.views.sqes
     const w = (this.sqTail & this.sqMask) * Abi.SQE_WORDS
-    s[w + Abi.SQE_WORD_OPCODE_FLAGS] = opcode | (flags << 8)
-    s[w + Abi.SQE_WORD_FD] = fd
-    s[w + Abi.SQE_WORD_OFF_LO] = offsetBytes >>> 0
-    s[w + Abi.SQE_WORD_OFF_HI] = Math.floor(offsetBytes / TWO_POW_32)
-    s[w + Abi.SQE_WORD_ADDR_LO] = address >>> 0
-    s[w + Abi.SQE_WORD_ADDR_HI] = Math.floor(address / TWO_POW_32)
-    s[w + Abi.SQE_WORD_LEN] = lengthBytes
-    s[w + Abi.SQE_WORD_OP_FLAGS] = opFlags
+    s[w + Abi.SQE_WORD_OPCODE_FLAGS] = sqe.opcode | (sqe.flags << 8)
+    s[w + Abi.SQE_WORD_FD] = sqe.fd
+    s[w + Abi.SQE_WORD_OFF_LO] = sqe.offsetBytes >>> 0
+    s[w + Abi.SQE_WORD_OFF_HI] = Math.floor(sqe.offsetBytes / TWO_POW_32)
+    s[w + Abi.SQE_WORD_ADDR_LO] = sqe.address >>> 0
+    s[w + Abi.SQE_WORD_ADDR_HI] = Math.floor(sqe.address / TWO_POW_32)
+    s[w + Abi.SQE_WORD_LEN] = sqe.lengthBytes
+    s[w + Abi.SQE_WORD_OP_FLAGS] = sqe.opFlags
     s[w + Abi.SQE_WORD_USER_DATA_LO] = slot
-    s[w + Abi.SQE_WORD_USER_DATA_HI] = position
-    s[w + Abi.SQE_WORD_BUF_INDEX] = bufIndex
+    s[w + Abi.SQE_WORD_USER_DATA_HI] = sqe.position
+    s[w + Abi.SQE_WORD_BUF_INDEX] = sqe.bufIndex
     for (let i = Abi.SQE_WORD_BUF_INDEX + 1; i < Abi.SQE_WORDS; i++) s[w + i] = 0
     this.sqTail = (this.sqTail + 1) >>> 0
   }
@@ -490,11 +339,13 @@ export class Ring {
     if (this.closed || this.unsubmitted === 0) return
     const failed: Array<Op> = []
     for (let attempt = 0; this.unsubmitted > 0 && attempt < ENTER_ATTEMPTS_MAX; attempt++) {
-      const submitted = this.lib.ioUringEnter(this.fd, this.unsubmitted, 0, 0, null, 0)
+      const toSubmit = Math.min(this.unsubmitted, this.seams.submitCount?.(this.unsubmitted) ?? this.unsubmitted)
+      const submitted = this.lib.ioUringEnter(this.fd, toSubmit, 0, 0, null, 0)
       this.stats.enters += 1
       if (submitted > 0) {
         this.unsubmitted -= Math.min(submitted, this.unsubmitted)
         this.stats.sqesSubmitted += submitted
+        this.unlinkSplitPair()
         continue
       }
       if (submitted === 0) break
@@ -512,6 +363,28 @@ export class Ring {
       }, ENTER_RETRY_MILLIS)
     }
     this.finishAll(failed)
+  }
+
+  /**
+   * After a partial submission: when the first SQE the kernel did not consume is the FSYNC of a
+   * linked pair, the kernel already queued the pair's WRITE alone, and the FSYNC, submitted by
+   * the next io_uring_enter, would no longer be ordered after it (it could complete first and
+   * "sync" nothing). Rewrite it into a NOP while it is still ours (the kernel reads an SQE only
+   * when it consumes it; no SQPOLL) and mark the op: its sync is reported as not done, and the
+   * FileIo layer syncs again once the write completed.
+   */
+  private unlinkSplitPair(): void {
+    if (this.unsubmitted === 0) return
+    const s = this.views.sqes
+    const w = (((this.sqTail - this.unsubmitted) >>> 0) & this.sqMask) * Abi.SQE_WORDS
+    if (s[w + Abi.SQE_WORD_USER_DATA_HI] !== 1) return
+    const op = this.slots[s[w + Abi.SQE_WORD_USER_DATA_LO]!]
+    if (op === undefined) throw new Error("io_uring: unconsumed SQE without an op")
+    op.linkSplit = true
+    this.stats.linkSplits += 1
+    s[w + Abi.SQE_WORD_OPCODE_FLAGS] = Abi.IORING_OP_NOP
+    s[w + Abi.SQE_WORD_FD] = 0xffffffff
+    s[w + Abi.SQE_WORD_OP_FLAGS] = 0
   }
 
   /** io_uring_enter failed for good: take back the SQEs it did not consume and fail their ops. */
@@ -636,34 +509,21 @@ export class Ring {
   // Registered buffers
   // -----------------------------------------------------------------------------------------------
 
-  /** IORING_REGISTER_BUFFERS; returns a positive errno on failure, 0 on success. */
-  registerBuffers(allocations: ReadonlyArray<Memory.Allocation>): number {
+  /** Registers `allocations` as one group (see `buffers.ts`); the group, or a positive errno. */
+  registerBuffers(allocations: ReadonlyArray<Memory.Allocation>): Group | number {
     if (this.closing) return Abi.EBADF
-    if (this.registered !== undefined) return Abi.EBUSY
-    if (allocations.length === 0 || allocations.length > REGISTERED_BUFFERS_MAX) return Abi.EINVAL
-    const iovecs = new Uint8Array(allocations.length * 16)
-    const view = new DataView(iovecs.buffer)
-    allocations.forEach((allocation, i) => {
-      view.setBigUint64(i * 16, BigInt(allocation.address), true)
-      view.setBigUint64(i * 16 + 8, BigInt(allocation.byteLength), true)
-    })
-    const result = this.lib.ioUringRegister(this.fd, Abi.IORING_REGISTER_BUFFERS, iovecs, allocations.length)
-    if (result < 0) return this.lib.errno()
-    this.registered = new Map(allocations.map((allocation, i) => [allocation, i]))
-    return 0
+    return this.buffers.register(allocations)
   }
 
-  /** Stops promoting new ops to fixed buffers; the caller waits for `fixedInFlight`, then `unregisterBuffers`. */
-  retireBuffers(): void {
-    this.registered = undefined
+  /** Stops promoting new ops to the group's buffers; the caller waits for its `fixedInFlight`. */
+  retireBuffers(group: Group): void {
+    this.buffers.retire(group)
   }
 
-  /** IORING_UNREGISTER_BUFFERS once no fixed op is in flight; a no-op on a closed ring. */
-  unregisterBuffers(): number {
+  /** Empties the group's entries once none of its fixed ops is in flight; a no-op on a closed ring. */
+  unregisterBuffers(group: Group): number {
     if (this.closed) return 0
-    if (this.fixedInFlight.count !== 0) throw new Error("io_uring: unregister with fixed ops in flight")
-    const result = this.lib.ioUringRegister(this.fd, Abi.IORING_UNREGISTER_BUFFERS, null, 0)
-    return result < 0 ? this.lib.errno() : 0
+    return this.buffers.unregister(group)
   }
 
   /** Opcodes the kernel supports (IORING_REGISTER_PROBE, 5.6+), or undefined where it cannot say. */
@@ -681,7 +541,7 @@ export class Ring {
   }
 
   get hasRegisteredBuffers(): boolean {
-    return this.registered !== undefined
+    return this.buffers.size > 0
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -709,17 +569,7 @@ export class Ring {
     // The cancel needs one free SQ entry; with every entry still unsubmitted (the kernel refused
     // them for now) skip it: those ops complete on their own.
     if (this.inFlight > 0 && this.unsubmitted < this.sqEntries) {
-      const cancel = makeOp(
-        Abi.IORING_OP_ASYNC_CANCEL,
-        -1,
-        Abi.IORING_ASYNC_CANCEL_ANY,
-        -1,
-        undefined,
-        0,
-        undefined,
-        undefined,
-        0,
-      )
+      const cancel = makeOp({ opcode: Abi.IORING_OP_ASYNC_CANCEL, opFlags: Abi.IORING_ASYNC_CANCEL_ANY })
       this.prepare(cancel)
       this.flush()
     }

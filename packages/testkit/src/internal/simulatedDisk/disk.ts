@@ -639,6 +639,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
           if (record === undefined) violation("registerBuffers got memory this disk did not allocate")
           else if (record.freed) violation(`registerBuffers got the freed buffer at ${record.address}`)
         }
+        // A simulated disk has no fixed buffers: nothing to report.
+        return { fixed: false, reason: "" }
       })
 
     const service: FileIo.FileIoService = {
