@@ -40,6 +40,7 @@ import {
 import { makeCore } from "./LogBuffer.ts"
 import type { Backend } from "./FileIo.ts"
 import { GroupCommit } from "./internal/journal/groupCommit.ts"
+import type { PayloadDetached } from "./internal/logBuffer/core.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
@@ -211,6 +212,11 @@ const build = Effect.fnUntraced(function* (
   const closedError = new JournalClosed({ path })
   const poisoned = (cause: IoError.IoError): JournalClosed | JournalPoisoned =>
     released ? closedError : new JournalPoisoned({ path, cause })
+  /** A payload detached while its append waited is the caller's mistake: nothing of it was written. */
+  const appendFailed = (cause: IoError.IoError | PayloadDetached): JournalError =>
+    cause._tag === "PayloadDetached"
+      ? new InvalidOptions({ option: "payload", reason: "its ArrayBuffer was detached while the append waited" })
+      : poisoned(cause)
 
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
@@ -245,7 +251,7 @@ const build = Effect.fnUntraced(function* (
           counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
         }),
       ),
-      Effect.mapError(poisoned),
+      Effect.mapError(appendFailed),
     )
 
   const checkPayload = (payload: Uint8Array): JournalError | undefined => {
@@ -295,7 +301,7 @@ const build = Effect.fnUntraced(function* (
         bytes += payload.byteLength + Frame.OVERHEAD
       }
       return core.appendBatch(payloads).pipe(
-        Effect.mapError(poisoned),
+        Effect.mapError(appendFailed),
         Effect.flatMap((end) => {
           counters.appends += payloads.length
           counters.appendedBytes += bytes
@@ -340,14 +346,19 @@ const build = Effect.fnUntraced(function* (
 
   // Close syncs what was appended, then releases in reverse order of acquisition whatever
   // happened. The first caller runs it; every later caller waits for the same outcome.
+  // The claim (`closeDone`, `closed`) and the region that completes it are one uninterruptible
+  // step: claimed in a plain `suspend`, an interrupt at the yield before the region would leave a
+  // claim nobody completes, and the scope's finalizer (another close) would wait for it forever.
+  // An interrupted caller's close still runs to the end (the file is released); only its wait for
+  // the outcome is cut short.
   let closeDone: Deferred.Deferred<void, JournalError> | undefined
-  const close: Effect.Effect<void, JournalError> = Effect.suspend(() => {
-    if (closeDone !== undefined) return Deferred.await(closeDone)
-    const done = Deferred.makeUnsafe<void, JournalError>()
-    closeDone = done
-    closed = true
-    return Effect.uninterruptible(
-      Effect.gen(function* () {
+  const close: Effect.Effect<void, JournalError> = Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (closeDone !== undefined) return restore(Deferred.await(closeDone))
+      const done = Deferred.makeUnsafe<void, JournalError>()
+      closeDone = done
+      closed = true
+      return Effect.gen(function* () {
         const poison = core.poisonedBy
         const synced = yield* Effect.exit(
           poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison)),
@@ -356,9 +367,9 @@ const build = Effect.fnUntraced(function* (
         yield* Scope.close(scope, Exit.void)
         Deferred.doneUnsafe(done, Exit.isSuccess(synced) ? Exit.void : Exit.failCause(synced.cause))
         return yield* synced
-      }),
-    )
-  })
+      })
+    }),
+  )
 
   return {
     path,
