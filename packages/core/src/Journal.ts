@@ -43,6 +43,7 @@ import { GroupCommit } from "./internal/journal/groupCommit.ts"
 import type { PayloadDetached } from "./internal/logBuffer/core.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
+import { plainView } from "./internal/journal/payload.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
 
 /**
@@ -167,6 +168,10 @@ export const open = (path: string, options?: Options): Effect.Effect<Handle, Jou
     if (typeof path !== "string" || path.length === 0) {
       return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must be a non-empty string" }))
     }
+    // node:fs throws on a NUL byte (a defect), and no file system can name a file with one.
+    if (path.includes("\0")) {
+      return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must not contain a NUL byte" }))
+    }
     const resolved = JournalOptions.resolve(options)
     if (resolved instanceof InvalidOptions) return yield* Effect.fail(resolved)
     const absolutePath = NodePath.resolve(path)
@@ -254,13 +259,14 @@ const build = Effect.fnUntraced(function* (
       Effect.mapError(appendFailed),
     )
 
-  const checkPayload = (payload: Uint8Array): JournalError | undefined => {
-    if (!(payload instanceof Uint8Array))
-      return new InvalidOptions({ option: "payload", reason: "must be a Uint8Array" })
-    if (payload.byteLength > Frame.MAX_PAYLOAD) {
-      return new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
+  /** The payload as a plain view of the caller's bytes, or why it cannot be appended. */
+  const checkPayload = (payload: Uint8Array): Uint8Array | JournalError => {
+    const view = plainView(payload)
+    if (view instanceof InvalidOptions) return view
+    if (view.byteLength > Frame.MAX_PAYLOAD) {
+      return new RecordTooLarge({ payloadBytes: view.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
     }
-    return undefined
+    return view
   }
 
   // Appends that find room never wait, so a producer looping on them would keep the event loop
@@ -279,11 +285,11 @@ const build = Effect.fnUntraced(function* (
   const append = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError)
-      const invalid = checkPayload(payload)
-      if (invalid !== undefined) return Effect.fail(invalid)
-      const end = core.tryAppend(payload)
-      if (end < 0) return appendSlow(payload)
-      const frameBytes = payload.byteLength + Frame.OVERHEAD
+      const view = checkPayload(payload)
+      if (!(view instanceof Uint8Array)) return Effect.fail(view)
+      const end = core.tryAppend(view)
+      if (end < 0) return appendSlow(view)
+      const frameBytes = view.byteLength + Frame.OVERHEAD
       counters.appends++
       counters.appendedBytes += frameBytes
       return completed(end, frameBytes)
@@ -294,13 +300,16 @@ const build = Effect.fnUntraced(function* (
       if (closed) return Effect.fail(closedError)
       if (!Array.isArray(payloads))
         return Effect.fail(new InvalidOptions({ option: "payloads", reason: "must be an array" }))
+      // Validated into a private array: the caller's array may change while the batch waits.
+      const views: Array<Uint8Array> = new Array(payloads.length)
       let bytes = 0
-      for (const payload of payloads) {
-        const invalid = checkPayload(payload)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        bytes += payload.byteLength + Frame.OVERHEAD
+      for (let index = 0; index < payloads.length; index++) {
+        const view = checkPayload(payloads[index]!)
+        if (!(view instanceof Uint8Array)) return Effect.fail(view)
+        views[index] = view
+        bytes += view.byteLength + Frame.OVERHEAD
       }
-      return core.appendBatch(payloads).pipe(
+      return core.appendBatch(views).pipe(
         Effect.mapError(appendFailed),
         Effect.flatMap((end) => {
           counters.appends += payloads.length
