@@ -41,8 +41,10 @@ import { makeCore } from "./LogBuffer.ts"
 import type { Backend } from "./FileIo.ts"
 import * as Follower from "./internal/journal/follower.ts"
 import { GroupCommit } from "./internal/journal/groupCommit.ts"
+import type { PayloadDetached } from "./internal/logBuffer/core.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
+import { plainView } from "./internal/journal/payload.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
 
 /**
@@ -188,6 +190,10 @@ export const open = (path: string, options?: Options): Effect.Effect<Handle, Jou
     if (typeof path !== "string" || path.length === 0) {
       return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must be a non-empty string" }))
     }
+    // node:fs throws on a NUL byte (a defect), and no file system can name a file with one.
+    if (path.includes("\0")) {
+      return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must not contain a NUL byte" }))
+    }
     const resolved = JournalOptions.resolve(options)
     if (resolved instanceof InvalidOptions) return yield* Effect.fail(resolved)
     const absolutePath = NodePath.resolve(path)
@@ -239,6 +245,11 @@ const build = Effect.fnUntraced(function* (
   const closedError = new JournalClosed({ path })
   const poisoned = (cause: IoError.IoError): JournalClosed | JournalPoisoned =>
     released ? closedError : new JournalPoisoned({ path, cause })
+  /** A payload detached while its append waited is the caller's mistake: nothing of it was written. */
+  const appendFailed = (cause: IoError.IoError | PayloadDetached): JournalError =>
+    cause._tag === "PayloadDetached"
+      ? new InvalidOptions({ option: "payload", reason: "its ArrayBuffer was detached while the append waited" })
+      : poisoned(cause)
 
   const frontier = new Follower.Frontier()
   yield* Scope.addFinalizer(
@@ -279,16 +290,17 @@ const build = Effect.fnUntraced(function* (
           counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
         }),
       ),
-      Effect.mapError(poisoned),
+      Effect.mapError(appendFailed),
     )
 
-  const checkPayload = (payload: Uint8Array): JournalError | undefined => {
-    if (!(payload instanceof Uint8Array))
-      return new InvalidOptions({ option: "payload", reason: "must be a Uint8Array" })
-    if (payload.byteLength > Frame.MAX_PAYLOAD) {
-      return new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
+  /** The payload as a plain view of the caller's bytes, or why it cannot be appended. */
+  const checkPayload = (payload: Uint8Array): Uint8Array | JournalError => {
+    const view = plainView(payload)
+    if (view instanceof InvalidOptions) return view
+    if (view.byteLength > Frame.MAX_PAYLOAD) {
+      return new RecordTooLarge({ payloadBytes: view.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
     }
-    return undefined
+    return view
   }
 
   // Appends that find room never wait, so a producer looping on them would keep the event loop
@@ -307,11 +319,11 @@ const build = Effect.fnUntraced(function* (
   const append = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError)
-      const invalid = checkPayload(payload)
-      if (invalid !== undefined) return Effect.fail(invalid)
-      const end = core.tryAppend(payload)
-      if (end < 0) return appendSlow(payload)
-      const frameBytes = payload.byteLength + Frame.OVERHEAD
+      const view = checkPayload(payload)
+      if (!(view instanceof Uint8Array)) return Effect.fail(view)
+      const end = core.tryAppend(view)
+      if (end < 0) return appendSlow(view)
+      const frameBytes = view.byteLength + Frame.OVERHEAD
       counters.appends++
       counters.appendedBytes += frameBytes
       return completed(end, frameBytes)
@@ -322,14 +334,17 @@ const build = Effect.fnUntraced(function* (
       if (closed) return Effect.fail(closedError)
       if (!Array.isArray(payloads))
         return Effect.fail(new InvalidOptions({ option: "payloads", reason: "must be an array" }))
+      // Validated into a private array: the caller's array may change while the batch waits.
+      const views: Array<Uint8Array> = new Array(payloads.length)
       let bytes = 0
-      for (const payload of payloads) {
-        const invalid = checkPayload(payload)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        bytes += payload.byteLength + Frame.OVERHEAD
+      for (let index = 0; index < payloads.length; index++) {
+        const view = checkPayload(payloads[index]!)
+        if (!(view instanceof Uint8Array)) return Effect.fail(view)
+        views[index] = view
+        bytes += view.byteLength + Frame.OVERHEAD
       }
-      return core.appendBatch(payloads).pipe(
-        Effect.mapError(poisoned),
+      return core.appendBatch(views).pipe(
+        Effect.mapError(appendFailed),
         Effect.flatMap((end) => {
           counters.appends += payloads.length
           counters.appendedBytes += bytes
@@ -374,14 +389,19 @@ const build = Effect.fnUntraced(function* (
 
   // Close syncs what was appended, then releases in reverse order of acquisition whatever
   // happened. The first caller runs it; every later caller waits for the same outcome.
+  // The claim (`closeDone`, `closed`) and the region that completes it are one uninterruptible
+  // step: claimed in a plain `suspend`, an interrupt at the yield before the region would leave a
+  // claim nobody completes, and the scope's finalizer (another close) would wait for it forever.
+  // An interrupted caller's close still runs to the end (the file is released); only its wait for
+  // the outcome is cut short.
   let closeDone: Deferred.Deferred<void, JournalError> | undefined
-  const close: Effect.Effect<void, JournalError> = Effect.suspend(() => {
-    if (closeDone !== undefined) return Deferred.await(closeDone)
-    const done = Deferred.makeUnsafe<void, JournalError>()
-    closeDone = done
-    closed = true
-    return Effect.uninterruptible(
-      Effect.gen(function* () {
+  const close: Effect.Effect<void, JournalError> = Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (closeDone !== undefined) return restore(Deferred.await(closeDone))
+      const done = Deferred.makeUnsafe<void, JournalError>()
+      closeDone = done
+      closed = true
+      return Effect.gen(function* () {
         const poison = core.poisonedBy
         const synced = yield* Effect.exit(
           poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison)),
@@ -390,9 +410,9 @@ const build = Effect.fnUntraced(function* (
         yield* Scope.close(scope, Exit.void)
         Deferred.doneUnsafe(done, Exit.isSuccess(synced) ? Exit.void : Exit.failCause(synced.cause))
         return yield* synced
-      }),
-    )
-  })
+      })
+    }),
+  )
 
   return {
     path,

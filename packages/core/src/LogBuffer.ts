@@ -20,7 +20,7 @@ import * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
 import { InvalidOptions, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
 import type * as JournalError from "./JournalError.ts"
-import { LogBufferCore } from "./internal/logBuffer/core.ts"
+import { LogBufferCore, type PayloadDetached } from "./internal/logBuffer/core.ts"
 import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./internal/logBuffer/limits.ts"
 import { isValidSectorBytes } from "./internal/logBuffer/sectors.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
@@ -42,9 +42,11 @@ export interface Range {
  */
 export interface LogBufferService {
   /** Frames `payload` into the active slot; no IO unless both slots are busy. */
-  readonly append: (payload: Uint8Array) => Effect.Effect<Range, RecordTooLarge | JournalPoisoned>
+  readonly append: (payload: Uint8Array) => Effect.Effect<Range, RecordTooLarge | InvalidOptions | JournalPoisoned>
   /** Frames each payload in order; one state transition while they fit the active slot. */
-  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<Range, RecordTooLarge | JournalPoisoned>
+  readonly appendBatch: (
+    payloads: ReadonlyArray<Uint8Array>,
+  ) => Effect.Effect<Range, RecordTooLarge | InvalidOptions | JournalPoisoned>
   /** Writes every appended record (zero-padded to the sector); returns the LSN it covered. */
   readonly flushPartial: Effect.Effect<number, JournalPoisoned>
   readonly nextLsn: Effect.Effect<number>
@@ -183,14 +185,17 @@ export const makeCore = Effect.fnUntraced(function* (
  * @category constructors
  */
 export const fromCore = (core: LogBufferCore, path: string): LogBufferService => {
-  const poisoned = (cause: IoError.IoError) => new JournalPoisoned({ path, cause })
+  const poisoned = (cause: IoError.IoError | PayloadDetached) =>
+    cause._tag === "PayloadDetached"
+      ? new InvalidOptions({ option: "payload", reason: "its ArrayBuffer was detached while the append waited" })
+      : new JournalPoisoned({ path, cause })
   const tooLarge = (payload: Uint8Array) =>
     payload.byteLength > Frame.MAX_PAYLOAD
       ? new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
       : undefined
   return LogBuffer.of({
     append: (payload) =>
-      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | JournalPoisoned> => {
+      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | InvalidOptions | JournalPoisoned> => {
         const error = tooLarge(payload)
         if (error !== undefined) return Effect.fail(error)
         return core.append(payload).pipe(
@@ -199,7 +204,7 @@ export const fromCore = (core: LogBufferCore, path: string): LogBufferService =>
         )
       }),
     appendBatch: (payloads) =>
-      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | JournalPoisoned> => {
+      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | InvalidOptions | JournalPoisoned> => {
         for (const payload of payloads) {
           const error = tooLarge(payload)
           if (error !== undefined) return Effect.fail(error)
@@ -212,7 +217,7 @@ export const fromCore = (core: LogBufferCore, path: string): LogBufferService =>
           Effect.mapError(poisoned),
         )
       }),
-    flushPartial: Effect.mapError(core.flush(false), poisoned),
+    flushPartial: Effect.mapError(core.flush(false), (cause) => new JournalPoisoned({ path, cause })),
     nextLsn: Effect.sync(() => core.nextLsn),
     flushedThrough: Effect.sync(() => core.flushedThrough),
     bufferedLen: Effect.sync(() => core.nextLsn - core.flushedThrough),

@@ -122,6 +122,11 @@ export interface OpOptions {
   /** Names the file in errors (default `fd <n>`). */
   readonly path?: string
   /**
+   * Retained from the moment the ring accepts the operation until it settles: a caller that sees
+   * it idle and the operation not settled knows the ring never took it (its interrupt came first).
+   */
+  readonly hold?: InFlight.InFlight
+  /**
    * Called exactly once when the ring is done with the operation: after its CQE was reaped (even
    * when the waiting fiber was interrupted), or when it was refused or dropped before reaching the
    * kernel. Runs after the ring's bookkeeping, before the fiber resumes.
@@ -289,6 +294,7 @@ const dataOp = (spec: DataOpSpec): Internal.Op | IoError.IoError => {
     offsetBytes,
     allocation,
     onSettled: spec.options?.onSettled,
+    hold: spec.options?.hold,
   })
 }
 
@@ -363,7 +369,13 @@ export const fsync = (ring: Ring, fd: number, options?: FsyncOptions): Effect.Ef
     where,
     () =>
       checkFd(fd)
-        ? Internal.makeOp({ opcode: Abi.IORING_OP_FSYNC, fd, opFlags: flags, onSettled: options?.onSettled })
+        ? Internal.makeOp({
+            opcode: Abi.IORING_OP_FSYNC,
+            fd,
+            opFlags: flags,
+            onSettled: options?.onSettled,
+            hold: options?.hold,
+          })
         : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where),
     (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void),
   )

@@ -87,8 +87,24 @@ export class GroupCommit<E> {
     if (round.waiters === this.config.maxBatch) Deferred.doneUnsafe(round.full, Exit.void)
     const wait = round.wait
     if (this.committerRunning) return wait
-    this.committerRunning = true
-    return Effect.andThen(fork(this.committer), wait)
+    return Effect.andThen(this.ensureCommitter(fork), wait)
+  }
+
+  /**
+   * Starts the committer unless one runs. The flag and the fork are one uninterruptible step: if
+   * the flag were set before the fork ran (e.g. in `syncThrough`'s synchronous part), an interrupt
+   * at the scheduler yield between them would leave a flag with no committer, and every later
+   * sync and close would wait forever. A caller interrupted before this step leaves its round
+   * pending with no committer; the next `syncThrough` (close runs one) starts it.
+   */
+  private ensureCommitter(fork: (committer: Effect.Effect<void>) => Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.uninterruptible(
+      Effect.suspend(() => {
+        if (this.committerRunning || this.pending === undefined) return Effect.void
+        this.committerRunning = true
+        return fork(this.committer)
+      }),
+    )
   }
 
   private takePending(): Round<E> | undefined {

@@ -39,7 +39,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Deferred, Effect, Exit, Option, Scope } from "effect"
+import { Cause, Data, Deferred, Effect, Exit, Option, Scope } from "effect"
 import { type AlignedBuffer, IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import * as Frame from "../../Frame.ts"
@@ -53,6 +53,22 @@ const JOBS_MAX = 5
 
 /** Alignment of oversize scratch buffers: a page satisfies every DIO alignment we accept. */
 const SCRATCH_ALIGNMENT_BYTES = 4096
+
+/**
+ * A payload whose ArrayBuffer was detached (transferred) or shrunk while its append waited for a
+ * slot: nothing of it was placed. Checked before every placement that follows a wait, because
+ * copying from a detached view throws, and a throw in the middle of a transition would leave the
+ * state machine half-changed.
+ */
+export class PayloadDetached extends Data.TaggedError("PayloadDetached")<{ readonly payloadBytes: number }> {}
+
+/** A SharedArrayBuffer is never detached; an ArrayBuffer reports it (ES2024). */
+const isDetached = (payload: Uint8Array): boolean =>
+  (payload.buffer as { readonly detached?: boolean }).detached === true
+
+/** True when `payload` no longer holds the `payloadBytes` it had when its append was called. */
+const isUnavailable = (payload: Uint8Array, payloadBytes: number): boolean =>
+  payload.byteLength !== payloadBytes || isDetached(payload)
 
 export interface CoreConfig {
   readonly fileIo: FileIoService
@@ -205,7 +221,7 @@ export class LogBufferCore {
   }
 
   /** Appends one record (caller checked `payload.byteLength <= Frame.MAX_PAYLOAD`). */
-  append(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+  append(payload: Uint8Array): Effect.Effect<number, IoError.IoError | PayloadDetached> {
     return Effect.suspend(() => {
       const end = this.tryAppend(payload)
       return end >= 0 ? Effect.succeed(end) : this.appendSlow(payload, false)
@@ -219,34 +235,45 @@ export class LogBufferCore {
    * appender waits, so nothing lands between its records while it waits for a slot. Not atomic
    * on disk: a crash may keep a prefix of the batch.
    */
-  appendBatch(payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, IoError.IoError> {
-    return Effect.suspend(() => {
-      if (this.batchGate !== undefined) {
-        // Another batch owns the order: wait for it, then start over (nothing placed yet).
-        return Effect.andThen(Deferred.await(this.batchGate), this.appendBatch(payloads))
-      }
-      const index = this.placeMany(payloads, 0)
-      if (this.poison !== undefined) return Effect.fail(this.poison)
-      if (index === payloads.length) return Effect.succeed(this.nextLsn)
-      const gate = Deferred.makeUnsafe<void>()
-      this.batchGate = gate
-      return Effect.ensuring(
-        this.placeRest(payloads, index),
-        Effect.sync(() => {
-          this.batchGate = undefined
-          Deferred.doneUnsafe(gate, Exit.void)
-        }),
-      )
-    })
+  appendBatch(payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, IoError.IoError | PayloadDetached> {
+    // Uninterruptible from the first placement to the installed `ensuring`: the gate is taken in
+    // the same turn as the placement (so nothing lands between the batch's records), and an
+    // interrupt at the scheduler yield before `ensuring` runs would keep the gate forever.
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        if (this.batchGate !== undefined) {
+          // Another batch owns the order: wait for it, then start over (nothing placed yet).
+          return Effect.andThen(restore(Deferred.await(this.batchGate)), this.appendBatch(payloads))
+        }
+        const index = this.placeMany(payloads, 0)
+        if (this.poison !== undefined) return Effect.fail(this.poison)
+        if (index === payloads.length) return Effect.succeed(this.nextLsn)
+        const gate = Deferred.makeUnsafe<void>()
+        this.batchGate = gate
+        return Effect.ensuring(
+          restore(this.placeRest(payloads, index)),
+          Effect.sync(() => {
+            this.batchGate = undefined
+            Deferred.doneUnsafe(gate, Exit.void)
+          }),
+        )
+      }),
+    )
   }
 
   /** The gate owner's slow path for `payloads[index..]`. */
-  private placeRest(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): Effect.Effect<number, IoError.IoError> {
+  private placeRest(
+    payloads: ReadonlyArray<Uint8Array>,
+    fromIndex: number,
+  ): Effect.Effect<number, IoError.IoError | PayloadDetached> {
     const self = this
     return Effect.gen(function* () {
       let index = fromIndex
       while (index < payloads.length) {
         yield* self.appendSlow(payloads[index]!, true)
+        // The batch waited: a later payload may have been detached meanwhile (its copy would throw).
+        const detached = self.firstUnavailable(payloads, index + 1)
+        if (detached !== undefined) return yield* Effect.fail(detached)
         index = self.placeMany(payloads, index + 1)
       }
       if (self.poison !== undefined) return yield* Effect.fail(self.poison)
@@ -254,10 +281,23 @@ export class LogBufferCore {
     })
   }
 
+  /** The first of `payloads[fromIndex..]` whose buffer was detached, as the error to fail with. */
+  private firstUnavailable(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): PayloadDetached | undefined {
+    for (let index = fromIndex; index < payloads.length; index++) {
+      const payload = payloads[index]!
+      if (isDetached(payload)) return new PayloadDetached({ payloadBytes: payload.byteLength })
+    }
+    return undefined
+  }
+
   /** `gateOwner`: the caller is the batch holding the gate, so it must not wait for it. */
-  private appendSlow(payload: Uint8Array, gateOwner: boolean): Effect.Effect<number, IoError.IoError> {
+  private appendSlow(
+    payload: Uint8Array,
+    gateOwner: boolean,
+  ): Effect.Effect<number, IoError.IoError | PayloadDetached> {
     const self = this
-    const frameBytes = payload.byteLength + Frame.OVERHEAD
+    const payloadBytes = payload.byteLength
+    const frameBytes = payloadBytes + Frame.OVERHEAD
     if (this.isOversize(frameBytes)) return this.appendOversize(payload, gateOwner)
     return Effect.gen(function* () {
       // Each turn either appends, seals (after which the frame fits: the carry is < 1 sector and
@@ -269,6 +309,7 @@ export class LogBufferCore {
           yield* Deferred.await(self.batchGate)
           continue
         }
+        if (isUnavailable(payload, payloadBytes)) return yield* Effect.fail(new PayloadDetached({ payloadBytes }))
         const end = self.place(payload)
         if (end >= 0) return end
         if (self.busy[1 - self.active]) {
@@ -288,9 +329,13 @@ export class LogBufferCore {
    * frame's partial last sector is carried into the other slot. No other append can run between
    * the reservation and the copy (fsys bug FS-J1).
    */
-  private appendOversize(payload: Uint8Array, gateOwner: boolean): Effect.Effect<number, IoError.IoError> {
+  private appendOversize(
+    payload: Uint8Array,
+    gateOwner: boolean,
+  ): Effect.Effect<number, IoError.IoError | PayloadDetached> {
     const self = this
-    const frameBytes = payload.byteLength + Frame.OVERHEAD
+    const payloadBytes = payload.byteLength
+    const frameBytes = payloadBytes + Frame.OVERHEAD
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(function* () {
         const scratchScope = yield* Scope.make()
@@ -316,6 +361,11 @@ export class LogBufferCore {
             yield* Scope.close(scratchScope, Exit.void)
             return yield* Effect.failCause(waited.cause)
           }
+        }
+        // Checked in the placement's own turn: `placeOversize` changes state before it copies.
+        if (isUnavailable(payload, payloadBytes)) {
+          yield* Scope.close(scratchScope, Exit.void)
+          return yield* Effect.fail(new PayloadDetached({ payloadBytes }))
         }
         return self.placeOversize(payload, scratch, scratchScope)
       }),

@@ -236,12 +236,15 @@ export class Ring {
 
   private retainHolds(op: Op): void {
     if (op.allocation !== undefined) InFlight.retain(op.allocation.inFlight)
+    if (op.hold !== undefined) InFlight.retain(op.hold)
   }
 
   private releaseHolds(op: Op): void {
     if (op.fixedGroup !== undefined) InFlight.release(op.fixedGroup.fixedInFlight)
     op.fixedGroup = undefined
     if (op.allocation !== undefined) InFlight.release(op.allocation.inFlight)
+    if (op.hold !== undefined) InFlight.release(op.hold)
+    op.hold = undefined
     op.keepalive = undefined
     this.settled(op)
   }
