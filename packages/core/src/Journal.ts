@@ -121,6 +121,11 @@ export interface Handle {
   readonly append: (payload: Uint8Array) => Effect.Effect<number, JournalError>
   /** Appends records in order; returns the end LSN of the last. Not atomic as a group. */
   readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<number, JournalError>
+  /**
+   * Appends one record and returns its end LSN once it is durable: `append` then
+   * `syncThrough(end)` in one call, the cheapest way for a producer that awaits each record.
+   */
+  readonly appendDurable: (payload: Uint8Array) => Effect.Effect<number, JournalError>
   /** Returns once `[0, lsn)` is durable. */
   readonly syncThrough: (lsn: number) => Effect.Effect<void, JournalError>
   /** Makes everything appended so far durable; returns that LSN. */
@@ -212,6 +217,7 @@ const build = Effect.fnUntraced(function* (
   const poisoned = (cause: IoError.IoError): JournalClosed | JournalPoisoned =>
     released ? closedError : new JournalPoisoned({ path, cause })
 
+  const metricsContext = yield* Effect.context<never>()
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const groupCommit = new GroupCommit<JournalError>(
@@ -229,13 +235,13 @@ const build = Effect.fnUntraced(function* (
           fdatasyncs: counters.fdatasyncs - published.fdatasyncs,
         }
         Object.assign(published, counters)
-        return Metrics.publishRound(delta, waiters, latencyMicros)
+        Metrics.publishRoundUnsafe(metricsContext, delta, waiters, latencyMicros)
       },
     },
     opened.cleanEnd,
   )
-
-  const fork = (committer: Effect.Effect<void>) => Effect.asVoid(Effect.forkIn(committer, scope))
+  // Forked once, here: a sync never forks, so no interrupt can separate a round from its server.
+  yield* Effect.forkIn(groupCommit.committer, scope)
 
   const appendSlow = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
     core.append(payload).pipe(
@@ -308,7 +314,7 @@ const build = Effect.fnUntraced(function* (
   const syncAppended = (lsn: number): Effect.Effect<void, JournalError> => {
     if (lsn <= groupCommit.syncedLsn) return Effect.void
     counters.syncRequests++
-    return groupCommit.syncThrough(lsn, fork)
+    return groupCommit.syncThrough(lsn)
   }
 
   const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>
@@ -319,6 +325,19 @@ const build = Effect.fnUntraced(function* (
         return Effect.fail(new LsnOutOfRange({ lsn, nextLsn }))
       }
       return syncAppended(lsn)
+    })
+
+  // One call per durable record: one Effect to run, one park, no LSN round trip through the caller.
+  const appendDurable = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
+    Effect.suspend(() => {
+      if (closed) return Effect.fail(closedError)
+      const invalid = checkPayload(payload)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      const end = core.tryAppend(payload)
+      if (end < 0) return Effect.flatMap(appendSlow(payload), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd))
+      counters.appends++
+      counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
+      return Effect.as(syncAppended(end), end)
     })
 
   const sync: Effect.Effect<number, JournalError> = Effect.suspend(() => {
@@ -364,6 +383,7 @@ const build = Effect.fnUntraced(function* (
     path,
     append,
     appendBatch,
+    appendDurable,
     syncThrough,
     sync,
     nextLsn: Effect.sync(() => core.nextLsn),

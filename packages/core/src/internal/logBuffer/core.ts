@@ -76,18 +76,37 @@ export interface CoreConfig {
   readonly zeros: Uint8Array | undefined
 }
 
-interface Job {
-  readonly kind: "write" | "datasync" | "preallocate"
-  readonly bytes: Uint8Array
-  readonly fileOffset: number
-  /** The LSN through which records are on the file once this job completed. */
-  readonly endLsn: number
-  readonly datasync: boolean
-  /** The slot the kernel reads from, or -1 for a scratch buffer / a datasync. */
-  readonly slot: number
-  readonly scratchScope: Scope.Closeable | undefined
-  readonly done: Deferred.Deferred<number, IoError.IoError>
-}
+/** How a job reports: called by the writer once the job's bookkeeping is done (`undefined` = success). */
+export type JobDone = (failure: IoError.IoError | undefined) => void
+
+/**
+ * What the writer runs, one at a time, in queue order. `endLsn` is the LSN through which records
+ * are on the file once the job completed.
+ */
+type Job =
+  /** A sealed slot: the kernel reads `slot` until the write completed. */
+  | {
+      readonly kind: "slot"
+      readonly slot: number
+      readonly bytes: Uint8Array
+      readonly fileOffsetBytes: number
+      readonly endLsn: number
+      readonly datasync: boolean
+      readonly onDone: JobDone | undefined
+    }
+  /** An oversize record from its own scratch buffer, freed (scope closed) after the write. */
+  | {
+      readonly kind: "scratch"
+      readonly bytes: Uint8Array
+      readonly fileOffsetBytes: number
+      readonly endLsn: number
+      readonly scratchScope: Scope.Closeable
+      readonly onDone: JobDone | undefined
+    }
+  /** An fdatasync for bytes already written or queued ahead of it. */
+  | { readonly kind: "datasync"; readonly endLsn: number; readonly onDone: JobDone | undefined }
+  /** Zeros over `[fromBytes, toBytes)`, past the log; nobody waits for it. */
+  | { readonly kind: "preallocate"; readonly fromBytes: number; readonly toBytes: number }
 
 export class LogBufferCore {
   readonly capacityBytes: number
@@ -114,8 +133,8 @@ export class LogBufferCore {
   private allocatedEnd: number
 
   private readonly jobs: Array<Job> = []
-  private lastJobDone: Deferred.Deferred<number, IoError.IoError> | undefined = undefined
-  private writerWake: Deferred.Deferred<void> | undefined = undefined
+  /** The parked writer's resume, set only while the queue is empty. */
+  private writerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   /**
    * Held by an `appendBatch` that did not fit the active slot, until all its records are placed;
    * other appenders wait on it, so a batch's records are contiguous.
@@ -275,7 +294,7 @@ export class LogBufferCore {
           yield* self.awaitIdle()
           continue
         }
-        self.seal(false)
+        self.seal(false, undefined)
       }
       return assertNever("append made no progress")
     })
@@ -336,14 +355,13 @@ export class LogBufferCore {
     if (carryStart > 0 && length > this.writtenLen) {
       this.busy[from] = true
       this.pushJob({
-        kind: "write",
+        kind: "slot",
+        slot: from,
         bytes: slot.subarray(0, carryStart),
-        fileOffset: this.baseLsn,
+        fileOffsetBytes: this.baseLsn,
         endLsn: this.baseLsn + carryStart,
         datasync: false,
-        slot: from,
-        scratchScope: undefined,
-        done: Deferred.makeUnsafe(),
+        onDone: undefined,
       })
     }
     const scratchLsn = this.baseLsn + carryStart
@@ -356,14 +374,12 @@ export class LogBufferCore {
     const newBase = roundDown(endLsn, sector)
     this.slots[to]!.set(scratch.subarray(newBase - scratchLsn, total), 0)
     this.pushJob({
-      kind: "write",
+      kind: "scratch",
       bytes: scratch.subarray(0, paddedBytes),
-      fileOffset: scratchLsn,
+      fileOffsetBytes: scratchLsn,
       endLsn,
-      datasync: false,
-      slot: -1,
       scratchScope,
-      done: Deferred.makeUnsafe(),
+      onDone: undefined,
     })
     this.active = to
     this.baseLsn = newBase
@@ -381,20 +397,46 @@ export class LogBufferCore {
     return Effect.gen(function* () {
       for (let turn = 0; turn < 1_000_000; turn++) {
         if (self.poison !== undefined) return yield* Effect.fail(self.poison)
-        if (self.len > self.writtenLen) {
-          if (self.busy[1 - self.active]) {
+        const target = self.nextLsn
+        if (datasync || self.len > self.writtenLen) {
+          const done = Deferred.makeUnsafe<void, IoError.IoError>()
+          const started = self.startFlush(datasync, (failure) =>
+            Deferred.doneUnsafe(done, failure === undefined ? Exit.void : Exit.fail(failure)),
+          )
+          if (started === undefined) {
             yield* self.awaitIdle()
             continue
           }
-          return yield* Deferred.await(self.seal(datasync))
+          yield* Deferred.await(done)
+          return started
         }
-        // Every appended byte is already in a queued or completed write.
-        if (datasync) return yield* Deferred.await(self.pushDatasync())
-        if (self.lastJobDone !== undefined) yield* Deferred.await(self.lastJobDone)
-        return self.flushedLsn
+        // Every appended byte is already in a queued or completed write: wait for them.
+        if (self.flushedLsn >= target) return self.flushedLsn
+        yield* self.awaitIdle()
       }
       return assertNever("flush made no progress")
     })
+  }
+
+  /**
+   * Starts a flush now if it needs no wait, and returns the LSN it covers (every record appended
+   * so far); `onDone` runs from the writer once the write (and, with `datasync`, the fdatasync
+   * after it) completed, after all its bookkeeping. Returns `undefined`, starting nothing, when
+   * the active slot must be sealed but the other slot is still being written. The caller checked
+   * `poisonedBy`. Synchronous: the group commit starts a round from inside a completion with it.
+   */
+  startFlush(datasync: boolean, onDone: JobDone): number | undefined {
+    assert(this.poison === undefined, "flush of a poisoned buffer")
+    const target = this.nextLsn
+    if (this.len > this.writtenLen) {
+      if (this.busy[1 - this.active]) return undefined
+      this.seal(datasync, onDone)
+    } else {
+      // Every record is in a queued or completed write: an fdatasync behind them covers them.
+      assert(datasync, "a flush without datasync has records to write")
+      this.pushJob({ kind: "datasync", endLsn: target, onDone })
+    }
+    return target
   }
 
   /**
@@ -409,15 +451,22 @@ export class LogBufferCore {
   }
 
   /** Waits until no write is queued or in flight (used before the slots are freed). */
-  readonly drain: Effect.Effect<void> = Effect.suspend(() =>
-    this.lastJobDone === undefined ? Effect.void : Effect.ignore(Deferred.await(this.lastJobDone)),
-  )
+  readonly drain: Effect.Effect<void> = Effect.suspend(() => {
+    const self = this
+    return Effect.gen(function* () {
+      // Every completed job signals idle; the queue only empties once the last one completed.
+      for (let turn = 0; self.jobs.length > 0; turn++) {
+        assert(turn < 1_000_000, "drain made no progress")
+        yield* self.awaitIdle()
+      }
+    })
+  })
 
   /**
    * Seals the active slot: pads, carries the partial sector into the other (idle) slot, makes
    * that slot active and queues the write. Synchronous: one state transition.
    */
-  private seal(datasync: boolean): Deferred.Deferred<number, IoError.IoError> {
+  private seal(datasync: boolean, onDone: JobDone | undefined): void {
     const sector = this.sectorBytes
     const from = this.active
     const to = 1 - from
@@ -429,17 +478,15 @@ export class LogBufferCore {
     slot.fill(0, length, paddedBytes)
     const carryStart = roundDown(length, sector)
     this.slots[to]!.set(slot.subarray(carryStart, length), 0)
-    const done = Deferred.makeUnsafe<number, IoError.IoError>()
     this.busy[from] = true
     this.pushJob({
-      kind: "write",
+      kind: "slot",
+      slot: from,
       bytes: slot.subarray(0, paddedBytes),
-      fileOffset: this.baseLsn,
+      fileOffsetBytes: this.baseLsn,
       endLsn: this.baseLsn + length,
       datasync,
-      slot: from,
-      scratchScope: undefined,
-      done,
+      onDone,
     })
     this.active = to
     this.baseLsn += carryStart
@@ -448,7 +495,6 @@ export class LogBufferCore {
     // Only syncs pay for a growing file (fdatasync commits the allocation and size); a bulk
     // loader that syncs once would only write every byte twice. So allocate ahead for syncs only.
     if (datasync) this.maybePreallocate()
-    return done
   }
 
   /**
@@ -462,48 +508,27 @@ export class LogBufferCore {
     const from = roundUp(Math.max(this.allocatedEnd, this.nextLsn), this.sectorBytes)
     const to = from + this.preallocateBytes
     this.allocatedEnd = to
-    this.pushJob({
-      kind: "preallocate",
-      bytes: new Uint8Array(0),
-      fileOffset: from,
-      endLsn: to,
-      datasync: false,
-      slot: -1,
-      scratchScope: undefined,
-      done: Deferred.makeUnsafe(),
-    })
-  }
-
-  private pushDatasync(): Deferred.Deferred<number, IoError.IoError> {
-    const done = Deferred.makeUnsafe<number, IoError.IoError>()
-    this.pushJob({
-      kind: "datasync",
-      bytes: new Uint8Array(0),
-      fileOffset: 0,
-      endLsn: this.nextLsn,
-      datasync: true,
-      slot: -1,
-      scratchScope: undefined,
-      done,
-    })
-    return done
+    this.pushJob({ kind: "preallocate", fromBytes: from, toBytes: to })
   }
 
   private pushJob(job: Job): void {
     assert(this.jobs.length < JOBS_MAX, "job queue bound")
-    assert(
-      job.fileOffset % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0,
-      "writes are sector-aligned",
-    )
+    if (job.kind === "slot" || job.kind === "scratch") {
+      assert(
+        job.fileOffsetBytes % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0,
+        "writes are sector-aligned",
+      )
+    }
     this.jobs.push(job)
-    // A preallocation is nobody's flush: waiters keep waiting on the last record-bearing job.
-    if (job.kind !== "preallocate") this.lastJobDone = job.done
     const wake = this.writerWake
     if (wake !== undefined) {
       this.writerWake = undefined
-      Deferred.doneUnsafe(wake, Exit.void)
+      wake(Effect.void)
     }
   }
+
+  /** Completes when a slot next becomes idle (a write completed) or the buffer is shut down. */
+  readonly whenIdle: Effect.Effect<void> = Effect.suspend(() => this.awaitIdle())
 
   private awaitIdle(): Effect.Effect<void> {
     if (this.idleSignal === undefined) this.idleSignal = Deferred.makeUnsafe<void>()
@@ -519,11 +544,18 @@ export class LogBufferCore {
   }
 
   private perform(job: Job): Effect.Effect<void, IoError.IoError> {
-    if (job.kind === "datasync") return this.fileIo.datasync(this.handle)
-    if (job.kind === "preallocate") return this.preallocate(job.fileOffset, job.endLsn)
-    return job.datasync
-      ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffset)
-      : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffset)
+    switch (job.kind) {
+      case "datasync":
+        return this.fileIo.datasync(this.handle)
+      case "preallocate":
+        return this.preallocate(job.fromBytes, job.toBytes)
+      case "scratch":
+        return this.fileIo.writeAt(this.handle, job.bytes, job.fileOffsetBytes)
+      case "slot":
+        return job.datasync
+          ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffsetBytes)
+          : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffsetBytes)
+    }
   }
 
   /**
@@ -552,41 +584,50 @@ export class LogBufferCore {
   /**
    * The writer: runs queued jobs one at a time, in order. Interruptible only while the queue is
    * empty; a job, once started, runs to completion even when the Scope closes, because the kernel
-   * reads the slot (or scratch) until the write's completion.
+   * reads the slot (or scratch) until the write's completion. One loop, no `Effect.forever`: a
+   * job that follows another (the next group-commit round, queued from the previous one's
+   * completion) starts in the same turn.
    */
   readonly writer: Effect.Effect<never> = Effect.uninterruptibleMask((restore) => {
     const self = this
-    return Effect.forever(
-      Effect.gen(function* () {
-        if (self.jobs.length === 0) {
-          const wake = Deferred.makeUnsafe<void>()
-          self.writerWake = wake
-          yield* restore(Deferred.await(wake))
-          return
-        }
-        const job = self.jobs[0]!
-        const exit = self.poison === undefined ? yield* Effect.exit(self.perform(job)) : Exit.fail(self.poison)
-        self.jobs.shift()
-        // All bookkeeping before any Deferred completes: completing one resumes waiters
-        // synchronously, and they may seal, append or close the buffer.
-        if (Exit.isSuccess(exit)) {
-          if (job.kind !== "preallocate") {
-            assert(job.endLsn >= self.flushedLsn, "flushed frontier only moves forward")
-            self.flushedLsn = job.endLsn
-          }
-        } else if (self.poison === undefined) {
-          self.poison = failureOf(exit, self.handle.path)
-        }
-        if (job.slot >= 0) self.busy[job.slot] = false
-        if (job.scratchScope !== undefined) {
-          self.scratchBusy = false
-          yield* Scope.close(job.scratchScope, Exit.void)
-        }
-        self.signalIdle()
-        Deferred.doneUnsafe(job.done, Exit.isSuccess(exit) ? Exit.succeed(job.endLsn) : Exit.fail(self.poison!))
+    const park = restore(
+      Effect.callback<void>((resume) => {
+        self.writerWake = resume
       }),
     )
+    return Effect.gen(function* () {
+      while (true) {
+        const job = self.jobs[0]
+        if (job === undefined) {
+          yield* park
+          continue
+        }
+        const exit = self.poison === undefined ? yield* Effect.exit(self.perform(job)) : Exit.fail(self.poison)
+        self.jobs.shift()
+        const failure = self.settle(job, exit)
+        if (job.kind === "scratch") yield* Scope.close(job.scratchScope, Exit.void)
+        // All bookkeeping before anyone is told: completions resume waiters synchronously, and
+        // they may append, seal, start the next round or close the buffer.
+        self.signalIdle()
+        if (job.kind !== "preallocate") job.onDone?.(failure)
+      }
+    })
   })
+
+  /** The writer's bookkeeping for a finished job; returns the poison if the buffer is poisoned. */
+  private settle(job: Job, exit: Exit.Exit<void, IoError.IoError>): IoError.IoError | undefined {
+    if (Exit.isSuccess(exit)) {
+      if (job.kind !== "preallocate") {
+        assert(job.endLsn >= this.flushedLsn, "flushed frontier only moves forward")
+        this.flushedLsn = job.endLsn
+      }
+    } else if (this.poison === undefined) {
+      this.poison = failureOf(exit, this.handle.path)
+    }
+    if (job.kind === "slot") this.busy[job.slot] = false
+    if (job.kind === "scratch") this.scratchBusy = false
+    return Exit.isSuccess(exit) ? undefined : this.poison
+  }
 }
 
 /** The IoError a failed job carries; a defect in a layer is reported as an `Unknown` IoError. */
