@@ -26,8 +26,8 @@
  * @since 0.1.0
  */
 import { Duration, Effect } from "effect"
-import { IoError } from "@fsys/native"
 import type { LogBufferCore } from "../logBuffer/core.ts"
+import type { JobFailure } from "../logBuffer/writer.ts"
 import { assert } from "../logBuffer/sectors.ts"
 import { mutations } from "../testing.ts"
 
@@ -66,8 +66,8 @@ class Round<E> {
 
 export interface GroupCommitConfig<E> {
   readonly core: LogBufferCore
-  /** How a poisoning IoError reaches the waiters (the journal's `JournalPoisoned`). */
-  readonly toError: (cause: IoError.IoError) => E
+  /** How the buffer's refusal reaches the waiters (the journal's `JournalPoisoned` or `JournalClosed`). */
+  readonly toError: (cause: JobFailure) => E
   readonly windowMicros: number
   readonly maxBatch: number
   /**
@@ -100,8 +100,8 @@ export class GroupCommit<E> {
   /** Waits until `[0, lsn)` is durable. The caller validated `lsn <= nextLsn`. */
   syncThrough(lsn: number): Effect.Effect<void, E> {
     if (lsn <= this.syncedLsnValue) return Effect.void
-    const poison = this.config.core.poisonedBy
-    if (poison !== undefined) return Effect.fail(this.config.toError(poison))
+    const refusal = this.config.core.refusal
+    if (refusal !== undefined) return Effect.fail(this.config.toError(refusal))
     const inFlight = this.inFlight
     if (inFlight !== undefined && lsn <= inFlight.target) return inFlight.wait
     let round = this.pending
@@ -136,9 +136,9 @@ export class GroupCommit<E> {
     if (round === undefined || this.inFlight !== undefined)
       throw new Error("fsys invariant violated: one round in flight, started from pending")
     const core = this.config.core
-    const poison = core.poisonedBy
-    if (poison !== undefined) {
-      this.failPending(poison)
+    const refusal = core.refusal
+    if (refusal !== undefined) {
+      this.failPending(refusal)
       return true
     }
     // In flight before the flush is queued: over a synchronous layer the write may complete
@@ -157,7 +157,7 @@ export class GroupCommit<E> {
   }
 
   /** The writer's report for a round: publish, wake the round, start the next one. */
-  private complete(round: Round<E>, failure: IoError.IoError | undefined): void {
+  private complete(round: Round<E>, failure: JobFailure | undefined): void {
     assert(this.inFlight === round, "the completed round is the one in flight")
     this.inFlight = undefined
     if (failure !== undefined) {
@@ -180,16 +180,14 @@ export class GroupCommit<E> {
     if (this.pending !== undefined) this.kick()
   }
 
-  private failPending(cause: IoError.IoError): void {
+  private failPending(cause: JobFailure): void {
     const next = this.pending
     this.pending = undefined
     next?.settle(Effect.fail(this.config.toError(cause)))
   }
 
-  private closedError(): IoError.IoError {
-    return (
-      this.config.core.poisonedBy ?? IoError.fromErrno("EBADF", "fdatasync", "journal", "the group commit is stopped")
-    )
+  private closedError(): JobFailure {
+    return this.config.core.refusal ?? this.config.core.closedError
   }
 
   /**

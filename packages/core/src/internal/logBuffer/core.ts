@@ -4,19 +4,28 @@
  * Two slots of `capacityBytes`. Appends encode frames straight into the **active** slot. A slot is
  * **sealed** when it is full, when a sync needs its bytes on disk, or before an oversize record:
  * its records are zero-padded to the sector, the partial trailing sector is **carried** (copied) to
- * the start of the other slot, which becomes active, and the sealed slot is handed to the single
- * writer fiber. Appenders keep filling the new active slot while the sealed one is written; they
+ * the start of the other slot, which becomes active, and the sealed slot is handed to the writer
+ * (`writer.ts`). Appenders keep filling the new active slot while the sealed one is written; they
  * wait only when both slots are busy (the active one is full and the other is still in flight).
  *
  * A buffered journal runs the same machine with `sectorBytes = 1`: nothing is padded or carried,
  * and each write appends exactly the new bytes.
  *
+ * Lifecycle: `Open` → `Closing` (shutdown: later calls fail with `JournalClosed`) or `Poisoned`
+ * (the first failed write or fdatasync: every queued job, waiter and later call fails with that
+ * IoError, and nothing is retried: fsys bugs FS-J4, FS-H2). Both are final.
+ *
+ * Placement, in one picture: `place` (one frame, synchronous) and `placeMany` (a turn's worth
+ * of frames, synchronous) are the hot paths; `placeSlow` waits (for a slot or a reservation),
+ * seals, or hands a frame bigger than a slot to `placeOversize`. A call that spans turns (a batch
+ * that does not fit one turn, an oversize record being copied) holds the **reservation**:
+ * other appenders and every flush wait for it, so its records are contiguous and no sync covers
+ * part of it; it is taken and paired with its release in one uninterruptible step.
+ *
  * Why plain state and not a TxRef or a Semaphore: JavaScript runs one fiber at a time, so a
  * transition written as one synchronous step (no `yield` inside) is already atomic; waiting is the
- * only thing that needs Effect, and appenders wait on one shared Deferred per "a slot became
- * idle" event. Measured by `scripts/logbuffer-state-bench.ts` (64 fibers, one reservation each
- * step): plain ≈ 200 ns, Semaphore.withPermit ≈ 1.6×, TxRef + Effect.tx ≈ 11× — the TxRef alone
- * would spend the whole per-record CPU budget.
+ * only thing that needs Effect. Measured by `scripts/logbuffer-state-bench.ts`: plain ≈ 200 ns,
+ * Semaphore.withPermit ≈ 1.6×, TxRef + Effect.tx ≈ 11×.
  *
  * Invariants (checked where the state changes):
  * - `baseLsn` (the file offset of active slot byte 0) is a multiple of `sectorBytes`; so is the
@@ -25,17 +34,11 @@
  * - Bytes `[0, writtenLen)` of the active slot are already part of a queued or completed write
  *   (the carried sector); `len > writtenLen` means the active slot holds unwritten records.
  * - `busy[i]` ⟹ `i !== active`: the kernel may be reading slot `i`; nobody writes into it until
- *   the writer clears the flag after the write completed. The active slot is never being written,
- *   so an appender never writes into memory the kernel is reading (a partial flush seals too).
- * - Every record is copied into the buffer synchronously, in the same turn that reserves its LSN
- *   range (oversize records included: fsys bug FS-J1). There is no window in which bytes are
- *   reserved but not yet in the buffer, so a sealed write always covers complete records and the
- *   durable frontier can never cover bytes still in an appender's hands (fsys bug FS-J3).
- * - Writes run one at a time, in LSN order, in the writer fiber (uninterruptible while in the
- *   kernel's hands). A sector that appears in two writes (padded, then completed) is therefore
- *   always left with the newer bytes, and `flushedThrough` only moves forward.
- * - The first failed write or fdatasync poisons the buffer: every queued job, waiter and later
- *   call fails with that error (fsys bugs FS-J4, FS-H2). Nothing is ever retried.
+ *   the writer clears the flag after the write completed.
+ * - A record's LSN range is claimed in the same synchronous step that completes its bytes in the
+ *   buffer (fsys bug FS-J1); an oversize record is copied first, under the reservation, and
+ *   claimed after. So a sealed write covers complete records only and the durable frontier never
+ *   covers bytes still in an appender's hands (fsys bug FS-J3).
  *
  * @since 0.1.0
  */
@@ -43,16 +46,27 @@ import { Cause, Deferred, Effect, Exit, Option, Scope } from "effect"
 import { type AlignedBuffer, IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import * as Frame from "../../Frame.ts"
+import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
+import { detached, FrameStream, STREAM_CHUNK_BYTES } from "./frameCopy.ts"
+import { Preallocator } from "./preallocator.ts"
 import { assert, roundDown, roundUp } from "./sectors.ts"
-
-/**
- * Jobs queued at most: one per slot, one oversize scratch write, one datasync and one
- * preallocation. Sealing requires the other slot to be idle, so the queue never grows past this.
- */
-const JOBS_MAX = 5
+import { type Job, type JobDone, type JobFailure, Writer } from "./writer.ts"
 
 /** Alignment of oversize scratch buffers: a page satisfies every DIO alignment we accept. */
 const SCRATCH_ALIGNMENT_BYTES = 4096
+/** Most frames (and frame bytes) one `appendBatch` encodes per event-loop turn: ≈ 1 ms or less. */
+const BATCH_RECORDS_PER_TURN_MAX = 8192
+const BATCH_BYTES_PER_TURN_MAX = 1024 * 1024
+/** Bounds every retry loop; only a broken state machine gets near it. */
+const TURNS_MAX = 1_000_000
+
+/** What an append can fail with: the poison, the buffer closing, or a payload detached mid-copy. */
+export type AppendError = JobFailure | InvalidOptions
+
+type Lifecycle =
+  | { readonly _tag: "Open" }
+  | { readonly _tag: "Closing"; readonly error: JournalClosed }
+  | { readonly _tag: "Poisoned"; readonly error: IoError.IoError }
 
 export interface CoreConfig {
   readonly fileIo: FileIoService
@@ -64,11 +78,7 @@ export interface CoreConfig {
   readonly startLsn: number
   /** Bytes `[roundDown(startLsn), startLsn)` as they are on disk (read through a buffered handle). */
   readonly carry: Uint8Array
-  /**
-   * Keep this many bytes past the end of the log written with zeros (0 = off), so that a sync
-   * overwrites written blocks instead of growing the file: fdatasync then commits no block
-   * allocation or size change. Zeros past the last frame read as a clean end.
-   */
+  /** Zeros kept ahead of the log (0 = off); see `preallocator.ts`. */
   readonly preallocateBytes: number
   /** How far the file is already allocated (its size at open). */
   readonly fileSizeBytes: number
@@ -76,72 +86,31 @@ export interface CoreConfig {
   readonly zeros: Uint8Array | undefined
 }
 
-/** How a job reports: called by the writer once the job's bookkeeping is done (`undefined` = success). */
-export type JobDone = (failure: IoError.IoError | undefined) => void
-
-/**
- * What the writer runs, one at a time, in queue order. `endLsn` is the LSN through which records
- * are on the file once the job completed.
- */
-type Job =
-  /** A sealed slot: the kernel reads `slot` until the write completed. */
-  | {
-      readonly kind: "slot"
-      readonly slot: number
-      readonly bytes: Uint8Array
-      readonly fileOffsetBytes: number
-      readonly endLsn: number
-      readonly datasync: boolean
-      readonly onDone: JobDone | undefined
-    }
-  /** An oversize record from its own scratch buffer, freed (scope closed) after the write. */
-  | {
-      readonly kind: "scratch"
-      readonly bytes: Uint8Array
-      readonly fileOffsetBytes: number
-      readonly endLsn: number
-      readonly scratchScope: Scope.Closeable
-      readonly onDone: JobDone | undefined
-    }
-  /** An fdatasync for bytes already written or queued ahead of it. */
-  | { readonly kind: "datasync"; readonly endLsn: number; readonly onDone: JobDone | undefined }
-  /** Zeros over `[fromBytes, toBytes)`, past the log; nobody waits for it. */
-  | { readonly kind: "preallocate"; readonly fromBytes: number; readonly toBytes: number }
-
 export class LogBufferCore {
   readonly capacityBytes: number
   readonly sectorBytes: number
+  /** The error calls get once the buffer is closing. */
+  readonly closedError: JournalClosed
   private readonly fileIo: FileIoService
   private readonly handle: Handle
   private readonly slots: readonly [Uint8Array, Uint8Array]
 
+  private lifecycle: Lifecycle = { _tag: "Open" }
   private active = 0
   private baseLsn: number
   private len: number
   private writtenLen: number
   private readonly busy: [boolean, boolean] = [false, false]
-  /** An oversize scratch write is queued or in flight; at most one at a time (bounds memory and the queue). */
+  /** An oversize scratch write is queued or in flight; at most one (bounds memory and the queue). */
   private scratchBusy = false
   /** Through here records have reached the file (page cache or device). */
   private flushedLsn: number
-  private poison: IoError.IoError | undefined = undefined
-
-  /** 0 once a preallocation failed: it is an optimisation, never worth an error. */
-  private preallocateBytes: number
-  private readonly zeros: Uint8Array | undefined
-  /** The file is allocated (or holds records) up to here, counting queued preallocation jobs. */
-  private allocatedEnd: number
-
-  private readonly jobs: Array<Job> = []
-  /** The parked writer's resume, set only while the queue is empty. */
-  private writerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
-  /**
-   * Held by an `appendBatch` that did not fit the active slot, until all its records are placed;
-   * other appenders wait on it, so a batch's records are contiguous.
-   */
-  private batchGate: Deferred.Deferred<void> | undefined = undefined
+  /** Held by a call whose placement spans turns; see the module doc. */
+  private reservation: Deferred.Deferred<void> | undefined = undefined
   /** One shared signal per "a slot became idle" event: not one waiter object per appender. */
   private idleSignal: Deferred.Deferred<void> | undefined = undefined
+  private readonly preallocator: Preallocator
+  private readonly queue: Writer
 
   constructor(config: CoreConfig) {
     const { capacityBytes, sectorBytes, startLsn, carry } = config
@@ -155,6 +124,7 @@ export class LogBufferCore {
     assert(carry.byteLength === startLsn - roundDown(startLsn, sectorBytes), "carry is the partial last sector")
     this.fileIo = config.fileIo
     this.handle = config.handle
+    this.closedError = new JournalClosed({ path: config.handle.path })
     this.capacityBytes = capacityBytes
     this.sectorBytes = sectorBytes
     this.slots = [config.slots[0].bytes.subarray(0, capacityBytes), config.slots[1].bytes.subarray(0, capacityBytes)]
@@ -163,10 +133,21 @@ export class LogBufferCore {
     this.len = carry.byteLength
     this.writtenLen = carry.byteLength
     this.flushedLsn = startLsn
-    this.preallocateBytes = config.zeros === undefined ? 0 : config.preallocateBytes
-    this.zeros = config.zeros
-    assert(this.zeros === undefined || this.zeros.byteLength % sectorBytes === 0, "zeros are whole sectors")
-    this.allocatedEnd = Math.max(config.fileSizeBytes, startLsn)
+    this.preallocator = new Preallocator({
+      fileIo: config.fileIo,
+      handle: config.handle,
+      sectorBytes,
+      capacityBytes,
+      preallocateBytes: config.preallocateBytes,
+      zeros: config.zeros,
+      allocatedEndBytes: Math.max(config.fileSizeBytes, startLsn),
+    })
+    this.queue = new Writer({
+      perform: (job) => this.perform(job),
+      refusal: () => this.refusal,
+      settle: (job, exit) => this.settle(job, exit),
+      afterSettle: () => this.signalIdle(),
+    })
   }
 
   get nextLsn(): number {
@@ -177,8 +158,19 @@ export class LogBufferCore {
     return this.flushedLsn
   }
 
+  /** The IoError that poisoned the buffer, if one did. */
   get poisonedBy(): IoError.IoError | undefined {
-    return this.poison
+    return this.lifecycle._tag === "Poisoned" ? this.lifecycle.error : undefined
+  }
+
+  /** Why calls are refused (poisoned or closing), or `undefined` while the buffer is open. */
+  get refusal(): JobFailure | undefined {
+    return this.lifecycle._tag === "Open" ? undefined : this.lifecycle.error
+  }
+
+  /** The writer fiber (forked with the buffer's Scope). */
+  get writer(): Effect.Effect<never> {
+    return this.queue.run
   }
 
   /** True when the largest frame this buffer can place in a slot is smaller than `frameBytes`. */
@@ -187,35 +179,36 @@ export class LogBufferCore {
   }
 
   /**
-   * The hot path: encodes the frame into the active slot if it fits and returns its end LSN, or
-   * returns -1 (does not fit, a batch owns the append order, or poisoned) so the caller takes
-   * `append`'s slow path.
+   * The hot path: encodes the frame into the active slot if it fits and returns its end LSN;
+   * `undefined` (it does not fit, a reservation is held, or the buffer refuses) sends the
+   * caller to `append`.
    */
-  tryAppend(payload: Uint8Array): number {
-    if (this.batchGate !== undefined) return -1
+  tryAppend(payload: Uint8Array): number | undefined {
+    if (this.reservation !== undefined || this.lifecycle._tag !== "Open") return undefined
     return this.place(payload)
   }
 
-  /** Encodes into the active slot if the frame fits there, ignoring the batch gate. */
-  private place(payload: Uint8Array): number {
-    const frameBytes = payload.byteLength + Frame.OVERHEAD
-    if (this.poison !== undefined || this.len + frameBytes > this.capacityBytes) return -1
+  /** Encodes into the active slot if the frame fits there. */
+  private place(payload: Uint8Array): number | undefined {
+    if (this.len + payload.byteLength + Frame.OVERHEAD > this.capacityBytes) return undefined
     this.len += Frame.encodeInto(this.slots[this.active]!, this.len, payload)
     return this.baseLsn + this.len
   }
 
   /**
-   * Appends as many of `payloads[fromIndex..]` as fit in the active slot in one transition.
-   * Returns the index of the first payload not appended.
+   * Encodes as many of `payloads[fromIndex..]` as fit in the active slot and in one turn's
+   * budget, in one transition. Returns the index of the first payload not placed.
    */
   private placeMany(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): number {
-    if (this.poison !== undefined) return fromIndex
     const slot = this.slots[this.active]!
+    const startLen = this.len
+    const indexEnd = Math.min(payloads.length, fromIndex + BATCH_RECORDS_PER_TURN_MAX)
     let index = fromIndex
-    let len = this.len
-    while (index < payloads.length) {
+    let len = startLen
+    while (index < indexEnd) {
       const payload = payloads[index]!
-      if (len + payload.byteLength + Frame.OVERHEAD > this.capacityBytes) break
+      const end = len + payload.byteLength + Frame.OVERHEAD
+      if (end > this.capacityBytes || (index > fromIndex && end - startLen > BATCH_BYTES_PER_TURN_MAX)) break
       len += Frame.encodeInto(slot, len, payload)
       index++
     }
@@ -224,72 +217,77 @@ export class LogBufferCore {
   }
 
   /** Appends one record (caller checked `payload.byteLength <= Frame.MAX_PAYLOAD`). */
-  append(payload: Uint8Array): Effect.Effect<number, IoError.IoError> {
+  append(payload: Uint8Array): Effect.Effect<number, AppendError> {
     return Effect.suspend(() => {
       const end = this.tryAppend(payload)
-      return end >= 0 ? Effect.succeed(end) : this.appendSlow(payload, false)
+      return end !== undefined ? Effect.succeed(end) : this.placeSlow(payload, false)
     })
   }
 
   /**
    * Appends records in order as one contiguous LSN range (fsys: one reservation); returns the end
-   * LSN of the last. A batch that fits the active slot is one synchronous transition. A batch
-   * that does not takes the **batch gate** in that same turn: until it is placed, every other
-   * appender waits, so nothing lands between its records while it waits for a slot. Not atomic
-   * on disk: a crash may keep a prefix of the batch.
+   * LSN of the last. A batch that fits the active slot and one turn is one synchronous transition.
+   * A bigger one holds the reservation until it is placed, yielding between turns. Not atomic on
+   * disk: a crash (or an interrupt) may keep a prefix of the batch.
    */
-  appendBatch(payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, IoError.IoError> {
-    return Effect.suspend(() => {
-      if (this.batchGate !== undefined) {
-        // Another batch owns the order: wait for it, then start over (nothing placed yet).
-        return Effect.andThen(Deferred.await(this.batchGate), this.appendBatch(payloads))
-      }
-      const index = this.placeMany(payloads, 0)
-      if (this.poison !== undefined) return Effect.fail(this.poison)
-      if (index === payloads.length) return Effect.succeed(this.nextLsn)
-      const gate = Deferred.makeUnsafe<void>()
-      this.batchGate = gate
-      return Effect.ensuring(
-        this.placeRest(payloads, index),
-        Effect.sync(() => {
-          this.batchGate = undefined
-          Deferred.doneUnsafe(gate, Exit.void)
-        }),
-      )
-    })
+  appendBatch(payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, AppendError> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.suspend((): Effect.Effect<number, AppendError> => {
+        const held = this.reservation
+        // Another call owns the order: wait for it, then start over (nothing placed yet).
+        if (held !== undefined) return Effect.andThen(restore(Deferred.await(held)), this.appendBatch(payloads))
+        const refusal = this.refusal
+        if (refusal !== undefined) return Effect.fail(refusal)
+        const index = this.placeMany(payloads, 0)
+        if (index === payloads.length) return Effect.succeed(this.nextLsn)
+        // Taken and paired with its release in this one uninterruptible step.
+        const reservation = this.reserve()
+        return Effect.ensuring(restore(this.placeRest(payloads, index)), this.release(reservation))
+      }),
+    )
   }
 
-  /** The gate owner's slow path for `payloads[index..]`. */
-  private placeRest(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): Effect.Effect<number, IoError.IoError> {
+  /** The reservation owner's path for `payloads[fromIndex..]`. */
+  private placeRest(payloads: ReadonlyArray<Uint8Array>, fromIndex: number): Effect.Effect<number, AppendError> {
     const self = this
     return Effect.gen(function* () {
       let index = fromIndex
-      while (index < payloads.length) {
-        yield* self.appendSlow(payloads[index]!, true)
-        index = self.placeMany(payloads, index + 1)
+      for (let turn = 0; index < payloads.length; turn++) {
+        assert(turn < TURNS_MAX, "batch made no progress")
+        const refusal = self.refusal
+        if (refusal !== undefined) return yield* Effect.fail(refusal)
+        const placed = self.placeMany(payloads, index)
+        if (placed > index) {
+          index = placed
+          // A turn's budget is spent (or the slot is full): let the event loop run.
+          if (index < payloads.length) yield* Effect.yieldNow
+          continue
+        }
+        // The next frame does not fit the active slot: wait for a slot, seal, or go oversize.
+        yield* self.placeSlow(payloads[index]!, true)
+        index++
       }
-      if (self.poison !== undefined) return yield* Effect.fail(self.poison)
       return self.nextLsn
     })
   }
 
-  /** `gateOwner`: the caller is the batch holding the gate, so it must not wait for it. */
-  private appendSlow(payload: Uint8Array, gateOwner: boolean): Effect.Effect<number, IoError.IoError> {
+  /** `owner`: the caller holds the reservation, so it must not wait for it. */
+  private placeSlow(payload: Uint8Array, owner: boolean): Effect.Effect<number, AppendError> {
+    if (this.isOversize(payload.byteLength + Frame.OVERHEAD)) return this.placeOversize(payload, owner)
     const self = this
-    const frameBytes = payload.byteLength + Frame.OVERHEAD
-    if (this.isOversize(frameBytes)) return this.appendOversize(payload, gateOwner)
     return Effect.gen(function* () {
-      // Each turn either appends, seals (after which the frame fits: the carry is < 1 sector and
-      // the frame is at most capacity - 1 sector), or waits for a write or a batch to complete.
-      // The bound only catches a broken state machine.
-      for (let turn = 0; turn < 1_000_000; turn++) {
-        if (self.poison !== undefined) return yield* Effect.fail(self.poison)
-        if (!gateOwner && self.batchGate !== undefined) {
-          yield* Deferred.await(self.batchGate)
+      // Each turn appends, seals (after which the frame fits: the carry is < 1 sector and the
+      // frame at most capacity - 1 sector), or waits for a write or a reservation to complete.
+      for (let turn = 0; turn < TURNS_MAX; turn++) {
+        const refusal = self.refusal
+        if (refusal !== undefined) return yield* Effect.fail(refusal)
+        const held = self.reservation
+        if (!owner && held !== undefined) {
+          yield* Deferred.await(held)
           continue
         }
         const end = self.place(payload)
-        if (end >= 0) return end
+        if (end !== undefined) return end
         if (self.busy[1 - self.active]) {
           yield* self.awaitIdle()
           continue
@@ -301,19 +299,26 @@ export class LogBufferCore {
   }
 
   /**
-   * A frame bigger than a slot goes through its own aligned scratch buffer. The scratch is
-   * allocated first (the only step that can wait); then, in one synchronous turn, the LSN range is
-   * reserved, the active slot's carried sector and the frame are copied into the scratch, and the
-   * frame's partial last sector is carried into the other slot. No other append can run between
-   * the reservation and the copy (fsys bug FS-J1).
+   * A frame bigger than a slot is streamed to the file through a bounded scratch buffer
+   * (`frameCopy.ts`). The scratch is allocated and the way waited for (interruptibly); then, in one
+   * step, the reservation is taken and the active slot rotated like a seal (its unwritten full
+   * sectors queued, its partial sector carried into the idle slot). Under the reservation nothing
+   * else appends, seals or flushes, so the file past `nextLsn` belongs to this record: it is
+   * written chunk by chunk (uninterruptibly: the kernel reads the scratch), and the LSN range is
+   * claimed only in the step that queues the last chunk. A failure or a detached payload before
+   * then leaves unclaimed bytes past `nextLsn`, which the next write overwrites.
    */
-  private appendOversize(payload: Uint8Array, gateOwner: boolean): Effect.Effect<number, IoError.IoError> {
+  private placeOversize(payload: Uint8Array, owner: boolean): Effect.Effect<number, AppendError> {
     const self = this
-    const frameBytes = payload.byteLength + Frame.OVERHEAD
+    const stream = FrameStream.make(payload)
+    if (!(stream instanceof FrameStream)) return Effect.fail(stream)
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(function* () {
         const scratchScope = yield* Scope.make()
-        const scratchBytes = roundUp(self.sectorBytes - 1 + frameBytes, self.sectorBytes)
+        const scratchBytes = Math.min(
+          STREAM_CHUNK_BYTES,
+          roundUp(self.sectorBytes - 1 + stream.frameBytes, self.sectorBytes),
+        )
         const allocated = yield* Effect.exit(
           restore(Scope.provide(self.fileIo.allocateAligned(scratchBytes, SCRATCH_ALIGNMENT_BYTES), scratchScope)),
         )
@@ -321,67 +326,136 @@ export class LogBufferCore {
           yield* Scope.close(scratchScope, Exit.void)
           return yield* Effect.failCause(allocated.cause)
         }
-        const scratch = allocated.value.bytes
+        // Wait until no other reservation is held and the other slot and the scratch are idle;
+        // the check that ends the loop and the reservation are one step.
         for (let turn = 0; ; turn++) {
-          assert(turn < 1_000_000, "oversize append made no progress")
-          if (self.poison !== undefined) {
-            yield* Scope.close(scratchScope, Exit.void)
-            return yield* Effect.fail(self.poison)
-          }
-          const gate = gateOwner ? undefined : self.batchGate
-          if (gate === undefined && !self.busy[1 - self.active] && !self.scratchBusy) break
-          const waited = yield* Effect.exit(restore(gate !== undefined ? Deferred.await(gate) : self.awaitIdle()))
+          assert(turn < TURNS_MAX, "oversize append made no progress")
+          const refusal = self.refusal
+          const held = owner ? undefined : self.reservation
+          if (refusal === undefined && held === undefined && !self.busy[1 - self.active] && !self.scratchBusy) break
+          const waited = yield* Effect.exit(
+            refusal !== undefined
+              ? Effect.fail(refusal)
+              : restore(held !== undefined ? Deferred.await(held) : self.awaitIdle()),
+          )
           if (Exit.isFailure(waited)) {
             yield* Scope.close(scratchScope, Exit.void)
             return yield* Effect.failCause(waited.cause)
           }
         }
-        return self.placeOversize(payload, scratch, scratchScope)
+        const reservation = owner ? undefined : self.reserve()
+        self.scratchBusy = true
+        self.rotate()
+        const streamed = yield* Effect.exit(self.streamFrame(stream, allocated.value.bytes, scratchScope))
+        if (Exit.isFailure(streamed)) {
+          self.scratchBusy = false
+          yield* Scope.close(scratchScope, Exit.void)
+        }
+        if (reservation !== undefined) yield* self.release(reservation)
+        return yield* streamed
       }),
     )
   }
 
-  /** The synchronous half of an oversize append; see `appendOversize`. */
-  private placeOversize(payload: Uint8Array, scratch: Uint8Array, scratchScope: Scope.Closeable): number {
-    const sector = this.sectorBytes
+  /**
+   * Seals the active slot without padding for a record that follows it in a scratch buffer: the
+   * full sectors not yet handed to a write go out from the slot, the partial one is carried into
+   * the idle slot, which becomes active. Synchronous.
+   */
+  private rotate(): void {
     const from = this.active
     const to = 1 - from
-    assert(!this.busy[to] && !this.scratchBusy, "the slot that becomes active is idle; no other scratch write")
-    this.scratchBusy = true
-    const slot = this.slots[from]!
+    assert(!this.busy[to], "the slot that becomes active is idle")
     const length = this.len
-    const carryStart = roundDown(length, sector)
-    // Full sectors with records not yet handed to a write go out from the slot itself.
+    const carryStart = roundDown(length, this.sectorBytes)
     if (carryStart > 0 && length > this.writtenLen) {
       this.busy[from] = true
       this.pushJob({
         kind: "slot",
         slot: from,
-        bytes: slot.subarray(0, carryStart),
+        bytes: this.slots[from]!.subarray(0, carryStart),
         fileOffsetBytes: this.baseLsn,
         endLsn: this.baseLsn + carryStart,
         datasync: false,
         onDone: undefined,
       })
     }
-    const scratchLsn = this.baseLsn + carryStart
-    const carryBytes = length - carryStart
-    scratch.set(slot.subarray(carryStart, length), 0)
-    const total = carryBytes + Frame.encodeInto(scratch, carryBytes, payload)
-    const paddedBytes = roundUp(total, sector)
-    scratch.fill(0, total, paddedBytes)
-    const endLsn = scratchLsn + total
+    this.slots[to]!.set(this.slots[from]!.subarray(carryStart, length), 0)
+    this.active = to
+    this.baseLsn += carryStart
+    this.len = length - carryStart
+    // The carried bytes go out with the record's first chunk (or the next seal, if it fails).
+    this.writtenLen = this.len
+  }
+
+  /**
+   * Writes the active slot's carried sector and then the frame from `stream`, one scratch-full
+   * at a time, waiting for each write; the last chunk claims the LSN range. Runs under the
+   * reservation, uninterruptibly.
+   */
+  private streamFrame(
+    stream: FrameStream,
+    scratch: Uint8Array,
+    scratchScope: Scope.Closeable,
+  ): Effect.Effect<number, AppendError> {
+    const self = this
+    return Effect.gen(function* () {
+      const active = self.slots[self.active]!
+      const startLsn = self.nextLsn
+      let fileOffsetBytes = self.baseLsn
+      scratch.set(active.subarray(0, self.len), 0)
+      let filled = self.len
+      for (let chunk = 0; ; chunk++) {
+        assert(chunk < TURNS_MAX, "oversize stream made no progress")
+        if (!stream.intact) return yield* Effect.fail(detached())
+        filled += stream.read(scratch, filled, scratch.byteLength - filled)
+        if (stream.done) break
+        // A full scratch (whole sectors): nothing in it is claimed yet, so it reports `startLsn`.
+        const done = Deferred.makeUnsafe<void, JobFailure>()
+        self.pushJob({
+          kind: "scratch",
+          bytes: scratch,
+          fileOffsetBytes,
+          endLsn: startLsn,
+          scratchScope: undefined,
+          onDone: (failure) => Deferred.doneUnsafe(done, failure === undefined ? Exit.void : Exit.fail(failure)),
+        })
+        yield* Deferred.await(done)
+        fileOffsetBytes += scratch.byteLength
+        filled = 0
+        const refusal = self.refusal
+        if (refusal !== undefined) return yield* Effect.fail(refusal)
+      }
+      return self.claimOversize(scratch, filled, fileOffsetBytes, scratchScope)
+    })
+  }
+
+  /**
+   * The synchronous end of an oversize append: `scratch[0, filledBytes)` is the frame's last
+   * chunk, to be written at `fileOffsetBytes`. Claims the LSN range, queues the write (which frees
+   * the scratch) and carries the frame's partial last sector into the active slot.
+   */
+  private claimOversize(
+    scratch: Uint8Array,
+    filledBytes: number,
+    fileOffsetBytes: number,
+    scratchScope: Scope.Closeable,
+  ): number {
+    const sector = this.sectorBytes
+    const paddedBytes = roundUp(filledBytes, sector)
+    scratch.fill(0, filledBytes, paddedBytes)
+    const endLsn = fileOffsetBytes + filledBytes
     const newBase = roundDown(endLsn, sector)
-    this.slots[to]!.set(scratch.subarray(newBase - scratchLsn, total), 0)
+    assert(newBase >= fileOffsetBytes && endLsn > this.nextLsn, "the record ends in its last chunk")
+    this.slots[this.active]!.set(scratch.subarray(newBase - fileOffsetBytes, filledBytes), 0)
     this.pushJob({
       kind: "scratch",
       bytes: scratch.subarray(0, paddedBytes),
-      fileOffsetBytes: scratchLsn,
+      fileOffsetBytes,
       endLsn,
       scratchScope,
       onDone: undefined,
     })
-    this.active = to
     this.baseLsn = newBase
     this.len = endLsn - newBase
     this.writtenLen = this.len
@@ -392,26 +466,26 @@ export class LogBufferCore {
    * Makes every appended record reach the file (and, with `datasync`, stable storage); returns
    * the LSN covered. Seals the active slot if it holds unwritten records.
    */
-  flush(datasync: boolean): Effect.Effect<number, IoError.IoError> {
+  flush(datasync: boolean): Effect.Effect<number, JobFailure> {
     const self = this
     return Effect.gen(function* () {
-      for (let turn = 0; turn < 1_000_000; turn++) {
-        if (self.poison !== undefined) return yield* Effect.fail(self.poison)
+      for (let turn = 0; turn < TURNS_MAX; turn++) {
+        const refusal = self.refusal
+        if (refusal !== undefined) return yield* Effect.fail(refusal)
         const target = self.nextLsn
         if (datasync || self.len > self.writtenLen) {
-          const done = Deferred.makeUnsafe<void, IoError.IoError>()
+          const done = Deferred.makeUnsafe<void, JobFailure>()
           const started = self.startFlush(datasync, (failure) =>
             Deferred.doneUnsafe(done, failure === undefined ? Exit.void : Exit.fail(failure)),
           )
-          if (started === undefined) {
-            yield* self.awaitIdle()
-            continue
+          if (started !== undefined) {
+            yield* Deferred.await(done)
+            return started
           }
-          yield* Deferred.await(done)
-          return started
+        } else if (self.flushedLsn >= target) {
+          return self.flushedLsn
         }
-        // Every appended byte is already in a queued or completed write: wait for them.
-        if (self.flushedLsn >= target) return self.flushedLsn
+        // A reservation or a busy slot is in the way, or the queued writes have not completed.
         yield* self.awaitIdle()
       }
       return assertNever("flush made no progress")
@@ -421,12 +495,14 @@ export class LogBufferCore {
   /**
    * Starts a flush now if it needs no wait, and returns the LSN it covers (every record appended
    * so far); `onDone` runs from the writer once the write (and, with `datasync`, the fdatasync
-   * after it) completed, after all its bookkeeping. Returns `undefined`, starting nothing, when
-   * the active slot must be sealed but the other slot is still being written. The caller checked
-   * `poisonedBy`. Synchronous: the group commit starts a round from inside a completion with it.
+   * after it) completed and was settled. Returns `undefined`, starting nothing, while a
+   * reservation is held or while the active slot must be sealed but the other is being written.
+   * The caller checked `refusal`. Synchronous: the group commit starts its next round inside the
+   * previous round's completion with it.
    */
   startFlush(datasync: boolean, onDone: JobDone): number | undefined {
-    assert(this.poison === undefined, "flush of a poisoned buffer")
+    assert(this.lifecycle._tag === "Open", "flush of a buffer that refuses calls")
+    if (this.reservation !== undefined) return undefined
     const target = this.nextLsn
     if (this.len > this.writtenLen) {
       if (this.busy[1 - this.active]) return undefined
@@ -439,14 +515,16 @@ export class LogBufferCore {
     return target
   }
 
+  /** Completes when a slot next becomes idle, a reservation ends, or the buffer is shut down. */
+  readonly whenIdle: Effect.Effect<void> = Effect.suspend(() => this.awaitIdle())
+
   /**
-   * Refuses every later append, seal and flush (as a poison with EBADF) and wakes every waiter,
-   * so that nothing writes into the slots once their Scope starts releasing them. Idempotent.
+   * Moves to `Closing`: every later append, seal and flush fails with `JournalClosed`, and every
+   * waiter wakes, so nothing writes into the slots once their Scope starts releasing them.
+   * Idempotent; a poisoned buffer stays poisoned.
    */
   shutdown(): void {
-    if (this.poison === undefined) {
-      this.poison = IoError.fromErrno("EBADF", "append", this.handle.path, "the log buffer is closed")
-    }
+    if (this.lifecycle._tag === "Open") this.lifecycle = { _tag: "Closing", error: this.closedError }
     this.signalIdle()
   }
 
@@ -455,8 +533,8 @@ export class LogBufferCore {
     const self = this
     return Effect.gen(function* () {
       // Every completed job signals idle; the queue only empties once the last one completed.
-      for (let turn = 0; self.jobs.length > 0; turn++) {
-        assert(turn < 1_000_000, "drain made no progress")
+      for (let turn = 0; self.queue.queuedJobs > 0; turn++) {
+        assert(turn < TURNS_MAX, "drain made no progress")
         yield* self.awaitIdle()
       }
     })
@@ -492,43 +570,38 @@ export class LogBufferCore {
     this.baseLsn += carryStart
     this.len = length - carryStart
     this.writtenLen = this.len
-    // Only syncs pay for a growing file (fdatasync commits the allocation and size); a bulk
-    // loader that syncs once would only write every byte twice. So allocate ahead for syncs only.
-    if (datasync) this.maybePreallocate()
-  }
-
-  /**
-   * Queues zeros over the next `preallocateBytes` once the log comes within two slots of the
-   * allocated end. They never touch a byte that holds a record (see below).
-   */
-  private maybePreallocate(): void {
-    if (this.preallocateBytes === 0 || this.nextLsn + 2 * this.capacityBytes < this.allocatedEnd) return
-    // Records below nextLsn are in queued jobs (before this one); records at or past it are
-    // written by later jobs, after the zeros. The carried sector below roundUp(nextLsn) is not touched.
-    const from = roundUp(Math.max(this.allocatedEnd, this.nextLsn), this.sectorBytes)
-    const to = from + this.preallocateBytes
-    this.allocatedEnd = to
-    this.pushJob({ kind: "preallocate", fromBytes: from, toBytes: to })
+    if (datasync) {
+      const preallocation = this.preallocator.next(this.nextLsn)
+      if (preallocation !== undefined) this.pushJob(preallocation)
+    }
   }
 
   private pushJob(job: Job): void {
-    assert(this.jobs.length < JOBS_MAX, "job queue bound")
     if (job.kind === "slot" || job.kind === "scratch") {
       assert(
         job.fileOffsetBytes % this.sectorBytes === 0 && job.bytes.byteLength % this.sectorBytes === 0,
         "writes are sector-aligned",
       )
     }
-    this.jobs.push(job)
-    const wake = this.writerWake
-    if (wake !== undefined) {
-      this.writerWake = undefined
-      wake(Effect.void)
-    }
+    this.queue.push(job)
   }
 
-  /** Completes when a slot next becomes idle (a write completed) or the buffer is shut down. */
-  readonly whenIdle: Effect.Effect<void> = Effect.suspend(() => this.awaitIdle())
+  private reserve(): Deferred.Deferred<void> {
+    assert(this.reservation === undefined, "one reservation at a time")
+    const reservation = Deferred.makeUnsafe<void>()
+    this.reservation = reservation
+    return reservation
+  }
+
+  private release(reservation: Deferred.Deferred<void>): Effect.Effect<void> {
+    return Effect.sync(() => {
+      assert(this.reservation === reservation, "the owner releases its reservation")
+      this.reservation = undefined
+      Deferred.doneUnsafe(reservation, Exit.void)
+      // Flushes (and the group commit) waiting for the reservation retry on the idle signal.
+      this.signalIdle()
+    })
+  }
 
   private awaitIdle(): Effect.Effect<void> {
     if (this.idleSignal === undefined) this.idleSignal = Deferred.makeUnsafe<void>()
@@ -548,7 +621,7 @@ export class LogBufferCore {
       case "datasync":
         return this.fileIo.datasync(this.handle)
       case "preallocate":
-        return this.preallocate(job.fromBytes, job.toBytes)
+        return this.preallocator.run(job.fromBytes, job.toBytes)
       case "scratch":
         return this.fileIo.writeAt(this.handle, job.bytes, job.fileOffsetBytes)
       case "slot":
@@ -558,92 +631,37 @@ export class LogBufferCore {
     }
   }
 
-  /**
-   * Writes zeros over `[from, to)` (sector-aligned, from the zero buffer). Written blocks, unlike
-   * fallocated (unwritten) extents or a growing file, give a later fdatasync no metadata to
-   * commit (no size change, no allocation, no extent conversion). A failure
-   * touches no record (the range is past the log), so it only turns preallocation off.
-   */
-  private preallocate(from: number, to: number): Effect.Effect<void> {
-    const zeros = this.zeros
-    if (zeros === undefined) return Effect.void
-    const self = this
-    return Effect.gen(function* () {
-      for (let offset = from; offset < to; offset += zeros.byteLength) {
-        yield* self.fileIo.writeAt(self.handle, zeros.subarray(0, Math.min(zeros.byteLength, to - offset)), offset)
-      }
-    }).pipe(
-      Effect.catch(() =>
-        Effect.sync(() => {
-          self.preallocateBytes = 0
-        }),
-      ),
-    )
-  }
-
-  /**
-   * The writer: runs queued jobs one at a time, in order. Interruptible only while the queue is
-   * empty; a job, once started, runs to completion even when the Scope closes, because the kernel
-   * reads the slot (or scratch) until the write's completion. One loop, no `Effect.forever`: a
-   * job that follows another (the next group-commit round, queued from the previous one's
-   * completion) starts in the same turn.
-   */
-  readonly writer: Effect.Effect<never> = Effect.uninterruptibleMask((restore) => {
-    const self = this
-    const park = restore(
-      Effect.callback<void>((resume) => {
-        self.writerWake = resume
-      }),
-    )
-    return Effect.gen(function* () {
-      while (true) {
-        const job = self.jobs[0]
-        if (job === undefined) {
-          yield* park
-          continue
-        }
-        const exit = self.poison === undefined ? yield* Effect.exit(self.perform(job)) : Exit.fail(self.poison)
-        self.jobs.shift()
-        const failure = self.settle(job, exit)
-        if (job.kind === "scratch") yield* Scope.close(job.scratchScope, Exit.void)
-        // All bookkeeping before anyone is told: completions resume waiters synchronously, and
-        // they may append, seal, start the next round or close the buffer.
-        self.signalIdle()
-        if (job.kind !== "preallocate") job.onDone?.(failure)
-      }
-    })
-  })
-
-  /** The writer's bookkeeping for a finished job; returns the poison if the buffer is poisoned. */
-  private settle(job: Job, exit: Exit.Exit<void, IoError.IoError>): IoError.IoError | undefined {
+  /** The writer's bookkeeping for a finished job; returns the failure to report to its waiters. */
+  private settle(job: Job, exit: Exit.Exit<void, JobFailure>): JobFailure | undefined {
     if (Exit.isSuccess(exit)) {
       if (job.kind !== "preallocate") {
+        // FS-J3: the frontier moves only over bytes whose write completed, in LSN order.
         assert(job.endLsn >= this.flushedLsn, "flushed frontier only moves forward")
         this.flushedLsn = job.endLsn
       }
-    } else if (this.poison === undefined) {
-      this.poison = failureOf(exit, this.handle.path)
     }
     if (job.kind === "slot") this.busy[job.slot] = false
-    if (job.kind === "scratch") this.scratchBusy = false
-    return Exit.isSuccess(exit) ? undefined : this.poison
+    // The last chunk of an oversize record frees the scratch; earlier chunks reuse it.
+    if (job.kind === "scratch" && job.scratchScope !== undefined) this.scratchBusy = false
+    if (Exit.isSuccess(exit)) return undefined
+    const failure = failureOf(exit, this.handle.path)
+    if (this.lifecycle._tag === "Open" && failure._tag === "IoError")
+      this.lifecycle = { _tag: "Poisoned", error: failure }
+    return failure
   }
 }
 
-/** The IoError a failed job carries; a defect in a layer is reported as an `Unknown` IoError. */
-const failureOf = (exit: Exit.Exit<void, IoError.IoError>, path: string): IoError.IoError => {
-  if (Exit.isFailure(exit)) {
-    const error = Cause.findErrorOption(exit.cause)
-    if (Option.isSome(error)) return error.value
-    return new IoError.IoError({
-      reason: "Unknown",
-      syscall: "write",
-      code: "EUNKNOWN",
-      path,
-      cause: Cause.squash(exit.cause),
-    })
-  }
-  return assertNever("a successful job has no failure")
+/** The failure a failed job carries; a defect in a layer is reported as an `Unknown` IoError. */
+const failureOf = (exit: Exit.Failure<void, JobFailure>, path: string): JobFailure => {
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isSome(error)) return error.value
+  return new IoError.IoError({
+    reason: "Unknown",
+    syscall: "write",
+    code: "EUNKNOWN",
+    path,
+    cause: Cause.squash(exit.cause),
+  })
 }
 
 const assertNever = (message: string): never => {
