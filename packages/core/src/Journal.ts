@@ -394,14 +394,19 @@ const build = Effect.fnUntraced(function* (
 
   // Close syncs what was appended, then releases in reverse order of acquisition whatever
   // happened. The first caller runs it; every later caller waits for the same outcome.
+  // The claim (`closeDone`, `closed`) and the region that completes it are one uninterruptible
+  // step: claimed in a plain `suspend`, an interrupt at the yield before the region would leave a
+  // claim nobody completes, and the scope's finalizer (another close) would wait for it forever.
+  // An interrupted caller's close still runs to the end (the file is released); only its wait for
+  // the outcome is cut short.
   let closeDone: Deferred.Deferred<void, JournalError> | undefined
-  const close: Effect.Effect<void, JournalError> = Effect.suspend(() => {
-    if (closeDone !== undefined) return Deferred.await(closeDone)
-    const done = Deferred.makeUnsafe<void, JournalError>()
-    closeDone = done
-    closed = true
-    return Effect.uninterruptible(
-      Effect.gen(function* () {
+  const close: Effect.Effect<void, JournalError> = Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (closeDone !== undefined) return restore(Deferred.await(closeDone))
+      const done = Deferred.makeUnsafe<void, JournalError>()
+      closeDone = done
+      closed = true
+      return Effect.gen(function* () {
         const poison = core.poisonedBy
         const synced = yield* Effect.exit(
           poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison)),
@@ -409,9 +414,9 @@ const build = Effect.fnUntraced(function* (
         yield* Scope.close(scope, Exit.void)
         Deferred.doneUnsafe(done, Exit.isSuccess(synced) ? Exit.void : Exit.failCause(synced.cause))
         return yield* synced
-      }),
-    )
-  })
+      })
+    }),
+  )
 
   return {
     path,

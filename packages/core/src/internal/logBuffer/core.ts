@@ -57,6 +57,10 @@ const SCRATCH_ALIGNMENT_BYTES = 4096
 /** Most frames (and frame bytes) one `appendBatch` encodes per event-loop turn: ≈ 1 ms or less. */
 const BATCH_RECORDS_PER_TURN_MAX = 8192
 const BATCH_BYTES_PER_TURN_MAX = 1024 * 1024
+/** A SharedArrayBuffer is never detached; an ArrayBuffer says so (ES2024). */
+const isDetached = (payload: Uint8Array): boolean =>
+  (payload.buffer as { readonly detached?: boolean }).detached === true
+
 /** Bounds every retry loop; only a broken state machine gets near it. */
 const TURNS_MAX = 1_000_000
 
@@ -207,6 +211,8 @@ export class LogBufferCore {
     let len = startLen
     while (index < indexEnd) {
       const payload = payloads[index]!
+      // A detached view reads as empty: never place it as an empty record (the caller fails).
+      if (payload.byteLength === 0 && isDetached(payload)) break
       const end = len + payload.byteLength + Frame.OVERHEAD
       if (end > this.capacityBytes || (index > fromIndex && end - startLen > BATCH_BYTES_PER_TURN_MAX)) break
       len += Frame.encodeInto(slot, len, payload)
@@ -263,7 +269,9 @@ export class LogBufferCore {
           if (index < payloads.length) yield* Effect.yieldNow
           continue
         }
-        // The next frame does not fit the active slot: wait for a slot, seal, or go oversize.
+        // The payload was detached during a turn, or the next frame does not fit the active
+        // slot: wait for a slot, seal, or go oversize.
+        if (isDetached(payloads[index]!)) return yield* Effect.fail(detached())
         yield* self.placeSlow(payloads[index]!, true)
         index++
       }
@@ -275,6 +283,7 @@ export class LogBufferCore {
   private placeSlow(payload: Uint8Array, owner: boolean): Effect.Effect<number, AppendError> {
     if (this.isOversize(payload.byteLength + Frame.OVERHEAD)) return this.placeOversize(payload, owner)
     const self = this
+    const payloadBytes = payload.byteLength
     return Effect.gen(function* () {
       // Each turn appends, seals (after which the frame fits: the carry is < 1 sector and the
       // frame at most capacity - 1 sector), or waits for a write or a reservation to complete.
@@ -286,6 +295,8 @@ export class LogBufferCore {
           yield* Deferred.await(held)
           continue
         }
+        // Checked in the placement's own step: copying from a detached view throws mid-transition.
+        if (payload.byteLength !== payloadBytes || isDetached(payload)) return yield* Effect.fail(detached())
         const end = self.place(payload)
         if (end !== undefined) return end
         if (self.busy[1 - self.active]) {

@@ -61,21 +61,25 @@ const onFile = <A>(
 
 /**
  * Runs an Effect-based call (Libc) with the file's fd pinned open. The call is uninterruptible,
- * so the pin is released only when the thread is done with the fd.
+ * so the pin is released only when the thread is done with the fd. The pin and its `ensuring` are
+ * one uninterruptible step: pinned in a plain `suspend`, an interrupt at the scheduler yield
+ * before `ensuring` ran would leak the pin, and `close` would wait forever (issue 10 item 10).
  */
 const onFileEffect = <A>(
   handle: Handle,
   syscall: string,
   use: (file: OpenFile) => Effect.Effect<A, IoError.IoError>,
 ): Effect.Effect<A, IoError.IoError> =>
-  Effect.suspend(() => {
-    const file = fromHandle(handle)
-    if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
-    return Effect.ensuring(
-      Effect.uninterruptible(use(file)),
-      Effect.sync(() => unpin(file)),
-    )
-  })
+  Effect.uninterruptible(
+    Effect.suspend(() => {
+      const file = fromHandle(handle)
+      if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
+      return Effect.ensuring(
+        use(file),
+        Effect.sync(() => unpin(file)),
+      )
+    }),
+  )
 
 /** Adapts a `node:fs` callback to `Done`, naming the syscall in the error. */
 const nodeDone =
