@@ -89,7 +89,11 @@ export class Writer {
     const wake = this.wake
     if (wake !== undefined) {
       this.wake = undefined
-      wake(Effect.void)
+      // Never resume the writer inside `push`: its caller is mid-transition (a seal queues the
+      // job before it rotates the slots), and over a synchronous layer the whole job, its
+      // completion and the producers it wakes would run against that half-changed state. A
+      // microtask still starts the write in the same event-loop turn.
+      queueMicrotask(() => wake(Effect.void))
     }
   }
 
