@@ -25,7 +25,6 @@
  */
 import * as NodePath from "node:path"
 import { Deferred, Effect, Exit, Scope } from "effect"
-import type { IoError } from "@fsys/native"
 import type * as Duration from "effect/Duration"
 import * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
