@@ -25,7 +25,6 @@
  */
 import * as NodePath from "node:path"
 import { Context, Deferred, Effect, Exit, Layer, Scope, type Stream } from "effect"
-import type { IoError } from "@fsys/native"
 import type * as Duration from "effect/Duration"
 import * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
