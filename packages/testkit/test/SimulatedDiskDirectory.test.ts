@@ -18,7 +18,7 @@ const writeFile = (disk: SimulatedDisk.Disk, path: string, value: number, syncDi
     if (syncDirectory) yield* io.syncDirectory("/d")
   }).pipe(Effect.scoped)
 
-const valueOf = (disk: SimulatedDisk.Disk, path: string) =>
+const firstByteOf = (disk: SimulatedDisk.Disk, path: string) =>
   Effect.map(disk.readFile(path), (file) => (Option.isSome(file) ? file.value[0] : undefined))
 
 describe("SimulatedDisk: directories", () => {
@@ -47,8 +47,8 @@ describe("SimulatedDisk: directories", () => {
       yield* writeFile(disk, "/d/new", 7, true)
       yield* writeFile(disk, "/d/target", 3, true)
       yield* io.rename("/d/new", "/d/target")
-      assert.strictEqual(yield* valueOf(disk, "/d/target"), 7)
-      assert.strictEqual(yield* valueOf(disk, "/d/new"), undefined)
+      assert.strictEqual(yield* firstByteOf(disk, "/d/target"), 7)
+      assert.strictEqual(yield* firstByteOf(disk, "/d/new"), undefined)
       assert.deepStrictEqual(yield* io.listDirectory("/d"), ["target"])
       const missing = yield* Effect.exit(io.rename("/d/new", "/d/other"))
       assert.isTrue(Exit.isFailure(missing))
@@ -64,16 +64,16 @@ describe("SimulatedDisk: directories", () => {
         yield* disk.fileIo.rename("/d/tmp", "/d/ckpt")
         yield* disk.fileIo.syncDirectory("/d")
         yield* disk.crash({ mode })
-        assert.strictEqual(yield* valueOf(disk, "/d/ckpt"), 9, mode)
-        assert.strictEqual(yield* valueOf(disk, "/d/tmp"), undefined, mode)
+        assert.strictEqual(yield* firstByteOf(disk, "/d/ckpt"), 9, mode)
+        assert.strictEqual(yield* firstByteOf(disk, "/d/tmp"), undefined, mode)
       }
       const disk = yield* SimulatedDisk.make({ seed: 4 })
       yield* writeFile(disk, "/d/tmp", 9, true)
       yield* writeFile(disk, "/d/ckpt", 1, true)
       yield* disk.fileIo.rename("/d/tmp", "/d/ckpt")
       yield* disk.crash({ mode: "dropUnsynced" })
-      assert.strictEqual(yield* valueOf(disk, "/d/ckpt"), 1)
-      assert.strictEqual(yield* valueOf(disk, "/d/tmp"), 9)
+      assert.strictEqual(yield* firstByteOf(disk, "/d/ckpt"), 1)
+      assert.strictEqual(yield* firstByteOf(disk, "/d/tmp"), 9)
     }),
   )
 
@@ -86,8 +86,8 @@ describe("SimulatedDisk: directories", () => {
         yield* writeFile(disk, "/d/ckpt", 1, true)
         yield* disk.fileIo.rename("/d/tmp", "/d/ckpt")
         const report = yield* disk.crash()
-        const target = yield* valueOf(disk, "/d/ckpt")
-        const source = yield* valueOf(disk, "/d/tmp")
+        const target = yield* firstByteOf(disk, "/d/ckpt")
+        const source = yield* firstByteOf(disk, "/d/tmp")
         const outcome = `${source}/${target}`
         // old state (tmp=9, ckpt=1) or new state (no tmp, ckpt=9); never both names nor neither
         assert.include(["9/1", "undefined/9"], outcome, report.summary)
@@ -111,7 +111,7 @@ describe("SimulatedDisk: directories", () => {
       yield* writeFile(again, "/d/a", 1, true)
       yield* again.fileIo.remove("/d/a")
       yield* again.crash({ mode: "dropUnsynced" })
-      assert.strictEqual(yield* valueOf(again, "/d/a"), 1)
+      assert.strictEqual(yield* firstByteOf(again, "/d/a"), 1)
     }),
   )
 })
