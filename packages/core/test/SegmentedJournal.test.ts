@@ -5,7 +5,7 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Stream } from "effect"
+import { Effect, Exit, Fiber, Stream } from "effect"
 import { Frame, JournalReader, SegmentedJournal } from "@fsys/core"
 import { payloadFor, tempDir } from "./journalFixtures.ts"
 
@@ -168,6 +168,29 @@ describe.each(modes)("SegmentedJournal (%s)", (mode) => {
       const reopened = yield* SegmentedJournal.open(dir, retaining)
       assert.deepStrictEqual(yield* reopened.lastCheckpoint, { lsn: end, data: new Uint8Array([1, 2, 3]) })
       assert.strictEqual(yield* reopened.firstLsn, first)
+    }),
+  )
+})
+
+describe("SegmentedJournal: records", () => {
+  it.live("a follower sees only durable records, in order, across rotations", () =>
+    Effect.gen(function* () {
+      const dir = NodePath.join(yield* tempDir, "j")
+      const journal = yield* SegmentedJournal.open(dir, { mode: "buffered", segmentBytes: 4096, preallocateBytes: 0 })
+      const count = 120
+      const follower = yield* Effect.forkChild(Stream.runCollect(Stream.take(journal.records({ follow: true }), count)))
+      const payloads = Array.from({ length: count }, (_, i) => payloadFor(9, i, 90))
+      for (const [i, payload] of payloads.entries()) {
+        const end = yield* journal.append(payload)
+        if (i % 10 === 9) yield* journal.syncThrough(end)
+      }
+      const seen = yield* Fiber.join(follower)
+      assert.strictEqual(seen.length, count)
+      assert.isAbove((yield* journal.segments).length, 2)
+      for (const [i, record] of seen.entries()) {
+        assert.deepStrictEqual(record.payload, payloads[i])
+        assert.isBelow(record.lsn, yield* journal.syncedLsn)
+      }
     }),
   )
 })
