@@ -195,6 +195,41 @@ describe("SegmentedJournal: records", () => {
   )
 })
 
+describe("SegmentedJournal: interruption", () => {
+  it.live("interrupting appenders and syncers during rotations never wedges it; close and reopen work", () =>
+    Effect.gen(function* () {
+      const dir = NodePath.join(yield* tempDir, "j")
+      const options = {
+        mode: "direct",
+        logBufferBytes: 4096,
+        sectorBytes: 512,
+        segmentBytes: 4096,
+        preallocateBytes: 0,
+      } as const
+      const journal = yield* SegmentedJournal.open(dir, options)
+      const worker = (id: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 200; i++) {
+            const end = yield* journal.append(payloadFor(id, i, 50 + ((i * 17) % 400)))
+            if (i % 5 === 0) yield* journal.syncThrough(end)
+          }
+        })
+      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5, 6], (id) => Effect.forkChild(worker(id)))
+      yield* Effect.sleep(20)
+      yield* Fiber.interrupt(fibers[0]!)
+      yield* Fiber.interrupt(fibers[3]!)
+      for (const fiber of [fibers[1]!, fibers[2]!, fibers[4]!, fibers[5]!]) yield* Fiber.join(fiber)
+      const end = yield* journal.sync
+      assert.isAbove((yield* journal.segments).length, 2)
+      yield* journal.close
+      const reopened = yield* SegmentedJournal.open(dir, options)
+      assert.strictEqual(yield* reopened.nextLsn, end)
+      const all = yield* Stream.runCollect(reopened.records())
+      assert.strictEqual(all[all.length - 1]!.lsn + all[all.length - 1]!.payload.length + 12, end)
+    }),
+  )
+})
+
 describe("SegmentedJournal: open", () => {
   it.live("a second open of the same directory fails with JournalLocked", () =>
     Effect.gen(function* () {
