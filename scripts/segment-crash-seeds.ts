@@ -1,6 +1,6 @@
 /**
  * Runs the segmented journal's power-loss suite outside vitest, for long runs:
- * `node scripts/segment-crash-seeds.ts [seedsPerMode=2000] [fromSeed=1]` (prints failures and a
+ * `node scripts/segment-crash-seeds.ts [seedsPerMode=2000] [fromSeed=1] [mode]` (prints failures and a
  * summary; exit 1 when any seed fails).
  */
 import { Effect } from "effect"
@@ -8,12 +8,14 @@ import { runSegmentSeed, segmentModes } from "../packages/testkit/test/crash/seg
 
 const seeds = Number(process.argv[2] ?? 2000)
 const from = Number(process.argv[3] ?? 1)
+const only = process.argv[4]
+const modes = only === undefined ? segmentModes : segmentModes.filter((mode) => mode === only)
 const started = performance.now()
 let failures = 0
 let appended = 0
 await Effect.runPromise(
   Effect.gen(function* () {
-    for (const mode of segmentModes) {
+    for (const mode of modes) {
       for (let seed = from; seed < from + seeds; seed++) {
         const outcome = yield* runSegmentSeed(seed, mode)
         appended += outcome.appended
@@ -26,6 +28,6 @@ await Effect.runPromise(
 )
 const seconds = (performance.now() - started) / 1000
 console.log(
-  `${seeds * segmentModes.length} seeds (${seeds} per mode), ${appended} records appended, ${failures} failures, ${seconds.toFixed(0)} s`,
+  `${seeds * modes.length} seeds (${seeds} per mode), ${appended} records appended, ${failures} failures, ${seconds.toFixed(0)} s`,
 )
 process.exitCode = failures === 0 ? 0 : 1
