@@ -77,6 +77,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     remove: node.remove,
     allocateAligned: AlignedMemory.allocate,
     registerBuffers: (buffers) => IoUring.registerBuffers(ring, buffers),
+    directAlignment: node.directAlignment,
   })
 }
 

@@ -17,6 +17,7 @@ import * as NodeFs from "node:fs"
 import { Effect } from "effect"
 import { AlignedMemory, IoError, Libc } from "@fsys/native"
 import type { FileIoService, Handle, OpenOptions } from "../../FileIo.ts"
+import * as Alignment from "./alignment.ts"
 import * as NativeMemory from "./nativeMemory.ts"
 import { openPath } from "./open.ts"
 import { badDescriptor, fromHandle, OpenFile, pin, requestClose, unpin } from "./openFile.ts"
@@ -217,4 +218,6 @@ export const make = (): FileIoService => ({
 
   // Fixed buffers are an io_uring feature; positional IO has nothing to register.
   registerBuffers: () => Effect.void,
+
+  directAlignment: (handle) => onFileEffect(handle, "statx", (file) => Alignment.ofDescriptor(file.fd)),
 })
