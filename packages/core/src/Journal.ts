@@ -72,6 +72,12 @@ export interface Options {
    * write only turns preallocation off.
    */
   readonly preallocateBytes?: number
+  /**
+   * When recovery cannot read a sector (EIO): "fail" (default) refuses with `JournalUnreadable`,
+   * naming the offset, and changes nothing; "truncate" keeps the records before it, saving the
+   * rest to the sidecar (unreadable bytes as zeros) — see docs/CRASH-SAFETY.md.
+   */
+  readonly onReadError?: "fail" | "truncate"
 }
 
 /**
@@ -191,6 +197,7 @@ const build = Effect.fnUntraced(function* (
     requireDirect: false,
     backend: options.backend,
     legacyGaps: options.legacyGaps,
+    onReadError: options.onReadError,
     ...(options.sectorBytes === undefined ? {} : { sectorBytes: options.sectorBytes }),
   })
   const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)
