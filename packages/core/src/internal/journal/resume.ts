@@ -23,9 +23,8 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { IoError } from "@fsys/native"
-import type * as Scope from "effect/Scope"
 import type * as FileIo from "../../FileIo.ts"
 import { type InvalidOptions, JournalLocked, JournalUnreadable, NotAJournal } from "../../JournalError.ts"
 import type { TailState } from "../../JournalReader.ts"
@@ -102,12 +101,14 @@ export const openForAppend = Effect.fnUntraced(function* (
   if (options.mode === "direct" && direct === undefined && options.requireDirect && directOpen?._tag === "Refused") {
     return yield* Effect.fail(directOpen.cause)
   }
+  // The reader's bounce buffer lives only as long as recovery (the parent frees it on failure).
+  const recoveryScope = yield* Scope.fork(yield* Effect.scope, "sequential")
   const reader = yield* Media.make(
     fileIo,
     yield* fileIo.size(readHandle),
     readHandle,
     direct === undefined ? undefined : { handle: direct.handle, alignmentBytes: direct.readAlignmentBytes },
-  )
+  ).pipe(Scope.provide(recoveryScope))
   const scan = yield* stableScan(fileIo, readHandle, reader, options.legacyGaps)
   const unreadableAt = reader.unreadableAt()
   // A crash can tear our first frame (Truncated*, ChecksumMismatch) but never writes a foreign
@@ -162,6 +163,7 @@ export const openForAppend = Effect.fnUntraced(function* (
       return yield* Effect.die(new Error(`fsys: the file shrank under the journal's lock while reading ${path}`))
     }
   }
+  yield* Scope.close(recoveryScope, Exit.void)
   return {
     fileIo,
     handle,
