@@ -61,7 +61,7 @@ export interface Options {
   readonly backend?: "auto" | "io_uring" | "pwrite"
   /** Also read fsys 1.1.0's zero-gapped files (see `JournalReader`); default false. */
   readonly legacyGaps?: boolean
-  /** Direct-IO alignment override; default: probed on the file after it exists. */
+  /** Direct-IO alignment override; default: `FileIo.directAlignment` of the open file (its physical sector when larger than the DIO alignment). */
   readonly sectorBytes?: number
   /**
    * Bytes kept written with zeros ahead of the end of the log, so syncs overwrite written blocks
