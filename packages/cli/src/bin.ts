@@ -5,6 +5,8 @@
  *
  * @since 0.1.0
  */
+// First: @fsys/native refuses an unsupported Node.js with one clear line, before anything else loads.
+import "@fsys/native"
 // Deep imports: the package index loads every platform module (HTTP, sockets…), which costs
 // seconds of startup for a command that needs none of them.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"

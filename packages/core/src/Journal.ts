@@ -24,7 +24,7 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import { Deferred, Effect, Exit, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Scope } from "effect"
 import type { IoError } from "@fsys/native"
 import type * as Duration from "effect/Duration"
 import * as FileIo from "./FileIo.ts"
@@ -380,3 +380,36 @@ const build = Effect.fnUntraced(function* (
     close,
   }
 })
+
+/**
+ * The journal as an Effect service, for programs that provide their resources as layers (the way
+ * Effect's platform services are provided). Built by `layer`; `yield* Journal.Journal` gives the
+ * `Handle`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Journal extends Context.Service<Journal, Handle>()("@fsys/core/Journal") {}
+
+/**
+ * A layer that opens the journal at `path` when it is built and closes it (sync, then release)
+ * when the layer's scope ends — `Journal.open` tied to the layer's life. Uses the ambient `FileIo`,
+ * so `Journal.layer(path).pipe(Layer.provide(FileIoAuto.layer))` picks the backend by probing.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Journal } from "@fsys/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const journal = yield* Journal.Journal
+ *   yield* journal.syncThrough(yield* journal.append(new Uint8Array([1, 2, 3])))
+ * })
+ * Effect.runPromise(Effect.provide(program, Journal.layer("app.journal")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (path: string, options?: Options): Layer.Layer<Journal, JournalError> =>
+  Layer.effect(Journal, open(path, options))

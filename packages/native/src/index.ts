@@ -4,6 +4,9 @@
  *
  * @since 0.1.0
  */
+// First: refuses an unsupported Node.js before anything else loads.
+import "./internal/nodeVersion.ts"
+
 export type { AlignedBuffer } from "./AlignedBuffer.ts"
 export * as AlignedMemory from "./AlignedMemory.ts"
 export * as InFlight from "./InFlight.ts"

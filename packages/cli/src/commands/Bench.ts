@@ -1,21 +1,26 @@
 /**
  * `fsys bench` — the same workloads, side by side, in one run: our journal (Direct over
  * io_uring, Direct over pwrite, Buffered) against node:fs done right and the libraries users pick
- * instead (better-sqlite3, lmdb, classic-level). Each (workload, subject) runs in a fresh child
- * process and reads every record back to verify it. Prints a table with ratios and the targets,
- * and writes `results.json`, `results.svg` (the chart) and `results.md` (tables) to `--out`.
+ * instead (node:sqlite, better-sqlite3, lmdb, classic-level), with the disk's ceiling measured in
+ * the same run (`limit` for durable workloads, O_DIRECT bandwidth for 1 MiB records). Each
+ * (workload, subject) pass runs in a fresh child process and reads every record back to verify it;
+ * passes are interleaved (the subject order alternates) and each row is their median. Prints a
+ * table per workload with ratios and the targets, and writes `results.json`, `results.svg` (the
+ * chart) and `results.md` (tables) to `--out`.
  *
  * A peer that cannot be installed or loaded is reported as skipped with the reason.
  *
  * @since 0.1.0
  */
+import { existsSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import type { Outcome, SubjectName, Workload } from "../../../../scripts/bench/protocol.ts"
-import { SUBJECTS } from "../../../../scripts/bench/protocol.ts"
+import type { Outcome, SubjectName, Workload } from "@fsys/bench/Protocol"
+import { runsIn, SUBJECTS } from "@fsys/bench/Protocol"
 import * as Chart from "../internal/bench/chart.ts"
+import * as Render from "../internal/bench/render.ts"
 import * as Report from "../internal/bench/report.ts"
 import * as Runner from "../internal/bench/runner.ts"
 import * as Workloads from "../internal/bench/workloads.ts"
@@ -29,11 +34,17 @@ import * as Progress from "../internal/progress.ts"
  */
 export interface Options {
   readonly quick: boolean
-  /** Passes per (workload, subject) in a full run; the best is reported. */
+  /** Passes per (workload, subject) in a full run; each row is their median. */
   readonly repeat: number
   readonly only: ReadonlyArray<SubjectName>
   readonly workloads: ReadonlyArray<string> | undefined
   readonly outDirectory: string
+  /** Where the (non-tmpfs) workloads' directories are created. */
+  readonly root: string
+  /** Overrides the timed phase of each workload (1 MiB records keep their multiple). */
+  readonly durationMillis: number | undefined
+  /** The command line, recorded in the results. */
+  readonly command: string
 }
 
 const parseList = <A extends string>(
@@ -51,6 +62,97 @@ const parseList = <A extends string>(
     : Effect.succeed(items as Array<A>)
 }
 
+type Passes = Map<string, Array<Outcome>>
+const key = (workload: Workload, subject: SubjectName): string => `${workload.name}\u0000${subject}`
+
+/** Why tmpfs workloads cannot run here, or undefined when they can. */
+const tmpfsUnavailable = (): string | undefined => {
+  if (!existsSync(Runner.TMPFS_ROOT)) return `no ${Runner.TMPFS_ROOT}`
+  const fs = Report.filesystemOf(Runner.TMPFS_ROOT)
+  return fs === "tmpfs" ? undefined : `${Runner.TMPFS_ROOT} is ${fs}, not tmpfs`
+}
+
+/**
+ * Runs every pass. A quick run starts one process per subject for all its
+ * workloads (a smoke test, not a measurement); a full run one process per pass of each pair.
+ */
+const runPasses = Effect.fnUntraced(function* (
+  options: Options,
+  workloads: ReadonlyArray<Workload>,
+  subjects: ReadonlyArray<SubjectName>,
+) {
+  const passes: Passes = new Map()
+  /** The O_DIRECT reference runs once per pass of the 1 MiB workload, interleaved with it. */
+  const oDirect: Array<Outcome> = []
+  const reference = (workload: Workload) =>
+    workload.name !== Report.LARGE_RECORDS_WORKLOAD
+      ? Effect.void
+      : Effect.map(Runner.runODirectReference(workload.maxRecords * workload.recordBytes, options.root), (outcome) => {
+          oDirect.push(outcome)
+        })
+  const record = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
+    passes.set(key(workload, subject), [...(passes.get(key(workload, subject)) ?? []), outcome])
+  const noTmpfs = tmpfsUnavailable()
+  const runnable = workloads.filter((w) => !(w.onTmpfs && noTmpfs !== undefined))
+  for (const w of workloads) {
+    if (w.onTmpfs && noTmpfs !== undefined) {
+      for (const s of subjects.filter((s) => runsIn(s, w))) record(w, s, { _tag: "Skipped", reason: noTmpfs })
+    }
+  }
+  const progress = Progress.make()
+  const startMillis = performance.now()
+  const total = options.quick
+    ? subjects.length
+    : runnable.reduce((n, w) => n + subjects.filter((s) => runsIn(s, w)).length, 0) * options.repeat
+  let done = 0
+  const step = (what: string) =>
+    Effect.sync(() => {
+      progress.update(
+        `bench ${Progress.bar(done / total)} ${done}/${total}  ${what}  (${Format.millis(performance.now() - startMillis)})`,
+        true,
+      )
+    })
+  if (options.quick) {
+    for (const subject of subjects) {
+      yield* step(`all workloads × ${subject}`)
+      const group = runnable.filter((w) => runsIn(subject, w))
+      const results = group.length === 0 ? [] : yield* Runner.runTask(subject, group, options.root)
+      for (const [i, workload] of group.entries()) record(workload, subject, results[i]!)
+      done++
+    }
+    for (const workload of runnable) yield* reference(workload)
+  } else {
+    // The subject order alternates on every pass, so no subject always follows the same heavy
+    // writer (this VM's disk has a burst budget and background writeback).
+    for (const workload of runnable) {
+      const here = subjects.filter((s) => runsIn(s, workload))
+      for (let pass = 0; pass < options.repeat; pass++) {
+        for (const subject of pass % 2 === 0 ? here : [...here].reverse()) {
+          yield* step(`${workload.name} × ${subject} (pass ${pass + 1}/${options.repeat})`)
+          const [outcome] = yield* Runner.runTask(subject, [workload], options.root)
+          record(workload, subject, outcome!)
+          done++
+          if (!Progress.enabled())
+            yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown(workload, outcome!)}`)
+        }
+        yield* reference(workload)
+      }
+    }
+  }
+  progress.done()
+  const large = runnable.find((w) => w.name === Report.LARGE_RECORDS_WORKLOAD)
+  const oDirectReference: Outcome =
+    large === undefined
+      ? { _tag: "Skipped", reason: "no large-record workload in this run" }
+      : Report.summarize(large, oDirect)
+  return { passes, oDirectReference, oDirectPasses: oDirect }
+})
+
+const shown = (workload: Workload, outcome: Outcome): string =>
+  outcome._tag === "Measured"
+    ? `${Report.rate(workload, Report.throughput(workload, outcome.measurement))}, loop p99 ${outcome.measurement.eventLoopDelayP99Millis.toFixed(2)} ms`
+    : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
+
 /**
  * Runs the bench and writes its results.
  *
@@ -59,80 +161,41 @@ const parseList = <A extends string>(
  */
 export const run = Effect.fn("fsys.bench")(function* (options: Options) {
   const all = options.quick ? Workloads.quick : Workloads.full
-  const workloads = options.workloads === undefined ? all : all.filter((w) => options.workloads!.includes(w.name))
+  const chosen = options.workloads === undefined ? all : all.filter((w) => options.workloads!.includes(w.name))
+  const workloads =
+    options.durationMillis === undefined ? chosen : Workloads.withDuration(chosen, options.durationMillis)
   const subjects = SUBJECTS.filter((s) => options.only.includes(s))
   const startedAt = new Date().toISOString()
-  const progress = Progress.make()
-  const pairs = workloads.length * subjects.length
-  /** Worker runs: one per pair in a quick run, `repeat` per pair otherwise. */
-  const total = pairs * (options.quick ? 1 : options.repeat)
-  const outcomes: Array<{ workload: string; subject: SubjectName; outcome: Outcome }> = []
-  let done = 0
-  let reported = 0
-  const startMillis = performance.now()
-  const report = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
-    Effect.gen(function* () {
-      outcomes.push({ workload: workload.name, subject, outcome })
-      reported++
-      // A quick run reports each worker run as it ends; a full run counts its passes itself.
-      if (options.quick) done++
-      if (Progress.enabled()) return
-      const shown =
-        outcome._tag === "Measured"
-          ? Report.usesBandwidth(workload)
-            ? Format.bandwidth(outcome.measurement.bytesPerSecond)
-            : `${Format.count(outcome.measurement.recordsPerSecond)} rec/s`
-          : `${outcome._tag.toLowerCase()}: ${outcome.reason}`
-      yield* Console.error(`[${reported}/${pairs}] ${workload.name} × ${subject}: ${shown}`)
-    })
-  const showProgress = (what: string) =>
-    progress.update(
-      `bench ${Progress.bar(done / total)} ${done}/${total}  ${what}  (${Format.millis(performance.now() - startMillis)})`,
-      true,
-    )
-  if (options.quick) {
-    // One process per subject runs every workload: a smoke test, not a measurement.
-    for (const subject of subjects) {
-      showProgress(`all workloads × ${subject}`)
-      const results = yield* Runner.runTask(subject, workloads)
-      for (const [i, workload] of workloads.entries()) yield* report(workload, subject, results[i]!)
-    }
-  } else {
-    // Each pair runs `repeat` times, the subject order reversed on every other pass, so no
-    // subject always follows the same heavy writer (this VM's disk has a burst budget and
-    // background writeback); the best pass is kept, and every pass is in results.json.
-    for (const workload of workloads) {
-      const passes = new Map<SubjectName, Array<Outcome>>()
-      for (let pass = 0; pass < options.repeat; pass++) {
-        const order = pass % 2 === 0 ? subjects : [...subjects].reverse()
-        for (const subject of order) {
-          showProgress(`${workload.name} × ${subject} (pass ${pass + 1}/${options.repeat})`)
-          const [outcome] = yield* Runner.runTask(subject, [workload])
-          passes.set(subject, [...(passes.get(subject) ?? []), outcome!])
-          done++
-        }
-      }
-      for (const subject of subjects) {
-        yield* report(workload, subject, Report.best(workload, passes.get(subject)!))
-      }
-    }
-  }
-  const large = workloads.some((w) => w.name === "unsynced-1MiB")
-  const oDirectReference: Outcome = large
-    ? yield* Runner.runODirectReference(Workloads.oDirectReferenceBytes(options.quick))
-    : { _tag: "Skipped", reason: "no large-record workload in this run" }
-  progress.done()
-
-  const rows = Report.rows(workloads, outcomes)
+  const { passes, oDirectReference, oDirectPasses } = yield* runPasses(options, workloads, subjects)
+  const summarized = workloads.flatMap((workload) =>
+    subjects.flatMap((subject) => {
+      const outcomes = passes.get(key(workload, subject))
+      if (outcomes === undefined) return []
+      const measuredPasses = outcomes.filter((o) => o._tag === "Measured").length
+      return [
+        { workload: workload.name, subject, outcome: Report.summarize(workload, outcomes), passes: measuredPasses },
+      ]
+    }),
+  )
+  const rows = Report.rows(workloads, summarized, oDirectReference)
+  const roots = [options.root, ...(workloads.some((w) => w.onTmpfs) ? [Runner.TMPFS_ROOT] : [])]
   const results: Report.Results = {
     tool: "fsys bench",
     startedAt,
     quick: options.quick,
-    machine: Report.machine(),
+    repeat: options.quick ? 1 : options.repeat,
+    command: options.command,
+    machine: Report.machine(roots.filter((r) => existsSync(r))),
     workloads,
     rows,
+    passes: summarized.map((s) => ({
+      workload: s.workload,
+      subject: s.subject,
+      outcomes: passes.get(`${s.workload}\u0000${s.subject}`) ?? [],
+    })),
     oDirectReference,
-    targets: Report.targets(workloads, rows, oDirectReference),
+    oDirectPasses,
+    targets: Report.targets(workloads, rows),
   }
   const outDirectory = resolve(options.outDirectory)
   yield* Effect.tryPromise({
@@ -140,11 +203,11 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
       await mkdir(outDirectory, { recursive: true })
       await writeFile(join(outDirectory, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
       await writeFile(join(outDirectory, "results.svg"), Chart.svg(results))
-      await writeFile(join(outDirectory, "results.md"), Report.markdown(results))
+      await writeFile(join(outDirectory, "results.md"), Render.markdown(results))
     },
     catch: (error) => Failure.failed(`cannot write results to ${outDirectory}: ${String(error)}`),
   })
-  yield* Console.log(Report.text(results))
+  yield* Console.log(Render.text(results))
   yield* Console.log(`\nwrote results.json, results.svg and results.md to ${outDirectory}`)
   const failures = rows.filter((r) => r.outcome._tag === "Failed")
   if (failures.length > 0) {
@@ -175,15 +238,27 @@ export const command = Command.make(
       Flag.optional,
     ),
     repeat: Flag.Int("repeat").pipe(
-      Flag.withDescription("Passes per workload and subject in a full run, order reversed each pass; the best is kept"),
-      Flag.withDefault(2),
+      Flag.withDescription(
+        "Passes per workload and subject in a full run, order alternated each pass; rows show the median",
+      ),
+      Flag.withDefault(3),
+    ),
+    dir: Flag.String("dir").pipe(
+      Flag.withDescription(
+        "Directory under which the workloads write (default the OS temp dir; tmpfs workloads use /dev/shm)",
+      ),
+      Flag.optional,
+    ),
+    duration: Flag.Int("duration-ms").pipe(
+      Flag.withDescription("Timed phase per workload pass in ms (default 2000; 1 MiB records get 4×)"),
+      Flag.optional,
     ),
     out: Flag.String("out").pipe(
-      Flag.withDescription("Directory for results.json and results.svg"),
+      Flag.withDescription("Directory for results.json, results.svg and results.md"),
       Flag.withDefault("bench-results"),
     ),
   },
-  ({ quick, only, workloads, out, repeat }) =>
+  ({ quick, only, workloads, out, repeat, dir, duration }) =>
     Effect.gen(function* () {
       const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...SUBJECTS]
       const names = Workloads.full.map((w) => w.name)
@@ -191,10 +266,27 @@ export const command = Command.make(
       if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) {
         return yield* Failure.usage(`--repeat must be an integer from 1 to 10, got ${repeat}`)
       }
-      yield* run({ quick, repeat, only: subjects, workloads: chosen, outDirectory: out })
+      if (
+        Option.isSome(duration) &&
+        !(Number.isInteger(duration.value) && duration.value >= 10 && duration.value <= 600_000)
+      ) {
+        return yield* Failure.usage(`--duration-ms must be an integer from 10 to 600000, got ${duration.value}`)
+      }
+      const root = Option.isSome(dir) ? resolve(dir.value) : Runner.defaultRoot()
+      if (!existsSync(root)) return yield* Failure.usage(`--dir ${root} does not exist`)
+      yield* run({
+        quick,
+        repeat,
+        only: subjects,
+        workloads: chosen,
+        outDirectory: out,
+        root,
+        durationMillis: Option.getOrUndefined(duration),
+        command: `fsys ${process.argv.slice(2).join(" ")}`,
+      })
     }).pipe(Effect.mapError(Failure.fromError)),
 ).pipe(
   Command.withDescription(
-    "Benchmark our journal against node:fs, better-sqlite3, lmdb and classic-level; writes results.json and results.svg",
+    "Benchmark our journal against node:fs, node:sqlite, better-sqlite3, lmdb and classic-level, with the disk's ceiling in the same run; writes results.json, results.svg and results.md",
   ),
 )

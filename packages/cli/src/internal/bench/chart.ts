@@ -4,14 +4,14 @@
  * its ratio to node:fs. Our variants, the node:fs baseline and the peers have their own colours.
  * Hand-written SVG: no dependency, no fonts to install.
  */
-import { OURS } from "../../../../../scripts/bench/protocol.ts"
+import { LIMIT, OURS } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
 import type { Results } from "./report.ts"
-import { throughput, usesBandwidth } from "./report.ts"
+import { LARGE_RECORDS_WORKLOAD, throughput, usesBandwidth } from "./report.ts"
 
-const WIDTH = 960
+const WIDTH = 1080
 const LABEL_WIDTH = 190
-const BAR_AREA = 560
+const BAR_AREA = 420
 const BAR_HEIGHT = 16
 const BAR_GAP = 5
 const PANEL_TITLE = 26
@@ -32,7 +32,9 @@ export const svg = (results: Results): string => {
         ? COLOURS.ours
         : row.subject === "node-fs"
           ? COLOURS.baseline
-          : COLOURS.peer
+          : row.subject === LIMIT
+            ? COLOURS.reference
+            : COLOURS.peer
       if (row.outcome._tag !== "Measured") {
         bars.push({
           label: row.subject,
@@ -44,10 +46,14 @@ export const svg = (results: Results): string => {
       }
       const value = throughput(workload, row.outcome.measurement)
       const shown = usesBandwidth(workload) ? Format.bandwidth(value) : `${Format.count(value)} rec/s`
-      const versus = row.vsNodeFs === null || row.subject === "node-fs" ? "" : `  (${row.vsNodeFs.toFixed(2)}× node:fs)`
-      bars.push({ label: row.subject, value, text: `${shown}${versus}`, colour })
+      const versus = row.vsNodeFs === null || row.subject === "node-fs" ? "" : `  ${row.vsNodeFs.toFixed(2)}× node:fs`
+      const ofLimit =
+        row.vsLimit === null || row.subject === LIMIT ? "" : `  ${(row.vsLimit * 100).toFixed(0)} % of limit`
+      const p99 =
+        row.subject === LIMIT ? "" : `  loop p99 ${row.outcome.measurement.eventLoopDelayP99Millis.toFixed(1)} ms`
+      bars.push({ label: row.subject, value, text: `${shown}${versus}${ofLimit}${p99}`, colour })
     }
-    if (workload.name === "unsynced-1MiB" && results.oDirectReference._tag === "Measured") {
+    if (workload.name === LARGE_RECORDS_WORKLOAD && results.oDirectReference._tag === "Measured") {
       const value = results.oDirectReference.measurement.bytesPerSecond
       bars.push({ label: "disk O_DIRECT", value, text: Format.bandwidth(value), colour: COLOURS.reference })
     }
@@ -71,14 +77,14 @@ export const svg = (results: Results): string => {
     [COLOURS.ours, "fsys (ours)"],
     [COLOURS.baseline, "node:fs done right"],
     [COLOURS.peer, "peers"],
-    [COLOURS.reference, "disk O_DIRECT reference"],
+    [COLOURS.reference, "ceiling (limit, O_DIRECT)"],
   ]
     .map(
       ([colour, label], i) =>
         `<rect x="${10 + i * 200}" y="28" width="12" height="12" fill="${colour}"/><text x="${28 + i * 200}" y="38" font-size="12">${label}</text>`,
     )
     .join("")
-  const title = `fsys bench${results.quick ? " (--quick)" : ""}: ${results.machine.cpus} × ${results.machine.cpuModel}, Linux ${results.machine.kernel}, Node ${results.machine.node}, ${results.startedAt}`
+  const title = `fsys bench${results.quick ? " (--quick)" : `, medians of ${results.repeat} passes`}: ${results.machine.cpus} × ${results.machine.cpuModel}, Linux ${results.machine.kernel}, Node ${results.machine.node}, ${results.startedAt}`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif" role="img">`,
     "<title>fsys bench: throughput per workload and subject</title>",

@@ -1,5 +1,5 @@
 /**
- * Runs the bench's child processes (`scripts/bench/worker.ts`) one after another, so the
+ * Runs the bench's child processes (`@fsys/bench/worker`) one after another, so the
  * machine's two cores are never shared between subjects. A full run starts one process per
  * (workload, subject), so each measurement (throughput, event-loop delay, peak RSS) belongs to
  * that pair alone; `--quick` starts one per subject. Each process gets a fresh temporary
@@ -7,14 +7,17 @@
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
-import type { Outcome, ReferenceTask, SubjectName, Task, Workload } from "../../../../../scripts/bench/protocol.ts"
+import type { Outcome, ReferenceTask, SubjectName, Task, Workload } from "@fsys/bench/Protocol"
 
-/** Where the worker lives (the bench peers are dependencies of scripts/bench only). */
-export const WORKER_PATH = fileURLToPath(new URL("../../../../../scripts/bench/worker.ts", import.meta.url))
+/**
+ * Where the worker lives, resolved through the package by name (the bench peers are dependencies
+ * of `@fsys/bench` only, so the worker must run from there to find them).
+ */
+export const WORKER_PATH = createRequire(import.meta.url).resolve("@fsys/bench/worker")
 
 /** A worker that does not answer within its workload's time plus this is killed. */
 const TASK_GRACE_MILLIS = 180_000
@@ -68,26 +71,40 @@ const runWorker = (task: Task | ReferenceTask, count: number, timeoutMillis: num
 const failAll = (count: number, reason: string): Array<Outcome> =>
   Array.from({ length: count }, () => ({ _tag: "Failed", reason }) as const)
 
-const withDirectory = <A>(use: (directory: string) => Effect.Effect<A>): Effect.Effect<A> =>
+/** Where the workloads marked `onTmpfs` run. */
+export const TMPFS_ROOT = "/dev/shm"
+
+/** The default root for the other workloads' directories (`--dir` overrides it). */
+export const defaultRoot = (): string => tmpdir()
+
+const withDirectory = <A>(root: string, use: (directory: string) => Effect.Effect<A>): Effect.Effect<A> =>
   Effect.acquireUseRelease(
-    Effect.promise(() => mkdtemp(join(tmpdir(), "fsys-bench-"))),
+    Effect.promise(() => mkdtemp(join(root, "fsys-bench-"))),
     use,
     (directory) => Effect.promise(() => rm(directory, { recursive: true, force: true })),
   )
 
-/** Runs workloads for one subject in a fresh process and directory; one outcome per workload. */
-export const runTask = (subject: SubjectName, workloads: ReadonlyArray<Workload>): Effect.Effect<Array<Outcome>> =>
-  withDirectory((directory) =>
-    runWorker(
-      { subject, workloads, directory },
-      workloads.length,
-      workloads.reduce((total, w) => total + w.durationMillis, 0) + TASK_GRACE_MILLIS,
-    ),
+/**
+ * Runs workloads for one subject in a fresh process and a fresh directory under `root` (and one
+ * under `TMPFS_ROOT` for the workloads marked `onTmpfs`); one outcome per workload.
+ */
+export const runTask = (
+  subject: SubjectName,
+  workloads: ReadonlyArray<Workload>,
+  root: string,
+): Effect.Effect<Array<Outcome>> => {
+  const run = (task: Task) =>
+    runWorker(task, workloads.length, workloads.reduce((total, w) => total + w.durationMillis, 0) + TASK_GRACE_MILLIS)
+  return withDirectory(root, (directory) =>
+    workloads.some((w) => w.onTmpfs)
+      ? withDirectory(TMPFS_ROOT, (tmpfsDirectory) => run({ subject, workloads, directory, tmpfsDirectory }))
+      : run({ subject, workloads, directory }),
   )
+}
 
 /** Measures the disk's O_DIRECT bandwidth for `totalBytes` in 1 MiB writes. */
-export const runODirectReference = (totalBytes: number): Effect.Effect<Outcome> =>
-  withDirectory((directory) =>
+export const runODirectReference = (totalBytes: number, root: string): Effect.Effect<Outcome> =>
+  withDirectory(root, (directory) =>
     Effect.map(
       runWorker({ reference: "o_direct", directory, totalBytes, chunkBytes: 1024 * 1024 }, 1, TASK_GRACE_MILLIS),
       (outcomes) => outcomes[0]!,

@@ -2,10 +2,13 @@
  * The bench's workloads, full and `--quick`. Every subject runs every workload for the same time
  * (or record count, whichever ends first) in the same run.
  */
-import type { Workload } from "../../../../../scripts/bench/protocol.ts"
+import type { Workload } from "@fsys/bench/Protocol"
 
 const KiB = 1024
 const MiB = 1024 * KiB
+
+/** The 1 MiB workload runs this many times longer (its records are few and slow). */
+const LARGE_DURATION_FACTOR = 4
 
 /** A record count no timed workload reaches; the duration ends it first. */
 const UNBOUNDED_RECORDS = 50_000_000
@@ -17,7 +20,7 @@ interface Sizing {
 }
 
 const FULL: Sizing = { durationMillis: 2000, largeRecords: 512, scanFillBytes: 256 * MiB }
-const QUICK: Sizing = { durationMillis: 150, largeRecords: 8, scanFillBytes: 4 * MiB }
+const QUICK: Sizing = { durationMillis: 100, largeRecords: 8, scanFillBytes: 4 * MiB }
 
 const make = (sizing: Sizing): ReadonlyArray<Workload> => {
   const base = {
@@ -26,8 +29,18 @@ const make = (sizing: Sizing): ReadonlyArray<Workload> => {
     durationMillis: sizing.durationMillis,
     maxRecords: UNBOUNDED_RECORDS,
     fillBytes: 0,
+    onTmpfs: false,
   }
   return [
+    {
+      ...base,
+      name: "cpu-64p-100B-tmpfs",
+      title: "64 producers, 100 B, each awaits its own durability, on tmpfs (CPU-bound: µs of CPU per record)",
+      kind: "durable",
+      recordBytes: 100,
+      producers: 64,
+      onTmpfs: true,
+    },
     {
       ...base,
       name: "durable-1p-100B",
@@ -94,7 +107,7 @@ const make = (sizing: Sizing): ReadonlyArray<Workload> => {
       title: "1 MiB records, unsynced, one sync at the end (vs the disk's O_DIRECT bandwidth)",
       kind: "unsynced",
       recordBytes: MiB,
-      durationMillis: sizing.durationMillis * 4,
+      durationMillis: sizing.durationMillis * LARGE_DURATION_FACTOR,
       maxRecords: sizing.largeRecords,
     },
     {
@@ -116,3 +129,10 @@ export const quick: ReadonlyArray<Workload> = make(QUICK)
 
 /** Bytes the O_DIRECT reference writes, matching the 1 MiB workload. */
 export const oDirectReferenceBytes = (isQuick: boolean): number => (isQuick ? QUICK : FULL).largeRecords * MiB
+
+/** The workloads with a timed phase of `durationMillis` (the 1 MiB workload keeps its multiple). */
+export const withDuration = (workloads: ReadonlyArray<Workload>, durationMillis: number): Array<Workload> =>
+  workloads.map((w) => ({
+    ...w,
+    durationMillis: w.name === "unsynced-1MiB" ? durationMillis * LARGE_DURATION_FACTOR : durationMillis,
+  }))

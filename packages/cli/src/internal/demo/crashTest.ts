@@ -4,11 +4,13 @@
  * acknowledged before it died.
  */
 import { spawn } from "node:child_process"
+import { extname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import * as Failure from "../failure.ts"
 
-const WRITER_PATH = fileURLToPath(new URL("./crashWriter.ts", import.meta.url))
+/** The writer sits next to this module: `.ts` when run from the sources, `.js` when built. */
+const WRITER_PATH = fileURLToPath(new URL(`./crashWriter${extname(import.meta.url)}`, import.meta.url))
 /** If the child never becomes ready (or hangs), give up after this long. */
 const STARTUP_TIMEOUT_MILLIS = 20_000
 

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks"
-import type { Measurement, Workload } from "./protocol.ts"
+import type { Measurement, Workload } from "../Protocol.ts"
 
 /** Records carry their id in the first 4 bytes; the rest is filled with `id & 0xff`. */
 const ID_BYTES = 4
@@ -54,6 +54,17 @@ export class Source {
     const payload = new Uint8Array(this.recordBytes)
     fillRecord(payload, id)
     return payload
+  }
+
+  /**
+   * Claims up to `count` record ids without building records (the `limit` yardstick writes one
+   * prebuilt round): how many were claimed, 0 when the workload is over.
+   */
+  claim(count: number): number {
+    if (!this.take(count)) return 0
+    const n = Math.min(count, this.maxRecords - this.issued)
+    this.issued += n
+    return n
   }
 
   /** Up to `count` records as views into one allocation, or `undefined` when over. */
@@ -190,8 +201,11 @@ export interface Subject {
   /** Resolves `undefined` when the subject can run here, or the reason it cannot. */
   readonly available: () => Promise<string | undefined>
   readonly open: (directory: string, workload: Workload) => Promise<Session>
-  /** Reads every record back in append order from a fresh open, after `close`. */
-  readonly readAll: (directory: string, visit: (payload: Uint8Array) => void) => Promise<void>
+  /**
+   * Reads every record back in append order from a fresh open, after `close`. Absent for a
+   * yardstick (`limit`), whose measurement is then marked unverified.
+   */
+  readonly readAll?: (directory: string, visit: (payload: Uint8Array) => void) => Promise<void>
 }
 
 /** The promise-only loops, used for every subject that does not bring its own. */
@@ -279,6 +293,7 @@ export const runWorkload = async (subject: Subject, workload: Workload, director
   const source = new Source(workload.recordBytes, workload.maxRecords)
   const sampler = new DelaySampler()
   sampler.start()
+  const cpuBefore = process.cpuUsage()
   const startMillis = performance.now()
   source.start(workload.durationMillis)
   switch (workload.kind) {
@@ -296,26 +311,32 @@ export const runWorkload = async (subject: Subject, workload: Workload, director
       break
   }
   const elapsedMillis = performance.now() - startMillis
+  const cpu = process.cpuUsage(cpuBefore)
   const delay = sampler.stop()
   const peakRssBytes = process.resourceUsage().maxRSS * 1024
   await session.close()
 
-  const verifier = new Verifier(workload.recordBytes, source.issued)
-  await subject.readAll(directory, verifier.visit)
-  const problem = verifier.problem()
-  if (problem !== undefined) throw new Error(`verification failed: ${problem}`)
+  if (subject.readAll !== undefined) {
+    const verifier = new Verifier(workload.recordBytes, source.issued)
+    await subject.readAll(directory, verifier.visit)
+    const problem = verifier.problem()
+    if (problem !== undefined) throw new Error(`verification failed: ${problem}`)
+  }
   const records = source.issued
   const payloadBytes = records * workload.recordBytes
+  const cpuMicros = cpu.user + cpu.system
   return {
     records,
     payloadBytes,
     elapsedMillis,
     recordsPerSecond: (records * 1000) / elapsedMillis,
     bytesPerSecond: (payloadBytes * 1000) / elapsedMillis,
+    cpuMicros,
+    cpuMicrosPerRecord: records === 0 ? 0 : cpuMicros / records,
     eventLoopDelayP99Millis: delay.p99Millis,
     eventLoopDelayMaxMillis: delay.maxMillis,
     peakRssBytes,
-    verified: true,
+    verified: subject.readAll !== undefined,
     detail,
   }
 }
@@ -324,6 +345,8 @@ export const runWorkload = async (subject: Subject, workload: Workload, director
 const SCAN_FILL_BATCH = 256
 
 const runScan = async (subject: Subject, workload: Workload, directory: string): Promise<Measurement> => {
+  const readAll = subject.readAll
+  if (readAll === undefined) throw new Error("scan needs a subject that reads its records back")
   const session = await subject.open(directory, workload)
   const detail = session.detail
   const loops = { ...defaultLoops(session), ...session.loops }
@@ -336,9 +359,11 @@ const runScan = async (subject: Subject, workload: Workload, directory: string):
   const verifier = new Verifier(workload.recordBytes, source.issued)
   const sampler = new DelaySampler()
   sampler.start()
+  const cpuBefore = process.cpuUsage()
   const startMillis = performance.now()
-  await subject.readAll(directory, verifier.visit)
+  await readAll(directory, verifier.visit)
   const elapsedMillis = performance.now() - startMillis
+  const cpu = process.cpuUsage(cpuBefore)
   const delay = sampler.stop()
   const peakRssBytes = process.resourceUsage().maxRSS * 1024
   const problem = verifier.problem()
@@ -349,6 +374,8 @@ const runScan = async (subject: Subject, workload: Workload, directory: string):
     elapsedMillis,
     recordsPerSecond: (verifier.count * 1000) / elapsedMillis,
     bytesPerSecond: (verifier.payloadBytes * 1000) / elapsedMillis,
+    cpuMicros: cpu.user + cpu.system,
+    cpuMicrosPerRecord: verifier.count === 0 ? 0 : (cpu.user + cpu.system) / verifier.count,
     eventLoopDelayP99Millis: delay.p99Millis,
     eventLoopDelayMaxMillis: delay.maxMillis,
     peakRssBytes,

@@ -15,7 +15,8 @@ import { Journal, JournalReader } from "@fsys/core"
 import { SubjectUnavailable } from "../driver.ts"
 import type { Loops, Session, Source, Subject } from "../driver.ts"
 
-const FILE_NAME = "fsys.journal"
+/** The journal's file in a workload directory (shared with the Promise API subject). */
+export const FILE_NAME = "fsys.journal"
 
 interface Variant {
   readonly options: Journal.Options
@@ -108,7 +109,7 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
 }
 
 /** Reads back through the recovery scan: every frame's CRC checked, payloads handed over as views. */
-const readAll = (directory: string, visit: (payload: Uint8Array) => void): Promise<void> =>
+export const readAll = (directory: string, visit: (payload: Uint8Array) => void): Promise<void> =>
   Effect.runPromise(
     Effect.asVoid(JournalReader.scan(join(directory, FILE_NAME), { onRecord: (_lsn, payload) => visit(payload) })),
   )

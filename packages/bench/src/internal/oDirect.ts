@@ -8,7 +8,7 @@
 import { join } from "node:path"
 import { Effect } from "effect"
 import { NodeFileIo } from "@fsys/core"
-import type { Measurement } from "./protocol.ts"
+import type { Measurement } from "../Protocol.ts"
 
 const FILE_NAME = "o_direct.bin"
 const ALIGNMENT_BYTES = 4096
@@ -27,6 +27,7 @@ export const measure = (directory: string, totalBytes: number, chunkBytes: numbe
         const buffer = yield* io.allocateAligned(chunkBytes, ALIGNMENT_BYTES)
         buffer.bytes.fill(0x5a)
         const chunks = Math.max(1, Math.floor(totalBytes / chunkBytes))
+        const cpuBefore = process.cpuUsage()
         const startMillis = performance.now()
         yield* Effect.forEach(
           Array.from({ length: chunks }, (_, i) => i),
@@ -38,6 +39,7 @@ export const measure = (directory: string, totalBytes: number, chunkBytes: numbe
         )
         yield* io.datasync(handle)
         const elapsedMillis = performance.now() - startMillis
+        const cpu = process.cpuUsage(cpuBefore)
         const payloadBytes = chunks * chunkBytes
         const measurement: Measurement = {
           records: chunks,
@@ -45,6 +47,8 @@ export const measure = (directory: string, totalBytes: number, chunkBytes: numbe
           elapsedMillis,
           recordsPerSecond: (chunks * 1000) / elapsedMillis,
           bytesPerSecond: (payloadBytes * 1000) / elapsedMillis,
+          cpuMicros: cpu.user + cpu.system,
+          cpuMicrosPerRecord: (cpu.user + cpu.system) / chunks,
           eventLoopDelayP99Millis: 0,
           eventLoopDelayMaxMillis: 0,
           peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -4,7 +4,7 @@
  * stdout line. Started by `fsys bench`; run it by hand with
  *
  * ```
- * node scripts/bench/worker.ts '{"subject":"node-fs","workloads":[{…}],"directory":"/tmp/x"}'
+ * node packages/bench/src/worker.ts '{"subject":"node-fs","workloads":[{…}],"directory":"/tmp/x"}'
  * ```
  *
  * A subject whose module or native binary cannot be loaded, or which cannot run here (io_uring
@@ -14,24 +14,29 @@
  */
 import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
-import type { Subject } from "./driver.ts"
-import { runWorkload, SubjectUnavailable } from "./driver.ts"
-import type { Outcome, ReferenceTask, SubjectName, Task } from "./protocol.ts"
+import type { Subject } from "./internal/driver.ts"
+import { runWorkload, SubjectUnavailable } from "./internal/driver.ts"
+import type { Outcome, ReferenceTask, SubjectName, Task } from "./Protocol.ts"
 
 const loadSubject = async (name: SubjectName): Promise<Subject> => {
   switch (name) {
     case "fsys-direct-io_uring":
     case "fsys-direct-pwrite":
     case "fsys-buffered":
-      return (await import("./subjects/fsys.ts")).subjects[name]
+      return (await import("./internal/subjects/fsys.ts")).subjects[name]
+    case "fsys-promise":
+      return (await import("./internal/subjects/fsysPromise.ts")).subject
     case "node-fs":
-      return (await import("./subjects/nodeFs.ts")).subject
+      return (await import("./internal/subjects/nodeFs.ts")).subject
+    case "node-sqlite":
     case "better-sqlite3":
-      return (await import("./subjects/betterSqlite3.ts")).subject
+      return (await import("./internal/subjects/sqlite.ts")).subjects[name]
     case "lmdb":
-      return (await import("./subjects/lmdb.ts")).subject
+      return (await import("./internal/subjects/lmdb.ts")).subject
     case "classic-level":
-      return (await import("./subjects/classicLevel.ts")).subject
+      return (await import("./internal/subjects/classicLevel.ts")).subject
+    case "limit":
+      return (await import("./internal/subjects/limit.ts")).subject
   }
 }
 
@@ -52,7 +57,8 @@ const run = async (task: Task): Promise<Array<Outcome>> => {
   }
   const outcomes: Array<Outcome> = []
   for (const [index, workload] of task.workloads.entries()) {
-    const directory = join(task.directory, String(index))
+    const base = workload.onTmpfs && task.tmpfsDirectory !== undefined ? task.tmpfsDirectory : task.directory
+    const directory = join(base, String(index))
     try {
       await mkdir(directory)
       outcomes.push({ _tag: "Measured", measurement: await runWorkload(subject, workload, directory) })
@@ -72,7 +78,7 @@ const run = async (task: Task): Promise<Array<Outcome>> => {
 
 const runReference = async (task: ReferenceTask): Promise<Outcome> => {
   try {
-    const { measure } = await import("./oDirect.ts")
+    const { measure } = await import("./internal/oDirect.ts")
     return { _tag: "Measured", measurement: await measure(task.directory, task.totalBytes, task.chunkBytes) }
   } catch (error) {
     return { _tag: "Skipped", reason: `O_DIRECT reference: ${firstLine(error)}` }

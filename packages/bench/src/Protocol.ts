@@ -1,6 +1,6 @@
 /**
  * The contract between `fsys bench` (the parent, `packages/cli/src/commands/Bench.ts`) and the
- * bench worker (`scripts/bench/worker.ts`), which runs ONE workload for ONE subject in a fresh
+ * bench worker (`@fsys/bench/worker`, `packages/bench/src/worker.ts`), which runs ONE workload for ONE subject in a fresh
  * child process so that every measurement (throughput, event-loop delay, peak RSS) belongs to that
  * subject alone.
  *
@@ -20,10 +20,13 @@ export const SUBJECTS = [
   "fsys-direct-io_uring",
   "fsys-direct-pwrite",
   "fsys-buffered",
+  "fsys-promise",
   "node-fs",
+  "node-sqlite",
   "better-sqlite3",
   "lmdb",
   "classic-level",
+  "limit",
 ] as const
 
 /**
@@ -38,7 +41,39 @@ export type SubjectName = (typeof SUBJECTS)[number]
  * @since 0.1.0
  * @category models
  */
-export const OURS: ReadonlyArray<SubjectName> = ["fsys-direct-io_uring", "fsys-direct-pwrite", "fsys-buffered"]
+export const OURS: ReadonlyArray<SubjectName> = [
+  "fsys-direct-io_uring",
+  "fsys-direct-pwrite",
+  "fsys-buffered",
+  "fsys-promise",
+]
+
+/**
+ * What users would pick instead: the node:fs baseline and the libraries. "vs best peer" divides
+ * by the best of these.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const PEERS: ReadonlyArray<SubjectName> = ["node-fs", "node-sqlite", "better-sqlite3", "lmdb", "classic-level"]
+
+/**
+ * The yardstick, not a subject: the disk's ceiling for a durable workload's rounds (see
+ * `internal/subjects/limit.ts`). Never a peer, never verified, shown as every row's "% of limit".
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const LIMIT: SubjectName = "limit"
+
+/**
+ * Whether `subject` runs in `workload` (the limit is defined for durable workloads only).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const runsIn = (subject: SubjectName, workload: Workload): boolean =>
+  subject !== LIMIT || workload.kind === "durable" || workload.kind === "durableBatch"
 
 /**
  * What a workload does with records.
@@ -73,6 +108,11 @@ export interface Workload {
   readonly maxRecords: number
   /** `scan` only: bytes of payload written before the timed read. */
   readonly fillBytes: number
+  /**
+   * Runs on tmpfs (`/dev/shm`) whatever `--dir` says: the flush is free there, so the workload
+   * measures CPU per record.
+   */
+  readonly onTmpfs: boolean
 }
 
 /**
@@ -89,6 +129,8 @@ export interface Task {
   readonly workloads: ReadonlyArray<Workload>
   /** A fresh directory for this task's files; the worker removes nothing, the parent does. */
   readonly directory: string
+  /** A fresh directory on tmpfs for the workloads marked `onTmpfs` (present when there are any). */
+  readonly tmpfsDirectory?: string
 }
 
 /**
@@ -117,6 +159,9 @@ export interface Measurement {
   readonly recordsPerSecond: number
   /** Payload bytes per second (for `scan`: bytes of the file read per second). */
   readonly bytesPerSecond: number
+  /** User + system CPU of the whole worker process (every thread) over the timed phase. */
+  readonly cpuMicros: number
+  readonly cpuMicrosPerRecord: number
   /** Event-loop delay, 99th percentile, over the timed phase. */
   readonly eventLoopDelayP99Millis: number
   readonly eventLoopDelayMaxMillis: number

@@ -1,0 +1,54 @@
+/**
+ * `fsys-promise`: our journal through its Promise API (`@fsys/core/promise`), as code that does
+ * not use Effect writes it — `await journal.syncThrough(await journal.append(payload))` per
+ * durable record, `appendBatch` + `syncThrough` per batch. Same engine and the same options as
+ * `fsys-direct-io_uring` (Direct mode over io_uring), so the two rows differ only in the API
+ * (one `Effect.runPromise` per call here, fibers there).
+ *
+ * @since 0.1.0
+ */
+import { join } from "node:path"
+import { InvalidOptions, openJournal } from "@fsys/core/promise"
+import type { Session, Subject } from "../driver.ts"
+import { SubjectUnavailable } from "../driver.ts"
+import { FILE_NAME, readAll } from "./fsys.ts"
+
+const OPTIONS = { mode: "direct", backend: "io_uring" } as const
+
+const openSession = async (directory: string): Promise<Session> => {
+  const journal = await openJournal(join(directory, FILE_NAME), OPTIONS).catch((error: unknown) => {
+    // A backend this build or kernel cannot give is "cannot run here", not a failure.
+    throw error instanceof InvalidOptions && error.option === "backend" ? new SubjectUnavailable(error.reason) : error
+  })
+  const info = journal.info()
+  if (info.backend !== "io_uring" || !info.directActive) {
+    await journal.close()
+    throw new SubjectUnavailable(
+      `journal chose ${info.backend}${info.directActive ? "" : " without O_DIRECT"}: ${info.reason}`,
+    )
+  }
+  return {
+    detail: `Promise API, ${info.mode} (O_DIRECT) over ${info.backend}, ${info.logBufferBytes / 1024} KiB slots`,
+    appendDurable: async (payload) => journal.syncThrough(await journal.append(payload)),
+    appendBatchDurable: async (payloads) => journal.syncThrough(await journal.appendBatch(payloads)),
+    append: async (payload) => {
+      await journal.append(payload)
+    },
+    appendBatch: async (payloads) => {
+      await journal.appendBatch(payloads)
+    },
+    sync: async () => {
+      await journal.sync()
+    },
+    close: () => journal.close(),
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export const subject: Subject = {
+  available: async () => undefined,
+  open: (directory) => openSession(directory),
+  readAll,
+}

@@ -1,0 +1,174 @@
+/**
+ * The journal for code that does not use Effect: every call returns a Promise, reading is an
+ * async iterable, and failures reject with the same tagged error classes as the Effect API.
+ *
+ * ```ts
+ * import { openJournal, records } from "@fsys/core/promise"
+ *
+ * await using journal = await openJournal("app.journal")
+ * const end = await journal.append(new TextEncoder().encode("hello")) // in the log buffer
+ * await journal.syncThrough(end) // on stable storage
+ * for await (const record of records("app.journal")) console.log(record.lsn, record.payload)
+ * ```
+ *
+ * It is a thin layer over the same engine (`Journal.open`, `JournalReader`), not a second
+ * implementation: one `Effect.runPromise` per call (≈ 0.25 µs here), nothing per record beyond
+ * what the Effect API does. The journal lives in a `Scope` made at `openJournal` and closed by
+ * `close` (or `await using`), which is what `Effect.scoped` does for an Effect program.
+ *
+ * Errors: `Effect.runPromise` rejects with the failure itself (Effect 4 squashes the `Cause` to its
+ * first error), so `error instanceof JournalLocked`, `error._tag` and `error.message` all work.
+ * The classes are re-exported here so a caller needs no other import. An interruption (never
+ * caused by this API itself) rejects with a plain `Error`.
+ *
+ * The file is lowercase because it is an entry point for non-Effect users, imported by name
+ * (`import { openJournal } from "@fsys/core/promise"`), not a namespace module like `Journal`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Exit, Scope, Stream } from "effect"
+import * as EffectJournal from "./Journal.ts"
+import type { JournalError } from "./JournalError.ts"
+import * as JournalReader from "./JournalReader.ts"
+
+export { IoError } from "@fsys/native/IoError"
+export {
+  InvalidOptions,
+  JournalClosed,
+  type JournalError,
+  JournalLocked,
+  JournalPoisoned,
+  LsnOutOfRange,
+  NotAJournal,
+  RecordTooLarge,
+} from "./JournalError.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Options = EffectJournal.Options
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Info = EffectJournal.Info
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Stats = EffectJournal.Stats
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JournalRecord = JournalReader.JournalRecord
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ScanResult = JournalReader.ScanResult
+
+/**
+ * `from` and `follow` as for `JournalReader.records`: only records with `lsn ≥ from`; with
+ * `follow`, keep waiting for new records at the clean end until the loop breaks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RecordsOptions = JournalReader.RecordsOptions
+
+/**
+ * An open journal. The contract is the Effect API's `Journal.Handle`: `append` returns once the record is in the
+ * log buffer (not yet durable), `syncThrough(lsn)` once `[0, lsn)` is on stable storage.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Journal extends AsyncDisposable {
+  readonly path: string
+  /** Appends one record; resolves to its end LSN (the LSN to pass to `syncThrough`). */
+  readonly append: (payload: Uint8Array) => Promise<number>
+  /** Appends records in order; resolves to the end LSN of the last. Not atomic as a group. */
+  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Promise<number>
+  /** Resolves once every byte in `[0, lsn)` is durable (concurrent calls share one fdatasync). */
+  readonly syncThrough: (lsn: number) => Promise<void>
+  /** Makes everything appended so far durable; resolves to that LSN. */
+  readonly sync: () => Promise<number>
+  /** What the journal really uses (mode, backend, sector size) and why. */
+  readonly info: () => Info
+  /** The LSN the next append will start at. */
+  readonly nextLsn: () => number
+  /** Every byte before this LSN is durable. */
+  readonly syncedLsn: () => number
+  readonly stats: () => Stats
+  /** Syncs everything appended, then releases the file, buffers and ring. Idempotent. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Opens (creating if needed) the journal at `path`, recovering after a crash (see `Journal.open`).
+ * Rejects with `JournalLocked` if another handle has it, `NotAJournal`, `InvalidOptions` or an
+ * `IoError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openJournal = async (path: string, options?: Options): Promise<Journal> => {
+  const scope = Scope.makeUnsafe()
+  const opened = await Effect.runPromiseExit(Scope.provide(EffectJournal.open(path, options), scope))
+  if (Exit.isFailure(opened)) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    return Effect.runPromise(Effect.failCause(opened.cause))
+  }
+  return fromHandle(opened.value, scope)
+}
+
+const fromHandle = (handle: EffectJournal.Handle, scope: Scope.Closeable): Journal => {
+  const info = Effect.runSync(handle.info)
+  // Closing the handle syncs and releases; closing the scope afterwards is what a scoped Effect
+  // program would do (its finalizer calls the same idempotent close).
+  const closing: Effect.Effect<void, JournalError> = Effect.ensuring(handle.close, Scope.close(scope, Exit.void))
+  let closed: Promise<void> | undefined
+  const close = (): Promise<void> => (closed ??= Effect.runPromise(closing))
+  return {
+    path: handle.path,
+    append: (payload) => Effect.runPromise(handle.append(payload)),
+    appendBatch: (payloads) => Effect.runPromise(handle.appendBatch(payloads)),
+    syncThrough: (lsn) => Effect.runPromise(handle.syncThrough(lsn)),
+    sync: () => Effect.runPromise(handle.sync),
+    info: () => info,
+    nextLsn: () => Effect.runSync(handle.nextLsn),
+    syncedLsn: () => Effect.runSync(handle.syncedLsn),
+    stats: () => Effect.runSync(handle.stats),
+    close,
+    [Symbol.asyncDispose]: close,
+  }
+}
+
+/**
+ * Finds the clean end of the journal at `path` and counts its valid records (see
+ * `JournalReader.scan`). Needs no open journal.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const scan = (path: string, options?: JournalReader.ScanOptions): Promise<ScanResult> =>
+  Effect.runPromise(JournalReader.scan(path, options))
+
+/**
+ * The valid records of the journal at `path`, in LSN order, for `for await`. Ends at the clean end,
+ * or with `follow` keeps waiting for new ones; breaking out of the loop closes the file.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const records = (path: string, options?: RecordsOptions): AsyncIterable<JournalRecord> =>
+  Stream.toAsyncIterable(JournalReader.records(path, options))
+
+// Segmented journals: `openSegmentedJournal(directory, options?)` belongs here, in the same shape
+// (a Scope made here, closed by `close`/`await using`), over `SegmentedJournal.open`.
