@@ -144,6 +144,13 @@ export interface FileIoService {
   readonly size: (handle: Handle) => Effect.Effect<number, IoError.IoError>
   /** Exclusive advisory lock, non-blocking: fails with reason `Busy` when another holder has it. */
   readonly lock: (handle: Handle) => Effect.Effect<void, IoError.IoError>
+  /**
+   * The Direct-IO alignment for the file behind `handle` (asked after the file exists: fsys bug
+   * FS-J7). Node and io_uring: statx `STATX_DIOALIGN` and the device's sysfs block sizes; the
+   * simulated disk: its configuration. Unknown facts fall back to the logical block size, then
+   * 4096; it fails only when the handle is not open.
+   */
+  readonly directAlignment: (handle: Handle) => Effect.Effect<DirectAlignment, IoError.IoError>
   /** Removes a file (used for leftovers such as a failed sidecar). */
   readonly remove: (path: string) => Effect.Effect<void, IoError.IoError>
   /** Aligned memory for Direct IO, freed when the Scope closes (after any IO on it completed). */
@@ -157,13 +164,6 @@ export interface FileIoService {
    * registration is released before the buffers are freed.
    */
   readonly registerBuffers: (buffers: ReadonlyArray<AlignedBuffer>) => Effect.Effect<void, IoError.IoError, Scope.Scope>
-  /**
-   * The Direct-IO alignment for the file behind `handle` (asked after the file exists: fsys bug
-   * FS-J7). Node and io_uring: statx `STATX_DIOALIGN` and the device's sysfs block sizes; the
-   * simulated disk: its configuration. Unknown facts fall back to the logical block size, then
-   * 4096; it fails only when the handle is not open.
-   */
-  readonly directAlignment: (handle: Handle) => Effect.Effect<DirectAlignment, IoError.IoError>
 }
 
 let nodeService: FileIoService | undefined

@@ -74,10 +74,10 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     allocate: node.allocate,
     size: node.size,
     lock: node.lock,
+    directAlignment: node.directAlignment,
     remove: node.remove,
     allocateAligned: AlignedMemory.allocate,
     registerBuffers: (buffers) => IoUring.registerBuffers(ring, buffers),
-    directAlignment: node.directAlignment,
   })
 }
 

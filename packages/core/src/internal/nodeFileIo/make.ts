@@ -17,9 +17,9 @@ import * as NodeFs from "node:fs"
 import { Effect } from "effect"
 import { AlignedMemory, IoError, Libc } from "@fsys/native"
 import type { FileIoService, Handle, OpenOptions } from "../../FileIo.ts"
-import * as Alignment from "./alignment.ts"
 import * as NativeMemory from "./nativeMemory.ts"
 import { openPath } from "./open.ts"
+import * as Alignment from "./alignment.ts"
 import { badDescriptor, fromHandle, OpenFile, pin, requestClose, unpin } from "./openFile.ts"
 import { type Done, readFull, writeAll } from "./positional.ts"
 
@@ -206,6 +206,8 @@ export const make = (): FileIoService => ({
   lock: (handle) =>
     onFileEffect(handle, "flock", (file) => Libc.flock(file.fd, Libc.LOCK_EX | Libc.LOCK_NB, file.path)),
 
+  directAlignment: (handle) => onFileEffect(handle, "statx", (file) => Alignment.ofDescriptor(file.fd)),
+
   remove: (path) =>
     Effect.callback<void, IoError.IoError>((resume) => {
       NodeFs.unlink(path, (error) =>
@@ -218,6 +220,4 @@ export const make = (): FileIoService => ({
 
   // Fixed buffers are an io_uring feature; positional IO has nothing to register.
   registerBuffers: () => Effect.void,
-
-  directAlignment: (handle) => onFileEffect(handle, "statx", (file) => Alignment.ofDescriptor(file.fd)),
 })
