@@ -366,7 +366,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         }
         const failure = errorOf(fired)
         if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "pwrite", path, "injected"))
-        const granule = open.handle.direct ? directAlignmentBytes : 1
+        // A short Direct write stops at a physical sector (a device writes whole physical sectors).
+        const granule = open.handle.direct ? Math.max(directAlignmentBytes, physicalSectorBytes) : 1
         let lengthBytes = bytes.length - doneBytes
         for (const fault of fired) {
           if (fault._tag === "ShortWrite") {
