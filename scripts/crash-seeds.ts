@@ -7,7 +7,9 @@
  *
  * Each seed is one `CrashHarness.runSeed`: the real Journal on a SimulatedDisk, concurrent
  * writers, power loss at random points (sometimes during recovery, sometimes with EIO / ENOSPC /
- * short writes armed), reopen and check every invariant. A seed is deterministic: a failing seed
+ * short writes armed), processes killed during recovery, same-boot reopens after a failed
+ * fdatasync, 512e disks, reopen and check every invariant. The last line counts the runs that
+ * hit each of those classes. A seed is deterministic: a failing seed
  * printed here replays exactly with `--seed`. Exit code 1 when any seed failed.
  *
  * (Run through `npx pnpm@12.4.2 exec node …` or with `node_modules/.bin/node`: it needs Node 24.)
@@ -47,6 +49,19 @@ if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || count < 1 ||
   process.exit(2)
 }
 
+/**
+ * How many runs exercised each failure class the harness injects (read from the run's trace), so
+ * a report can say the classes were really hit, not only that nothing failed.
+ */
+const COVERAGE: ReadonlyArray<readonly [string, (trace: string, crashes: ReadonlyArray<string>) => boolean]> = [
+  ["same-boot reopen after EIO", (trace) => trace.includes("same-boot reopen")],
+  ["process killed in recovery", (_, crashes) => crashes.some((crash) => crash.startsWith("process killed"))],
+  ["power loss in recovery", (_, crashes) => crashes.some((crash) => crash.startsWith("power loss during recovery"))],
+  ["4 KiB physical sectors", (trace) => trace.includes("physical 4096")],
+  ["torn tail recovered", (trace) => trace.includes("tail nonZero")],
+]
+const covered = new Map<string, number>(COVERAGE.map(([name]) => [name, 0]))
+
 const failing: Array<string> = []
 const startedMillis = performance.now()
 let runs = 0
@@ -56,6 +71,9 @@ for (const mode of modes) {
       CrashHarness.runSeed({ seed, mode, epochs, appendBatch: !values["no-batch"] }),
     )
     runs++
+    for (const [name, hit] of COVERAGE) {
+      if (hit(result.fingerprint, result.crashes)) covered.set(name, (covered.get(name) ?? 0) + 1)
+    }
     if (values.verbose) {
       console.log(result.fingerprint)
       for (const crash of result.crashes) console.log(`  ${crash}`)
@@ -81,6 +99,7 @@ console.log(
   `${runs} runs (${modes.join(" + ")}, seeds ${first}..${first + count - 1}) in ${seconds.toFixed(1)} s, ` +
     `${((seconds * 1000) / runs).toFixed(1)} ms each: ${failing.length} failing`,
 )
+console.log(`runs that hit each class: ${[...covered].map(([name, count]) => `${name} ${count}`).join(", ")}`)
 if (failing.length > 0) {
   console.log(`failing seeds: ${failing.join(", ")}`)
   console.log("replay one with: node scripts/crash-seeds.ts --seed <n> --mode <mode> --verbose")

@@ -56,6 +56,39 @@ export interface OpenOptions {
 }
 
 /**
+ * What Direct IO on a file must (and should) align to, as its layer knows it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DirectAlignment {
+  /** The file-offset and length alignment O_DIRECT requires (statx `dio_offset_align`). */
+  readonly offsetBytes: number
+  /** The buffer-address alignment O_DIRECT requires (statx `dio_mem_align`). */
+  readonly memoryBytes: number
+  /**
+   * The device's physical sector, its atomic write unit. A write covering one only in part is a
+   * read-modify-write inside the device (512e disks), which can damage the bytes it did not
+   * rewrite when the power fails; never smaller than `offsetBytes`.
+   */
+  readonly physicalSectorBytes: number
+}
+
+/**
+ * The alignment a Direct journal uses for `alignment`: the largest of the three (so no write of
+ * it is ever a read-modify-write inside the device), a power of two in [512, 65536].
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const journalAlignmentBytes = (alignment: DirectAlignment): number => {
+  const largest = Math.max(alignment.offsetBytes, alignment.memoryBytes, alignment.physicalSectorBytes, 512)
+  let bytes = 512
+  while (bytes < largest && bytes < 65536) bytes *= 2
+  return bytes
+}
+
+/**
  * An open file. Valid until `close` or the end of the Scope that opened it.
  *
  * @since 0.1.0
@@ -111,6 +144,13 @@ export interface FileIoService {
   readonly size: (handle: Handle) => Effect.Effect<number, IoError.IoError>
   /** Exclusive advisory lock, non-blocking: fails with reason `Busy` when another holder has it. */
   readonly lock: (handle: Handle) => Effect.Effect<void, IoError.IoError>
+  /**
+   * The Direct-IO alignment for the file behind `handle` (asked after the file exists: fsys bug
+   * FS-J7). Node and io_uring: statx `STATX_DIOALIGN` and the device's sysfs block sizes; the
+   * simulated disk: its configuration. Unknown facts fall back to the logical block size, then
+   * 4096; it fails only when the handle is not open.
+   */
+  readonly directAlignment: (handle: Handle) => Effect.Effect<DirectAlignment, IoError.IoError>
   /** Removes a file (used for leftovers such as a failed sidecar). */
   readonly remove: (path: string) => Effect.Effect<void, IoError.IoError>
   /**

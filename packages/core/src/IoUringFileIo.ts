@@ -79,6 +79,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     allocate: node.allocate,
     size: node.size,
     lock: node.lock,
+    directAlignment: node.directAlignment,
     remove: node.remove,
     rename: node.rename,
     listDirectory: node.listDirectory,

@@ -63,7 +63,7 @@ export interface Options {
   readonly backend?: "auto" | "io_uring" | "pwrite"
   /** Also read fsys 1.1.0's zero-gapped files (see `JournalReader`); default false. */
   readonly legacyGaps?: boolean
-  /** Direct-IO alignment override; default: probed on the file after it exists. */
+  /** Direct-IO alignment override; default: `FileIo.directAlignment` of the open file (its physical sector when larger than the DIO alignment). */
   readonly sectorBytes?: number
   /**
    * Bytes kept written with zeros ahead of the end of the log, so syncs overwrite written blocks
@@ -74,6 +74,12 @@ export interface Options {
    * write only turns preallocation off.
    */
   readonly preallocateBytes?: number
+  /**
+   * When recovery cannot read a sector (EIO): "fail" (default) refuses with `JournalUnreadable`,
+   * naming the offset, and changes nothing; "truncate" keeps the records before it, saving the
+   * rest to the sidecar (unreadable bytes as zeros) — see docs/CRASH-SAFETY.md.
+   */
+  readonly onReadError?: "fail" | "truncate"
 }
 
 /**
@@ -227,6 +233,7 @@ const build = Effect.fnUntraced(function* (
     requireDirect: false,
     backend: options.backend,
     legacyGaps: options.legacyGaps,
+    onReadError: options.onReadError,
     ...(options.sectorBytes === undefined ? {} : { sectorBytes: options.sectorBytes }),
   })
   const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)

@@ -120,6 +120,32 @@ export class NotAJournal extends Data.TaggedError("NotAJournal")<{
 }
 
 /**
+ * Recovery could not read the journal at `offsetBytes` (EIO: a latent sector error, or a
+ * physical sector a power cut tore inside the device). Nothing was changed on disk. Records
+ * before it can be kept by opening with `onReadError: "truncate"`: the open then saves
+ * `[cleanEnd, size)` to a sidecar (unreadable bytes as zeros), cuts the log at the last intact
+ * frame before the offset, and rewriting that range remaps the bad sector on most drives.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JournalUnreadable extends Data.TaggedError("JournalUnreadable")<{
+  readonly path: string
+  /** The first byte recovery could not read (aligned to the read unit). */
+  readonly offsetBytes: number
+  /** The last intact frame ends here: what `onReadError: "truncate"` would keep. */
+  readonly cleanEnd: number
+  readonly cause: IoError.IoError
+}> {
+  override get message(): string {
+    return (
+      `journal ${this.path} cannot be read at byte ${this.offsetBytes} (${this.cause.code}); nothing was changed. ` +
+      `Open with onReadError: "truncate" to keep the records before it ([0, ${this.cleanEnd})) and save the rest to a sidecar`
+    )
+  }
+}
+
+/**
  * @since 0.1.0
  * @category errors
  */
@@ -132,3 +158,4 @@ export type JournalError =
   | JournalPoisoned
   | JournalLocked
   | NotAJournal
+  | JournalUnreadable

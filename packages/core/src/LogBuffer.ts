@@ -242,7 +242,7 @@ export interface LiveOptions {
   readonly path: string
   /** Bytes per slot: a power of two, 4 KiB–64 MiB. */
   readonly capacityBytes: number
-  /** Defaults to the DIO alignment probed on the file after it exists. */
+  /** Defaults to `FileIo.directAlignment` of the open file (the physical sector when larger). */
   readonly sectorSize?: number
   readonly backend?: "auto" | "io_uring" | "pwrite"
 }

@@ -88,6 +88,14 @@ export interface Options {
   readonly seed: number
   /** The unit a power cut persists atomically (and tears at). Power of two, 512..65536. Default 512. */
   readonly sectorBytes?: number
+  /**
+   * The device's physical sector (its atomic write unit): a power of two from `sectorBytes` to
+   * 65536, default `sectorBytes`. Larger than `sectorBytes` makes a 512e-style disk: a power cut
+   * tears only at physical boundaries, and a Direct write covering a physical sector in part
+   * (a read-modify-write inside the device) may leave that whole physical sector unreadable.
+   * Reported by `FileIo.directAlignment`.
+   */
+  readonly physicalSectorBytes?: number
   /** O_DIRECT alignment for buffer address, length and offset. Power of two ≥ 1. Default 512. */
   readonly directAlignmentBytes?: number
   /** When false, opening with `direct: true` fails with EINVAL like tmpfs. Default true. */
@@ -202,6 +210,8 @@ export type Fault =
   | { readonly _tag: "BitFlip" }
   /** The power fails as this call starts; the call fails with EBADF. */
   | { readonly _tag: "PowerLoss"; readonly mode?: CrashMode }
+  /** Every process using the disk is killed as this call starts (see `Disk.crashProcesses`). */
+  | { readonly _tag: "ProcessCrash" }
 
 /**
  * When a fault fires: on the `nth` matching call after injection (once, or `times` times from
@@ -239,6 +249,7 @@ export interface Stats {
   readonly truncates: number
   readonly allocates: number
   readonly crashes: number
+  readonly processCrashes: number
   readonly faultsFired: number
 }
 
@@ -251,6 +262,7 @@ export interface Stats {
 export interface Disk {
   readonly seed: number
   readonly sectorBytes: number
+  readonly physicalSectorBytes: number
   readonly directAlignmentBytes: number
   /** The current boot's `FileIo`. It dies at the next crash: take it again after a crash. */
   readonly fileIo: FileIo.FileIoService
@@ -258,6 +270,18 @@ export interface Disk {
   readonly boot: number
   /** Power loss now: the disk becomes what a reboot would see; old handles and FileIo die. */
   readonly crash: (options?: CrashOptions) => Effect.Effect<CrashReport>
+  /**
+   * Every process using the disk dies at once (SIGKILL) but the machine stays up: open handles
+   * close (locks released; IO still waiting on them fails EBADF) and nothing runs their cleanup;
+   * the page cache — unsynced bytes, and stale pages left by a failed writeback — stays.
+   * Handles opened afterwards are a new process's. Also a fault: `processCrash`.
+   */
+  readonly crashProcesses: Effect.Effect<void>
+  /**
+   * Makes the physical sector holding `offsetBytes` of `path` unreadable (a latent sector
+   * error): every read touching it fails with EIO, across reboots, until it is written again.
+   */
+  readonly markBadSector: (path: string, offsetBytes: number) => Effect.Effect<void>
   /** Waits for the next crash (triggered by `crash` or by a `PowerLoss` fault). */
   readonly awaitCrash: Effect.Effect<CrashReport>
   readonly inject: (rule: FaultRule) => Effect.Effect<void>
@@ -326,6 +350,7 @@ export const followReboots = (disk: Disk): FileIo.FileIoService => ({
   allocateAligned: (byteLength, alignmentBytes) =>
     Effect.suspend(() => disk.fileIo.allocateAligned(byteLength, alignmentBytes)),
   registerBuffers: (buffers) => Effect.suspend(() => disk.fileIo.registerBuffers(buffers)),
+  directAlignment: (handle) => Effect.suspend(() => disk.fileIo.directAlignment(handle)),
 })
 
 /**
@@ -397,6 +422,14 @@ export const misdirectedRead = (offsetBytes: number): Fault => ({ _tag: "Misdire
  * @category faults
  */
 export const bitFlip: Fault = { _tag: "BitFlip" }
+
+/**
+ * Every process using the disk is killed as the call starts; the call fails with EBADF.
+ *
+ * @since 0.1.0
+ * @category faults
+ */
+export const processCrash: Fault = { _tag: "ProcessCrash" }
 
 /**
  * The power fails as the call starts.

@@ -305,6 +305,9 @@ describe("LogBufferLive scope order", () => {
         "+ring",
         "+file",
         "+direct-file",
+        // Recovery's bounce buffer (it reads the media through O_DIRECT), freed when it is done.
+        "+slot",
+        "-slot",
         "+slot",
         "+slot",
         "+register(2)",

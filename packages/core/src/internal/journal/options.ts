@@ -19,6 +19,7 @@ export interface Options {
   readonly legacyGaps?: boolean
   readonly sectorBytes?: number
   readonly preallocateBytes?: number
+  readonly onReadError?: "fail" | "truncate"
 }
 
 export interface Resolved {
@@ -30,6 +31,7 @@ export interface Resolved {
   readonly legacyGaps: boolean
   readonly sectorBytes: number | undefined
   readonly preallocateBytes: number
+  readonly onReadError: "fail" | "truncate"
 }
 
 /**
@@ -151,5 +153,19 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
       `must be 0 or a multiple of 64 KiB between two log buffers (${2 * logBufferBytes}) and ${PREALLOCATE_BYTES_MAX}, got ${preallocateBytes}`,
     )
   }
-  return { mode, logBufferBytes, windowMicros, maxBatch, backend, legacyGaps, sectorBytes, preallocateBytes }
+  const onReadError = given.onReadError ?? "fail"
+  if (onReadError !== "fail" && onReadError !== "truncate") {
+    return invalid("onReadError", `must be "fail" or "truncate", got ${String(onReadError)}`)
+  }
+  return {
+    mode,
+    logBufferBytes,
+    windowMicros,
+    maxBatch,
+    backend,
+    legacyGaps,
+    sectorBytes,
+    preallocateBytes,
+    onReadError,
+  }
 }

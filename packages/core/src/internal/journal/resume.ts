@@ -1,35 +1,46 @@
 /**
- * Opening a journal file for appending: lock, scan, recover the tail, make the start durable,
- * and choose Direct or buffered IO.
+ * Opening a journal file for appending: lock, scan the media, recover the tail, make the start
+ * and the file's name durable, and choose Direct or buffered IO.
  *
- * Recovery decisions (the file may have been left by a crash at any point):
+ * Recovery decisions (the file may have been left by a crash, a killed process or a failed
+ * writeback at any point):
  *
- * | what the scan finds past the clean end | what open does                                  |
- * |----------------------------------------|-------------------------------------------------|
- * | nothing (EOF)                          | resume at the clean end                         |
- * | only zeros to EOF (pad, preallocation) | keep them; resume at the clean end              |
- * | anything else (torn/corrupt/hole)      | copy `[cleanEnd, size)` to `<path>.corrupt-<cleanEnd>`, fsync it and the directory, then truncate to the clean end and fsync |
+ * | what the media scan finds past the clean end      | what open does                                  |
+ * |---------------------------------------------------|-------------------------------------------------|
+ * | nothing (EOF)                                     | resume at the clean end                         |
+ * | only zeros to EOF, and the page cache agrees      | keep them (pad, preallocation); resume there    |
+ * | zeros on the media, other bytes in the page cache | stale pages of a failed writeback: save the cached bytes, cut (below) |
+ * | anything else (torn/corrupt/hole)                 | copy `[cleanEnd, size)` to a fresh `<path>.corrupt-<cleanEnd>[.n]`, fsync it and the directory, then truncate to the clean end and fsync |
+ * | an unreadable sector (EIO)                        | fail `JournalUnreadable` (nothing touched), or with `onReadError: "truncate"` save and cut as above |
  *
- * If the sidecar cannot be written the open fails and the journal file is left untouched. Open
- * never trusts the page cache: bytes a killed process left may be only in memory, so one
- * fdatasync runs before `syncedLsn` is allowed to start at the clean end. A new file's directory
- * entry is fsynced before open returns.
+ * The scan reads the media, not the page cache (`media.ts`: after a failed fdatasync Linux keeps
+ * the lost pages clean and readable). The size is checked again after the scan, so the cut never
+ * drops bytes the scan did not see. If the sidecar cannot be written the open fails and the
+ * journal is left untouched. One fdatasync runs before `syncedLsn` may start at the clean end (a
+ * killed writer's bytes may be only in memory), and the directory is fsynced on every open: the
+ * process that created the file may have died before its own directory fsync.
  *
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
 import { Effect, Exit, Scope } from "effect"
-import type { IoError } from "@fsys/native"
+import { IoError } from "@fsys/native"
 import type * as FileIo from "../../FileIo.ts"
-import { type InvalidOptions, JournalLocked, NotAJournal } from "../../JournalError.ts"
+import { type InvalidOptions, JournalLocked, JournalUnreadable, NotAJournal } from "../../JournalError.ts"
 import type { TailState } from "../../JournalReader.ts"
-import { scanHandle } from "../reader/scan.ts"
+import { type ScanResult, scanHandle } from "../reader/scan.ts"
 import { roundDown } from "../logBuffer/sectors.ts"
 import { selectFileIo, type BackendChoice } from "./backend.ts"
-import { probeSectorBytes } from "./sector.ts"
+import * as Media from "./media.ts"
+import { saveTail } from "./sidecar.ts"
+import { openDirect } from "./sector.ts"
 
-/** Bytes copied per step when saving a corrupt tail: bounds the memory recovery uses. */
-const SIDECAR_CHUNK_BYTES = 1024 * 1024
+/** Scans tried while the file's size changes under the lock (only a writer ignoring it can). */
+const SCAN_ATTEMPTS_MAX = 4
+/** Bytes of the cached tail compared per read when checking it against the media. */
+const COMPARE_CHUNK_BYTES = 64 * 1024
+/** What a zero tail is compared with (memcmp through Buffer.equals). */
+const ZEROS = Buffer.alloc(COMPARE_CHUNK_BYTES)
 
 export interface ResumeOptions {
   readonly mode: "direct" | "buffered"
@@ -38,13 +49,15 @@ export interface ResumeOptions {
   readonly backend: BackendChoice
   readonly legacyGaps: boolean
   readonly sectorBytes?: number
+  /** What to do when recovery meets an unreadable sector; default "fail". */
+  readonly onReadError?: "fail" | "truncate"
 }
 
 export interface Resumed {
   readonly fileIo: FileIo.FileIoService
   /** The handle records are written through (O_DIRECT when `directActive`). */
   readonly handle: FileIo.Handle
-  /** A buffered handle on the same file: holds the lock, used for reads. */
+  /** A buffered handle on the same file: holds the lock. */
   readonly readHandle: FileIo.Handle
   readonly directActive: boolean
   /** 1 when buffered, the DIO alignment when Direct. */
@@ -61,17 +74,15 @@ export interface Resumed {
   readonly created: boolean
 }
 
+type ResumeError = IoError.IoError | JournalLocked | InvalidOptions | NotAJournal | JournalUnreadable
+
 /**
  * Opens `path` for appending, recovering a crashed tail first.
  */
 export const openForAppend = Effect.fnUntraced(function* (
   path: string,
   options: ResumeOptions,
-): Effect.fn.Return<
-  Resumed,
-  IoError.IoError | JournalLocked | InvalidOptions | NotAJournal,
-  FileIo.FileIo | Scope.Scope
-> {
+): Effect.fn.Return<Resumed, ResumeError, FileIo.FileIo | Scope.Scope> {
   const selected = yield* selectFileIo(options.backend)
   const fileIo = selected.fileIo
   const readHandle = yield* fileIo.open(path, { create: true })
@@ -82,50 +93,77 @@ export const openForAppend = Effect.fnUntraced(function* (
         error.reason === "Busy" ? new JournalLocked({ path }) : error,
       ),
     )
-  const scan = yield* scanHandle(fileIo, readHandle, { legacyGaps: options.legacyGaps })
+  // The Direct handle is opened before the scan in both modes: recovery reads the media with it.
+  const directOpen = yield* openDirect(fileIo, path, options.sectorBytes).pipe(
+    Effect.catch((error) => (options.mode === "buffered" ? Effect.succeed(undefined) : Effect.fail(error))),
+  )
+  const direct = directOpen?._tag === "Opened" ? directOpen.direct : undefined
+  if (options.mode === "direct" && direct === undefined && options.requireDirect && directOpen?._tag === "Refused") {
+    return yield* Effect.fail(directOpen.cause)
+  }
+  // The reader's bounce buffer lives only as long as recovery (the parent frees it on failure).
+  const recoveryScope = yield* Scope.fork(yield* Effect.scope, "sequential")
+  const reader = yield* Media.make(
+    fileIo,
+    yield* fileIo.size(readHandle),
+    readHandle,
+    direct === undefined ? undefined : { handle: direct.handle, alignmentBytes: direct.readAlignmentBytes },
+  ).pipe(Scope.provide(recoveryScope))
+  const scan = yield* stableScan(fileIo, readHandle, reader, options.legacyGaps)
+  const unreadableAt = reader.unreadableAt()
   // A crash can tear our first frame (Truncated*, ChecksumMismatch) but never writes a foreign
   // first byte: bad magic at offset 0 means this is not a journal, so touch nothing.
-  if (scan.cleanEnd === 0 && scan.tailState === "BadMagic") {
+  if (scan.cleanEnd === 0 && scan.tailState === "BadMagic" && unreadableAt === undefined) {
     return yield* Effect.fail(new NotAJournal({ path, fileSize: scan.fileSize }))
   }
+  if (unreadableAt !== undefined && options.onReadError !== "truncate") {
+    const cause = reader.firstError() ?? IoError.fromErrno("EIO", "pread", path)
+    return yield* Effect.fail(
+      new JournalUnreadable({ path, offsetBytes: unreadableAt, cleanEnd: scan.cleanEnd, cause }),
+    )
+  }
+  const cut =
+    scan.fileSize > scan.cleanEnd &&
+    (scan.tailState !== "CleanEnd" ||
+      unreadableAt !== undefined ||
+      (reader.direct && !(yield* cachedZeros(fileIo, readHandle, scan.cleanEnd, scan.fileSize))))
   let sidecarPath: string | undefined
-  if (scan.fileSize > scan.cleanEnd && scan.tailState !== "CleanEnd") {
+  if (cut) {
+    // Saved as the page cache shows it (the media's copy may be older): evidence, not records.
     sidecarPath = yield* saveTail(fileIo, readHandle, path, scan.cleanEnd, scan.fileSize)
+    // Truncating also drops every cached page past the clean end, stale ones included.
     yield* fileIo.truncate(readHandle, scan.cleanEnd)
     yield* fileIo.sync(readHandle)
   } else {
     // Never trust the page cache: a killed writer's bytes may be only in memory.
     yield* fileIo.datasync(readHandle)
   }
-  if (readHandle.created) yield* fileIo.syncDirectory(NodePath.dirname(path))
+  yield* fileIo.syncDirectory(NodePath.dirname(path))
 
   let handle = readHandle
   let directActive = false
   let reason = `${selected.reason}; buffered IO (mode "buffered")`
   let sectorBytes = 1
-  if (options.mode === "direct") {
-    const direct = yield* Effect.exit(fileIo.open(path, { direct: true }))
-    if (Exit.isSuccess(direct)) {
-      handle = direct.value
-      directActive = true
-      sectorBytes = options.sectorBytes ?? (yield* probeSectorBytes(path))
-      reason = `${selected.reason}; O_DIRECT with ${sectorBytes}-byte sectors`
-    } else {
-      const error = direct.cause.reasons.find((r) => r._tag === "Fail")
-      const refused = error?._tag === "Fail" && error.error.reason === "InvalidArgument"
-      if (!refused || options.requireDirect) return yield* Effect.failCause(direct.cause)
-      reason = `${selected.reason}; the filesystem refused O_DIRECT (EINVAL), so buffered IO`
-    }
+  if (options.mode === "direct" && direct !== undefined) {
+    handle = direct.handle
+    directActive = true
+    sectorBytes = direct.sectorBytes
+    reason = `${selected.reason}; O_DIRECT with ${sectorBytes}-byte sectors`
+  } else if (options.mode === "direct") {
+    reason = `${selected.reason}; the filesystem refused O_DIRECT (EINVAL), so buffered IO`
+  } else if (direct !== undefined) {
+    yield* Effect.ignore(fileIo.close(direct.handle))
   }
   const carryStart = roundDown(scan.cleanEnd, sectorBytes)
   const carry = new Uint8Array(scan.cleanEnd - carryStart)
   if (carry.byteLength > 0) {
-    // Through the buffered handle: an O_DIRECT read into an unaligned buffer short-reads.
-    const read = yield* fileIo.readAt(readHandle, carry, carryStart)
+    // From the media, like the scan: the bytes the next flush rewrites must be the device's.
+    const read = yield* reader.readAt(carry, carryStart)
     if (read !== carry.byteLength) {
       return yield* Effect.die(new Error(`fsys: the file shrank under the journal's lock while reading ${path}`))
     }
   }
+  yield* Scope.close(recoveryScope, Exit.void)
   return {
     fileIo,
     handle,
@@ -133,7 +171,7 @@ export const openForAppend = Effect.fnUntraced(function* (
     directActive,
     sectorBytes,
     cleanEnd: scan.cleanEnd,
-    fileSize: sidecarPath === undefined ? scan.fileSize : scan.cleanEnd,
+    fileSize: cut ? scan.cleanEnd : scan.fileSize,
     records: scan.records,
     tailState: scan.tailState,
     sidecarPath,
@@ -144,39 +182,51 @@ export const openForAppend = Effect.fnUntraced(function* (
 })
 
 /**
- * Copies `[cleanEnd, fileSize)` to `<path>.corrupt-<cleanEnd>` and makes the copy and its
- * directory entry durable. On any failure the partial sidecar is removed (best effort) and the
- * error returned: the journal itself has not been touched yet.
+ * Scans through `reader` until the file's size after the scan is the size it started with, so
+ * the cut and the kept size are the ones the scan saw (bounded; under the lock the size only
+ * changes when a writer ignores it).
  */
-const saveTail = Effect.fnUntraced(function* (
+const stableScan = Effect.fnUntraced(function* (
   fileIo: FileIo.FileIoService,
-  source: FileIo.Handle,
-  path: string,
-  cleanEnd: number,
-  fileSize: number,
-): Effect.fn.Return<string, IoError.IoError> {
-  const sidecarPath = `${path}.corrupt-${cleanEnd}`
-  const scope = yield* Scope.make()
-  const copied = yield* Effect.exit(
-    Effect.gen(function* () {
-      const target = yield* fileIo.open(sidecarPath, { create: true })
-      yield* fileIo.truncate(target, 0)
-      const chunk = new Uint8Array(Math.min(SIDECAR_CHUNK_BYTES, fileSize - cleanEnd))
-      for (let offset = cleanEnd; offset < fileSize; ) {
-        const want = Math.min(chunk.byteLength, fileSize - offset)
-        const read = yield* fileIo.readAt(source, chunk.subarray(0, want), offset)
-        if (read === 0) break
-        yield* fileIo.writeAt(target, chunk.subarray(0, read), offset - cleanEnd)
-        offset += read
-      }
-      yield* fileIo.sync(target)
-      yield* fileIo.syncDirectory(NodePath.dirname(sidecarPath))
-    }).pipe(Scope.provide(scope)),
-  )
-  yield* Scope.close(scope, Exit.void)
-  if (Exit.isFailure(copied)) {
-    yield* Effect.ignore(fileIo.remove(sidecarPath))
-    return yield* Effect.failCause(copied.cause)
+  readHandle: FileIo.Handle,
+  reader: Media.MediaReader,
+  legacyGaps: boolean,
+): Effect.fn.Return<ScanResult, IoError.IoError> {
+  for (let attempt = 1; attempt <= SCAN_ATTEMPTS_MAX; attempt++) {
+    const scan = yield* scanHandle(Media.asFileIo(fileIo, reader), readHandle, { legacyGaps })
+    const sizeAfter = yield* fileIo.size(readHandle)
+    if (sizeAfter === scan.fileSize) return scan
   }
-  return sidecarPath
+  return yield* Effect.fail(
+    IoError.fromErrno("EBUSY", "fstat", readHandle.path, `the size kept changing over ${SCAN_ATTEMPTS_MAX} scans`),
+  )
+})
+
+/**
+ * Whether the page cache also shows only zeros in `[from, to)`, where the media scan found zeros.
+ * Non-zero cached bytes there never reached the device (a failed writeback): the next buffered
+ * write would send them out around the new records, so they must be cut.
+ */
+const cachedZeros = Effect.fnUntraced(function* (
+  fileIo: FileIo.FileIoService,
+  readHandle: FileIo.Handle,
+  from: number,
+  to: number,
+): Effect.fn.Return<boolean, IoError.IoError> {
+  const chunk = Buffer.alloc(Math.min(COMPARE_CHUNK_BYTES, to - from))
+  for (let offset = from; offset < to; ) {
+    const result = yield* Effect.result(
+      fileIo.readAt(readHandle, chunk.subarray(0, Math.min(chunk.length, to - offset)), offset),
+    )
+    // An unreadable cached range is no evidence of zeros: cut it like any damaged tail.
+    if (result._tag === "Failure") {
+      if (result.failure.code === "EIO") return false
+      return yield* Effect.fail(result.failure)
+    }
+    const read = result.success
+    if (read === 0) return true
+    if (!chunk.subarray(0, read).equals(ZEROS.subarray(0, read))) return false
+    offset += read
+  }
+  return true
 })

@@ -19,6 +19,7 @@ import { AlignedMemory, IoError, Libc } from "@fsys/native"
 import type { FileIoService, Handle, OpenOptions } from "../../FileIo.ts"
 import * as Positional from "../positional.ts"
 import { openPath } from "./open.ts"
+import * as Alignment from "./alignment.ts"
 import { badDescriptor, fromHandle, OpenFile, pin, requestClose, unpin } from "./openFile.ts"
 import { type Done, readCall, writeCall } from "./positional.ts"
 
@@ -255,6 +256,8 @@ export const make = (): FileIoService => ({
   // LOCK_NB never waits: Libc runs it synchronously (≈ 0.2 µs), Busy when held elsewhere.
   lock: (handle) =>
     onFileEffect(handle, "flock", (file) => Libc.flock(file.fd, Libc.LOCK_EX | Libc.LOCK_NB, file.path)),
+
+  directAlignment: (handle) => onFileEffect(handle, "statx", (file) => Alignment.ofDescriptor(file.fd)),
 
   remove: (path) =>
     Effect.callback<void, IoError.IoError>((resume) => {

@@ -29,6 +29,7 @@ import * as Generators from "../../Generators.ts"
 import * as SimulatedDisk from "../../SimulatedDisk.ts"
 import * as Prng from "../prng.ts"
 import { checkRecovery, decodeJournal, sameBytes } from "./check.ts"
+import { failedWritebackThenReopen } from "./sameBoot.ts"
 
 const JOURNAL_DIRECTORY = "/sim"
 const JOURNAL_PATH = `${JOURNAL_DIRECTORY}/journal.log`
@@ -45,13 +46,29 @@ const DEFAULT_PHASE_TIMEOUT_MILLIS = 20_000
 /** The journal's preallocation is set in multiples of 64 KiB. */
 const PREALLOCATE_GRANULE_BYTES = 65536
 
-type Ending = "powerLossAtIo" | "powerLossAfterTurns" | "powerLossWhenIdle" | "cleanCloseThenPowerLoss"
+type Ending =
+  | "powerLossAtIo"
+  | "powerLossAfterTurns"
+  | "powerLossWhenIdle"
+  | "cleanCloseThenPowerLoss"
+  | "failedWritebackThenReopen"
 const ENDINGS: ReadonlyArray<Ending> = [
   "powerLossAtIo",
   "powerLossAtIo",
   "powerLossAfterTurns",
   "powerLossWhenIdle",
   "cleanCloseThenPowerLoss",
+  "failedWritebackThenReopen",
+]
+/** Recovery steps a power loss or a process kill is armed at (the nth such call of the open). */
+const RECOVERY_OPS: ReadonlyArray<SimulatedDisk.FaultOp> = [
+  "write",
+  "truncate",
+  "sync",
+  "datasync",
+  "syncDirectory",
+  "read",
+  "open",
 ]
 
 interface EpochModel {
@@ -99,11 +116,16 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
     const useBatches = options.appendBatch ?? true
     const timeout = Duration.millis(options.phaseTimeoutMillis ?? DEFAULT_PHASE_TIMEOUT_MILLIS)
     const rng = Prng.make(Prng.derive(seed, mode === "direct" ? 0xd1 : 0xb0))
-    const disk = yield* SimulatedDisk.make({ seed, sectorBytes: 512, directAlignmentBytes: 512 })
+    // Logical sectors of 512 bytes; physical sectors of 512 or 4096 (a 512e disk, where a Direct
+    // write covering part of a physical sector may leave it unreadable after a power cut).
+    const physicalSectorBytes = rng.pick([512, 4096])
+    const disk = yield* SimulatedDisk.make({ seed, sectorBytes: 512, physicalSectorBytes, directAlignmentBytes: 512 })
 
-    // Direct journals align to 512 or 4096 bytes (the disk accepts both); a slot holds ≥ 2 sectors.
-    const sectorBytes = mode === "direct" ? rng.pick([512, 4096]) : undefined
-    const logBufferBytes = rng.pick([4096, 8192, 16384, 65536].filter((bytes) => bytes >= 2 * (sectorBytes ?? 1)))
+    // Direct journals align to what the disk reports (FileIo.directAlignment), or to a forced
+    // whole number of physical sectors; a slot holds ≥ 2 sectors.
+    const sectorBytes = mode === "direct" && rng.chance(0.5) ? rng.pick([physicalSectorBytes, 4096]) : undefined
+    const alignedBytes = mode === "direct" ? (sectorBytes ?? physicalSectorBytes) : 1
+    const logBufferBytes = rng.pick([4096, 8192, 16384, 65536].filter((bytes) => bytes >= 2 * alignedBytes))
     // Preallocation (zeros written ahead of the log) is exercised, but small: the simulated disk
     // copies images on every crash, and megabytes of zeros per epoch would cost seconds per seed.
     const preallocateBytes = rng.pick([0, 0, 2 * PREALLOCATE_GRANULE_BYTES, 4 * PREALLOCATE_GRANULE_BYTES])
@@ -117,8 +139,10 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
     const failures: Array<string> = []
     const crashes: Array<string> = []
     const trace: Array<string> = [
-      `${mode} buffer ${logBufferBytes} sector ${journalOptions.sectorBytes ?? "-"} preallocate ${preallocateBytes}`,
+      `${mode} buffer ${logBufferBytes} sector ${journalOptions.sectorBytes ?? "-"} physical ${physicalSectorBytes} preallocate ${preallocateBytes}`,
     ]
+    /** Every sidecar an open reported, with its bytes then. */
+    const sidecars = new Map<string, Uint8Array>()
     let appended = 0
     let lastRecovered = 0
     let lastCrash = "no crash yet"
@@ -156,25 +180,30 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
      * Opens the journal (retrying after a power loss during recovery), checks the recovery, and
      * returns the handle and its scope; undefined when the run must stop.
      */
-    const openAndCheck = Effect.fnUntraced(function* (epoch: number, armRecoveryPowerLoss: boolean) {
+    const openAndCheck = Effect.fnUntraced(function* (epoch: number, armRecoveryFault: boolean) {
       for (let attempt = 1; attempt <= MAX_OPEN_ATTEMPTS; attempt++) {
         const image = Option.getOrElse(yield* disk.readFile(JOURNAL_PATH), () => new Uint8Array(0))
         const expected = decodeJournal(image)
         const bootBefore = disk.boot
-        if (armRecoveryPowerLoss && attempt < MAX_OPEN_ATTEMPTS) {
-          yield* disk.inject({
-            op: rng.pick<SimulatedDisk.FaultOp>([
-              "write",
-              "truncate",
-              "sync",
-              "datasync",
-              "syncDirectory",
-              "read",
-              "open",
-            ]),
-            nth: rng.range(1, 3),
-            fault: SimulatedDisk.powerLoss(),
-          })
+        const killsBefore = (yield* disk.stats).processCrashes
+        if (attempt < MAX_OPEN_ATTEMPTS) {
+          // A power loss or a process kill inside recovery; the retry recovers the same clean end
+          // again (in the same boot after a kill). A fresh file's creator is sometimes killed
+          // before its directory fsync, so a later, non-creating open must make the name durable.
+          const fresh = image.length === 0 && epoch === 1 && attempt === 1 && rng.chance(0.3)
+          const tornTail = expected.tail === "nonZero" && rng.chance(0.3)
+          if (fresh) {
+            yield* disk.inject({ op: "syncDirectory", nth: 1, fault: SimulatedDisk.processCrash })
+          } else if (tornTail) {
+            const fault = rng.chance(0.5) ? SimulatedDisk.processCrash : SimulatedDisk.powerLoss()
+            yield* disk.inject({ op: "truncate", nth: 1, fault })
+          } else if (armRecoveryFault) {
+            yield* disk.inject({
+              op: rng.pick(RECOVERY_OPS),
+              nth: rng.range(1, 3),
+              fault: rng.chance(0.7) ? SimulatedDisk.powerLoss() : SimulatedDisk.processCrash,
+            })
+          }
         }
         const scope = yield* Scope.make()
         const opened = yield* Journal.open(JOURNAL_PATH, journalOptions).pipe(
@@ -190,8 +219,9 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
             fail(epoch, "open hung")
             return undefined
           }
-          if (disk.boot !== bootBefore) {
-            const report = `power loss during recovery (attempt ${attempt})`
+          const killed = (yield* disk.stats).processCrashes !== killsBefore
+          if (disk.boot !== bootBefore || killed) {
+            const report = `${killed ? "process killed" : "power loss"} during recovery (attempt ${attempt})`
             crashes.push(report)
             trace.push(report)
             lastCrash = report
@@ -215,14 +245,28 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
         ) {
           fail(epoch, "open changed the records before the clean end")
         }
+        const sidecarPath = (yield* handle.info).sidecarPath
         if (expected.tail === "nonZero") {
-          const sidecar = Option.getOrUndefined(yield* disk.readFile(`${JOURNAL_PATH}.corrupt-${expected.cleanEnd}`))
+          const sidecar =
+            sidecarPath === undefined ? undefined : Option.getOrUndefined(yield* disk.readFile(sidecarPath))
           const tail = image.subarray(expected.cleanEnd)
           if (sidecar === undefined || !sameBytes(sidecar, tail)) {
             fail(epoch, `the non-zero tail [${expected.cleanEnd}, ${image.length}) was not saved to the sidecar intact`)
           }
           if (after.length !== expected.cleanEnd)
             fail(epoch, `a non-zero tail was not truncated (size ${after.length})`)
+        }
+        // Saved tails are evidence: each open saves to a new file, and none changes afterwards.
+        if (sidecarPath !== undefined) {
+          if (sidecars.has(sidecarPath)) fail(epoch, `open reused the sidecar ${sidecarPath} of an earlier recovery`)
+          sidecars.set(
+            sidecarPath,
+            Option.getOrElse(yield* disk.readFile(sidecarPath), () => new Uint8Array(0)),
+          )
+        }
+        for (const [path, saved] of sidecars) {
+          const now = Option.getOrUndefined(yield* disk.readFile(path))
+          if (now === undefined || !sameBytes(now, saved)) fail(epoch, `the saved tail ${path} changed or vanished`)
         }
         const violations = checkRecovery(model, expected.records)
         for (const violation of violations) fail(epoch, violation)
@@ -382,11 +426,35 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
           fail(epoch, `clean close failed: ${Exit.isFailure(closed) ? String(closed.cause) : "hung"}`)
         }
       }
+      let reopenScope: Scope.Closeable | undefined
+      if (ending === "failedWritebackThenReopen" && disk.boot === epochBoot) {
+        reopenScope = yield* failedWritebackThenReopen(
+          {
+            disk,
+            rng,
+            model: current,
+            path: JOURNAL_PATH,
+            options: journalOptions,
+            fileIo: fileIoNow,
+            timeout,
+            logBufferBytes,
+            faulty,
+            fail: (message) => fail(epoch, message),
+            trace: (line) => trace.push(line),
+          },
+          handle,
+          scope,
+        )
+      }
       // Abandon the journal: the power goes now (if it has not yet); its fibers die with the scope.
       if (disk.boot === epochBoot) yield* disk.crash()
       const report = yield* Fiber.join(crashed)
       const closed = yield* Scope.close(scope, Exit.void).pipe(Effect.timeoutOption(timeout))
       if (Option.isNone(closed)) fail(epoch, "closing the crashed journal's scope hung")
+      if (reopenScope !== undefined) {
+        const reclosed = yield* Scope.close(reopenScope, Exit.void).pipe(Effect.timeoutOption(timeout))
+        if (Option.isNone(reclosed)) fail(epoch, "closing the reopened journal's scope hung")
+      }
       yield* disk.clearFaults
       yield* sabotageImage()
       lastCrash = `${report.summary} (ending ${ending})`

@@ -53,8 +53,11 @@ export const keepsDirectoryChange = (mode: CrashMode, rng: Prng): boolean => {
   }
 }
 
-/** How much of one file's pending operations survives, for a mode. */
-export const survivalFor = (mode: CrashMode, inode: Inode, rng: Prng): Survival => {
+/**
+ * How much of one file's pending operations survives, for a mode. `sectorsPerPhysical` is the
+ * number of logical sectors in one physical sector (1 when they are the same size).
+ */
+export const survivalFor = (mode: CrashMode, inode: Inode, rng: Prng, sectorsPerPhysical = 1): Survival => {
   const ops = inode.pending
   const sizes = inode.sizeHistory()
   const finalSize = sizes[sizes.length - 1] as number
@@ -67,7 +70,7 @@ export const survivalFor = (mode: CrashMode, inode: Inode, rng: Prng): Survival 
     case "keepSubset":
       return randomSubset(rng, ops, sizes)
     case "tornWrite":
-      return tornAt(rng, ops, sizes)
+      return tornAt(rng, ops, sizes, sectorsPerPhysical)
   }
 }
 
@@ -85,12 +88,36 @@ export const randomSubset = (rng: Prng, _ops: ReadonlyArray<PendingOp>, sizes: R
 /**
  * Writeback went in order and stopped inside one operation: everything before it survived, that
  * one persisted a prefix of its sectors, nothing after it did.
+ *
+ * With physical sectors larger than logical ones, the cut is at a physical boundary: a physical
+ * sector write is atomic (old or new, the assumption docs/CRASH-SAFETY.md states). Buffered
+ * writeback sends whole pages, so it always covers its physical sectors. A Direct write that
+ * covers a physical sector only in part makes the device read-modify-write it; a power cut
+ * during that leaves it old, new, or unreadable as a whole — the logical sectors the host never
+ * rewrote included (they become latent read errors).
  */
-const tornAt = (rng: Prng, ops: ReadonlyArray<PendingOp>, sizes: ReadonlyArray<number>): Survival => {
+const tornAt = (
+  rng: Prng,
+  ops: ReadonlyArray<PendingOp>,
+  sizes: ReadonlyArray<number>,
+  sectorsPerPhysical: number,
+): Survival => {
   if (ops.length === 0) return keepEverything(sizes[0] as number)
   const tornIndex = rng.int(ops.length)
   const torn = ops[tornIndex] as PendingOp
-  const cutSector = torn._tag === "Write" ? rng.int(torn.sectorCount + 1) : 0
+  let cutSector = torn._tag === "Write" ? rng.int(torn.sectorCount + 1) : 0
+  const badSectors: Array<number> = []
+  if (torn._tag === "Write" && sectorsPerPhysical > 1 && cutSector < torn.sectorCount) {
+    const cutAt = torn.firstSector + cutSector
+    const physicalStart = cutAt - (cutAt % sectorsPerPhysical)
+    const physicalEnd = physicalStart + sectorsPerPhysical
+    const coveredStart = Math.max(physicalStart, torn.firstSector)
+    const coveredEnd = Math.min(physicalEnd, torn.firstSector + torn.sectorCount)
+    const whole = !torn.direct || (coveredStart === physicalStart && coveredEnd === physicalEnd)
+    const outcome = rng.int(whole ? 2 : 3)
+    cutSector = (outcome === 1 ? coveredEnd : coveredStart) - torn.firstSector
+    if (outcome === 2) for (let sector = physicalStart; sector < physicalEnd; sector++) badSectors.push(sector)
+  }
   const keepTornTruncate = rng.chance(0.5)
   // sizes[i] is the size before op i; any size from there to the end may have reached the disk.
   const sizeBytes = sizes[rng.range(tornIndex, sizes.length - 1)] as number
@@ -98,5 +125,6 @@ const tornAt = (rng: Prng, ops: ReadonlyArray<PendingOp>, sizes: ReadonlyArray<n
     keepSector: (op, indexInOp) => op.seq < torn.seq || (op.seq === torn.seq && indexInOp < cutSector),
     keepTruncate: (op) => op.seq < torn.seq || (op.seq === torn.seq && keepTornTruncate),
     sizeBytes,
+    badSectors,
   }
 }

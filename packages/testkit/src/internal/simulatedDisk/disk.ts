@@ -80,6 +80,7 @@ const emptyStats = (): { -readonly [K in keyof SimulatedDisk.Stats]: number } =>
   truncates: 0,
   allocates: 0,
   crashes: 0,
+  processCrashes: 0,
   faultsFired: 0,
 })
 
@@ -87,12 +88,19 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
   const seed = Prng.normalizeSeed(options.seed)
   const sectorBytes = options.sectorBytes ?? 512
   const directAlignmentBytes = options.directAlignmentBytes ?? 512
+  const physicalSectorBytes = options.physicalSectorBytes ?? sectorBytes
   const capacityBytes = options.capacityBytes ?? Number.POSITIVE_INFINITY
   const directIo = options.directIo ?? true
   const checkInvariants = options.checkInvariants ?? false
   if (!isPowerOfTwo(sectorBytes) || sectorBytes < 512 || sectorBytes > 65536) {
     throw new RangeError(`SimulatedDisk: sectorBytes must be a power of two in [512, 65536], got ${sectorBytes}`)
   }
+  if (!isPowerOfTwo(physicalSectorBytes) || physicalSectorBytes < sectorBytes || physicalSectorBytes > 65536) {
+    throw new RangeError(
+      `SimulatedDisk: physicalSectorBytes must be a power of two in [sectorBytes, 65536], got ${physicalSectorBytes}`,
+    )
+  }
+  const sectorsPerPhysical = physicalSectorBytes / sectorBytes
   if (!isPowerOfTwo(directAlignmentBytes)) {
     throw new RangeError(`SimulatedDisk: directAlignmentBytes must be a power of two, got ${directAlignmentBytes}`)
   }
@@ -214,7 +222,13 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       if (survivor !== undefined) {
         let rebooted = images.get(survivor)
         if (rebooted === undefined) {
-          rebooted = new Inode(sectorBytes, survivor.crashImage(survivalFor(mode, survivor, rng)))
+          const survival = survivalFor(mode, survivor, rng, sectorsPerPhysical)
+          rebooted = new Inode(sectorBytes, survivor.crashImage(survival))
+          // Latent errors stay on the media; a physical sector torn inside the device joins them.
+          const sectorsKept = Math.ceil(rebooted.visible.size / sectorBytes)
+          for (const sector of [...survivor.badSectors, ...(survival.badSectors ?? [])]) {
+            if (sector < sectorsKept) rebooted.badSectors.add(sector)
+          }
           images.set(survivor, rebooted)
         }
         nextNames.set(path, rebooted)
@@ -252,6 +266,15 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
     crashWaiters = []
     for (const waiter of waiters) Deferred.doneUnsafe(waiter, Effect.succeed(report))
     return report
+  }
+
+  /**
+   * Every process using the disk dies (SIGKILL) while the machine stays up: their handles close
+   * (locks released, IO still waiting on them fails EBADF), the page cache stays as it is.
+   */
+  const crashProcessesNow = (): void => {
+    handles = new Map()
+    stats.processCrashes++
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -335,6 +358,10 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
             if (boot === ownBoot) crashNow(fault.mode === undefined ? undefined : { mode: fault.mode })
             return Effect.fail(powerIsGone(syscall, path))
           }
+          if (fault._tag === "ProcessCrash") {
+            if (boot === ownBoot) crashProcessesNow()
+            return Effect.fail(IoError.fromErrno("EBADF", syscall, path, `seed ${seed}: the process was killed`))
+          }
         }
         if (boot !== ownBoot) return Effect.fail(powerIsGone(syscall, path))
         return body(fired)
@@ -392,7 +419,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         }
         const failure = errorOf(fired)
         if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "pwrite", path, "injected"))
-        const granule = open.handle.direct ? directAlignmentBytes : 1
+        // A short Direct write stops at a physical sector (a device writes whole physical sectors).
+        const granule = open.handle.direct ? Math.max(directAlignmentBytes, physicalSectorBytes) : 1
         let lengthBytes = bytes.length - doneBytes
         for (const fault of fired) {
           if (fault._tag === "ShortWrite") {
@@ -414,7 +442,7 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         if (lengthBytes === 0) return Effect.fail(IoError.fromErrno("ESHORT", "pwrite", path, "write made no progress"))
         // Copied now, at completion: a caller that reuses the buffer while the write is in flight
         // gets the bytes it scribbled, as with a real kernel.
-        inode.write(start, bytes.slice(doneBytes, doneBytes + lengthBytes))
+        inode.write(start, bytes.slice(doneBytes, doneBytes + lengthBytes), open.handle.direct)
         stats.bytesWritten += lengthBytes
         verify(inode)
         const done = doneBytes + lengthBytes
@@ -487,10 +515,18 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
             return Effect.fail(IoError.fromErrno(failure.code, "pread", handle.path, "injected"))
           const file = open.inode.visible
           const count = Math.max(0, Math.min(into.length, file.size - offsetBytes))
+          const bad = open.inode.badSectorIn(offsetBytes, count)
+          if (bad !== undefined) {
+            return Effect.fail(
+              IoError.fromErrno("EIO", "pread", handle.path, `unreadable sector at byte ${bad * sectorBytes}`),
+            )
+          }
           let source = offsetBytes
           for (const fault of fired) if (fault._tag === "MisdirectedRead") source += fault.offsetBytes
           if (source === offsetBytes) {
-            into.set(file.bytes.subarray(offsetBytes, offsetBytes + count))
+            // O_DIRECT reads the device (stale cached pages bypassed); buffered reads the cache.
+            if (open.handle.direct) open.inode.readDevice(into, offsetBytes)
+            else into.set(file.bytes.subarray(offsetBytes, offsetBytes + count))
           } else {
             // A misdirected read may point outside the file: those bytes read as zeros.
             for (let index = 0; index < count; index++) {
@@ -759,6 +795,17 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         return { fixed: false, reason: "" }
       })
 
+    const directAlignment = (handle: FileIo.Handle) =>
+      Effect.suspend((): Effect.Effect<FileIo.DirectAlignment, IoError.IoError> => {
+        const open = resolve(handle, "statx")
+        if (open instanceof IoError.IoError) return Effect.fail(open)
+        return Effect.succeed({
+          offsetBytes: directAlignmentBytes,
+          memoryBytes: directAlignmentBytes,
+          physicalSectorBytes,
+        })
+      })
+
     const service: FileIo.FileIoService = {
       backend: "simulated",
       reason: `simulated disk (seed ${seed}, boot ${ownBoot}, sector ${sectorBytes} B, direct alignment ${directAlignmentBytes} B)`,
@@ -781,6 +828,7 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       makeDirectory,
       allocateAligned,
       registerBuffers,
+      directAlignment,
     }
     return service
   }
@@ -794,9 +842,20 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
     return Option.some(table === "visible" ? inode.visible.contents() : inode.durable.contents())
   }
 
+  const markBadSector = (path: string, offsetBytes: number): void => {
+    const inode = names.get(normalizePath(path))
+    if (inode === undefined) throw new RangeError(`SimulatedDisk.markBadSector: no file ${path}`)
+    if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0) {
+      throw new RangeError(`SimulatedDisk.markBadSector: offset ${offsetBytes}`)
+    }
+    const first = Math.floor(offsetBytes / physicalSectorBytes) * sectorsPerPhysical
+    for (let sector = first; sector < first + sectorsPerPhysical; sector++) inode.badSectors.add(sector)
+  }
+
   return {
     seed,
     sectorBytes,
+    physicalSectorBytes,
     directAlignmentBytes,
     get fileIo() {
       return currentFileIo
@@ -805,6 +864,8 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       return boot
     },
     crash: (crashOptions) => Effect.sync(() => crashNow(crashOptions)),
+    crashProcesses: Effect.sync(crashProcessesNow),
+    markBadSector: (path, offsetBytes) => Effect.sync(() => markBadSector(path, offsetBytes)),
     awaitCrash: Effect.suspend(() => {
       const waiter = Deferred.makeUnsafe<SimulatedDisk.CrashReport>()
       crashWaiters.push(waiter)

@@ -100,6 +100,8 @@ export interface PendingWrite {
   readonly sectors: Uint8Array
   /** File size right after this operation. */
   readonly sizeAfter: number
+  /** Written through an O_DIRECT handle: the device sees exactly these sectors (no page cache). */
+  readonly direct: boolean
 }
 
 /** A size change (ftruncate). */
@@ -121,6 +123,8 @@ export interface Survival {
   readonly keepSector: (op: PendingWrite, indexInOp: number) => boolean
   readonly keepTruncate: (op: PendingTruncate) => boolean
   readonly sizeBytes: number
+  /** Sectors left unreadable (a physical sector torn inside the device); none when absent. */
+  readonly badSectors?: ReadonlyArray<number>
 }
 
 let nextInodeId = 1
@@ -137,6 +141,19 @@ export class Inode {
   lostWriteback = false
   /** The handle id holding the exclusive lock, if any. */
   lockHolder: number | undefined = undefined
+  /**
+   * Sectors whose page-cache content never reached the device because a writeback failed: a
+   * buffered read still returns the cached (visible) bytes, an O_DIRECT read returns what the
+   * device holds (the durable bytes). Gone when the sector is written again or truncated away,
+   * and at a reboot (the page cache is empty then).
+   */
+  readonly staleSectors = new Set<number>()
+  /**
+   * Sectors the media cannot read back (latent sector errors, or a physical sector torn by a
+   * read-modify-write): every read touching one fails with EIO until the sector is written again
+   * (drives remap a pending sector on write). They survive reboots.
+   */
+  readonly badSectors = new Set<number>()
   private nextSeq = 1
 
   constructor(sectorBytes: number, initial?: Uint8Array) {
@@ -155,12 +172,16 @@ export class Inode {
     return Math.max(this.visible.size, this.allocatedBytes)
   }
 
-  write(offsetBytes: number, data: Uint8Array): void {
+  write(offsetBytes: number, data: Uint8Array, direct = false): void {
     if (data.length === 0) return
     this.visible.write(offsetBytes, data)
     const sectorBytes = this.sectorBytes
     const firstSector = Math.floor(offsetBytes / sectorBytes)
     const endSector = Math.ceil((offsetBytes + data.length) / sectorBytes)
+    for (let sector = firstSector; sector < endSector; sector++) {
+      this.staleSectors.delete(sector)
+      this.badSectors.delete(sector)
+    }
     this.visible.ensureCapacity(endSector * sectorBytes)
     // The snapshot is taken after the write: it is the sector as writeback would send it now.
     const sectors = this.visible.bytes.slice(firstSector * sectorBytes, endSector * sectorBytes)
@@ -171,11 +192,17 @@ export class Inode {
       sectorCount: endSector - firstSector,
       sectors,
       sizeAfter: this.visible.size,
+      direct,
     })
   }
 
   truncate(sizeBytes: number): void {
     this.visible.resize(sizeBytes)
+    // The cut pages leave the page cache and their blocks are freed: nothing stale or bad remains
+    // past the new end (the sector holding the end keeps its state).
+    const keptSectors = Math.ceil(sizeBytes / this.sectorBytes)
+    for (const sector of this.staleSectors) if (sector >= keptSectors) this.staleSectors.delete(sector)
+    for (const sector of this.badSectors) if (sector >= keptSectors) this.badSectors.delete(sector)
     this.pending.push({ _tag: "Truncate", seq: this.nextSeq++, sizeBytes, sizeAfter: sizeBytes })
   }
 
@@ -206,6 +233,71 @@ export class Inode {
     applyOps(this.durable, ops, survival(ops, this.durable.size), this.sectorBytes)
     this.pending = this.pending.slice(count)
     this.lostWriteback = true
+    this.markStale(ops)
+  }
+
+  /**
+   * After a failed writeback of `dropped`: the sectors they touched whose cached bytes differ
+   * from the device's are stale (Linux keeps such pages clean and readable, but the device never
+   * got them). A sector a still-pending write covers is not: reading it O_DIRECT writes the dirty
+   * page back first, so the device then holds the visible bytes.
+   */
+  private markStale(dropped: ReadonlyArray<PendingOp>): void {
+    const stillPending = new Set<number>()
+    for (const op of this.pending) {
+      if (op._tag !== "Write") continue
+      for (let index = 0; index < op.sectorCount; index++) stillPending.add(op.firstSector + index)
+    }
+    const sectorBytes = this.sectorBytes
+    for (const op of dropped) {
+      if (op._tag !== "Write") continue
+      for (let index = 0; index < op.sectorCount; index++) {
+        const sector = op.firstSector + index
+        if (stillPending.has(sector) || this.staleSectors.has(sector)) continue
+        const start = sector * sectorBytes
+        if (start >= this.visible.size) continue
+        const end = Math.min(start + sectorBytes, this.visible.size)
+        for (let at = start; at < end; at++) {
+          const device = at < this.durable.size ? (this.durable.bytes[at] as number) : 0
+          if (device !== this.visible.bytes[at]) {
+            this.staleSectors.add(sector)
+            break
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * What an O_DIRECT read of `[offsetBytes, offsetBytes + into.length)` returns: the visible bytes,
+   * except stale sectors, which read as the device holds them. Returns the count (short at EOF).
+   */
+  readDevice(into: Uint8Array, offsetBytes: number): number {
+    const file = this.visible
+    const count = Math.max(0, Math.min(into.length, file.size - offsetBytes))
+    into.set(file.bytes.subarray(offsetBytes, offsetBytes + count))
+    if (this.staleSectors.size === 0) return count
+    const sectorBytes = this.sectorBytes
+    for (const sector of this.staleSectors) {
+      const start = Math.max(sector * sectorBytes, offsetBytes)
+      const end = Math.min((sector + 1) * sectorBytes, offsetBytes + count)
+      for (let at = start; at < end; at++) {
+        into[at - offsetBytes] = at < this.durable.size ? (this.durable.bytes[at] as number) : 0
+      }
+    }
+    return count
+  }
+
+  /** The first bad sector touched by `[offsetBytes, offsetBytes + lengthBytes)`, if any. */
+  badSectorIn(offsetBytes: number, lengthBytes: number): number | undefined {
+    if (this.badSectors.size === 0 || lengthBytes <= 0) return undefined
+    const first = Math.floor(offsetBytes / this.sectorBytes)
+    const end = Math.ceil((offsetBytes + lengthBytes) / this.sectorBytes)
+    let found: number | undefined
+    for (const sector of this.badSectors) {
+      if (sector >= first && sector < end && (found === undefined || sector < found)) found = sector
+    }
+    return found
   }
 
   /** The bytes stable media would hold after a power cut, given which pending parts survive. */
