@@ -20,7 +20,7 @@
  * @internal
  */
 import * as InFlight from "../../InFlight.ts"
-import type * as Libc from "../../Libc.ts"
+import type { Native } from "../libc/bindings.ts"
 import type * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
 
@@ -61,12 +61,12 @@ export class BufferTable {
   /** Free table indexes, used as a stack (sparse mode only). */
   private readonly free: Array<number> = []
 
-  private readonly lib: Libc.Native
+  private readonly lib: Native
   private readonly ringFd: number
   /** Test seam: false pretends the kernel has no sparse tables (Linux < 5.19). */
   private readonly sparseAllowed: boolean
 
-  constructor(lib: Libc.Native, ringFd: number, sparseAllowed: boolean) {
+  constructor(lib: Native, ringFd: number, sparseAllowed: boolean) {
     this.lib = lib
     this.ringFd = ringFd
     this.sparseAllowed = sparseAllowed

@@ -12,6 +12,7 @@ import { native, nativeUnsafe } from "../libc/bindings.ts"
 import { IO_BYTES_MAX } from "../libc/constants.ts"
 import * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
+import { settled } from "./holds.ts"
 import { makeOp, type Op } from "./op.ts"
 import { Ring, type Seams } from "./ring.ts"
 
@@ -81,7 +82,7 @@ export const run = <A>(
     const errno = state.start(op)
     if (errno !== 0) {
       op.complete = undefined
-      state.settled(op)
+      settled(op)
       resume(Effect.fail(IoError.fromErrno(errno, syscallOf(op), where)))
       return
     }
