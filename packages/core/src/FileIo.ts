@@ -113,6 +113,19 @@ export interface FileIoService {
   readonly lock: (handle: Handle) => Effect.Effect<void, IoError.IoError>
   /** Removes a file (used for leftovers such as a failed sidecar). */
   readonly remove: (path: string) => Effect.Effect<void, IoError.IoError>
+  /**
+   * rename(2): moves `fromPath` to `toPath`, atomically replacing `toPath` if it exists (a reader
+   * sees the old or the new file, never neither). Like a new file's name, the change is durable
+   * only after `syncDirectory` of the directories involved; a power cut before that may undo it.
+   */
+  readonly rename: (fromPath: string, toPath: string) => Effect.Effect<void, IoError.IoError>
+  /** The names of the entries in a directory (no `.`/`..`), sorted; ENOENT when it is missing. */
+  readonly listDirectory: (directoryPath: string) => Effect.Effect<ReadonlyArray<string>, IoError.IoError>
+  /**
+   * mkdir(2) (mode 0o755): true when this call created the directory, false when it already
+   * existed. A new directory's name is durable after `syncDirectory` of its parent.
+   */
+  readonly makeDirectory: (directoryPath: string) => Effect.Effect<boolean, IoError.IoError>
   /** Aligned memory for Direct IO, freed when the Scope closes (after any IO on it completed). */
   readonly allocateAligned: (
     byteLength: number,

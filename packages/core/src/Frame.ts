@@ -99,7 +99,8 @@ export const frameBytes = (payloadLength: number): number => payloadLength + Lay
  * @category encoding
  */
 export const encodeInto = (target: Uint8Array, offset: number, payload: Uint8Array): number => {
-  const payloadLength = payload.length
+  // byteLength, not length: a subclass may override `length`, and the copy below copies byteLength.
+  const payloadLength = payload.byteLength
   const frameLength = payloadLength + Layout.OVERHEAD
   if (payloadLength > Layout.MAX_PAYLOAD) {
     throw new RangeError(`Frame.encodeInto: payload of ${payloadLength} bytes exceeds MAX_PAYLOAD`)

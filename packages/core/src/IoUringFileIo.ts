@@ -13,7 +13,8 @@
  * - Writes from ordinary JS `Uint8Array`s are fine too: the ring keeps the array referenced until
  *   the CQE arrives, so neither GC nor an interrupted fiber can release memory the kernel reads.
  *   Memory from `allocateAligned` is freed only after every operation on it completed.
- * - Metadata operations (open, close, truncate, allocate, size, lock, remove, syncDirectory) are
+ * - Metadata operations (open, close, truncate, allocate, size, lock, remove, rename,
+ *   listDirectory, makeDirectory, syncDirectory) are
  *   rare and reuse the Node layer (`NodeFileIo`), handles included: a ring operation pins the
  *   handle's fd like a threadpool call does, and unpins it when its CQE is reaped (not when the
  *   fiber resumes), so closing a handle never closes an fd a submitted SQE still names (an fd
@@ -79,6 +80,9 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     size: node.size,
     lock: node.lock,
     remove: node.remove,
+    rename: node.rename,
+    listDirectory: node.listDirectory,
+    makeDirectory: node.makeDirectory,
     allocateAligned: AlignedMemory.allocate,
     registerBuffers: (buffers) => Registration.registerBuffers(ring, buffers),
   })

@@ -18,9 +18,9 @@ import { Context, Effect, Layer, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
 import * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
-import { InvalidOptions, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
+import { InvalidOptions, type JournalClosed, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
 import type * as JournalError from "./JournalError.ts"
-import { LogBufferCore } from "./internal/logBuffer/core.ts"
+import { type AppendError, LogBufferCore } from "./internal/logBuffer/core.ts"
 import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./internal/logBuffer/limits.ts"
 import { isValidSectorBytes } from "./internal/logBuffer/sectors.ts"
 import { openForAppend } from "./internal/journal/resume.ts"
@@ -37,16 +37,25 @@ export interface Range {
 }
 
 /**
+ * Why an append failed: too large, the buffer poisoned by an IO failure, closed, or (for a
+ * record bigger than a slot, copied across turns) its payload detached while it was copied.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AppendFailure = RecordTooLarge | JournalPoisoned | JournalClosed | InvalidOptions
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface LogBufferService {
   /** Frames `payload` into the active slot; no IO unless both slots are busy. */
-  readonly append: (payload: Uint8Array) => Effect.Effect<Range, RecordTooLarge | JournalPoisoned>
+  readonly append: (payload: Uint8Array) => Effect.Effect<Range, AppendFailure>
   /** Frames each payload in order; one state transition while they fit the active slot. */
-  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<Range, RecordTooLarge | JournalPoisoned>
+  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Effect.Effect<Range, AppendFailure>
   /** Writes every appended record (zero-padded to the sector); returns the LSN it covered. */
-  readonly flushPartial: Effect.Effect<number, JournalPoisoned>
+  readonly flushPartial: Effect.Effect<number, JournalPoisoned | JournalClosed>
   readonly nextLsn: Effect.Effect<number>
   /** Through here records have been handed to the kernel and the write completed. */
   readonly flushedThrough: Effect.Effect<number>
@@ -183,14 +192,16 @@ export const makeCore = Effect.fnUntraced(function* (
  * @category constructors
  */
 export const fromCore = (core: LogBufferCore, path: string): LogBufferService => {
-  const poisoned = (cause: IoError.IoError) => new JournalPoisoned({ path, cause })
+  // Only an IoError poisons; a closed buffer or a payload detached mid-copy is reported as such.
+  const poisoned = (cause: AppendError): JournalPoisoned | JournalClosed | InvalidOptions =>
+    cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause
   const tooLarge = (payload: Uint8Array) =>
     payload.byteLength > Frame.MAX_PAYLOAD
       ? new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
       : undefined
   return LogBuffer.of({
     append: (payload) =>
-      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | JournalPoisoned> => {
+      Effect.suspend((): Effect.Effect<Range, AppendFailure> => {
         const error = tooLarge(payload)
         if (error !== undefined) return Effect.fail(error)
         return core.append(payload).pipe(
@@ -199,7 +210,7 @@ export const fromCore = (core: LogBufferCore, path: string): LogBufferService =>
         )
       }),
     appendBatch: (payloads) =>
-      Effect.suspend((): Effect.Effect<Range, RecordTooLarge | JournalPoisoned> => {
+      Effect.suspend((): Effect.Effect<Range, AppendFailure> => {
         for (const payload of payloads) {
           const error = tooLarge(payload)
           if (error !== undefined) return Effect.fail(error)
@@ -212,7 +223,9 @@ export const fromCore = (core: LogBufferCore, path: string): LogBufferService =>
           Effect.mapError(poisoned),
         )
       }),
-    flushPartial: Effect.mapError(core.flush(false), poisoned),
+    flushPartial: Effect.mapError(core.flush(false), (cause) =>
+      cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause,
+    ),
     nextLsn: Effect.sync(() => core.nextLsn),
     flushedThrough: Effect.sync(() => core.flushedThrough),
     bufferedLen: Effect.sync(() => core.nextLsn - core.flushedThrough),

@@ -30,6 +30,7 @@ import { Effect, Exit, Scope, Stream } from "effect"
 import * as EffectJournal from "./Journal.ts"
 import type { JournalError } from "./JournalError.ts"
 import * as JournalReader from "./JournalReader.ts"
+import * as SegmentedJournalEffect from "./SegmentedJournal.ts"
 
 export { IoError } from "@fsys/native/IoError"
 export {
@@ -42,6 +43,7 @@ export {
   NotAJournal,
   RecordTooLarge,
 } from "./JournalError.ts"
+export { NoRecordAt, SegmentDamaged } from "./SegmentedJournal.ts"
 
 /**
  * @since 0.1.0
@@ -170,5 +172,77 @@ export const scan = (path: string, options?: JournalReader.ScanOptions): Promise
 export const records = (path: string, options?: RecordsOptions): AsyncIterable<JournalRecord> =>
   Stream.toAsyncIterable(JournalReader.records(path, options))
 
-// Segmented journals: `openSegmentedJournal(directory, options?)` belongs here, in the same shape
-// (a Scope made here, closed by `close`/`await using`), over `SegmentedJournal.open`.
+/**
+ * An open segmented journal: everything `Journal` has, plus the segment operations (see the
+ * Effect API's `SegmentedJournal.Handle` for the contract of each).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SegmentedJournal extends AsyncDisposable {
+  readonly path: string
+  readonly append: (payload: Uint8Array) => Promise<number>
+  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Promise<number>
+  readonly syncThrough: (lsn: number) => Promise<void>
+  readonly sync: () => Promise<number>
+  readonly info: () => Promise<Info>
+  readonly nextLsn: () => number
+  readonly syncedLsn: () => number
+  readonly stats: () => Promise<Stats>
+  readonly close: () => Promise<void>
+  /** The payload of the record that starts at `lsn`; rejects with `NoRecordAt` when none does. */
+  readonly read: (lsn: number) => Promise<Uint8Array>
+  /** Durable records from `from` (default `firstLsn`), across segments; `follow` waits for more. */
+  readonly records: (options?: { readonly from?: number; readonly follow?: boolean }) => AsyncIterable<JournalRecord>
+  readonly firstLsn: () => number
+  readonly truncateFront: (lsn: number) => Promise<void>
+  readonly truncateBack: (lsn: number) => Promise<void>
+  readonly checkpoint: (lsn: number, data?: Uint8Array) => Promise<void>
+  readonly lastCheckpoint: () => SegmentedJournalEffect.Checkpoint | undefined
+  readonly segments: () => ReadonlyArray<SegmentedJournalEffect.SegmentInfo>
+}
+
+/**
+ * Opens (creating if needed) the segmented journal in `directory`, recovering after a crash (see
+ * `SegmentedJournal.open`). Rejects with `JournalLocked`, `SegmentDamaged`, `InvalidOptions` or
+ * an `IoError`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const openSegmentedJournal = async (
+  directory: string,
+  options?: SegmentedJournalEffect.Options,
+): Promise<SegmentedJournal> => {
+  const scope = Scope.makeUnsafe()
+  const opened = await Effect.runPromiseExit(Scope.provide(SegmentedJournalEffect.open(directory, options), scope))
+  if (Exit.isFailure(opened)) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    return Effect.runPromise(Effect.failCause(opened.cause))
+  }
+  const handle = opened.value
+  const closing = Effect.ensuring(handle.close, Scope.close(scope, Exit.void))
+  let closed: Promise<void> | undefined
+  const close = (): Promise<void> => (closed ??= Effect.runPromise(closing))
+  return {
+    path: handle.path,
+    append: (payload) => Effect.runPromise(handle.append(payload)),
+    appendBatch: (payloads) => Effect.runPromise(handle.appendBatch(payloads)),
+    syncThrough: (lsn) => Effect.runPromise(handle.syncThrough(lsn)),
+    sync: () => Effect.runPromise(handle.sync),
+    info: () => Effect.runPromise(handle.info),
+    nextLsn: () => Effect.runSync(handle.nextLsn),
+    syncedLsn: () => Effect.runSync(handle.syncedLsn),
+    stats: () => Effect.runPromise(handle.stats),
+    close,
+    read: (lsn) => Effect.runPromise(handle.read(lsn)),
+    records: (recordsOptions) => Stream.toAsyncIterable(handle.records(recordsOptions)),
+    firstLsn: () => Effect.runSync(handle.firstLsn),
+    truncateFront: (lsn) => Effect.runPromise(handle.truncateFront(lsn)),
+    truncateBack: (lsn) => Effect.runPromise(handle.truncateBack(lsn)),
+    checkpoint: (lsn, data) => Effect.runPromise(handle.checkpoint(lsn, data)),
+    lastCheckpoint: () => Effect.runSync(handle.lastCheckpoint),
+    segments: () => Effect.runSync(handle.segments),
+    [Symbol.asyncDispose]: close,
+  }
+}

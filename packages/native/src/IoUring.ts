@@ -122,6 +122,11 @@ export interface OpOptions {
   /** Names the file in errors (default `fd <n>`). */
   readonly path?: string
   /**
+   * Retained from the moment the ring accepts the operation until it settles: a caller that sees
+   * it idle and the operation not settled knows the ring never took it (its interrupt came first).
+   */
+  readonly hold?: InFlight.InFlight
+  /**
    * Called exactly once when the ring is done with the operation: after its CQE was reaped (even
    * when the waiting fiber was interrupted), or when it was refused or dropped before reaching the
    * kernel. Runs after the ring's bookkeeping, before the fiber resumes.

@@ -159,6 +159,9 @@ export type FaultOp =
   | "size"
   | "lock"
   | "remove"
+  | "rename"
+  | "list"
+  | "mkdir"
 
 /**
  * errno names a fault can fail with (any other errno name is accepted too).
@@ -317,6 +320,9 @@ export const followReboots = (disk: Disk): FileIo.FileIoService => ({
   size: (handle) => Effect.suspend(() => disk.fileIo.size(handle)),
   lock: (handle) => Effect.suspend(() => disk.fileIo.lock(handle)),
   remove: (path) => Effect.suspend(() => disk.fileIo.remove(path)),
+  rename: (fromPath, toPath) => Effect.suspend(() => disk.fileIo.rename(fromPath, toPath)),
+  listDirectory: (path) => Effect.suspend(() => disk.fileIo.listDirectory(path)),
+  makeDirectory: (path) => Effect.suspend(() => disk.fileIo.makeDirectory(path)),
   allocateAligned: (byteLength, alignmentBytes) =>
     Effect.suspend(() => disk.fileIo.allocateAligned(byteLength, alignmentBytes)),
   registerBuffers: (buffers) => Effect.suspend(() => disk.fileIo.registerBuffers(buffers)),

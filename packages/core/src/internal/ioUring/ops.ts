@@ -4,31 +4,59 @@
  *
  * Every ring operation pins the Node layer's handle (so its fd cannot be closed) and unpins it
  * from the ring's `onSettled`, which runs when the CQE is reaped even if the fiber awaiting it was
- * interrupted. The loops are the shared ones of `../positional.ts` (one cap, one EINTR rule).
+ * interrupted, or from `onFile`'s exit handler when the ring never saw the operation. The loops are
+ * the shared ones of `../positional.ts` (one cap, one EINTR rule).
  *
  * @internal
  */
 import { Effect } from "effect"
-import { IoError, IoUring } from "@fsys/native"
+import { InFlight, IoError, IoUring } from "@fsys/native"
 import type { Handle } from "../../FileIo.ts"
 import { badDescriptor, fromHandle, type OpenFile, pin, unpin } from "../nodeFileIo/openFile.ts"
 import * as Positional from "../positional.ts"
 
 const isByteOffset = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
 
+/** What a ring operation is started with: the unpinning `onSettled` and a `hold` that tells who owns it. */
+interface Settle {
+  readonly onSettled: () => void
+  readonly hold: InFlight.InFlight
+}
+
 /**
  * Runs one ring operation on `handle`'s fd with the file pinned open until the ring settles it.
+ *
+ * The ring calls `onSettled` only for an operation it accepted (or refused), and it accepts the
+ * operation only when the returned Effect reaches its callback. An interrupt at the scheduler
+ * yield between the pin and that callback used to leak the pin, and the file's close then waited
+ * forever for `inFlight` to reach 0 (issue 10 item 10). So the pin and the exit handler that
+ * settles an operation the ring never saw are installed in one uninterruptible step. The ring
+ * retains `hold` from accepting the operation until its CQE (or until it drops it while still
+ * queued), so "not settled and `hold` idle" at exit means the ring never took it.
  */
 const onFile = <A>(
   handle: Handle,
   syscall: string,
-  use: (file: OpenFile, onSettled: () => void) => Effect.Effect<A, IoError.IoError>,
+  use: (file: OpenFile, settle: Settle) => Effect.Effect<A, IoError.IoError>,
 ): Effect.Effect<A, IoError.IoError> =>
-  Effect.suspend(() => {
-    const file = fromHandle(handle)
-    if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
-    return use(file, () => unpin(file))
-  })
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      const file = fromHandle(handle)
+      if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
+      let settled = false
+      const settle: Settle = {
+        onSettled: () => {
+          if (settled) return
+          settled = true
+          unpin(file)
+        },
+        hold: InFlight.make(),
+      }
+      return Effect.onExit(restore(use(file, settle)), () =>
+        settled || settle.hold.count > 0 ? Effect.void : Effect.sync(settle.onSettled),
+      )
+    }),
+  )
 
 /** `writeAt`: all of `bytes` at `offsetBytes`, continuing short writes; no progress is `ShortWrite`. */
 export const writeAll = (
@@ -39,8 +67,8 @@ export const writeAll = (
 ): Effect.Effect<void, IoError.IoError> => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
   const call: Positional.Call = (chunk, chunkOffsetBytes) =>
-    onFile(handle, "io_uring:WRITE", (file, onSettled) =>
-      IoUring.write(ring, file.fd, chunk, chunkOffsetBytes, { path: file.path, onSettled }),
+    onFile(handle, "io_uring:WRITE", (file, settle) =>
+      IoUring.write(ring, file.fd, chunk, chunkOffsetBytes, { path: file.path, ...settle }),
     )
   return Positional.writeAll({ syscall: "io_uring:WRITE", path: handle.path, offsetBytes, call }, bytes)
 }
@@ -48,8 +76,8 @@ export const writeAll = (
 /** `datasync` (`datasync: true`) or `sync` through the ring. */
 export const fsync = (ring: IoUring.Ring, handle: Handle, datasync: boolean): Effect.Effect<void, IoError.IoError> =>
   Positional.retryingInterrupted(
-    onFile(handle, "io_uring:FSYNC", (file, onSettled) =>
-      IoUring.fsync(ring, file.fd, { datasync, path: file.path, onSettled }),
+    onFile(handle, "io_uring:FSYNC", (file, settle) =>
+      IoUring.fsync(ring, file.fd, { datasync, path: file.path, ...settle }),
     ),
   )
 
@@ -69,8 +97,8 @@ export const writeAllThenDatasync = (
     return Effect.andThen(writeAll(ring, handle, bytes, offsetBytes), fsync(ring, handle, true))
   }
   return Effect.flatMap(
-    onFile(handle, "io_uring:WRITE", (file, onSettled) =>
-      IoUring.writeThenFsync(ring, file.fd, bytes, offsetBytes, { path: file.path, onSettled }),
+    onFile(handle, "io_uring:WRITE", (file, settle) =>
+      IoUring.writeThenFsync(ring, file.fd, bytes, offsetBytes, { path: file.path, ...settle }),
     ),
     (result) => {
       if (result.synced) return Effect.void
@@ -96,8 +124,8 @@ export const readFull = (
 ): Effect.Effect<number, IoError.IoError> => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:READ", handle.path))
   const call: Positional.Call = (chunk, chunkOffsetBytes) =>
-    onFile(handle, "io_uring:READ", (file, onSettled) =>
-      IoUring.read(ring, file.fd, chunk, chunkOffsetBytes, { path: file.path, onSettled }),
+    onFile(handle, "io_uring:READ", (file, settle) =>
+      IoUring.read(ring, file.fd, chunk, chunkOffsetBytes, { path: file.path, ...settle }),
     )
   return Positional.readFull(
     { syscall: "io_uring:READ", path: handle.path, offsetBytes, call, shortMeansEnd: handle.direct },

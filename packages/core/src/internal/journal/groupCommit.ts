@@ -2,54 +2,90 @@
  * Group commit: many `syncThrough` callers, one flush + fdatasync at a time.
  *
  * A caller whose target is already durable returns without a syscall. Otherwise it joins a
- * **round**: the round in flight if that round's target covers it, else the next round. A single
- * committer fiber runs rounds back to back: it takes the next round, captures its target (every
- * byte appended so far: they are all in the log buffer already, so the target never covers bytes
- * still in an appender's hands), seals and writes the buffer with a linked write→fdatasync, then
- * publishes the new durable frontier and wakes the whole round through one shared Deferred — one
- * waiter object per round, not per record. While a round is in flight the next one fills up, so
- * concurrent producers batch naturally with no timer. An optional window (`groupCommitWindow`)
- * delays a round until it has `groupCommitMaxBatch` waiters or the window elapsed.
+ * **round**: the round in flight if that round's target covers it, else the next (pending)
+ * round. A round starts by capturing its target (every byte appended so far: they are all in the
+ * log buffer already, so the target never covers bytes still in an appender's hands) and handing
+ * the buffer one linked write→fdatasync. The writer reports the completion to `complete`, in the
+ * same turn as the ring's completion: it publishes the durable frontier, wakes the whole round
+ * (one waiter list per round, not one object per record) and, after every woken producer had
+ * its turn to append and join the next round, starts that round at once. So with 64 producers a
+ * round holds the 64 records appended since the last one, with no timer and no fiber hop.
+ *
+ * Only two situations need the **committer** fiber (forked once, at open): a window
+ * (`groupCommitWindow` delays a round until it has `groupCommitMaxBatch` waiters or the window
+ * elapsed), and a round that cannot start yet because the log buffer's other slot is still being
+ * written (it waits for the slot). Nothing forks per call, so no interrupt can separate a state
+ * change from the fiber that serves it.
  *
  * Invariants:
  * - At most one round is in flight; `syncedLsn` only grows and only to a target whose
- *   fdatasync completed.
+ *   fdatasync completed (covering writes that completed before it: the writer runs jobs in order).
  * - A failed round poisons the journal (the log buffer is poisoned by the failed write or
  *   fdatasync itself); every waiter of that round and of the next fails, and nothing is retried.
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Exit } from "effect"
-import type { IoError } from "@fsys/native"
+import { Duration, Effect } from "effect"
 import type { LogBufferCore } from "../logBuffer/core.ts"
+import type { JobFailure } from "../logBuffer/writer.ts"
+import { assert } from "../logBuffer/sectors.ts"
 import { mutations } from "../testing.ts"
 
-interface Round<E> {
-  readonly done: Deferred.Deferred<void, IoError.IoError>
-  /** What every waiter of the round runs: built once per round, not once per waiter. */
-  readonly wait: Effect.Effect<void, E>
-  /** Completed when the round has `maxBatch` waiters (only used with a window). */
-  readonly full: Deferred.Deferred<void>
-  waiters: number
-  /** The LSN this round makes durable; known once the round started. */
-  target: number
+/** The waiters of one round and how they learn its outcome. */
+class Round<E> {
+  waiters = 0
+  /** The LSN this round makes durable; set when it starts. */
+  target = 0
+  startedMillis = 0
+  private outcome: Effect.Effect<void, E> | undefined = undefined
+  /** Bounded by the producers that can wait at once (each waits on one round at a time). */
+  private resumes: Array<(outcome: Effect.Effect<void, E>) => void> = []
+  /** The committer waited out this round's window (or the round filled). */
+  windowElapsed = false
+  /** Set while the committer waits out a window: a full round starts early. */
+  onFull: (() => void) | undefined = undefined
+
+  /**
+   * What every waiter of the round runs, built once per round. A bare callback (no cancel hook,
+   * no abort signal): an interrupted waiter leaves its resume behind, and a resume of a fiber that
+   * already moved on is ignored by the runtime. Costs less than a `Deferred.await` per record.
+   */
+  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) => {
+    if (this.outcome !== undefined) resume(this.outcome)
+    else this.resumes.push(resume)
+  })
+
+  settle(outcome: Effect.Effect<void, E>): void {
+    assert(this.outcome === undefined, "a round settles once")
+    this.outcome = outcome
+    const resumes = this.resumes
+    this.resumes = []
+    for (let i = 0; i < resumes.length; i++) resumes[i]!(outcome)
+  }
 }
 
 export interface GroupCommitConfig<E> {
   readonly core: LogBufferCore
-  /** How a poisoning IoError reaches the waiters (the journal's `JournalPoisoned`). */
-  readonly toError: (cause: IoError.IoError) => E
+  /** How the buffer's refusal reaches the waiters (the journal's `JournalPoisoned` or `JournalClosed`). */
+  readonly toError: (cause: JobFailure) => E
   readonly windowMicros: number
   readonly maxBatch: number
-  /** Called after each successful round, before its waiters wake: flush + fdatasync latency and waiters served. */
-  readonly onRound: (latencyMicros: number, waiters: number) => Effect.Effect<void>
+  /**
+   * Called after each successful round, before its waiters wake, with the round's flush +
+   * fdatasync latency and the waiters it serves. Synchronous: it runs inside the completion.
+   */
+  readonly onRound: (latencyMicros: number, waiters: number) => void
 }
 
 export class GroupCommit<E> {
   private syncedLsnValue: number
   private inFlight: Round<E> | undefined = undefined
   private pending: Round<E> | undefined = undefined
-  private committerRunning = false
+  /** True while a completion wakes its round: syncers then only queue, so the cohort fills one round. */
+  private completing = false
+  /** The committer is gone (its scope closed): nothing may wait for it any more. */
+  private stopped = false
+  private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly config: GroupCommitConfig<E>
 
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
@@ -61,80 +97,134 @@ export class GroupCommit<E> {
     return this.syncedLsnValue
   }
 
-  /**
-   * Waits until `[0, lsn)` is durable. The caller validated `lsn <= nextLsn`. Returns an Effect
-   * that must be run in a fiber that can fork the committer (the journal's scope does it).
-   */
-  syncThrough(lsn: number, fork: (committer: Effect.Effect<void>) => Effect.Effect<void>): Effect.Effect<void, E> {
+  /** Waits until `[0, lsn)` is durable. The caller validated `lsn <= nextLsn`. */
+  syncThrough(lsn: number): Effect.Effect<void, E> {
     if (lsn <= this.syncedLsnValue) return Effect.void
-    const poison = this.config.core.poisonedBy
-    if (poison !== undefined) return Effect.fail(this.config.toError(poison))
+    const refusal = this.config.core.refusal
+    if (refusal !== undefined) return Effect.fail(this.config.toError(refusal))
     const inFlight = this.inFlight
     if (inFlight !== undefined && lsn <= inFlight.target) return inFlight.wait
     let round = this.pending
     if (round === undefined) {
-      const done = Deferred.makeUnsafe<void, IoError.IoError>()
-      round = {
-        done,
-        wait: Effect.mapError(Deferred.await(done), this.config.toError),
-        full: Deferred.makeUnsafe(),
-        waiters: 0,
-        target: -1,
-      }
+      round = new Round<E>()
       this.pending = round
     }
     round.waiters++
-    if (round.waiters === this.config.maxBatch) Deferred.doneUnsafe(round.full, Exit.void)
+    if (round.waiters === this.config.maxBatch) round.onFull?.()
     const wait = round.wait
-    if (this.committerRunning) return wait
-    this.committerRunning = true
-    return Effect.andThen(fork(this.committer), wait)
+    if (inFlight === undefined && !this.completing) this.kick()
+    return wait
   }
 
-  private takePending(): Round<E> | undefined {
+  /** Starts the pending round now when nothing needs waiting for, else hands it to the committer. */
+  private kick(): void {
+    if (this.stopped) {
+      this.failPending(this.closedError())
+      return
+    }
+    if (this.config.windowMicros === 0 && this.tryStart()) return
+    const wake = this.committerWake
+    if (wake !== undefined) {
+      this.committerWake = undefined
+      wake(Effect.void)
+    }
+  }
+
+  /** Starts the pending round if the log buffer can take its flush now; false if it must wait. */
+  private tryStart(): boolean {
     const round = this.pending
+    if (round === undefined || this.inFlight !== undefined)
+      throw new Error("fsys invariant violated: one round in flight, started from pending")
+    const core = this.config.core
+    const refusal = core.refusal
+    if (refusal !== undefined) {
+      this.failPending(refusal)
+      return true
+    }
+    // In flight before the flush is queued: over a synchronous layer the write may complete
+    // (and call `complete`) before `startFlush` returns.
     this.pending = undefined
-    return round
+    this.inFlight = round
+    round.target = core.nextLsn
+    round.startedMillis = performance.now()
+    // Test-only mutation (off in production): publish before anything was written or synced.
+    if (mutations.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
+    const started = core.startFlush(true, (failure) => this.complete(round, failure))
+    if (started !== undefined) return true
+    this.inFlight = undefined
+    this.pending = round
+    return false
   }
 
-  private readonly committer: Effect.Effect<void> = Effect.suspend(() => {
+  /** The writer's report for a round: publish, wake the round, start the next one. */
+  private complete(round: Round<E>, failure: JobFailure | undefined): void {
+    assert(this.inFlight === round, "the completed round is the one in flight")
+    this.inFlight = undefined
+    if (failure !== undefined) {
+      // The buffer is poisoned: fail this round and the one that queued behind it.
+      const failed = Effect.fail(this.config.toError(failure))
+      round.settle(failed)
+      this.failPending(failure)
+      return
+    }
+    // The flush covered at least the target captured at the start (it seals everything appended).
+    if (round.target > this.syncedLsnValue) this.syncedLsnValue = round.target
+    // Counters first: a woken waiter may read them right away.
+    this.config.onRound((performance.now() - round.startedMillis) * 1000, round.waiters)
+    this.completing = true
+    try {
+      round.settle(Effect.void)
+    } finally {
+      this.completing = false
+    }
+    if (this.pending !== undefined) this.kick()
+  }
+
+  private failPending(cause: JobFailure): void {
+    const next = this.pending
+    this.pending = undefined
+    next?.settle(Effect.fail(this.config.toError(cause)))
+  }
+
+  private closedError(): JobFailure {
+    return this.config.core.refusal ?? this.config.core.closedError
+  }
+
+  /**
+   * The committer: forked once with the journal's scope. Parked unless a round waits for its
+   * window or for the log buffer's other slot. Interrupting it (the scope closing) fails a round
+   * that never started.
+   */
+  readonly committer: Effect.Effect<void> = Effect.suspend(() => {
     const self = this
+    const park = Effect.callback<void>((resume) => {
+      self.committerWake = resume
+    })
+    const window = Duration.millis(self.config.windowMicros / 1000)
     return Effect.gen(function* () {
-      while (self.pending !== undefined) {
+      for (;;) {
         const round = self.pending
-        if (self.config.windowMicros > 0 && round.waiters < self.config.maxBatch) {
-          yield* Effect.raceFirst(
-            Effect.sleep(Duration.millis(self.config.windowMicros / 1000)),
-            Deferred.await(round.full),
-          )
+        if (round === undefined || self.inFlight !== undefined) {
+          yield* park
+          continue
         }
-        self.pending = undefined
-        self.inFlight = round
-        round.target = self.config.core.nextLsn
-        // Test-only mutation (off in production): publish before anything was written or synced.
-        if (mutations.publishFrontierEarly) self.syncedLsnValue = Math.max(self.syncedLsnValue, round.target)
-        const startedMillis = performance.now()
-        const exit = yield* Effect.exit(self.config.core.flush(true))
-        self.inFlight = undefined
-        if (Exit.isSuccess(exit)) {
-          // The flush covered at least the target captured above (it seals everything appended).
-          if (exit.value > self.syncedLsnValue) self.syncedLsnValue = exit.value
-          // Counters first: a woken waiter may read them right away.
-          yield* self.config.onRound((performance.now() - startedMillis) * 1000, round.waiters)
-          Deferred.doneUnsafe(round.done, Exit.void)
-        } else {
-          // The buffer is poisoned: fail this round and the one that queued behind it.
-          const failed = Exit.failCause(exit.cause)
-          Deferred.doneUnsafe(round.done, failed)
-          const next = self.takePending()
-          if (next !== undefined) Deferred.doneUnsafe(next.done, failed)
+        if (self.config.windowMicros > 0 && !round.windowElapsed && round.waiters < self.config.maxBatch) {
+          const full = Effect.callback<void>((resume) => {
+            round.onFull = () => resume(Effect.void)
+          })
+          yield* Effect.raceFirst(Effect.sleep(window), full)
+          round.onFull = undefined
+          round.windowElapsed = true
+          continue
         }
+        if (!self.tryStart()) yield* self.config.core.whenIdle
       }
-      self.committerRunning = false
     }).pipe(
       Effect.onInterrupt(() =>
         Effect.sync(() => {
-          self.committerRunning = false
+          self.stopped = true
+          self.committerWake = undefined
+          self.failPending(self.closedError())
         }),
       ),
     )

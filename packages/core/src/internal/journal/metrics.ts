@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Metric } from "effect"
+import { type Context, Metric } from "effect"
 
 export const appends = Metric.counter("fsys_journal_appends_total", {
   description: "records appended",
@@ -40,15 +40,22 @@ export interface Counters {
   fdatasyncs: number
 }
 
-export const publishRound = (delta: Counters, waiters: number, latencyMicros: number): Effect.Effect<void> =>
-  Effect.all(
-    [
-      Metric.update(appends, delta.appends),
-      Metric.update(appendedBytes, delta.appendedBytes),
-      Metric.update(syncRequests, delta.syncRequests),
-      Metric.update(fdatasyncs, delta.fdatasyncs),
-      Metric.update(waitersPerSync, waiters),
-      Metric.update(syncLatencyMicros, latencyMicros),
-    ],
-    { discard: true },
-  )
+/**
+ * Publishes one round: the counters' deltas since the last round and the round's histogram
+ * samples. Synchronous (`updateUnsafe` in the opener's context, captured once at open): it runs
+ * inside the round's completion, where building and running six metric Effects per round cost
+ * ≈ 4 µs (issue 12's profile), more than the rest of the round's bookkeeping.
+ */
+export const publishRoundUnsafe = (
+  context: Context.Context<never>,
+  delta: Counters,
+  waiters: number,
+  latencyMicros: number,
+): void => {
+  if (delta.appends > 0) appends.updateUnsafe(delta.appends, context)
+  if (delta.appendedBytes > 0) appendedBytes.updateUnsafe(delta.appendedBytes, context)
+  if (delta.syncRequests > 0) syncRequests.updateUnsafe(delta.syncRequests, context)
+  if (delta.fdatasyncs > 0) fdatasyncs.updateUnsafe(delta.fdatasyncs, context)
+  waitersPerSync.updateUnsafe(waiters, context)
+  syncLatencyMicros.updateUnsafe(latencyMicros, context)
+}

@@ -58,6 +58,39 @@ export const MAX_BATCH_MAX = 1_000_000
 
 const invalid = (option: string, reason: string) => new InvalidOptions({ option, reason })
 
+const describe = (value: unknown): string => {
+  try {
+    return typeof value === "object" ? JSON.stringify(value) : String(value)
+  } catch {
+    return typeof value
+  }
+}
+
+/** The fields of Effect's `DurationObject`; an object with none of them (or others) is a mistake. */
+const DURATION_FIELDS: ReadonlySet<string> = new Set([
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds",
+])
+
+const isFiniteNumber = (value: unknown): boolean => typeof value === "number" && Number.isFinite(value)
+
+/** A `Duration.Input` Effect decodes to what it says (no NaN, no empty or unknown object). */
+const isDurationInput = (value: unknown): boolean => {
+  if (typeof value === "number") return !Number.isNaN(value)
+  if (typeof value === "bigint" || typeof value === "string") return true
+  if (Duration.isDuration(value)) return true
+  if (Array.isArray(value)) return value.length === 2 && value.every(isFiniteNumber)
+  if (typeof value !== "object" || value === null) return false
+  const fields = Object.entries(value).filter(([, field]) => field !== undefined)
+  return fields.length > 0 && fields.every(([key, field]) => DURATION_FIELDS.has(key) && isFiniteNumber(field))
+}
+
 export const resolve = (options: Options | undefined): Resolved | InvalidOptions => {
   const given = options ?? {}
   if (typeof given !== "object") return invalid("options", "must be an object")
@@ -78,6 +111,10 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   }
   let windowMicros = WINDOW_MICROS_DEFAULT
   if (given.groupCommitWindow !== undefined) {
+    // Duration.fromInput reads NaN and {} as 0: a typo would silently turn the window off.
+    if (!isDurationInput(given.groupCommitWindow)) {
+      return invalid("groupCommitWindow", `is not a duration: ${describe(given.groupCommitWindow)}`)
+    }
     const window = Duration.fromInput(given.groupCommitWindow)
     if (Option.isNone(window)) return invalid("groupCommitWindow", "is not a duration")
     windowMicros = Duration.toMillis(window.value) * 1000

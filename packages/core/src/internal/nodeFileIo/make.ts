@@ -61,21 +61,25 @@ const onFile = <A>(
 
 /**
  * Runs an Effect-based call (Libc) with the file's fd pinned open. The call is uninterruptible,
- * so the pin is released only when the thread is done with the fd.
+ * so the pin is released only when the thread is done with the fd. The pin and its `ensuring` are
+ * one uninterruptible step: pinned in a plain `suspend`, an interrupt at the scheduler yield
+ * before `ensuring` ran would leak the pin, and `close` would wait forever (issue 10 item 10).
  */
 const onFileEffect = <A>(
   handle: Handle,
   syscall: string,
   use: (file: OpenFile) => Effect.Effect<A, IoError.IoError>,
 ): Effect.Effect<A, IoError.IoError> =>
-  Effect.suspend(() => {
-    const file = fromHandle(handle)
-    if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
-    return Effect.ensuring(
-      Effect.uninterruptible(use(file)),
-      Effect.sync(() => unpin(file)),
-    )
-  })
+  Effect.uninterruptible(
+    Effect.suspend(() => {
+      const file = fromHandle(handle)
+      if (file === undefined || !pin(file)) return Effect.fail(badDescriptor(handle, syscall))
+      return Effect.ensuring(
+        use(file),
+        Effect.sync(() => unpin(file)),
+      )
+    }),
+  )
 
 /** Adapts a `node:fs` callback to `Done`, naming the syscall in the error. */
 const nodeDone =
@@ -142,6 +146,40 @@ const readAt = (handle: Handle, into: Uint8Array, offsetBytes: number) => {
     ),
   )
 }
+
+/** rename(2) on the threadpool. */
+const renamePath = (fromPath: string, toPath: string): Effect.Effect<void, IoError.IoError> =>
+  Effect.callback<void, IoError.IoError>((resume) => {
+    NodeFs.rename(fromPath, toPath, (error) =>
+      resume(error === null ? Effect.void : Effect.fail(IoError.fromNodeError(error, "rename", fromPath))),
+    )
+  })
+
+/** readdir(3) on the threadpool; names sorted so callers see a deterministic order. */
+const listDirectory = (directoryPath: string): Effect.Effect<ReadonlyArray<string>, IoError.IoError> =>
+  Effect.callback<ReadonlyArray<string>, IoError.IoError>((resume) => {
+    NodeFs.readdir(directoryPath, (error, names) =>
+      resume(
+        error === null
+          ? Effect.succeed(names.sort())
+          : Effect.fail(IoError.fromNodeError(error, "readdir", directoryPath)),
+      ),
+    )
+  })
+
+/** mkdir(2), 0o755; an existing directory is not an error (returns false). */
+const makeDirectory = (directoryPath: string): Effect.Effect<boolean, IoError.IoError> =>
+  Effect.callback<boolean, IoError.IoError>((resume) => {
+    NodeFs.mkdir(directoryPath, { mode: 0o755 }, (error) => {
+      if (error === null) return resume(Effect.succeed(true))
+      if (error.code !== "EEXIST") return resume(Effect.fail(IoError.fromNodeError(error, "mkdir", directoryPath)))
+      NodeFs.stat(directoryPath, (statError, stats) => {
+        if (statError !== null) return resume(Effect.fail(IoError.fromNodeError(statError, "stat", directoryPath)))
+        if (stats.isDirectory()) return resume(Effect.succeed(false))
+        resume(Effect.fail(IoError.fromErrno("ENOTDIR", "mkdir", directoryPath)))
+      })
+    })
+  })
 
 /**
  * The Node `FileIo` service. Synchronous and cheap: acquires nothing until an operation runs.
@@ -224,6 +262,12 @@ export const make = (): FileIoService => ({
         resume(error === null ? Effect.void : Effect.fail(IoError.fromNodeError(error, "unlink", path))),
       )
     }),
+
+  rename: renamePath,
+
+  listDirectory,
+
+  makeDirectory,
 
   // posix_memalign'd, zeroed, freed at Scope end only after IO on it has finished.
   allocateAligned: AlignedMemory.allocate,

@@ -1,7 +1,7 @@
 /**
  * What an operation keeps alive while the kernel may use it, and the order in which a finished
- * operation lets go: its memory's `InFlight` (and its fixed-buffer group's) is released, its JS
- * buffer unreferenced and its `onSettled` run, and only then is its fiber resumed. Kept apart
+ * operation lets go: its memory's `InFlight` (and its fixed-buffer group's, and the caller's
+ * `hold`) is released, its JS buffer unreferenced and its `onSettled` run, and only then is its fiber resumed. Kept apart
  * from `ring.ts` because this order is the memory-safety argument of the ring (fsys bug FS-C2)
  * and reads best on its own.
  *
@@ -13,6 +13,7 @@ import type { Op } from "./op.ts"
 /** Retains the op's memory from `start` on, whether it is prepared at once or queued. */
 export const retainHolds = (op: Op): void => {
   if (op.allocation !== undefined) InFlight.retain(op.allocation.inFlight)
+  if (op.hold !== undefined) InFlight.retain(op.hold)
 }
 
 /** Runs the op's `onSettled` once; also for ops refused before any hold was retained. */
@@ -27,6 +28,8 @@ export const releaseHolds = (op: Op): void => {
   if (op.fixedGroup !== undefined) InFlight.release(op.fixedGroup.fixedInFlight)
   op.fixedGroup = undefined
   if (op.allocation !== undefined) InFlight.release(op.allocation.inFlight)
+  if (op.hold !== undefined) InFlight.release(op.hold)
+  op.hold = undefined
   op.keepalive = undefined
   settled(op)
 }

@@ -5,6 +5,7 @@
  * @internal
  */
 import type * as Memory from "../memory.ts"
+import type * as InFlight from "../../InFlight.ts"
 import type { Group } from "./buffers.ts"
 
 /** Op states (`Op.state`). */
@@ -38,6 +39,8 @@ export interface Op {
   allocation: Memory.Allocation | undefined
   /** Called exactly once when the ring is done with the op (reaped, refused or abandoned). */
   onSettled: (() => void) | undefined
+  /** The caller's hold, retained from acceptance until the op settles (tells whether the ring took it). */
+  hold: InFlight.InFlight | undefined
   /** The registered group the first SQE uses as a fixed buffer, retained until the CQE. */
   fixedGroup: Group | undefined
   /**
@@ -67,6 +70,7 @@ export interface OpSpec {
   readonly offsetBytes?: number
   readonly allocation?: Memory.Allocation | undefined
   readonly onSettled?: (() => void) | undefined
+  readonly hold?: InFlight.InFlight | undefined
 }
 
 export const makeOp = (spec: OpSpec): Op => ({
@@ -85,6 +89,7 @@ export const makeOp = (spec: OpSpec): Op => ({
   keepalive: spec.bytes,
   allocation: spec.allocation,
   onSettled: spec.onSettled,
+  hold: spec.hold,
   fixedGroup: undefined,
   linkSplit: false,
   state: QUEUED,

@@ -7,6 +7,7 @@
  * @internal
  */
 import { Effect } from "effect"
+import type * as InFlight from "../../InFlight.ts"
 import * as IoError from "../../IoError.ts"
 import { native, nativeUnsafe } from "../libc/bindings.ts"
 import { IO_BYTES_MAX } from "../libc/constants.ts"
@@ -16,9 +17,13 @@ import { settled } from "./holds.ts"
 import { makeOp, type Op } from "./op.ts"
 import { Ring, type Seams } from "./ring.ts"
 
-/** What `run` needs of the caller's options: the hook called once the ring is done with the op. */
+/**
+ * What the ring needs of the caller's options: the hook called once it is done with the op, and
+ * the caller's hold, retained from acceptance until the op settles.
+ */
 export interface Settling {
   readonly onSettled?: () => void
+  readonly hold?: InFlight.InFlight
 }
 
 const TAG_PREFIX = "io_uring:"
@@ -125,13 +130,20 @@ export const dataOp = (spec: DataOpSpec): Op | IoError.IoError => {
     offsetBytes,
     allocation,
     onSettled: spec.options?.onSettled,
+    hold: spec.options?.hold,
   })
 }
 
 /** A FSYNC op on `fd` with `fsyncFlags`, or the typed error for a bad descriptor. */
 export const fsyncOp = (fd: number, fsyncFlags: number, options: Settling | undefined, where: string) =>
   checkFd(fd)
-    ? makeOp({ opcode: Abi.IORING_OP_FSYNC, fd, opFlags: fsyncFlags, onSettled: options?.onSettled })
+    ? makeOp({
+        opcode: Abi.IORING_OP_FSYNC,
+        fd,
+        opFlags: fsyncFlags,
+        onSettled: options?.onSettled,
+        hold: options?.hold,
+      })
     : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where)
 
 /** A READ or WRITE result: the bytes moved, or the errno of a negative CQE result. */

@@ -37,6 +37,11 @@ const MAX_FILE_BYTES = Number.MAX_SAFE_INTEGER
 const STREAM_FAULTS = 1
 const STREAM_CRASH = 2
 
+interface RenameGroup {
+  readonly paths: Set<string>
+  keep: boolean | undefined
+}
+
 interface OpenFile {
   readonly handle: FileIo.Handle
   readonly inode: Inode
@@ -107,6 +112,53 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
   let crashIndex = 0
   let crashWaiters: Array<Deferred.Deferred<SimulatedDisk.CrashReport>> = []
   let currentFileIo: FileIo.FileIoService
+  /**
+   * Paths whose unsynced entry changes a crash must keep or drop together: a rename is one
+   * atomic directory operation (the old name and the new one), so a power cut leaves the file
+   * under exactly one of them, never both and never neither.
+   */
+  let renameGroups = new Map<string, RenameGroup>()
+
+  /** Whether an unsynced change of `path`'s entry survives: one coin per rename group. */
+  const keepsEntry = (path: string, mode: SimulatedDisk.CrashMode, rng: Prng.Prng): boolean => {
+    const group = renameGroups.get(path)
+    if (group === undefined) return keepsDirectoryChange(mode, rng)
+    if (group.keep === undefined) group.keep = keepsDirectoryChange(mode, rng)
+    return group.keep
+  }
+
+  /** Links `paths` into one rename group (merging groups they already belong to). */
+  const linkRename = (paths: ReadonlyArray<string>): void => {
+    const merged: RenameGroup = { paths: new Set(), keep: undefined }
+    for (const path of paths) {
+      const existing = renameGroups.get(path)
+      if (existing === undefined) merged.paths.add(path)
+      else for (const member of existing.paths) merged.paths.add(member)
+    }
+    for (const member of merged.paths) renameGroups.set(member, merged)
+  }
+
+  /** `syncDirectory` made these paths' entries durable: they leave their rename groups. */
+  const unlinkRenames = (paths: ReadonlyArray<string>): void => {
+    for (const path of paths) {
+      renameGroups.get(path)?.paths.delete(path)
+      renameGroups.delete(path)
+    }
+  }
+
+  /**
+   * Directories that exist. They are not modelled as entries of their own: a directory, once
+   * made, survives every crash (the journal's own directory is made once, before any file in it).
+   */
+  const directories = new Set<string>(["/"])
+
+  /** Files may be created without a `makeDirectory` (as in the older tests): their parents exist. */
+  const directoryExists = (directory: string): boolean => {
+    if (directories.has(directory)) return true
+    const prefix = directory === "/" ? "/" : `${directory}/`
+    for (const path of names.keys()) if (path.startsWith(prefix)) return true
+    return false
+  }
 
   const violation = (message: string): void => {
     violations.push(`seed ${seed}: ${message}`)
@@ -154,7 +206,7 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         survivor = durable
         entry = "durable"
       } else {
-        const keep = keepsDirectoryChange(mode, rng)
+        const keep = keepsEntry(path, mode, rng)
         survivor = keep ? visible : durable
         entry = keep ? (visible === undefined ? "lost" : "kept") : durable === undefined ? "lost" : "durable"
       }
@@ -180,6 +232,7 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
     }
     names = nextNames
     durableNames = new Map(nextNames)
+    renameGroups = new Map()
     handles = new Map()
     boot++
     stats.crashes++
@@ -502,12 +555,15 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         return withFaults("syncDirectory", "fsync", directory, undefined, (fired) => {
           const failure = errorOf(fired)
           if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "fsync", directory, "injected"))
+          const synced: Array<string> = []
           for (const path of new Set([...names.keys(), ...durableNames.keys()])) {
             if (posix.dirname(path) !== directory) continue
             const inode = names.get(path)
             if (inode === undefined) durableNames.delete(path)
             else durableNames.set(path, inode)
+            synced.push(path)
           }
+          unlinkRenames(synced)
           return Effect.void
         })
       })
@@ -609,6 +665,66 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
         })
       })
 
+    const rename = (fromInput: string, toInput: string) =>
+      Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
+        const from = normalizePath(fromInput)
+        const to = normalizePath(toInput)
+        if (boot !== ownBoot) return Effect.fail(powerIsGone("rename", from))
+        return withFaults("rename", "rename", from, undefined, (fired) => {
+          const failure = errorOf(fired)
+          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "rename", from, "injected"))
+          const inode = names.get(from)
+          if (inode === undefined) return Effect.fail(IoError.fromErrno("ENOENT", "rename", from))
+          if (!directoryExists(posix.dirname(to))) return Effect.fail(IoError.fromErrno("ENOENT", "rename", to))
+          if (directories.has(to)) return Effect.fail(IoError.fromErrno("EISDIR", "rename", to))
+          if (from === to) return Effect.void
+          names.set(to, inode)
+          names.delete(from)
+          linkRename([from, to])
+          return Effect.void
+        })
+      })
+
+    const listDirectory = (directoryInput: string) =>
+      Effect.suspend((): Effect.Effect<ReadonlyArray<string>, IoError.IoError> => {
+        const directory = normalizePath(directoryInput)
+        if (boot !== ownBoot) return Effect.fail(powerIsGone("readdir", directory))
+        return withFaults("list", "readdir", directory, undefined, (fired) => {
+          const failure = errorOf(fired)
+          if (failure !== undefined)
+            return Effect.fail(IoError.fromErrno(failure.code, "readdir", directory, "injected"))
+          if (!directoryExists(directory)) {
+            if (names.has(directory)) return Effect.fail(IoError.fromErrno("ENOTDIR", "readdir", directory))
+            return Effect.fail(IoError.fromErrno("ENOENT", "readdir", directory))
+          }
+          const entries = new Set<string>()
+          for (const path of [...names.keys(), ...directories]) {
+            if (path !== directory && posix.dirname(path) === directory) entries.add(posix.basename(path))
+          }
+          return Effect.succeed([...entries].sort())
+        })
+      })
+
+    const makeDirectory = (directoryInput: string) =>
+      Effect.suspend((): Effect.Effect<boolean, IoError.IoError> => {
+        const directory = normalizePath(directoryInput)
+        if (boot !== ownBoot) return Effect.fail(powerIsGone("mkdir", directory))
+        return withFaults("mkdir", "mkdir", directory, undefined, (fired) => {
+          const failure = errorOf(fired)
+          if (failure !== undefined) return Effect.fail(IoError.fromErrno(failure.code, "mkdir", directory, "injected"))
+          if (directoryExists(directory)) {
+            directories.add(directory)
+            return Effect.succeed(false)
+          }
+          if (names.has(directory)) return Effect.fail(IoError.fromErrno("EEXIST", "mkdir", directory))
+          if (!directoryExists(posix.dirname(directory))) {
+            return Effect.fail(IoError.fromErrno("ENOENT", "mkdir", directory))
+          }
+          directories.add(directory)
+          return Effect.succeed(true)
+        })
+      })
+
     const allocateAligned = (byteLength: number, alignmentBytes: number) =>
       Effect.acquireRelease(
         Effect.suspend((): Effect.Effect<AlignedBuffer, IoError.IoError> => {
@@ -660,6 +776,9 @@ export const makeDisk = (options: SimulatedDisk.Options): SimulatedDisk.Disk => 
       size,
       lock,
       remove,
+      rename,
+      listDirectory,
+      makeDirectory,
       allocateAligned,
       registerBuffers,
     }

@@ -1,0 +1,180 @@
+/**
+ * CPU per durable record: 64 producers × 100 B, each awaiting its own durability, on tmpfs
+ * (/dev/shm), so the disk costs nothing and what is left is our CPU. Measures, in one run with
+ * interleaved passes (the machine is shared and noisy: compare ratios, not absolute numbers):
+ *
+ * - `journal`: the Effect API, `append` then `syncThrough(end)` per record (what issue 12 measured);
+ * - `durable`: the Effect API's single call, `appendDurable(payload)`;
+ * - `nodefs`: a hand-written node:fs group commit (one `FileHandle.write` + `datasync` per round,
+ *   plain Promises, the same v1 frames), what a careful user writes without a library.
+ *
+ * For each pass: µs of process CPU (user + system, `process.cpuUsage`) per record and records/s
+ * over the wall clock. Prints per-pass lines, then medians and each subject's ratio to `nodefs`.
+ *
+ * Run: `nice npx pnpm@12.4.2 exec node scripts/cpu-per-record.ts [passes=5] [records=128000] [backend=auto]`
+ * (`FSYS_CPU_SUBJECTS=journal,nodefs` picks subjects.)
+ */
+import * as NodeFs from "node:fs"
+import * as NodeFsPromises from "node:fs/promises"
+import * as NodePath from "node:path"
+import { Effect } from "effect"
+import { Frame, Journal } from "@fsys/core"
+
+const PRODUCERS = 64
+const PAYLOAD_BYTES = 100
+const passes = Number(process.argv[2] ?? 5)
+const records = Number(process.argv[3] ?? 128_000)
+const backend = (process.argv[4] ?? "auto") as "auto" | "io_uring" | "pwrite"
+const perProducer = Math.ceil(records / PRODUCERS)
+const directory = NodeFs.mkdtempSync(NodePath.join(NodeFs.existsSync("/dev/shm") ? "/dev/shm" : "/tmp", "fsys-cpu-"))
+const payload = new Uint8Array(PAYLOAD_BYTES).fill(7)
+
+interface Sample {
+  readonly cpuMicrosPerRecord: number
+  readonly recordsPerSecond: number
+  readonly roundsPerSecond: number
+}
+
+/** Times `body` (which makes `PRODUCERS × perProducer` records durable and returns the rounds used). */
+const measure = async (body: () => Promise<number>): Promise<Sample> => {
+  const total = PRODUCERS * perProducer
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const rounds = await body()
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  return {
+    cpuMicrosPerRecord: (cpu.user + cpu.system) / total,
+    recordsPerSecond: total / seconds,
+    roundsPerSecond: rounds / seconds,
+  }
+}
+
+const journalPass =
+  (durable: boolean) =>
+  async (file: string): Promise<Sample> => {
+    let sample: Sample | undefined
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(file, { mode: "buffered", backend })
+          // Warm-up round trip (opens lazily allocated state, JIT).
+          yield* journal.syncThrough(yield* journal.append(payload))
+          const producer = durable
+            ? Effect.gen(function* () {
+                for (let i = 0; i < perProducer; i++) yield* journal.appendDurable(payload)
+              })
+            : Effect.gen(function* () {
+                for (let i = 0; i < perProducer; i++) yield* journal.syncThrough(yield* journal.append(payload))
+              })
+          const all = Effect.forEach(Array.from({ length: PRODUCERS }), () => producer, {
+            concurrency: "unbounded",
+            discard: true,
+          })
+          const before = (yield* journal.stats).fdatasyncs
+          sample = yield* Effect.promise(() =>
+            measure(async () => {
+              await Effect.runPromise(all)
+              return 0
+            }),
+          )
+          const rounds = (yield* journal.stats).fdatasyncs - before
+          const seconds = (PRODUCERS * perProducer) / sample.recordsPerSecond
+          sample = { ...sample, roundsPerSecond: rounds / seconds }
+        }),
+      ),
+    )
+    return sample!
+  }
+
+/** The node:fs baseline: one committer, one write + datasync per round for everyone queued. */
+const nodeFsPass = async (file: string): Promise<Sample> => {
+  const handle = await NodeFsPromises.open(file, "w+")
+  let endBytes = 0
+  let queue: Array<Uint8Array> = []
+  let waiters: Array<() => void> = []
+  let running = false
+  let rounds = 0
+  const drain = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const items = queue
+      const woken = waiters
+      queue = []
+      waiters = []
+      const bytes = new Uint8Array(items.length * (PAYLOAD_BYTES + Frame.OVERHEAD))
+      let offset = 0
+      for (const item of items) offset += Frame.encodeInto(bytes, offset, item)
+      await handle.write(bytes, 0, offset, endBytes)
+      endBytes += offset
+      await handle.datasync()
+      rounds++
+      for (const wake of woken) wake()
+    }
+    running = false
+  }
+  const submit = (item: Uint8Array): Promise<void> =>
+    new Promise<void>((resolve) => {
+      queue.push(item)
+      waiters.push(resolve)
+      if (!running) {
+        running = true
+        queueMicrotask(() => void drain())
+      }
+    })
+  await submit(payload)
+  const producer = async (): Promise<void> => {
+    for (let i = 0; i < perProducer; i++) await submit(payload)
+  }
+  const sample = await measure(async () => {
+    const before = rounds
+    await Promise.all(Array.from({ length: PRODUCERS }, producer))
+    return rounds - before
+  })
+  await handle.close()
+  return sample
+}
+
+const subjects: Record<string, (file: string) => Promise<Sample>> = {
+  journal: journalPass(false),
+  durable: journalPass(true),
+  nodefs: nodeFsPass,
+}
+const chosen = (process.env.FSYS_CPU_SUBJECTS ?? "journal,durable,nodefs").split(",")
+const results = new Map<string, Array<Sample>>(chosen.map((name) => [name, []]))
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+console.log(
+  `cpu-per-record: ${PRODUCERS} producers × ${PAYLOAD_BYTES} B, ${PRODUCERS * perProducer} records/pass, ${passes} passes, ${directory}, backend ${backend}`,
+)
+for (let pass = 0; pass < passes; pass++) {
+  // Rotate the order each pass so no subject always runs first (or right after GC-heavy peers).
+  const order = chosen.map((_, i) => chosen[(i + pass) % chosen.length]!)
+  for (const name of order) {
+    const file = NodePath.join(directory, `${name}-${pass}.log`)
+    const sample = await subjects[name]!(file)
+    NodeFs.rmSync(file, { force: true })
+    results.get(name)!.push(sample)
+    console.log(
+      `pass ${pass} ${name.padEnd(8)} ${sample.cpuMicrosPerRecord.toFixed(2)} µs CPU/record  ${Math.round(sample.recordsPerSecond)} records/s  ${Math.round(sample.roundsPerSecond)} rounds/s`,
+    )
+  }
+}
+const baseline = results.get("nodefs")
+const baselineCpu = baseline === undefined ? undefined : median(baseline.map((s) => s.cpuMicrosPerRecord))
+const baselineRate = baseline === undefined ? undefined : median(baseline.map((s) => s.recordsPerSecond))
+console.log("median:")
+for (const [name, samples] of results) {
+  const cpu = median(samples.map((s) => s.cpuMicrosPerRecord))
+  const rate = median(samples.map((s) => s.recordsPerSecond))
+  const ratio =
+    baselineCpu === undefined || baselineRate === undefined
+      ? ""
+      : `  CPU ${(cpu / baselineCpu).toFixed(2)}× nodefs, throughput ${(rate / baselineRate).toFixed(2)}× nodefs`
+  console.log(`  ${name.padEnd(8)} ${cpu.toFixed(2)} µs CPU/record  ${Math.round(rate)} records/s${ratio}`)
+}
+NodeFs.rmSync(directory, { recursive: true, force: true })
