@@ -25,7 +25,7 @@
  *   its WRITE is not ordered after it.
  * - Shared memory: the SQ words live in `submissionQueue.ts`, the CQ words in
  *   `completionQueue.ts`; this file never computes a word offset.
- * - Fixed buffers: a table shared by every caller of the ring (`buffers.ts`).
+ * - Fixed buffers: a table shared by every caller of the ring, which also promotes (`buffers.ts`).
  * - Memory safety: an op retains the `InFlight` of its memory (and of its fixed-buffer group)
  *   from `start` until its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
  *   Every piece of ring bookkeeping (slots, counters, CQ head) is done BEFORE any `complete`
@@ -34,7 +34,6 @@
  *
  * @internal
  */
-import * as InFlight from "../../InFlight.ts"
 import { type Native, nativeUnsafe } from "../libc/bindings.ts"
 import type * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
@@ -184,20 +183,11 @@ export class Ring {
       throw new Error(`io_uring: prepare without room (${this.inFlight} + ${op.sqeCount} > ${this.capacity})`)
     }
     this.sq.assertRoom(op.sqeCount)
-    let opcode = op.opcode
-    let bufIndex = 0
-    const entry = op.allocation === undefined ? undefined : this.buffers.lookup(op.allocation)
-    if (entry !== undefined && (opcode === Abi.IORING_OP_WRITE || opcode === Abi.IORING_OP_READ)) {
-      opcode = opcode === Abi.IORING_OP_WRITE ? Abi.IORING_OP_WRITE_FIXED : Abi.IORING_OP_READ_FIXED
-      bufIndex = entry.index
-      op.fixedGroup = entry.group
-      InFlight.retain(entry.group.fixedInFlight)
-      this.stats.fixedSqes += 1
-    }
-    op.submittedOpcode = opcode
+    const bufIndex = this.buffers.promote(op)
+    if (op.fixedGroup !== undefined) this.stats.fixedSqes += 1
     op.state = PREPARED
     op.pending = op.sqeCount
-    this.sq.pushOp(op, opcode, bufIndex, this.slots)
+    this.sq.pushOp(op, op.submittedOpcode, bufIndex, this.slots)
     // Release the SQEs to the kernel: it reads the tail only inside io_uring_enter (no SQPOLL).
     this.sq.publish()
     if (this.inFlight === 0) this.refPoll()
