@@ -49,11 +49,11 @@ const acquire = (
   Effect.gen(function* () {
     const where = `${byteLength} bytes aligned to ${alignmentBytes}`
     if (!Number.isSafeInteger(byteLength) || byteLength <= 0 || byteLength > BYTES_MAX) {
-      return yield* Effect.fail(IoError.fromErrno("EINVAL", "posix_memalign", "", where))
+      return yield* IoError.fromErrno("EINVAL", "posix_memalign", "", where)
     }
     // posix_memalign wants a power of two that is a multiple of sizeof(void *).
     if (!isPowerOfTwo(alignmentBytes) || alignmentBytes < 8 || alignmentBytes > ALIGNMENT_MAX) {
-      return yield* Effect.fail(IoError.fromErrno("EINVAL", "posix_memalign", "", where))
+      return yield* IoError.fromErrno("EINVAL", "posix_memalign", "", where)
     }
     const lib = yield* Libc.native
     const address = yield* Libc.posixMemalign(alignmentBytes, byteLength)

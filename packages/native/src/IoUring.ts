@@ -38,10 +38,10 @@ import type * as Scope from "effect/Scope"
 import type { AlignedBuffer } from "./AlignedBuffer.ts"
 import * as InFlight from "./InFlight.ts"
 import * as Abi from "./internal/ioUring/abi.ts"
+import * as Probe from "./internal/ioUring/probe.ts"
+import * as Request from "./internal/ioUring/request.ts"
 import * as Internal from "./internal/ioUring/ring.ts"
-import * as Memory from "./internal/memory.ts"
 import * as IoError from "./IoError.ts"
-import * as Libc from "./Libc.ts"
 
 /**
  * Ring sizes accepted by `make` (powers of two; the kernel rounds up).
@@ -181,29 +181,7 @@ export const make = (options: {
   if (!Number.isSafeInteger(entries) || entries < ENTRIES_MIN || entries > ENTRIES_MAX) {
     return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", "", `${entries} entries`))
   }
-  return Effect.acquireRelease(
-    Effect.flatMap(Libc.native, () =>
-      Effect.try({
-        try: () => Internal.Ring.create(entries, options.seams),
-        catch: (error) =>
-          error instanceof IoError.IoError
-            ? error
-            : IoError.make({
-                errno: "EIO",
-                syscall: "io_uring_setup",
-                description: `${entries} entries`,
-                cause: error,
-              }),
-      }),
-    ),
-    (state) =>
-      Effect.flatMap(
-        Effect.callback<void>((resume) => {
-          state.beginClose(() => resume(Effect.void))
-        }),
-        () => Effect.sync(() => state.destroy()),
-      ),
-  ).pipe(
+  return Effect.acquireRelease(Request.createRing(entries, options.seams), Request.closeRing).pipe(
     Effect.map((state) => {
       const ring: Ring = {
         fd: state.fd,
@@ -221,90 +199,6 @@ export const make = (options: {
   )
 }
 
-const TAG_PREFIX = "io_uring:"
-
-const syscallOf = (op: Internal.Op): string =>
-  TAG_PREFIX + (Abi.opcodeNames[op.submittedOpcode] ?? `OP${op.submittedOpcode}`)
-
-/**
- * Builds the op when the Effect runs (so an Effect can be retried or run twice), starts it on
- * `ring` and resumes with `onDone(op)` from its CQE. `build` returns an `IoError` for invalid
- * input. A queued op is dropped when the fiber is interrupted; a submitted one stays tracked
- * until its CQE. `onSettled` runs exactly once on every path.
- */
-const run = <A>(
-  ring: Ring,
-  options: OpOptions | undefined,
-  where: string,
-  build: () => Internal.Op | IoError.IoError,
-  onDone: (op: Internal.Op) => Effect.Effect<A, IoError.IoError>,
-): Effect.Effect<A, IoError.IoError> =>
-  Effect.callback<A, IoError.IoError>((resume) => {
-    const state = internalOf(ring)
-    const op = build()
-    if (op instanceof IoError.IoError) {
-      options?.onSettled?.()
-      resume(Effect.fail(op))
-      return
-    }
-    op.complete = (done) => resume(onDone(done))
-    const errno = state.start(op)
-    if (errno !== 0) {
-      op.complete = undefined
-      state.settled(op)
-      resume(Effect.fail(IoError.fromErrno(errno, syscallOf(op), where)))
-      return
-    }
-    if (state.isQueued(op)) return Effect.sync(() => state.abandon(op))
-  })
-
-const checkFd = (fd: number): boolean => Number.isSafeInteger(fd) && fd >= 0 && fd <= 0x7fffffff
-
-/** A READ or WRITE (optionally linked to an FSYNC) as asked by a caller, before validation. */
-interface DataOpSpec {
-  readonly opcode: number
-  readonly fd: number
-  readonly bytes: Uint8Array
-  readonly offsetBytes: number
-  readonly opFlags?: number
-  readonly linkedFsyncFlags?: number
-  readonly options: OpOptions | undefined
-  readonly where: string
-}
-
-/** Validates a data op; returns the op or the typed error. */
-const dataOp = (spec: DataOpSpec): Internal.Op | IoError.IoError => {
-  const { opcode, fd, bytes, offsetBytes, where } = spec
-  const syscall = TAG_PREFIX + Abi.opcodeNames[opcode]
-  if (!checkFd(fd) || !Number.isSafeInteger(offsetBytes) || offsetBytes < 0) {
-    return IoError.fromErrno("EINVAL", syscall, where)
-  }
-  if (bytes.byteLength === 0 || bytes.byteLength > Libc.IO_BYTES_MAX) return IoError.fromErrno("EINVAL", syscall, where)
-  const allocation = Memory.lookup(bytes)
-  if (allocation?.freed === true) return IoError.fromErrno("EFAULT", syscall, where)
-  const address =
-    allocation !== undefined ? allocation.address + bytes.byteOffset : Libc.nativeUnsafe().addressOf(bytes)
-  return Internal.makeOp({
-    opcode,
-    fd,
-    opFlags: spec.opFlags ?? 0,
-    ...(spec.linkedFsyncFlags !== undefined ? { linkedFsyncFlags: spec.linkedFsyncFlags } : {}),
-    bytes,
-    address,
-    offsetBytes,
-    allocation,
-    onSettled: spec.options?.onSettled,
-    hold: spec.options?.hold,
-  })
-}
-
-const resultBytes =
-  (where: string) =>
-  (op: Internal.Op): Effect.Effect<number, IoError.IoError> =>
-    op.result0 < 0 ? Effect.fail(IoError.fromErrno(-op.result0, syscallOf(op), where)) : Effect.succeed(op.result0)
-
-const whereOf = (fd: number, options: OpOptions | undefined): string => options?.path ?? `fd ${fd}`
-
 /**
  * Writes `bytes` at `offsetBytes` (WRITE, or WRITE_FIXED when the memory is registered). Returns
  * the bytes written, which may be fewer than asked; a negative CQE result fails with its errno.
@@ -319,14 +213,14 @@ export const write = (
   offsetBytes: number,
   options?: WriteOptions,
 ): Effect.Effect<number, IoError.IoError> => {
-  const where = whereOf(fd, options)
+  const where = Request.whereOf(fd, options)
   const rwFlags = options?.dsync === true ? Abi.RWF_DSYNC : 0
-  return run(
-    ring,
+  return Request.run(
+    () => internalOf(ring),
     options,
     where,
-    () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, opFlags: rwFlags, options, where }),
-    resultBytes(where),
+    () => Request.dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, opFlags: rwFlags, options, where }),
+    Request.resultBytes(where),
   )
 }
 
@@ -344,13 +238,13 @@ export const read = (
   offsetBytes: number,
   options?: OpOptions,
 ): Effect.Effect<number, IoError.IoError> => {
-  const where = whereOf(fd, options)
-  return run(
-    ring,
+  const where = Request.whereOf(fd, options)
+  return Request.run(
+    () => internalOf(ring),
     options,
     where,
-    () => dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
-    resultBytes(where),
+    () => Request.dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
+    Request.resultBytes(where),
   )
 }
 
@@ -361,23 +255,14 @@ export const read = (
  * @category operations
  */
 export const fsync = (ring: Ring, fd: number, options?: FsyncOptions): Effect.Effect<void, IoError.IoError> => {
-  const where = whereOf(fd, options)
+  const where = Request.whereOf(fd, options)
   const flags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
-  return run(
-    ring,
+  return Request.run(
+    () => internalOf(ring),
     options,
     where,
-    () =>
-      checkFd(fd)
-        ? Internal.makeOp({
-            opcode: Abi.IORING_OP_FSYNC,
-            fd,
-            opFlags: flags,
-            onSettled: options?.onSettled,
-            hold: options?.hold,
-          })
-        : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where),
-    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where)) : Effect.void),
+    () => Request.fsyncOp(fd, flags, options, where),
+    Request.resultVoid(where),
   )
 }
 
@@ -396,20 +281,23 @@ export const writeThenFsync = (
   offsetBytes: number,
   options?: FsyncOptions,
 ): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
-  const where = whereOf(fd, options)
+  const where = Request.whereOf(fd, options)
   const fsyncFlags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
-  const length = bytes.byteLength
-  return run(
-    ring,
+  return Request.run(
+    () => internalOf(ring),
     options,
     where,
-    () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, linkedFsyncFlags: fsyncFlags, options, where }),
-    (done): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
-      if (done.result0 < 0) return Effect.fail(IoError.fromErrno(-done.result0, syscallOf(done), where))
-      if (done.result0 < length || done.linkSplit) return Effect.succeed({ writtenBytes: done.result0, synced: false })
-      if (done.result1 < 0) return Effect.fail(IoError.fromErrno(-done.result1, "io_uring:FSYNC", where))
-      return Effect.succeed({ writtenBytes: done.result0, synced: true })
-    },
+    () =>
+      Request.dataOp({
+        opcode: Abi.IORING_OP_WRITE,
+        fd,
+        bytes,
+        offsetBytes,
+        linkedFsyncFlags: fsyncFlags,
+        options,
+        where,
+      }),
+    Request.resultWriteThenFsync(where, bytes.byteLength),
   )
 }
 
@@ -420,12 +308,12 @@ export const writeThenFsync = (
  * @category operations
  */
 export const nop = (ring: Ring): Effect.Effect<void, IoError.IoError> =>
-  run(
-    ring,
+  Request.run(
+    () => internalOf(ring),
     undefined,
     "nop",
     () => Internal.makeOp({ opcode: Abi.IORING_OP_NOP }),
-    (done) => (done.result0 < 0 ? Effect.fail(IoError.fromErrno(-done.result0, "io_uring:NOP", "")) : Effect.void),
+    Request.resultVoid("", "io_uring:NOP"),
   )
 
 /**
@@ -447,16 +335,8 @@ export const registerBuffers = (
 ): Effect.Effect<void, IoError.IoError, Scope.Scope> =>
   Effect.suspend(() => {
     const state = internalOf(ring)
-    const allocations: Array<Memory.Allocation> = []
-    for (const buffer of buffers) {
-      const allocation = Memory.lookup(buffer.bytes)
-      if (allocation === undefined || allocation.freed || buffer.bytes.byteOffset !== 0) {
-        return Effect.fail(
-          IoError.fromErrno("EINVAL", "io_uring_register", "", "buffer not from AlignedMemory.allocate"),
-        )
-      }
-      allocations.push(allocation)
-    }
+    const allocations = Request.allocationsOf(buffers)
+    if (allocations instanceof IoError.IoError) return Effect.fail(allocations)
     return Effect.asVoid(
       Effect.acquireRelease(
         Effect.suspend(() => {
@@ -492,28 +372,7 @@ export const hasRegisteredBuffers = (ring: Ring): boolean => internalOf(ring).ha
  * @since 0.1.0
  * @category models
  */
-export interface Availability {
-  readonly available: boolean
-  /**
-   * errno name when unavailable: of the failed io_uring_setup (`ENOSYS`, `EPERM`, `ENOMEM`…), or
-   * `EOPNOTSUPP` when the ring works but lacks an opcode fsys needs (kernels before 5.6).
-   */
-  readonly code?: string
-  readonly features?: number
-  readonly featureNames?: ReadonlyArray<string>
-  readonly setupFlags?: number
-  /** Opcodes fsys needs that this kernel does not support (names), when known. */
-  readonly missingOpcodes?: ReadonlyArray<string>
-}
-
-/** The opcodes every FileIo operation relies on. */
-const REQUIRED_OPCODES = [
-  Abi.IORING_OP_READ,
-  Abi.IORING_OP_WRITE,
-  Abi.IORING_OP_READ_FIXED,
-  Abi.IORING_OP_WRITE_FIXED,
-  Abi.IORING_OP_FSYNC,
-]
+export type Availability = Probe.Availability
 
 /**
  * Probes io_uring by setting up (and closing) a tiny ring and asking it which opcodes it
@@ -523,22 +382,7 @@ const REQUIRED_OPCODES = [
  * @category constructors
  */
 export const probe: Effect.Effect<Availability> = Effect.scoped(
-  Effect.map(make({ entries: ENTRIES_MIN }), (ring): Availability => {
-    const state = internalOf(ring)
-    const described = {
-      features: ring.features,
-      featureNames: featureNames(ring.features),
-      setupFlags: state.setupFlags,
-    }
-    const supported = state.supportedOpcodes()
-    // IORING_REGISTER_PROBE itself is 5.6+, like READ/WRITE: no answer means too old.
-    const missing = REQUIRED_OPCODES.filter((opcode) => supported === undefined || !supported.includes(opcode)).map(
-      (opcode) => Abi.opcodeNames[opcode] ?? `OP${opcode}`,
-    )
-    return missing.length === 0
-      ? { available: true, ...described }
-      : { available: false, code: "EOPNOTSUPP", missingOpcodes: missing, ...described }
-  }),
+  Effect.map(make({ entries: ENTRIES_MIN }), (ring): Availability => Probe.availabilityOf(internalOf(ring))),
 ).pipe(Effect.catch((error) => Effect.succeed<Availability>({ available: false, code: error.code })))
 
 /**
@@ -547,5 +391,4 @@ export const probe: Effect.Effect<Availability> = Effect.scoped(
  * @since 0.1.0
  * @category utils
  */
-export const featureNames = (features: number): ReadonlyArray<string> =>
-  Abi.featureNames.filter((_, bit) => (features & (1 << bit)) !== 0)
+export const featureNames: (features: number) => ReadonlyArray<string> = Probe.featureNames

@@ -72,80 +72,121 @@ const tmpfsUnavailable = (): string | undefined => {
   return fs === "tmpfs" ? undefined : `${Runner.TMPFS_ROOT} is ${fs}, not tmpfs`
 }
 
+/** What one bench run accumulates while its passes run, and its progress line. */
+interface PassState {
+  readonly options: Options
+  readonly passes: Passes
+  /** The O_DIRECT reference runs once per pass of the 1 MiB workload, interleaved with it. */
+  readonly oDirect: Array<Outcome>
+  readonly progress: Progress.Progress
+  readonly startMillis: number
+  readonly total: number
+  done: number
+}
+
+const record = (state: PassState, workload: Workload, subject: SubjectName, outcome: Outcome): void => {
+  state.passes.set(key(workload, subject), [...(state.passes.get(key(workload, subject)) ?? []), outcome])
+}
+
+const step = (state: PassState, what: string) =>
+  Effect.sync(() => {
+    state.progress.update(
+      `bench ${Progress.bar(state.done / state.total)} ${state.done}/${state.total}  ${what}  (${Format.millis(performance.now() - state.startMillis)})`,
+      true,
+    )
+  })
+
+const reference = (state: PassState, workload: Workload) =>
+  workload.name !== Report.LARGE_RECORDS_WORKLOAD
+    ? Effect.void
+    : Effect.map(
+        Runner.runODirectReference(workload.maxRecords * workload.recordBytes, state.options.root),
+        (outcome) => {
+          state.oDirect.push(outcome)
+        },
+      )
+
+/** A quick run: one process per subject for all its workloads (a smoke test, not a measurement). */
+const runQuick = Effect.fnUntraced(function* (
+  state: PassState,
+  runnable: ReadonlyArray<Workload>,
+  subjects: ReadonlyArray<SubjectName>,
+) {
+  for (const subject of subjects) {
+    yield* step(state, `all workloads × ${subject}`)
+    const group = runnable.filter((w) => runsIn(subject, w))
+    const results = group.length === 0 ? [] : yield* Runner.runTask(subject, group, state.options.root)
+    for (const [i, workload] of group.entries()) record(state, workload, subject, results[i]!)
+    state.done++
+  }
+  for (const workload of runnable) yield* reference(state, workload)
+})
+
 /**
- * Runs every pass. A quick run starts one process per subject for all its
- * workloads (a smoke test, not a measurement); a full run one process per pass of each pair.
+ * A full run: one process per pass of each pair. The subject order alternates on every pass, so
+ * no subject always follows the same heavy writer (this VM's disk has a burst budget and
+ * background writeback).
+ */
+const runFull = Effect.fnUntraced(function* (
+  state: PassState,
+  runnable: ReadonlyArray<Workload>,
+  subjects: ReadonlyArray<SubjectName>,
+) {
+  const { repeat, root } = state.options
+  for (const workload of runnable) {
+    const here = subjects.filter((s) => runsIn(s, workload))
+    for (let pass = 0; pass < repeat; pass++) {
+      for (const subject of pass % 2 === 0 ? here : [...here].reverse()) {
+        yield* step(state, `${workload.name} × ${subject} (pass ${pass + 1}/${repeat})`)
+        const [outcome] = yield* Runner.runTask(subject, [workload], root)
+        record(state, workload, subject, outcome!)
+        state.done++
+        if (!Progress.enabled())
+          yield* Console.error(
+            `[${state.done}/${state.total}] ${workload.name} × ${subject}: ${shown(workload, outcome!)}`,
+          )
+      }
+      yield* reference(state, workload)
+    }
+  }
+})
+
+/**
+ * Runs every pass (quick: `runQuick`, else `runFull`); tmpfs workloads are recorded as skipped
+ * where /dev/shm is not tmpfs.
  */
 const runPasses = Effect.fnUntraced(function* (
   options: Options,
   workloads: ReadonlyArray<Workload>,
   subjects: ReadonlyArray<SubjectName>,
 ) {
-  const passes: Passes = new Map()
-  /** The O_DIRECT reference runs once per pass of the 1 MiB workload, interleaved with it. */
-  const oDirect: Array<Outcome> = []
-  const reference = (workload: Workload) =>
-    workload.name !== Report.LARGE_RECORDS_WORKLOAD
-      ? Effect.void
-      : Effect.map(Runner.runODirectReference(workload.maxRecords * workload.recordBytes, options.root), (outcome) => {
-          oDirect.push(outcome)
-        })
-  const record = (workload: Workload, subject: SubjectName, outcome: Outcome) =>
-    passes.set(key(workload, subject), [...(passes.get(key(workload, subject)) ?? []), outcome])
   const noTmpfs = tmpfsUnavailable()
   const runnable = workloads.filter((w) => !(w.onTmpfs && noTmpfs !== undefined))
+  const state: PassState = {
+    options,
+    passes: new Map(),
+    oDirect: [],
+    progress: Progress.make(),
+    startMillis: performance.now(),
+    total: options.quick
+      ? subjects.length
+      : runnable.reduce((n, w) => n + subjects.filter((s) => runsIn(s, w)).length, 0) * options.repeat,
+    done: 0,
+  }
   for (const w of workloads) {
     if (w.onTmpfs && noTmpfs !== undefined) {
-      for (const s of subjects.filter((s) => runsIn(s, w))) record(w, s, { _tag: "Skipped", reason: noTmpfs })
+      for (const s of subjects.filter((s) => runsIn(s, w))) record(state, w, s, { _tag: "Skipped", reason: noTmpfs })
     }
   }
-  const progress = Progress.make()
-  const startMillis = performance.now()
-  const total = options.quick
-    ? subjects.length
-    : runnable.reduce((n, w) => n + subjects.filter((s) => runsIn(s, w)).length, 0) * options.repeat
-  let done = 0
-  const step = (what: string) =>
-    Effect.sync(() => {
-      progress.update(
-        `bench ${Progress.bar(done / total)} ${done}/${total}  ${what}  (${Format.millis(performance.now() - startMillis)})`,
-        true,
-      )
-    })
-  if (options.quick) {
-    for (const subject of subjects) {
-      yield* step(`all workloads × ${subject}`)
-      const group = runnable.filter((w) => runsIn(subject, w))
-      const results = group.length === 0 ? [] : yield* Runner.runTask(subject, group, options.root)
-      for (const [i, workload] of group.entries()) record(workload, subject, results[i]!)
-      done++
-    }
-    for (const workload of runnable) yield* reference(workload)
-  } else {
-    // The subject order alternates on every pass, so no subject always follows the same heavy
-    // writer (this VM's disk has a burst budget and background writeback).
-    for (const workload of runnable) {
-      const here = subjects.filter((s) => runsIn(s, workload))
-      for (let pass = 0; pass < options.repeat; pass++) {
-        for (const subject of pass % 2 === 0 ? here : [...here].reverse()) {
-          yield* step(`${workload.name} × ${subject} (pass ${pass + 1}/${options.repeat})`)
-          const [outcome] = yield* Runner.runTask(subject, [workload], options.root)
-          record(workload, subject, outcome!)
-          done++
-          if (!Progress.enabled())
-            yield* Console.error(`[${done}/${total}] ${workload.name} × ${subject}: ${shown(workload, outcome!)}`)
-        }
-        yield* reference(workload)
-      }
-    }
-  }
-  progress.done()
+  if (options.quick) yield* runQuick(state, runnable, subjects)
+  else yield* runFull(state, runnable, subjects)
+  state.progress.done()
   const large = runnable.find((w) => w.name === Report.LARGE_RECORDS_WORKLOAD)
   const oDirectReference: Outcome =
     large === undefined
       ? { _tag: "Skipped", reason: "no large-record workload in this run" }
-      : Report.summarize(large, oDirect)
-  return { passes, oDirectReference, oDirectPasses: oDirect }
+      : Report.summarize(large, state.oDirect)
+  return { passes: state.passes, oDirectReference, oDirectPasses: state.oDirect }
 })
 
 const shown = (workload: Workload, outcome: Outcome): string =>

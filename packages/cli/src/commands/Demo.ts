@@ -119,15 +119,10 @@ const phaseGroupCommit = Effect.fnUntraced(function* (path: string, options: Opt
   return { info, total, elapsedMillis, recordsPerSecond, fdatasyncs: stats.fdatasyncs }
 })
 
-/**
- * Runs the demo and returns its summary; fails when a durable record is missing.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const run = Effect.fn("fsys.demo")(function* (options: Options) {
+/** Refuses sizes that would not make a demo (a usage error, exit 2). */
+const checkOptions = (options: Options): Effect.Effect<void, Failure.CliFailure> => {
   if (!(Number.isInteger(options.producers) && options.producers >= 1 && options.producers <= MAX_PRODUCERS)) {
-    return yield* Failure.usage(`--producers must be an integer in [1, ${MAX_PRODUCERS}]`)
+    return Effect.fail(Failure.usage(`--producers must be an integer in [1, ${MAX_PRODUCERS}]`))
   }
   if (
     !(
@@ -136,13 +131,13 @@ export const run = Effect.fn("fsys.demo")(function* (options: Options) {
       options.recordsPerProducer <= MAX_RECORDS_PER_PRODUCER
     )
   ) {
-    return yield* Failure.usage(`--records must be an integer in [1, ${MAX_RECORDS_PER_PRODUCER}]`)
+    return Effect.fail(Failure.usage(`--records must be an integer in [1, ${MAX_RECORDS_PER_PRODUCER}]`))
   }
-  const directory = yield* workDirectory(options.directory)
-  const path = join(directory, "demo.journal")
-  const progress = Progress.make()
+  return Effect.void
+}
 
-  // 1. What the disk can do.
+/** 1. What the disk can do (the probe is best effort: some hosts cannot answer). */
+const phaseDisk = Effect.fnUntraced(function* (directory: string) {
   const capabilities = yield* Effect.option(Capabilities.probe(directory))
   yield* Console.log(`1. disk under ${directory}`)
   yield* Console.log(
@@ -151,11 +146,10 @@ export const run = Effect.fn("fsys.demo")(function* (options: Options) {
       onSome: (c) => CapabilitiesText.render(c, "   "),
     }),
   )
+})
 
-  // 2. Group commit under many producers.
-  const phase = yield* Effect.scoped(phaseGroupCommit(path, options, progress))
-
-  // 3. A writer killed mid-stream.
+/** 3. A writer killed mid-stream: the records it acknowledged as durable before SIGKILL. */
+const phaseCrash = Effect.fnUntraced(function* (path: string, progress: Progress.Progress) {
   yield* Console.log(`3. crash: a child process appends to the same journal; SIGKILL mid-stream`)
   const crash = yield* CrashTest.run(path, {
     killAfterAcks: KILL_AFTER_ACKS,
@@ -166,8 +160,26 @@ export const run = Effect.fn("fsys.demo")(function* (options: Options) {
   yield* Console.log(
     `   killed (${crash.signal}) after ${Format.millis(crash.ranMillis)}, having acknowledged ${crash.acknowledged.length} durable records`,
   )
+  return crash
+})
 
-  // 4. Recover and verify every acknowledged record.
+/** What reading the recovered journal back found. */
+interface Verification {
+  readonly recoveredRecords: number
+  readonly malformed: number
+  readonly missingOrders: number
+  readonly missingChild: ReadonlyArray<number>
+  readonly childRecordsFound: number
+  readonly verified: boolean
+}
+
+/** 4. Recover (reopen), read every record back and count what is missing or out of order. */
+const phaseRecover = Effect.fnUntraced(function* (
+  path: string,
+  options: Options,
+  producerRecords: number,
+  crash: CrashTest.CrashResult,
+) {
   const reopened = yield* Effect.scoped(Effect.flatMap(Journal.open(path), (handle) => handle.info))
   const orders = new Uint32Array(options.producers)
   const childFound = new Set<number>()
@@ -184,16 +196,58 @@ export const run = Effect.fn("fsys.demo")(function* (options: Options) {
   })
   const missingOrders = orders.reduce((missing, count) => missing + (options.recordsPerProducer - count), 0)
   const missingChild = crash.acknowledged.filter((id) => !childFound.has(id))
-  const verified = malformed === 0 && missingOrders === 0 && missingChild.length === 0
   yield* Console.log(
     `4. recover: reopen scanned ${reopened.recoveredRecords} records` +
       (reopened.sidecarPath === undefined ? ", clean tail" : `, torn tail saved to ${reopened.sidecarPath}`),
   )
   yield* Console.log(
-    `   ${phase.total - missingOrders}/${phase.total} producer records and ${crash.acknowledged.length - missingChild.length}/${crash.acknowledged.length} acknowledged child records found intact` +
+    `   ${producerRecords - missingOrders}/${producerRecords} producer records and ${crash.acknowledged.length - missingChild.length}/${crash.acknowledged.length} acknowledged child records found intact` +
       ` (${childFound.size} child records survived in all)`,
   )
+  const verification: Verification = {
+    recoveredRecords: reopened.recoveredRecords,
+    malformed,
+    missingOrders,
+    missingChild,
+    childRecordsFound: childFound.size,
+    verified: malformed === 0 && missingOrders === 0 && missingChild.length === 0,
+  }
+  return verification
+})
 
+/** 5. The summary table, indented under its title. */
+const renderSummary = (summary: Summary, childRecovered: number): string =>
+  [
+    "",
+    "summary",
+    Format.table([
+      ["backend", `${summary.backend}, ${summary.mode}${summary.directActive ? " (O_DIRECT)" : ""}`],
+      ["why", summary.reason],
+      ["durable appends", `${Format.count(summary.recordsPerSecond)} records/s (${summary.producers} producers)`],
+      ["fdatasyncs", `${summary.fdatasyncs} (${summary.recordsPerSync.toFixed(1)} records per sync)`],
+      ["crash", `${summary.childAcknowledged} acknowledged before SIGKILL, ${childRecovered} recovered`],
+      ["result", summary.verified ? "every acknowledged record recovered intact" : "RECORDS MISSING OR DAMAGED"],
+    ])
+      .split("\n")
+      .map((line) => `  ${line}`)
+      .join("\n"),
+  ].join("\n")
+
+/**
+ * Runs the demo and returns its summary; fails when a durable record is missing.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = Effect.fn("fsys.demo")(function* (options: Options) {
+  yield* checkOptions(options)
+  const directory = yield* workDirectory(options.directory)
+  const path = join(directory, "demo.journal")
+  const progress = Progress.make()
+  yield* phaseDisk(directory)
+  const phase = yield* Effect.scoped(phaseGroupCommit(path, options, progress))
+  const crash = yield* phaseCrash(path, progress)
+  const check = yield* phaseRecover(path, options, phase.total, crash)
   const summary: Summary = {
     journal: path,
     mode: phase.info.mode,
@@ -207,33 +261,14 @@ export const run = Effect.fn("fsys.demo")(function* (options: Options) {
     fdatasyncs: phase.fdatasyncs,
     recordsPerSync: phase.total / Math.max(1, phase.fdatasyncs),
     childAcknowledged: crash.acknowledged.length,
-    childRecordsFound: childFound.size,
-    recoveredRecords: reopened.recoveredRecords,
-    verified,
+    childRecordsFound: check.childRecordsFound,
+    recoveredRecords: check.recoveredRecords,
+    verified: check.verified,
   }
-  yield* Console.log(
-    [
-      "",
-      "summary",
-      Format.table([
-        ["backend", `${summary.backend}, ${summary.mode}${summary.directActive ? " (O_DIRECT)" : ""}`],
-        ["why", summary.reason],
-        ["durable appends", `${Format.count(summary.recordsPerSecond)} records/s (${summary.producers} producers)`],
-        ["fdatasyncs", `${summary.fdatasyncs} (${summary.recordsPerSync.toFixed(1)} records per sync)`],
-        [
-          "crash",
-          `${summary.childAcknowledged} acknowledged before SIGKILL, ${summary.childAcknowledged - missingChild.length} recovered`,
-        ],
-        ["result", verified ? "every acknowledged record recovered intact" : "RECORDS MISSING OR DAMAGED"],
-      ])
-        .split("\n")
-        .map((line) => `  ${line}`)
-        .join("\n"),
-    ].join("\n"),
-  )
-  if (!verified) {
+  yield* Console.log(renderSummary(summary, summary.childAcknowledged - check.missingChild.length))
+  if (!check.verified) {
     return yield* Failure.failed(
-      `verification failed: ${missingOrders} producer records missing, ${missingChild.length} acknowledged child records missing, ${malformed} malformed`,
+      `verification failed: ${check.missingOrders} producer records missing, ${check.missingChild.length} acknowledged child records missing, ${check.malformed} malformed`,
     )
   }
   return summary

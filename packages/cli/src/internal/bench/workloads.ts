@@ -22,15 +22,19 @@ interface Sizing {
 const FULL: Sizing = { durationMillis: 2000, largeRecords: 512, scanFillBytes: 256 * MiB }
 const QUICK: Sizing = { durationMillis: 100, largeRecords: 8, scanFillBytes: 4 * MiB }
 
-const make = (sizing: Sizing): ReadonlyArray<Workload> => {
-  const base = {
-    producers: 1,
-    batchSize: 1,
-    durationMillis: sizing.durationMillis,
-    maxRecords: UNBOUNDED_RECORDS,
-    fillBytes: 0,
-    onTmpfs: false,
-  }
+/** What every workload shares unless it says otherwise. */
+const baseOf = (sizing: Sizing) => ({
+  producers: 1,
+  batchSize: 1,
+  durationMillis: sizing.durationMillis,
+  maxRecords: UNBOUNDED_RECORDS,
+  fillBytes: 0,
+  onTmpfs: false,
+})
+
+/** The workloads whose every append (or batch) is awaited durable. */
+const durable = (sizing: Sizing): ReadonlyArray<Workload> => {
+  const base = baseOf(sizing)
   return [
     {
       ...base,
@@ -79,6 +83,13 @@ const make = (sizing: Sizing): ReadonlyArray<Workload> => {
       recordBytes: 100,
       batchSize: 100,
     },
+  ]
+}
+
+/** The workloads that append without awaiting durability (one sync at the end), and the scan. */
+const unsyncedAndScan = (sizing: Sizing): ReadonlyArray<Workload> => {
+  const base = baseOf(sizing)
+  return [
     {
       ...base,
       name: "unsynced-1p-100B",
@@ -120,6 +131,8 @@ const make = (sizing: Sizing): ReadonlyArray<Workload> => {
     },
   ]
 }
+
+const make = (sizing: Sizing): ReadonlyArray<Workload> => [...durable(sizing), ...unsyncedAndScan(sizing)]
 
 /** The workloads of a full run. */
 export const full: ReadonlyArray<Workload> = make(FULL)

@@ -20,9 +20,10 @@
  * @internal
  */
 import * as InFlight from "../../InFlight.ts"
-import type * as Libc from "../../Libc.ts"
+import type { Native } from "../libc/bindings.ts"
 import type * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
+import type { Op } from "./op.ts"
 
 /** Entries in a ring's sparse table: 512 two-slot journals; the kernel's own limit is 16384. */
 export const TABLE_ENTRIES = 1024
@@ -61,12 +62,12 @@ export class BufferTable {
   /** Free table indexes, used as a stack (sparse mode only). */
   private readonly free: Array<number> = []
 
-  private readonly lib: Libc.Native
+  private readonly lib: Native
   private readonly ringFd: number
   /** Test seam: false pretends the kernel has no sparse tables (Linux < 5.19). */
   private readonly sparseAllowed: boolean
 
-  constructor(lib: Libc.Native, ringFd: number, sparseAllowed: boolean) {
+  constructor(lib: Native, ringFd: number, sparseAllowed: boolean) {
     this.lib = lib
     this.ringFd = ringFd
     this.sparseAllowed = sparseAllowed
@@ -78,6 +79,21 @@ export class BufferTable {
 
   lookup(allocation: Memory.Allocation): Entry | undefined {
     return this.entries.get(allocation)
+  }
+
+  /**
+   * Promotes a READ or WRITE whose memory is registered to READ_FIXED / WRITE_FIXED: sets the
+   * op's submitted opcode and fixed group (retaining the group's `fixedInFlight` until the CQE)
+   * and returns the buffer index for the SQE; 0 for an op left as it is.
+   */
+  promote(op: Op): number {
+    op.submittedOpcode = op.opcode
+    const entry = op.allocation === undefined ? undefined : this.entries.get(op.allocation)
+    if (entry === undefined || (op.opcode !== Abi.IORING_OP_WRITE && op.opcode !== Abi.IORING_OP_READ)) return 0
+    op.submittedOpcode = op.opcode === Abi.IORING_OP_WRITE ? Abi.IORING_OP_WRITE_FIXED : Abi.IORING_OP_READ_FIXED
+    op.fixedGroup = entry.group
+    InFlight.retain(entry.group.fixedInFlight)
+    return entry.index
   }
 
   /** Registers `allocations` as one group; returns it, or a positive errno (nothing registered). */

@@ -117,3 +117,16 @@ export interface Stats {
   /** Highest number of SQEs in flight at once. */
   inFlightHigh: number
 }
+
+/** A ring's counters before its first operation. */
+export const emptyStats = (): Stats => ({
+  enters: 0,
+  sqesSubmitted: 0,
+  cqesReaped: 0,
+  queuedWaits: 0,
+  fixedSqes: 0,
+  overflowFlushes: 0,
+  enterRetries: 0,
+  linkSplits: 0,
+  inFlightHigh: 0,
+})

@@ -1,12 +1,13 @@
 /**
  * Setting up a ring: io_uring_setup (SUBMIT_ALL where the kernel has it), the mmaps of the SQ/CQ
  * rings and the SQE array, and typed views over them. Either everything is returned or nothing
- * is left behind (mappings unmapped, fd closed) and the `IoError` is thrown.
+ * is left behind (mappings unmapped, fd closed) and the `IoError` is thrown. `tearDown` undoes it.
  *
  * @internal
  */
 import * as IoError from "../../IoError.ts"
-import * as Libc from "../../Libc.ts"
+import type { Native } from "../libc/bindings.ts"
+import { MAP_POPULATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../libc/constants.ts"
 import * as Abi from "./abi.ts"
 
 export interface Views {
@@ -35,7 +36,7 @@ export interface SetUp {
 }
 
 /** io_uring_setup + mmaps for `entries` SQEs; throws an `IoError` after releasing what it made. */
-export const setUp = (lib: Libc.Native, entries: number): SetUp => {
+export const setUp = (lib: Native, entries: number): SetUp => {
   const params = new Uint8Array(Abi.PARAMS_BYTES)
   const paramsView = new DataView(params.buffer)
   const trySetup = (flags: number): number => {
@@ -63,14 +64,7 @@ export const setUp = (lib: Libc.Native, entries: number): SetUp => {
     const sqRingBytes = sqOff(Abi.SQ_OFF_ARRAY) + sqEntries * 4
     const cqRingBytes = cqOff(Abi.CQ_OFF_CQES) + cqEntries * Abi.CQE_BYTES
     const map = (lengthBytes: number, offset: number): number => {
-      const address = lib.mmap(
-        0,
-        lengthBytes,
-        Libc.PROT_READ | Libc.PROT_WRITE,
-        Libc.MAP_SHARED | Libc.MAP_POPULATE,
-        fd,
-        offset,
-      )
+      const address = lib.mmap(0, lengthBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset)
       if (address === -1 || address === 0) throw IoError.fromErrno(lib.errno(), "mmap", "", "io_uring ring")
       mappings.push({ address, lengthBytes })
       return address
@@ -104,4 +98,19 @@ export const setUp = (lib: Libc.Native, entries: number): SetUp => {
     lib.closeNonBlocking(fd)
     throw error
   }
+}
+
+/**
+ * Undoes `setUp` once nothing is in flight: detaches every view before unmapping, so a stray
+ * access reads nothing instead of faulting, then unmaps and closes the ring fd.
+ */
+export const tearDown = (lib: Native, fd: number, views: Views, mappings: ReadonlyArray<Mapping>): void => {
+  const buffers = new Set<ArrayBuffer>([
+    views.sq.buffer as ArrayBuffer,
+    views.cq.buffer as ArrayBuffer,
+    views.sqes.buffer as ArrayBuffer,
+  ])
+  for (const buffer of buffers) if (!buffer.detached) buffer.transfer(0)
+  for (const mapping of mappings) lib.munmap(mapping.address, mapping.lengthBytes)
+  lib.closeNonBlocking(fd)
 }
