@@ -126,6 +126,13 @@ export interface SeedOptions {
    */
   readonly batchContiguity?: boolean
   readonly sabotage?: Sabotage
+  /**
+   * Interrupt some operations after a random number of scheduler yields, as a user's
+   * `Effect.timeout` does (default true). An interrupted append's record may or may not be in
+   * the log; its writer then stops, so its records stay a gapless sequence. An interrupt must
+   * never wedge the journal: later calls, close and the next epoch's open still have to work.
+   */
+  readonly interrupts?: boolean
   /** Limit for each phase (open, workload, close) before the run is declared hung. Default 20 s. */
   readonly phaseTimeoutMillis?: number
 }

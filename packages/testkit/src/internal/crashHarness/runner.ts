@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Result, Scope } from "effect"
 import { FileIo, Frame, Journal } from "@fsys/core"
 import type { JournalError } from "@fsys/core"
 import type * as CrashHarness from "../../CrashHarness.ts"
@@ -88,6 +88,32 @@ const yieldTimes = (times: number): Effect.Effect<void> =>
         Effect.suspend(() => yieldTimes(times - 1)),
       )
 
+/** Percent of writer operations run under an interrupt (a user's timeout on append or sync). */
+const INTERRUPTED_OPERATION_PERCENT = 8
+/** Most scheduler yields before such an interrupt fires (0: before the call's first step). */
+const INTERRUPT_YIELDS_MAX = 24
+
+/**
+ * Runs `effect`, or (when `interrupt`) forks it, lets `yields` scheduler turns pass and interrupts
+ * it. `undefined` means the interrupt won: the call's outcome is unknown to its caller.
+ */
+const maybeInterrupted = <A, E>(
+  effect: Effect.Effect<A, E>,
+  interrupt: boolean,
+  yields: number,
+): Effect.Effect<Result.Result<A, E> | undefined> =>
+  interrupt
+    ? Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(effect, { startImmediately: true })
+        yield* yieldTimes(yields)
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        if (Exit.isSuccess(exit)) return Result.succeed(exit.value)
+        if (Cause.hasInterruptsOnly(exit.cause)) return undefined
+        return yield* Effect.result(Effect.failCause(exit.cause))
+      })
+    : Effect.result(effect)
+
 /** A FileIo that claims durability it never provides: the `lyingDatasync` sabotage. */
 const lyingFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
   ...io,
@@ -114,6 +140,7 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
     const operationsMax = options.operationsMax ?? DEFAULT_OPERATIONS_MAX
     const writersMax = options.writersMax ?? DEFAULT_WRITERS_MAX
     const useBatches = options.appendBatch ?? true
+    const interrupts = options.interrupts ?? true
     const timeout = Duration.millis(options.phaseTimeoutMillis ?? DEFAULT_PHASE_TIMEOUT_MILLIS)
     const rng = Prng.make(Prng.derive(seed, mode === "direct" ? 0xd1 : 0xb0))
     // Logical sectors of 512 bytes; physical sectors of 512 or 4096 (a 512e disk, where a Direct
@@ -349,16 +376,24 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
           }
           for (let operation = 0; operation < operations; operation++) {
             const draw = random.int(100)
+            const interrupt = interrupts && random.int(100) < INTERRUPTED_OPERATION_PERCENT
+            const yields = interrupt ? random.range(0, INTERRUPT_YIELDS_MAX) : 0
+            const run = <A>(call: Effect.Effect<A, JournalError.JournalError>) =>
+              maybeInterrupted(call, interrupt, yields)
             if (draw < 45) {
               const payload = submit()
-              const result = yield* Effect.result(handle.append(payload))
+              const result = yield* run(handle.append(payload))
+              // Interrupted: the record may be in the log or not; this writer stops so that its
+              // records stay a gapless sequence (the check's writer-order invariant).
+              if (result === undefined) return
               if (result._tag === "Failure") return unexpected("append", result.failure)
               current.acked.set(result.success - payload.length - Frame.OVERHEAD, payload)
               ends.push(result.success)
               appended++
             } else if (draw < 60 && useBatches) {
               const payloads = Array.from({ length: random.range(1, 6) }, submit)
-              const result = yield* Effect.result(handle.appendBatch(payloads))
+              const result = yield* run(handle.appendBatch(payloads))
+              if (result === undefined) return // a prefix of the batch may be in the log
               if (result._tag === "Failure") return unexpected("appendBatch", result.failure)
               // Without batchContiguity only the last member's LSN is known (the returned end);
               // earlier ones are checked by the writer-order invariant: before it, in order, no gap.
@@ -379,11 +414,13 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
             } else if (draw < 85) {
               if (ends.length === 0) continue
               const target = random.pick(ends)
-              const result = yield* Effect.result(handle.syncThrough(target))
+              const result = yield* run(handle.syncThrough(target))
+              if (result === undefined) continue // not acknowledged: nothing is promised
               if (result._tag === "Failure") return unexpected("syncThrough", result.failure)
               if (target > current.durableLsn) current.durableLsn = target
             } else if (draw < 95) {
-              const result = yield* Effect.result(handle.sync)
+              const result = yield* run(handle.sync)
+              if (result === undefined) continue
               if (result._tag === "Failure") return unexpected("sync", result.failure)
               if (result.success > current.durableLsn) current.durableLsn = result.success
             } else {
