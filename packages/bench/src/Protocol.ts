@@ -36,6 +36,17 @@ export const SUBJECTS = [
 export type SubjectName = (typeof SUBJECTS)[number]
 
 /**
+ * What `fsys bench` runs without `--only`: every subject but better-sqlite3. Its registry tarball
+ * ships no binary (its install script downloads or compiles one), so a fresh install without
+ * internet access never loads it and a default run would always report it skipped; `node-sqlite`
+ * is the same SQLite engine, built into Node. Name it with `--only` where it is installed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DEFAULT_SUBJECTS: ReadonlyArray<SubjectName> = SUBJECTS.filter((subject) => subject !== "better-sqlite3")
+
+/**
  * Subjects that are ours; the others are the baseline (`node-fs`) and the peers users pick instead.
  *
  * @since 0.1.0

@@ -18,7 +18,7 @@ import { join, resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { Outcome, SubjectName, Workload } from "@fsys/bench/Protocol"
-import { runsIn, SUBJECTS } from "@fsys/bench/Protocol"
+import { DEFAULT_SUBJECTS, runsIn, SUBJECTS } from "@fsys/bench/Protocol"
 import * as Chart from "../internal/bench/chart.ts"
 import * as Render from "../internal/bench/render.ts"
 import * as Report from "../internal/bench/report.ts"
@@ -271,7 +271,9 @@ export const command = Command.make(
       Flag.withDefault(false),
     ),
     only: Flag.String("only").pipe(
-      Flag.withDescription(`Comma-separated subjects to run (default all: ${SUBJECTS.join(", ")})`),
+      Flag.withDescription(
+        `Comma-separated subjects to run, of ${SUBJECTS.join(", ")} (default: all but better-sqlite3, which needs a native build)`,
+      ),
       Flag.optional,
     ),
     workloads: Flag.String("workloads").pipe(
@@ -301,7 +303,7 @@ export const command = Command.make(
   },
   ({ quick, only, workloads, out, repeat, dir, duration }) =>
     Effect.gen(function* () {
-      const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...SUBJECTS]
+      const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...DEFAULT_SUBJECTS]
       const names = Workloads.full.map((w) => w.name)
       const chosen = Option.isSome(workloads) ? yield* parseList(workloads.value, names, "workload") : undefined
       if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) {
