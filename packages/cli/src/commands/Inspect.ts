@@ -14,6 +14,7 @@ import * as Failure from "../internal/failure.ts"
 import * as Format from "../internal/format.ts"
 import * as JournalFile from "../internal/journalFile.ts"
 import { jsonFlag, legacyGapsFlag } from "../internal/flags.ts"
+import * as Segmented from "../internal/segmented.ts"
 
 /**
  * What `inspect` reports (also its `--json` output).
@@ -152,17 +153,28 @@ const render = (report: Report): string => {
 export const command = Command.make(
   "inspect",
   {
-    journal: Argument.String("journal").pipe(Argument.withDescription("Path of the journal file")),
+    journal: Argument.String("journal").pipe(
+      Argument.withDescription("Path of the journal file, or of a segmented journal's directory"),
+    ),
     json: jsonFlag,
     legacyGaps: legacyGapsFlag,
   },
   ({ journal, json, legacyGaps }) =>
-    inspect(journal, legacyGaps).pipe(
-      Effect.flatMap((report) => Console.log(json ? JSON.stringify(report, null, 2) : render(report))),
-      Effect.mapError(Failure.fromError),
-    ),
+    Effect.gen(function* () {
+      const segments = yield* Segmented.listSegments(journal)
+      if (segments !== undefined) {
+        // A segmented journal's directory: damage is shown, not fatal, as for a file.
+        const report = yield* Segmented.survey(journal, segments, legacyGaps)
+        return yield* Console.log(
+          json ? JSON.stringify({ segmented: true, ...report }, null, 2) : Segmented.renderSegments(report).join("\n"),
+        )
+      }
+      const report = yield* inspect(journal, legacyGaps)
+      yield* Console.log(json ? JSON.stringify(report, null, 2) : render(report))
+    }).pipe(Effect.mapError(Failure.fromError)),
 ).pipe(
   Command.withDescription(
-    "Summarise a journal: records, bytes, clean end, tail state (and intact frames after damage), LSNs, record sizes",
+    "Summarise a journal: records, bytes, clean end, tail state (and intact frames after damage), LSNs, record sizes; " +
+      "a segmented journal's directory: its segments (base/end LSN, bytes, sealed, damage), checkpoint, first/last LSN",
   ),
 )

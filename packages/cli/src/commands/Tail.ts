@@ -23,6 +23,7 @@ import { JournalReader } from "@fsys/core"
 import * as Failure from "../internal/failure.ts"
 import { legacyGapsFlag } from "../internal/flags.ts"
 import * as JournalFile from "../internal/journalFile.ts"
+import * as Segmented from "../internal/segmented.ts"
 
 /**
  * @since 0.1.0
@@ -89,55 +90,91 @@ interface Start {
 }
 
 /**
- * Scans (and on damage surveys) the journal, and finds the start: `--from`, else the N-th record
- * from the end (a ring of N LSNs: bounded memory however long the journal is).
+ * Runs `scan` (a survey of the file, or of every segment) and finds the start: `--from`, else the
+ * N-th record from the end (a ring of N LSNs: bounded memory however long the journal is).
  */
-const findStart = Effect.fnUntraced(function* (
-  journal: string,
-  legacyGaps: boolean,
+const findStart = <S extends { readonly cleanEnd: number }, E, R>(
   from: Option.Option<number>,
   lines: Option.Option<number>,
-) {
-  const readable = yield* JournalFile.checkReadable(journal)
-  if (Option.isSome(lines) && Option.isSome(from)) {
-    return yield* Failure.usage("--from and --lines are exclusive (--from 0 prints every record)")
-  }
-  if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= MAX_LINES)) {
-    return yield* Failure.usage(`--lines must be in [0, ${MAX_LINES}]`)
-  }
-  const keep = Option.isSome(from) ? 0 : Option.getOrElse(lines, () => DEFAULT_LINES)
-  const fromLsn = Option.getOrUndefined(from)
-  const ring = new Float64Array(Math.max(1, keep))
-  let seen = 0
-  /** The first record at or after `--from` (its LSN), -1 while none. */
-  let firstFrom = -1
-  const scan = yield* JournalReader.survey(journal, {
-    legacyGaps,
-    onRecord: (lsn: number) => {
+  scan: (onRecord: (lsn: number) => void) => Effect.Effect<S, E, R>,
+) =>
+  Effect.gen(function* () {
+    if (Option.isSome(lines) && Option.isSome(from)) {
+      return yield* Failure.usage("--from and --lines are exclusive (--from 0 prints every record)")
+    }
+    if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= MAX_LINES)) {
+      return yield* Failure.usage(`--lines must be in [0, ${MAX_LINES}]`)
+    }
+    const keep = Option.isSome(from) ? 0 : Option.getOrElse(lines, () => DEFAULT_LINES)
+    const fromLsn = Option.getOrUndefined(from)
+    const ring = new Float64Array(Math.max(1, keep))
+    let seen = 0
+    /** The first record at or after `--from` (its LSN), -1 while none. */
+    let firstFrom = -1
+    /** The first record's LSN (a segmented journal's first segment need not start at 0). */
+    let firstLsn = -1
+    const result = yield* scan((lsn: number) => {
+      if (firstLsn < 0) firstLsn = lsn
       if (keep > 0) ring[seen % keep] = lsn
       seen++
       if (fromLsn !== undefined && firstFrom < 0 && lsn >= fromLsn) firstFrom = lsn
-    },
+    })
+    let start: Start
+    if (fromLsn !== undefined) {
+      if (fromLsn < 0 || fromLsn > result.cleanEnd) {
+        return yield* Failure.usage(`--from ${fromLsn} is outside the journal [0, ${result.cleanEnd}]`)
+      }
+      const lsn = firstFrom < 0 ? result.cleanEnd : firstFrom
+      start = {
+        lsn,
+        notice:
+          lsn === fromLsn
+            ? undefined
+            : `--from ${fromLsn} is not a record boundary: starting at the next record, LSN ${lsn}` +
+              (lsn === result.cleanEnd ? " (the end of the journal)" : ""),
+      }
+    } else {
+      const oldest = firstLsn < 0 ? 0 : firstLsn
+      start = { lsn: keep === 0 ? result.cleanEnd : seen <= keep ? oldest : ring[seen % keep]!, notice: undefined }
+    }
+    return { start, scan: result }
   })
-  if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
-  let start: Start
-  if (fromLsn !== undefined) {
-    if (fromLsn < 0 || fromLsn > scan.cleanEnd) {
-      return yield* Failure.usage(`--from ${fromLsn} is outside the journal [0, ${scan.cleanEnd}]`)
-    }
-    const lsn = firstFrom < 0 ? scan.cleanEnd : firstFrom
-    start = {
-      lsn,
-      notice:
-        lsn === fromLsn
-          ? undefined
-          : `--from ${fromLsn} is not a record boundary: starting at the next record, LSN ${lsn}` +
-            (lsn === scan.cleanEnd ? " (the end of the journal)" : ""),
-    }
-  } else {
-    start = { lsn: keep === 0 ? scan.cleanEnd : seen <= keep ? 0 : ring[seen % keep]!, notice: undefined }
+
+/** The single-file scan: checks the path first, then surveys it. */
+const surveyFile = (journal: string, legacyGaps: boolean) => (onRecord: (lsn: number) => void) =>
+  Effect.gen(function* () {
+    const readable = yield* JournalFile.checkReadable(journal)
+    const scan = yield* JournalReader.survey(journal, { legacyGaps, onRecord })
+    if (JournalFile.isNotAJournal(readable, scan)) return yield* JournalFile.notAJournal(journal, scan.tailState)
+    return scan
+  })
+
+/** `tail` on a segmented journal's directory: the records of the valid prefix, with global LSNs. */
+const tailDirectory = Effect.fnUntraced(function* (
+  journal: string,
+  segments: ReadonlyArray<string>,
+  options: { readonly follow: boolean; readonly format: Encoding; readonly legacyGaps: boolean },
+  from: Option.Option<number>,
+  lines: Option.Option<number>,
+) {
+  if (options.follow) {
+    return yield* Failure.usage(`${journal}: --follow on a segmented journal's directory is not supported yet`)
   }
-  return { start, scan }
+  const { start, scan } = yield* findStart(from, lines, (onRecord) =>
+    Segmented.survey(journal, segments, options.legacyGaps, onRecord),
+  )
+  if (start.notice !== undefined) yield* Console.error(`fsys tail: ${start.notice}`)
+  yield* Stream.runForEachArray(Segmented.records(journal, scan, options.legacyGaps, start.lsn), (batch) =>
+    batch.length === 0
+      ? Effect.void
+      : Console.log(batch.map((r) => formatRecord(r.lsn, r.payload, options.format)).join("\n")),
+  )
+  if (!scan.clean) {
+    return yield* new Failure.CliFailure({
+      message: `${journal}: ${scan.problems.join("; ")}; printed the ${scan.records} records before the first damage`,
+      exitCode: Failure.ExitCode.Damaged,
+    })
+  }
 })
 
 const damageMessage = (journal: string, scan: JournalReader.SurveyResult): string => {
@@ -155,7 +192,9 @@ const damageMessage = (journal: string, scan: JournalReader.SurveyResult): strin
 export const command = Command.make(
   "tail",
   {
-    journal: Argument.String("journal").pipe(Argument.withDescription("Path of the journal file")),
+    journal: Argument.String("journal").pipe(
+      Argument.withDescription("Path of the journal file, or of a segmented journal's directory"),
+    ),
     follow: Flag.Boolean("follow").pipe(
       Flag.withAlias("f"),
       Flag.withDescription(
@@ -185,7 +224,11 @@ export const command = Command.make(
   },
   ({ journal, follow, format, from, lines, legacyGaps }) =>
     Effect.gen(function* () {
-      const { start, scan } = yield* findStart(journal, legacyGaps, from, lines)
+      const segments = yield* Segmented.listSegments(journal)
+      if (segments !== undefined) {
+        return yield* tailDirectory(journal, segments, { follow, format, legacyGaps }, from, lines)
+      }
+      const { start, scan } = yield* findStart(from, lines, surveyFile(journal, legacyGaps))
       if (start.notice !== undefined) yield* Console.error(`fsys tail: ${start.notice}`)
       const damaged = scan.tailState !== "CleanEnd"
       // Following a damaged file: say so now (the run ends only when interrupted).
@@ -206,6 +249,7 @@ export const command = Command.make(
 ).pipe(
   Command.withDescription(
     `Print records (utf8, hex or json): the last ${DEFAULT_LINES} by default, -n N, or --from LSN; ` +
-      "--follow prints records as they reach the file (not necessarily durable). Exit 1 on a damaged journal",
+      "--follow prints records as they reach the file (not necessarily durable; not supported yet on a segmented " +
+      "journal's directory, whose records print with global LSNs). Exit 1 on a damaged journal",
   ),
 )

@@ -21,6 +21,7 @@ import { jsonFlag, legacyGapsFlag } from "../internal/flags.ts"
 import * as Format from "../internal/format.ts"
 import * as JournalFile from "../internal/journalFile.ts"
 import * as Progress from "../internal/progress.ts"
+import * as Segmented from "../internal/segmented.ts"
 import { describeTail } from "./Inspect.ts"
 
 /** Progress is reported once per this many records (the callback runs per record). */
@@ -95,6 +96,34 @@ const render = (result: Result): string => {
   ].join("\n")
 }
 
+/** `verify` on a segmented journal's directory: every segment, the links between them, the checkpoint. */
+const verifyDirectory = Effect.fnUntraced(function* (
+  journal: string,
+  segments: ReadonlyArray<string>,
+  json: boolean,
+  legacyGaps: boolean,
+) {
+  const startMillis = performance.now()
+  const report = yield* Segmented.survey(journal, segments, legacyGaps)
+  const elapsedMillis = performance.now() - startMillis
+  if (json) yield* Console.log(JSON.stringify({ segmented: true, ...report, elapsedMillis }, null, 2))
+  else {
+    yield* Console.log(
+      [
+        `${report.clean ? "ok" : "DAMAGED"}  ${journal}`,
+        `verified  ${report.segments.length} segments in ${Format.millis(elapsedMillis)}`,
+        ...Segmented.renderSegments(report),
+      ].join("\n"),
+    )
+  }
+  if (!report.clean) {
+    return yield* new Failure.CliFailure({
+      message: `${journal}: ${report.problems.join("; ")}; ${report.records} records before the first damage are intact`,
+      exitCode: Failure.ExitCode.Damaged,
+    })
+  }
+})
+
 /**
  * @since 0.1.0
  * @category commands
@@ -102,12 +131,16 @@ const render = (result: Result): string => {
 export const command = Command.make(
   "verify",
   {
-    journal: Argument.String("journal").pipe(Argument.withDescription("Path of the journal file")),
+    journal: Argument.String("journal").pipe(
+      Argument.withDescription("Path of the journal file, or of a segmented journal's directory"),
+    ),
     json: jsonFlag,
     legacyGaps: legacyGapsFlag,
   },
   ({ journal, json, legacyGaps }) =>
     Effect.gen(function* () {
+      const segments = yield* Segmented.listSegments(journal)
+      if (segments !== undefined) return yield* verifyDirectory(journal, segments, json, legacyGaps)
       const progress = Progress.make()
       const result = yield* verify(journal, legacyGaps, (fraction, records) =>
         progress.update(`verifying ${Progress.bar(fraction)} ${records} records`),
@@ -126,6 +159,7 @@ export const command = Command.make(
 ).pipe(
   Command.withDescription(
     "Check every frame's CRC-32C; on damage, also report intact frames after it (the next open would cut them). " +
-      "Exit 0: clean; 1: damaged or torn tail; 2: not a readable journal or bad usage",
+      "A segmented journal's directory: every segment, gaps between them, the checkpoint. " +
+      "Exit 0: clean; 1: damaged or torn tail (or a damaged segment or gap); 2: not a readable journal or bad usage",
   ),
 )
