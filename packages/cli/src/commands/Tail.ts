@@ -127,8 +127,9 @@ const findStart = <S extends { readonly cleanEnd: number }, E, R>(
       const lsn = firstFrom < 0 ? result.cleanEnd : firstFrom
       start = {
         lsn,
+        // `--from 0` means every record, also when truncateFront dropped the first segments.
         notice:
-          lsn === fromLsn
+          lsn === fromLsn || fromLsn === 0
             ? undefined
             : `--from ${fromLsn} is not a record boundary: starting at the next record, LSN ${lsn}` +
               (lsn === result.cleanEnd ? " (the end of the journal)" : ""),

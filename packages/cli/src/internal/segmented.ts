@@ -152,7 +152,8 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
     const baseLsn = baseOf(name)
     const sealed = index < names.length - 1
     const previous = segments.at(-1)
-    if (previous !== undefined && baseLsn !== previous.endLsn) {
+    // After a damaged segment its true end is unknown: the damage itself is the report.
+    if (previous !== undefined && previous.tailState === "CleanEnd" && baseLsn !== previous.endLsn) {
       problems.push(
         baseLsn > previous.endLsn
           ? `${name}: gap: starts at ${baseLsn} but ${previous.name} ends at ${previous.endLsn}`
