@@ -3,7 +3,7 @@
  * over a journal written by `SegmentedJournal` (small segments, so there are several), then over
  * copies with a damaged sealed segment and with a missing middle segment (a gap).
  */
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openSegmentedJournal } from "@fsys/core/promise"
@@ -18,6 +18,7 @@ let dir: { readonly path: string; readonly cleanup: () => Promise<void> }
 let good: string
 let damaged: string
 let gapped: string
+let overlapping: string
 let damagedName: string
 let missingName: string
 const starts: Array<number> = []
@@ -65,6 +66,19 @@ beforeAll(async () => {
   cpSync(good, gapped, { recursive: true })
   missingName = segmentNames(gapped)[2]!
   rmSync(join(gapped, missingName))
+
+  // The third segment renamed 10 bytes lower (its base no longer follows the second's end), and
+  // the checkpoint's CRC broken.
+  overlapping = join(dir.path, "overlapping")
+  cpSync(good, overlapping, { recursive: true })
+  const third = segmentNames(overlapping)[2]!
+  renameSync(
+    join(overlapping, third),
+    join(overlapping, `${String(segments[2]!.baseLsn - 10).padStart(20, "0")}.journal`),
+  )
+  const checkpoint = readFileSync(join(overlapping, "checkpoint"))
+  checkpoint[checkpoint.length - 1]! ^= 0x01
+  writeFileSync(join(overlapping, "checkpoint"), checkpoint)
 })
 
 afterAll(async () => {
@@ -167,5 +181,26 @@ describe("a segmented journal's directory", () => {
     expect(report.clean).toBe(false)
     expect(report.cleanEnd).toBe(segments[1]!.endLsn)
     expect(missingName).not.toBe(after)
+  })
+
+  it("a base that does not follow its predecessor, and a damaged checkpoint, are damage", async () => {
+    const run = await fsys(["verify", overlapping, "--json"])
+    expect(run.code).toBe(1)
+    const report = JSON.parse(run.stdout)
+    const renamed = segmentNames(overlapping)[2]!
+    expect(report.problems[0]).toBe(
+      `${renamed}: base ${segments[2]!.baseLsn - 10} does not follow ${segmentNames(overlapping)[1]}, which ends at ${segments[1]!.endLsn}`,
+    )
+    // The misplaced segment's successor no longer follows it either: that is reported too.
+    expect(report.problems[1]).toMatch(/^\d{20}\.journal: gap: starts at/)
+    expect(report.problems.at(-1)).toBe("checkpoint: damaged (CRC mismatch)")
+    expect(report.checkpoint).toBe(null)
+    expect(oneLine(run.stderr)).toContain("checkpoint: damaged")
+  })
+
+  it("a directory without segments is still refused with exit 2", async () => {
+    const run = await fsys(["inspect", dir.path])
+    expect(run.code).toBe(2)
+    expect(oneLine(run.stderr)).toMatch(/is a directory without segments/)
   })
 })

@@ -30,7 +30,11 @@ export const checkReadable = (path: string): Effect.Effect<Readable, Failure.Cli
   Effect.tryPromise({
     try: async () => {
       const stats = await stat(path)
-      if (stats.isDirectory()) throw Failure.usage(`${path}: is a directory, expected a journal file`)
+      if (stats.isDirectory()) {
+        throw Failure.usage(
+          `${path}: is a directory without segments (<20-digit base LSN>.journal), expected a journal file or a segmented journal's directory`,
+        )
+      }
       if (!stats.isFile()) throw Failure.usage(`${path}: not a regular file`)
       await access(path, constants.R_OK)
       const file = await open(path, "r")
