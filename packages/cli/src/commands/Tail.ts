@@ -135,7 +135,7 @@ const findStart = <S extends { readonly cleanEnd: number }, E, R>(
               (lsn === result.cleanEnd ? " (the end of the journal)" : ""),
       }
     } else {
-      const oldest = firstLsn < 0 ? 0 : firstLsn
+      const oldest = Math.max(0, firstLsn)
       start = { lsn: keep === 0 ? result.cleanEnd : seen <= keep ? oldest : ring[seen % keep]!, notice: undefined }
     }
     return { start, scan: result }
