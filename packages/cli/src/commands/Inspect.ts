@@ -2,7 +2,8 @@
  * `fsys inspect <journal>` — what is in a journal: records, bytes, the clean end and the state of
  * the tail, the first and last LSN, and a histogram of record sizes. Reads only; changes nothing.
  * On a damaged tail it also says whether intact frames follow the first bad one (and that the
- * next open would save them to its sidecar and cut them).
+ * next open would save them to its sidecar and cut them). Given a segmented journal's directory,
+ * it lists the segments, the checkpoint and the first/last LSN, and names each damaged segment.
  *
  * @since 0.1.0
  */

@@ -14,6 +14,9 @@
  * where the damage is (and how many intact frames follow it), and the exit code is 1, as for
  * `fsys verify`.
  *
+ * Given a segmented journal's directory it prints the records across segments with global LSNs,
+ * up to the first damage; `--follow` there is refused (exit 2) until it can switch at rotation.
+ *
  * @since 0.1.0
  */
 import { Console, Effect, Option, Stream } from "effect"

@@ -10,6 +10,9 @@
  * On damage it also surveys the rest of the file (`JournalReader.survey`): intact frames after the
  * first bad one are reported with their LSNs, because the next open would cut them.
  *
+ * Given a segmented journal's directory it verifies every segment, that each base follows its
+ * predecessor's end, and the checkpoint's CRC; any of these failing is damage (exit 1).
+ *
  * @since 0.1.0
  */
 import { Console, Effect } from "effect"
