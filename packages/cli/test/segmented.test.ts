@@ -159,6 +159,7 @@ describe("a segmented journal's directory", () => {
     expect(report.clean).toBe(false)
     expect(report.problems).toHaveLength(1)
     expect(report.problems[0]).toContain(damagedName)
+    expect(report.faults).toEqual([expect.objectContaining({ file: damagedName, reason: "SealedSegmentDamaged" })])
     const bad = report.segments.find((s: { name: string }) => s.name === damagedName)
     expect(bad.sealed).toBe(true)
     expect(bad.tailState).not.toBe("CleanEnd")
@@ -194,6 +195,11 @@ describe("a segmented journal's directory", () => {
     // The misplaced segment's successor no longer follows it either: that is reported too.
     expect(report.problems[1]).toMatch(/^\d{20}\.journal: gap: starts at/)
     expect(report.problems.at(-1)).toBe("checkpoint: damaged (CRC mismatch)")
+    expect(report.faults.map((fault: { reason: string }) => fault.reason)).toEqual([
+      "BaseMismatch",
+      "MissingSegment",
+      "CheckpointDamaged",
+    ])
     expect(report.checkpoint).toBe(null)
     expect(oneLine(run.stderr)).toContain("checkpoint: damaged")
   })

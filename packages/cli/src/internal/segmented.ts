@@ -11,7 +11,7 @@
 import { readdir, readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Effect, Stream } from "effect"
-import { Crc32c, JournalReader } from "@fsys/core"
+import { Crc32c, JournalReader, type SegmentedJournal } from "@fsys/core"
 import * as Damage from "./damage.ts"
 import * as Failure from "./failure.ts"
 import * as Format from "./format.ts"
@@ -42,6 +42,17 @@ export interface SegmentReport {
   readonly damage?: Damage.DamageReport
 }
 
+/**
+ * One damage: the file it is in, a reason named as `SegmentedJournal.DamageReason` names it (what
+ * the next open would fail with; `DamagedTail` for the newest segment's tail, which the open
+ * saves to a sidecar and cuts), and a sentence.
+ */
+export interface Fault {
+  readonly file: string
+  readonly reason: SegmentedJournal.DamageReason | "DamagedTail"
+  readonly message: string
+}
+
 /** What a directory holds; `problems` is empty when the journal is clean. */
 export interface DirectoryReport {
   readonly path: string
@@ -59,6 +70,8 @@ export interface DirectoryReport {
   readonly clean: boolean
   /** One sentence per damage, each naming its segment (or the checkpoint). */
   readonly problems: ReadonlyArray<string>
+  /** The same damage, structured. */
+  readonly faults: ReadonlyArray<Fault>
 }
 
 const codeOf = (error: unknown): string | undefined =>
@@ -141,7 +154,7 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
   onRecord: (lsn: number, payload: Uint8Array) => void = () => {},
 ) {
   const segments: Array<SegmentReport> = []
-  const problems: Array<string> = []
+  const faults: Array<Fault> = []
   let inPrefix = true
   let records = 0
   let payloadBytes = 0
@@ -154,10 +167,18 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
     const previous = segments.at(-1)
     // After a damaged segment its true end is unknown: the damage itself is the report.
     if (previous !== undefined && previous.tailState === "CleanEnd" && baseLsn !== previous.endLsn) {
-      problems.push(
+      faults.push(
         baseLsn > previous.endLsn
-          ? `${name}: gap: starts at ${baseLsn} but ${previous.name} ends at ${previous.endLsn}`
-          : `${name}: base ${baseLsn} does not follow ${previous.name}, which ends at ${previous.endLsn}`,
+          ? {
+              file: name,
+              reason: "MissingSegment",
+              message: `gap: starts at ${baseLsn} but ${previous.name} ends at ${previous.endLsn}`,
+            }
+          : {
+              file: name,
+              reason: "BaseMismatch",
+              message: `base ${baseLsn} does not follow ${previous.name}, which ends at ${previous.endLsn}`,
+            },
       )
       inPrefix = false
     }
@@ -186,15 +207,19 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
     segments.push(segment)
     if (counting) cleanEnd = segment.endLsn
     if (scan.tailState !== "CleanEnd") {
-      problems.push(
-        `${name}: ${sealed ? "damaged sealed segment" : "damaged tail"} (${scan.tailState} at ${segment.endLsn})`,
-      )
+      faults.push({
+        file: name,
+        reason: sealed ? "SealedSegmentDamaged" : "DamagedTail",
+        message: `${sealed ? "damaged sealed segment" : "damaged tail"} (${scan.tailState} at ${segment.endLsn})`,
+      })
       inPrefix = false
     }
   }
   const checkpointBytes = yield* readOptional(NodePath.join(path, CHECKPOINT_NAME))
   const decoded = checkpointBytes === undefined ? undefined : decodeCheckpoint(checkpointBytes)
-  if (typeof decoded === "string") problems.push(`${CHECKPOINT_NAME}: damaged (${decoded})`)
+  if (typeof decoded === "string") {
+    faults.push({ file: CHECKPOINT_NAME, reason: "CheckpointDamaged", message: `damaged (${decoded})` })
+  }
   const truncateIntent = (yield* readOptional(NodePath.join(path, INTENT_NAME))) !== undefined
   const report: DirectoryReport = {
     path,
@@ -206,8 +231,9 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
     firstLsn,
     lastLsn,
     cleanEnd,
-    clean: problems.length === 0,
-    problems,
+    clean: faults.length === 0,
+    problems: faults.map((fault) => `${fault.file}: ${fault.message}`),
+    faults,
   }
   return report
 })
