@@ -142,6 +142,34 @@ const globalDamage = (damage: Damage.DamageReport, baseLsn: number): Damage.Dama
   })),
 })
 
+/** A segment's base must be its predecessor's end; after a damaged segment its end is unknown. */
+const linkFault = (name: string, baseLsn: number, previous: SegmentReport): Fault | undefined => {
+  if (previous.tailState !== "CleanEnd" || baseLsn === previous.endLsn) return undefined
+  return baseLsn > previous.endLsn
+    ? {
+        file: name,
+        reason: "MissingSegment",
+        message: `gap: starts at ${baseLsn} but ${previous.name} ends at ${previous.endLsn}`,
+      }
+    : {
+        file: name,
+        reason: "BaseMismatch",
+        message: `base ${baseLsn} does not follow ${previous.name}, which ends at ${previous.endLsn}`,
+      }
+}
+
+/** The checkpoint (or its damage) and whether a truncate intent is present. */
+const readControls = Effect.fnUntraced(function* (path: string) {
+  const checkpointBytes = yield* readOptional(NodePath.join(path, CHECKPOINT_NAME))
+  const decoded = checkpointBytes === undefined ? undefined : decodeCheckpoint(checkpointBytes)
+  const fault: Fault | undefined =
+    typeof decoded === "string"
+      ? { file: CHECKPOINT_NAME, reason: "CheckpointDamaged", message: `damaged (${decoded})` }
+      : undefined
+  const truncateIntent = (yield* readOptional(NodePath.join(path, INTENT_NAME))) !== undefined
+  return { checkpoint: typeof decoded === "string" ? null : (decoded ?? null), fault, truncateIntent }
+})
+
 /**
  * Surveys every segment of `path` (names from `listSegments`). `onRecord` sees the records of
  * the valid prefix only, with global LSNs; segments after the first damage are still surveyed
@@ -165,21 +193,9 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
     const baseLsn = baseOf(name)
     const sealed = index < names.length - 1
     const previous = segments.at(-1)
-    // After a damaged segment its true end is unknown: the damage itself is the report.
-    if (previous !== undefined && previous.tailState === "CleanEnd" && baseLsn !== previous.endLsn) {
-      faults.push(
-        baseLsn > previous.endLsn
-          ? {
-              file: name,
-              reason: "MissingSegment",
-              message: `gap: starts at ${baseLsn} but ${previous.name} ends at ${previous.endLsn}`,
-            }
-          : {
-              file: name,
-              reason: "BaseMismatch",
-              message: `base ${baseLsn} does not follow ${previous.name}, which ends at ${previous.endLsn}`,
-            },
-      )
+    const link = previous === undefined ? undefined : linkFault(name, baseLsn, previous)
+    if (link !== undefined) {
+      faults.push(link)
       inPrefix = false
     }
     const counting = inPrefix
@@ -215,17 +231,13 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
       inPrefix = false
     }
   }
-  const checkpointBytes = yield* readOptional(NodePath.join(path, CHECKPOINT_NAME))
-  const decoded = checkpointBytes === undefined ? undefined : decodeCheckpoint(checkpointBytes)
-  if (typeof decoded === "string") {
-    faults.push({ file: CHECKPOINT_NAME, reason: "CheckpointDamaged", message: `damaged (${decoded})` })
-  }
-  const truncateIntent = (yield* readOptional(NodePath.join(path, INTENT_NAME))) !== undefined
+  const controls = yield* readControls(path)
+  if (controls.fault !== undefined) faults.push(controls.fault)
   const report: DirectoryReport = {
     path,
     segments,
-    checkpoint: decoded === undefined || typeof decoded === "string" ? null : decoded,
-    truncateIntent,
+    checkpoint: controls.checkpoint,
+    truncateIntent: controls.truncateIntent,
     records,
     payloadBytes,
     firstLsn,
