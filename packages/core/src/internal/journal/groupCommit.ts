@@ -26,8 +26,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect } from "effect"
-import type { LogBufferCore } from "../logBuffer/core.ts"
-import type { JobFailure } from "../logBuffer/writer.ts"
+import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
 import { assert } from "../logBuffer/sectors.ts"
 import { mutations } from "../testing.ts"
 
@@ -64,8 +63,30 @@ class Round<E> {
   }
 }
 
+/**
+ * What group commit needs of the log buffer, and nothing more (the engine in
+ * `internal/logBuffer/core.ts` satisfies it structurally): so a reader sees the whole contract
+ * here, and a test can drive group commit over a fake buffer.
+ */
+export interface FlushTarget {
+  /** Every byte appended so far ends here: a round's target. */
+  readonly nextLsn: number
+  /** Why the buffer refuses calls (poisoned by an IoError, or closing), if it does. */
+  readonly refusal: JobFailure | undefined
+  /** The error a round gets when the buffer is closed under it. */
+  readonly closedError: JobFailure
+  /**
+   * Seals everything appended and queues its write + fdatasync; `onDone` is called once with its
+   * outcome, possibly before this returns. The caller checked `refusal`. Returns the covered LSN, or `undefined` (nothing
+   * queued) when a reservation or the other busy slot is in the way: wait for `whenIdle`.
+   */
+  readonly startFlush: (datasync: boolean, onDone: JobDone) => number | undefined
+  /** Completes when a slot became idle or a reservation was released. */
+  readonly whenIdle: Effect.Effect<void>
+}
+
 export interface GroupCommitConfig<E> {
-  readonly core: LogBufferCore
+  readonly core: FlushTarget
   /** How the buffer's refusal reaches the waiters (the journal's `JournalPoisoned` or `JournalClosed`). */
   readonly toError: (cause: JobFailure) => E
   readonly windowMicros: number
