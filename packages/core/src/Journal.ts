@@ -45,6 +45,7 @@ import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
 import { plainView } from "./internal/journal/payload.ts"
 import { openForAppend } from "./internal/recovery/resume.ts"
+import { Mutations } from "./internal/testing.ts"
 
 /**
  * @since 0.1.0
@@ -266,9 +267,12 @@ const build = Effect.fnUntraced(function* (
   const metricsContext = yield* Effect.context<never>()
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
+  // Read once, at open: a test-only mutation is a construction option, never a global switch.
+  const mutations = yield* Mutations
   const groupCommit = new GroupCommit<JournalError>(
     {
       core,
+      publishFrontierEarly: mutations.publishFrontierEarly,
       toError: (cause) => poisoned(cause),
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,

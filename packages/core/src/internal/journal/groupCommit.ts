@@ -28,7 +28,6 @@
 import { Duration, Effect } from "effect"
 import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
 import { assert } from "../logBuffer/sectors.ts"
-import { mutations } from "../testing.ts"
 
 /** The waiters of one round and how they learn its outcome. */
 class Round<E> {
@@ -96,6 +95,11 @@ export interface GroupCommitConfig<E> {
    * fdatasync latency and the waiters it serves. Synchronous: it runs inside the completion.
    */
   readonly onRound: (latencyMicros: number, waiters: number) => void
+  /**
+   * Test-only mutation (`@fsys/core/testing`; false in production): publish each round's target
+   * as durable when the round starts, before anything was written or synced.
+   */
+  readonly publishFrontierEarly?: boolean
 }
 
 export class GroupCommit<E> {
@@ -108,9 +112,12 @@ export class GroupCommit<E> {
   private stopped = false
   private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly config: GroupCommitConfig<E>
+  /** Fixed at construction: the hot path reads a field, never shared state. */
+  private readonly publishFrontierEarly: boolean
 
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
+    this.publishFrontierEarly = config.publishFrontierEarly === true
     this.syncedLsnValue = startLsn
   }
 
@@ -169,7 +176,7 @@ export class GroupCommit<E> {
     round.target = core.nextLsn
     round.startedMillis = performance.now()
     // Test-only mutation (off in production): publish before anything was written or synced.
-    if (mutations.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
+    if (this.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
     const started = core.startFlush(true, (failure) => this.complete(round, failure))
     if (started !== undefined) return true
     this.inFlight = undefined
