@@ -44,8 +44,9 @@
  */
 import { Context, type Duration, Effect, Layer } from "effect"
 import type { Option } from "effect"
-import { FileIo } from "@fsys/core"
+import type { FileIo } from "@fsys/core"
 import { makeDisk } from "./internal/simulatedDisk/disk.ts"
+import { contextOf, followReboots as internalFollowReboots } from "./internal/simulatedDisk/followReboots.ts"
 
 /**
  * Which parts of the unsynced state a power cut keeps.
@@ -324,34 +325,7 @@ export const make = (options: Options): Effect.Effect<Disk> => Effect.sync(() =>
  * @since 0.1.0
  * @category constructors
  */
-export const followReboots = (disk: Disk): FileIo.FileIoService => ({
-  backend: "simulated",
-  get reason() {
-    return disk.fileIo.reason
-  },
-  open: (path, options) => Effect.suspend(() => disk.fileIo.open(path, options)),
-  close: (handle) => Effect.suspend(() => disk.fileIo.close(handle)),
-  writeAt: (handle, bytes, offsetBytes) => Effect.suspend(() => disk.fileIo.writeAt(handle, bytes, offsetBytes)),
-  writeAtThenDatasync: (handle, bytes, offsetBytes) =>
-    Effect.suspend(() => disk.fileIo.writeAtThenDatasync(handle, bytes, offsetBytes)),
-  readAt: (handle, into, offsetBytes) => Effect.suspend(() => disk.fileIo.readAt(handle, into, offsetBytes)),
-  datasync: (handle) => Effect.suspend(() => disk.fileIo.datasync(handle)),
-  sync: (handle) => Effect.suspend(() => disk.fileIo.sync(handle)),
-  syncDirectory: (path) => Effect.suspend(() => disk.fileIo.syncDirectory(path)),
-  truncate: (handle, sizeBytes) => Effect.suspend(() => disk.fileIo.truncate(handle, sizeBytes)),
-  allocate: (handle, offsetBytes, lengthBytes, mode) =>
-    Effect.suspend(() => disk.fileIo.allocate(handle, offsetBytes, lengthBytes, mode)),
-  size: (handle) => Effect.suspend(() => disk.fileIo.size(handle)),
-  lock: (handle) => Effect.suspend(() => disk.fileIo.lock(handle)),
-  remove: (path) => Effect.suspend(() => disk.fileIo.remove(path)),
-  rename: (fromPath, toPath) => Effect.suspend(() => disk.fileIo.rename(fromPath, toPath)),
-  listDirectory: (path) => Effect.suspend(() => disk.fileIo.listDirectory(path)),
-  makeDirectory: (path) => Effect.suspend(() => disk.fileIo.makeDirectory(path)),
-  allocateAligned: (byteLength, alignmentBytes) =>
-    Effect.suspend(() => disk.fileIo.allocateAligned(byteLength, alignmentBytes)),
-  registerBuffers: (buffers) => Effect.suspend(() => disk.fileIo.registerBuffers(buffers)),
-  directAlignment: (handle) => Effect.suspend(() => disk.fileIo.directAlignment(handle)),
-})
+export const followReboots: (disk: Disk) => FileIo.FileIoService = internalFollowReboots
 
 /**
  * Provides a fresh disk as `SimulatedDisk` and its `FileIo` (following reboots).
@@ -360,7 +334,7 @@ export const followReboots = (disk: Disk): FileIo.FileIoService => ({
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
-  Layer.effectContext(Effect.map(make(options), contextOf))
+  Layer.effectContext(Effect.map(make(options), (disk) => contextOf(SimulatedDisk, disk)))
 
 /**
  * Provides an existing disk as `SimulatedDisk` and its `FileIo` (following reboots): for tests
@@ -370,10 +344,7 @@ export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.File
  * @category layers
  */
 export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
-  Layer.succeedContext(contextOf(disk))
-
-const contextOf = (disk: Disk) =>
-  Context.make(SimulatedDisk, disk).pipe(Context.add(FileIo.FileIo, followReboots(disk)))
+  Layer.succeedContext(contextOf(SimulatedDisk, disk))
 
 /**
  * The call fails with this errno.

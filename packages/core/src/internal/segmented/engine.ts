@@ -14,7 +14,7 @@
  *   acknowledged, and a sync that spans two segments makes both durable).
  * - `sealed` completes once every byte of the segment is durable.
  *
- * Rotation (`maybeRotate`, synchronous, inside an append): once the active segment holds
+ * Rotation (`maybeRotate`, synchronous, inside an append; the rest in rotation.ts): once the active segment holds
  * `segmentBytes`, no append is in flight on it, the standby is ready and the directory lock is
  * free, the standby becomes the active segment in the same turn (the new base is the old
  * segment's exact end) and a rotation fiber, holding the directory lock, closes the old segment,
@@ -36,6 +36,7 @@ import type { NoRecordAt, SegmentDamaged } from "./errors.ts"
 import { Mutex } from "./mutex.ts"
 import * as Names from "./names.ts"
 import type * as SmallFile from "./smallFile.ts"
+import { rotate } from "./rotation.ts"
 import { SparseIndex } from "./sparseIndex.ts"
 
 export type SegmentedError = JournalError | NoRecordAt | SegmentDamaged
@@ -279,28 +280,7 @@ export class Engine {
     next.journal = standby.journal
     next.scope = standby.scope
     this.segments.push(next)
-    return Effect.asVoid(Effect.forkIn(Effect.uninterruptible(this.rotate(old, next)), this.scope))
-  }
-
-  private rotate(old: Segment, next: Segment): Effect.Effect<void> {
-    const { io, directory } = this.config
-    return Effect.gen({ self: this }, function* () {
-      yield* this.closeSegment(old)
-      old.state = "sealed"
-      Deferred.doneUnsafe(old.sealed, Exit.void)
-      if (old.baseLsn + old.localEnd > this.syncedLsn) this.syncedLsn = old.baseLsn + old.localEnd
-      yield* cutPreallocation(io, old)
-      const finalPath = Names.segmentPath(directory, next.baseLsn)
-      yield* io.rename(this.standbyPath, finalPath)
-      next.path = finalPath
-      yield* io.syncDirectory(directory)
-      Deferred.doneUnsafe(next.named, Exit.void)
-      yield* this.retain
-      yield* this.prepareStandby
-    }).pipe(
-      Effect.catch((error: SegmentedError) => Effect.sync(() => this.poison(error))),
-      Effect.ensuring(Effect.sync(() => this.mutex.release())),
-    )
+    return Effect.asVoid(Effect.forkIn(Effect.uninterruptible(rotate(this, old, next)), this.scope))
   }
 
   /** Syncs and closes a segment's journal, keeping its counters. */
@@ -333,30 +313,6 @@ export class Engine {
         ),
       )
       this.standby = yield* this.openSegment(this.standbyPath)
-    })
-  }
-
-  /** Retention: drops the oldest sealed segments below the last checkpoint while over `retainBytes`. */
-  get retain(): Effect.Effect<void, SegmentedError> {
-    return Effect.gen({ self: this }, function* () {
-      const retainBytes = this.config.retainBytes
-      const checkpoint = this.checkpoint
-      if (retainBytes === undefined || checkpoint === undefined) return
-      while (this.segments.length > 1 && this.nextLsn - this.firstLsn > retainBytes) {
-        const oldest = this.segments[0] as Segment
-        if (oldest.state !== "sealed" || oldest.baseLsn + oldest.localEnd > checkpoint.lsn) return
-        yield* this.dropOldest
-      }
-    })
-  }
-
-  /** Deletes the oldest segment durably (called holding the directory lock; it is sealed). */
-  get dropOldest(): Effect.Effect<void, IoError.IoError> {
-    return Effect.gen({ self: this }, function* () {
-      const oldest = this.segments.shift() as Segment
-      // One directory fsync per segment: a crash then leaves a contiguous suffix, never a hole.
-      yield* this.config.io.remove(oldest.path)
-      yield* this.config.io.syncDirectory(this.config.directory)
     })
   }
 
@@ -421,12 +377,3 @@ export class Engine {
     })
   }
 }
-
-/** Cuts the zeros preallocation left past a sealed segment's last record (no fsync: zeros are a clean end). */
-const cutPreallocation = (io: FileIo.FileIoService, segment: Segment): Effect.Effect<void, IoError.IoError> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const handle = yield* io.open(segment.path)
-      if ((yield* io.size(handle)) > segment.localEnd) yield* io.truncate(handle, segment.localEnd)
-    }),
-  )

@@ -25,6 +25,7 @@ import { NoRecordAt } from "./errors.ts"
 import * as Names from "./names.ts"
 import { readLocal } from "./read.ts"
 import { applyTruncation } from "./recover.ts"
+import { dropOldest, retain } from "./rotation.ts"
 import * as SmallFile from "./smallFile.ts"
 
 const isLsn = (lsn: unknown): lsn is number => typeof lsn === "number" && Number.isSafeInteger(lsn) && lsn >= 0
@@ -66,7 +67,7 @@ export const truncateFront = (engine: Engine, lsn: number): Effect.Effect<void, 
       while (engine.segments.length > 1) {
         const oldest = engine.segments[0] as Segment
         if (oldest.state !== "sealed" || oldest.baseLsn + oldest.localEnd > lsn) return
-        yield* engine.dropOldest
+        yield* dropOldest(engine)
       }
     }).pipe(Effect.tapError((error) => Effect.sync(() => failIfIo(engine, error)))),
   )
@@ -100,7 +101,7 @@ export const checkpoint = (
           SmallFile.encode(SmallFile.CHECKPOINT_MAGIC, saved),
         )
         engine.checkpoint = saved
-        yield* engine.retain
+        yield* retain(engine)
       }).pipe(Effect.tapError((error) => Effect.sync(() => failIfIo(engine, error)))),
     )
   })

@@ -28,6 +28,36 @@ export interface SegmentedRecord {
   readonly payload: Uint8Array
 }
 
+/**
+ * Reads the records of `segment` from `position` (a record start) up to `durable`: one batch, or
+ * an empty one when no valid frame starts there (the cursor's `tailState` says why).
+ */
+const readBatch = (
+  io: FileIo.FileIoService,
+  handle: FileIo.Handle,
+  segment: Segment,
+  durable: number,
+  position: number,
+): Effect.Effect<{ readonly batch: Array<SegmentedRecord>; readonly cursor: Cursor.Cursor }, SegmentedError> =>
+  Effect.gen(function* () {
+    const localEnd = Math.min(durable, segment.baseLsn + segment.localEnd) - segment.baseLsn
+    const cursor = Cursor.make(localEnd, position - segment.baseLsn)
+    const batch: Array<SegmentedRecord> = []
+    let batchBytes = 0
+    const visit: Cursor.Visit = (lsn, window, start, end) => {
+      batch.push({ lsn: segment.baseLsn + lsn, payload: window.slice(start, end) })
+      batchBytes += end - start
+      return batch.length < RECORDS_PER_BATCH_MAX && batchBytes < BATCH_BYTES_MAX
+    }
+    // Bounded by the segment: each turn reads more of it or stops.
+    for (;;) {
+      const stepped = Cursor.step(cursor, false, visit)
+      if (batch.length > 0 || stepped === Cursor.STOPPED) break
+      if (stepped === Cursor.NEED_BYTES) yield* fill(io, handle, cursor)
+    }
+    return { batch, cursor }
+  })
+
 export const records = (
   engine: Engine,
   options: { readonly from?: number | undefined; readonly follow?: boolean | undefined } = {},
@@ -67,21 +97,7 @@ export const records = (
             const handle = yield* Scope.provide(io.open(segment.path, { readOnly: true }), scope)
             opened = { segment, path: segment.path, handle }
           }
-          const localEnd = Math.min(durable, segment.baseLsn + segment.localEnd) - segment.baseLsn
-          const cursor = Cursor.make(localEnd, position - segment.baseLsn)
-          const batch: Array<SegmentedRecord> = []
-          let batchBytes = 0
-          const visit: Cursor.Visit = (lsn, window, start, end) => {
-            batch.push({ lsn: segment.baseLsn + lsn, payload: window.slice(start, end) })
-            batchBytes += end - start
-            return batch.length < RECORDS_PER_BATCH_MAX && batchBytes < BATCH_BYTES_MAX
-          }
-          // Bounded by the segment: each turn reads more of it or stops.
-          for (;;) {
-            const stepped = Cursor.step(cursor, false, visit)
-            if (batch.length > 0 || stepped === Cursor.STOPPED) break
-            if (stepped === Cursor.NEED_BYTES) yield* fill(io, opened.handle, cursor)
-          }
+          const { batch, cursor } = yield* readBatch(io, opened.handle, segment, durable, position)
           const last = batch[batch.length - 1]
           if (last === undefined) {
             return yield* new NoRecordAt({
