@@ -18,7 +18,7 @@
  * - The first failed write or fdatasync poisons the journal (`JournalPoisoned`); records made
  *   durable before stay durable, and reopening recovers to the last clean frame.
  * - Open recovers: the clean end is found by a scan; a torn or corrupt tail is saved to
- *   `<path>.corrupt-<cleanEnd>` and truncated (see `internal/journal/resume.ts`).
+ *   `<path>.corrupt-<cleanEnd>` and truncated (see `internal/recovery/resume.ts`).
  * - One handle per file: a second open, here or in another process, fails with `JournalLocked`.
  *
  * @since 0.1.0
@@ -36,7 +36,7 @@ import {
   LsnOutOfRange,
   RecordTooLarge,
 } from "./JournalError.ts"
-import { makeCore } from "./LogBuffer.ts"
+import * as LogBufferEngine from "./internal/logBuffer/make.ts"
 import type { Backend } from "./FileIo.ts"
 import * as Follower from "./internal/journal/follower.ts"
 import { GroupCommit } from "./internal/journal/groupCommit.ts"
@@ -44,7 +44,8 @@ import type { AppendError } from "./internal/logBuffer/core.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
 import { plainView } from "./internal/journal/payload.ts"
-import { openForAppend } from "./internal/journal/resume.ts"
+import { openForAppend } from "./internal/recovery/resume.ts"
+import { Mutations } from "./internal/testing.ts"
 
 /**
  * @since 0.1.0
@@ -238,7 +239,7 @@ const build = Effect.fnUntraced(function* (
   })
   const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)
   let reason = opened.reason
-  const core = yield* makeCore({
+  const core = yield* LogBufferEngine.make({
     onRegistered: (registration) => {
       if (registration.reason !== "") reason = `${opened.reason}; ${registration.reason}`
     },
@@ -266,9 +267,12 @@ const build = Effect.fnUntraced(function* (
   const metricsContext = yield* Effect.context<never>()
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
+  // Read once, at open: a test-only mutation is a construction option, never a global switch.
+  const mutations = yield* Mutations
   const groupCommit = new GroupCommit<JournalError>(
     {
       core,
+      publishFrontierEarly: mutations.publishFrontierEarly,
       toError: (cause) => poisoned(cause),
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,

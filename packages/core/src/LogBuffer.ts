@@ -3,27 +3,25 @@
  *
  * Appends copy frames into the active slot; a full slot, a sync or an oversize record seals it
  * and hands it to a single writer fiber while appenders keep filling the other slot (the state
- * machine and its invariants are in `internal/logBuffer/core.ts`). The Direct-mode `Journal`
- * builds its buffer with `make` over its own file handle; an application that wants only the
- * buffer provides `LogBufferLive`, and its tests swap in `LogBufferTest` from `@fsys/testkit`.
- *
- * Scope order (load-bearing): the FileIo layer (the io_uring ring) is acquired before the slots,
- * the slots before their registration with the ring, and the writer last; release runs in
- * reverse — drain the writer, unregister, free the slots, close the file, close the ring — so the
- * kernel never holds or reads pages that were freed.
+ * machine and its invariants are in `internal/logBuffer/core.ts`). This module is a thin layer on
+ * the internal engine (`internal/logBuffer/make.ts`, which `Journal` also builds on) and never the
+ * reverse: an application that wants only the buffer provides `LogBufferLive` (alias `layer`),
+ * `make` builds one over a handle it opened, and tests swap in `LogBufferTest` from
+ * `@fsys/testkit`. The scope order of the engine's resources is documented in `make.ts`.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
-import * as FileIo from "./FileIo.ts"
+import type * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
-import { InvalidOptions, type JournalClosed, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
+import { type InvalidOptions, type JournalClosed, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
 import type * as JournalError from "./JournalError.ts"
-import { type AppendError, LogBufferCore } from "./internal/logBuffer/core.ts"
+import type { AppendError, LogBufferCore } from "./internal/logBuffer/core.ts"
 import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./internal/logBuffer/limits.ts"
-import { isValidSectorBytes } from "./internal/logBuffer/sectors.ts"
-import { openForAppend } from "./internal/journal/resume.ts"
+import { openLive } from "./internal/logBuffer/live.ts"
+import * as Engine from "./internal/logBuffer/make.ts"
+import { validateCapacity } from "./internal/logBuffer/make.ts"
 
 /**
  * An LSN range `[start, end)`.
@@ -83,115 +81,25 @@ export class LogBuffer extends Context.Service<LogBuffer, LogBufferService>()("@
 export { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN }
 
 /**
- * What `make` needs: an open file, where to resume and how big the slots are.
- *
- * @since 0.1.0
- * @category models
- */
-export interface MakeOptions {
-  readonly handle: FileIo.Handle
-  readonly capacityBytes: number
-  /** 1 for a buffered file; the DIO alignment for a Direct one. */
-  readonly sectorBytes: number
-  /** The clean end of the file, where appends resume. */
-  readonly startLsn: number
-  /** Bytes `[roundDown(startLsn, sectorBytes), startLsn)` as they are on disk. */
-  readonly carry: Uint8Array
-  /** Keep this many zero-filled bytes ahead of the log (0 = off); see `Journal.Options`. */
-  readonly preallocateBytes?: number
-  /** The file's size at open (zeros past the clean end count as preallocated). */
-  readonly fileSizeBytes?: number
-  /** Told what the layer did with the slots (fixed buffers or why not), for `Journal.info`. */
-  readonly onRegistered?: (registration: FileIo.Registration) => void
-}
-
-/**
- * Validates a slot capacity against a sector size.
+ * Validates a slot capacity against a sector size; `undefined` when both are acceptable.
  *
  * @since 0.1.0
  * @category utils
  */
-export const validateCapacity = (capacityBytes: number, sectorBytes: number): InvalidOptions | undefined => {
-  if (!isValidSectorBytes(sectorBytes)) {
-    return new InvalidOptions({
-      option: "sectorSize",
-      reason: `${sectorBytes} is not a power of two between 1 and 65536`,
-    })
-  }
-  if (
-    !Number.isInteger(capacityBytes) ||
-    capacityBytes < CAPACITY_BYTES_MIN ||
-    capacityBytes > CAPACITY_BYTES_MAX ||
-    (capacityBytes & (capacityBytes - 1)) !== 0
-  ) {
-    return new InvalidOptions({
-      option: "capacityBytes",
-      reason: `${capacityBytes} is not a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}`,
-    })
-  }
-  if (capacityBytes < 2 * sectorBytes) {
-    return new InvalidOptions({
-      option: "capacityBytes",
-      reason: `a slot must hold at least two ${sectorBytes}-byte sectors`,
-    })
-  }
-  return undefined
+export { validateCapacity }
+
+/**
+ * What `make` needs: an open file, its path (for errors), where to resume and how big the slots are.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeOptions extends Engine.MakeOptions {
+  readonly path: string
 }
 
-/** Preallocation writes zeros 1 MiB at a time from one aligned buffer. */
-const ZEROS_BYTES = 1024 * 1024
-
-/**
- * Builds the buffer's engine over an open handle: two slots from the layer's aligned memory,
- * registered for fixed-buffer IO, and the writer fiber — all released with the Scope, in reverse.
- * The Journal uses the engine directly (its hot path returns plain end LSNs).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const makeCore = Effect.fnUntraced(function* (
-  options: MakeOptions,
-): Effect.fn.Return<LogBufferCore, IoError.IoError, FileIo.FileIo | Scope.Scope> {
-  const fileIo = yield* FileIo.FileIo
-  const alignmentBytes = Math.max(options.sectorBytes, 4096)
-  const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
-  const second = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
-  const preallocateBytes = options.preallocateBytes ?? 0
-  const zeros =
-    preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
-  const registration = yield* fileIo.registerBuffers([first, second])
-  options.onRegistered?.(registration)
-  const core = new LogBufferCore({
-    fileIo,
-    handle: options.handle,
-    slots: [first, second],
-    capacityBytes: options.capacityBytes,
-    sectorBytes: options.sectorBytes,
-    startLsn: options.startLsn,
-    carry: options.carry,
-    preallocateBytes,
-    fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
-    zeros,
-  })
-  yield* Effect.forkScoped(core.writer)
-  // Registered after the writer: runs before its interruption and before the slots are freed.
-  // Appenders still waiting are refused first, then the writes in the kernel's hands finish.
-  yield* Effect.addFinalizer(() =>
-    Effect.andThen(
-      Effect.sync(() => core.shutdown()),
-      core.drain,
-    ),
-  )
-  return core
-})
-
-/**
- * Wraps an engine as the public service (adds the size check and the typed poison error).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromCore = (core: LogBufferCore, path: string): LogBufferService => {
+/** The engine as the public service: adds the size check and the typed poison error. */
+const toService = (core: LogBufferCore, path: string): LogBufferService => {
   // Only an IoError poisons; a closed buffer or a payload detached mid-copy is reported as such.
   const poisoned = (cause: AppendError): JournalPoisoned | JournalClosed | InvalidOptions =>
     cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause
@@ -235,6 +143,19 @@ export const fromCore = (core: LogBufferCore, path: string): LogBufferService =>
 }
 
 /**
+ * Builds a log buffer over an already open handle with the ambient `FileIo`: two slots from the
+ * layer's aligned memory, registered for fixed-buffer IO, and the writer fiber — all released
+ * with the Scope, in reverse. The caller validated the sizes (`validateCapacity`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: MakeOptions,
+): Effect.Effect<LogBufferService, IoError.IoError, FileIo.FileIo | Scope.Scope> =>
+  Effect.map(Engine.make(options), (core) => toService(core, options.path))
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -257,31 +178,21 @@ export interface LiveOptions {
 export const LogBufferLive = (options: LiveOptions): Layer.Layer<LogBuffer, JournalError.JournalError> =>
   Layer.effect(
     LogBuffer,
-    Effect.gen(function* () {
-      const opened = yield* openForAppend(options.path, {
-        mode: "direct",
-        requireDirect: true,
-        backend: options.backend ?? "auto",
-        legacyGaps: false,
-        ...(options.sectorSize === undefined ? {} : { sectorBytes: options.sectorSize }),
-      })
-      const invalid = validateCapacity(options.capacityBytes, opened.sectorBytes)
-      if (invalid !== undefined) return yield* Effect.fail(invalid)
-      const core = yield* makeCore({
-        handle: opened.handle,
+    Effect.map(
+      openLive({
+        path: options.path,
         capacityBytes: options.capacityBytes,
-        sectorBytes: opened.sectorBytes,
-        startLsn: opened.cleanEnd,
-        carry: opened.carry,
-      }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
-      return fromCore(core, options.path)
-    }),
+        backend: options.backend ?? "auto",
+        ...(options.sectorSize === undefined ? {} : { sectorBytes: options.sectorSize }),
+      }),
+      (core) => toService(core, options.path),
+    ),
   )
 
 /**
- * The engine `makeCore` builds and `fromCore` wraps (its methods are internal).
+ * `LogBufferLive` under Effect 4's layer naming.
  *
  * @since 0.1.0
- * @category models
+ * @category layers
  */
-export type { LogBufferCore }
+export const layer: (options: LiveOptions) => Layer.Layer<LogBuffer, JournalError.JournalError> = LogBufferLive

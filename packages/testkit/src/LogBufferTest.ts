@@ -44,13 +44,13 @@ export const LogBufferTest = (options: Options = {}): Layer.Layer<LogBuffer.LogB
       const path = options.path ?? "/log-buffer"
       // An in-memory disk with no injected faults cannot fail to open or allocate: a failure here is a bug.
       const handle = yield* Effect.orDie(disk.fileIo.open(path, { create: true, direct: true }))
-      const core = yield* LogBuffer.makeCore({
+      return yield* LogBuffer.make({
+        path,
         handle,
         capacityBytes,
         sectorBytes,
         startLsn: 0,
         carry: new Uint8Array(0),
       }).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo), Effect.orDie)
-      return LogBuffer.fromCore(core, path)
     }),
   )

@@ -8,14 +8,14 @@
  * cut at a seeded moment, dropping every unsynced write. Every record whose `syncThrough`
  * returned must be in the recovered file, intact, at its LSN.
  *
- * With `mutations.publishFrontierEarly` (test-only) the group commit publishes each round's
- * target as durable when the round starts, before its write and fdatasync (fsys bug FS-J3's
- * effect): syncs arriving meanwhile return early, and the power cut loses what they acknowledged.
+ * With the `publishFrontierEarly` mutation (test-only, provided through `Mutations` from
+ * `@fsys/core/testing`) the group commit publishes each round's target as durable when the round
+ * starts, before its write and fdatasync (fsys bug FS-J3's effect): syncs arriving meanwhile return early, and the power cut loses what they acknowledged.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
 import { FileIo, Frame, Journal } from "@fsys/core"
-import { mutations } from "@fsys/core/testing"
+import { Mutations, noMutations } from "@fsys/core/testing"
 import { SimulatedDisk } from "@fsys/testkit"
 
 const SEEDS = 12
@@ -81,11 +81,10 @@ describe.each(["buffered", "direct"] as const)("the durable frontier of a %s jou
 
   it.live("a frontier published before the sync is caught", () =>
     Effect.gen(function* () {
-      mutations.publishFrontierEarly = true
       let caught = 0
       yield* Effect.gen(function* () {
         for (let seed = 1; seed <= SEEDS; seed++) if ((yield* lostAcknowledged(seed, mode)) > 0) caught++
-      }).pipe(Effect.ensuring(Effect.sync(() => (mutations.publishFrontierEarly = false))))
+      }).pipe(Effect.provideService(Mutations, { ...noMutations, publishFrontierEarly: true }))
       assert.isAtLeast(caught, SEEDS - 2, `caught in only ${caught} of ${SEEDS} seeds`)
     }),
   )

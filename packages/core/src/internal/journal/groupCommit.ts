@@ -26,10 +26,8 @@
  * @since 0.1.0
  */
 import { Duration, Effect } from "effect"
-import type { LogBufferCore } from "../logBuffer/core.ts"
-import type { JobFailure } from "../logBuffer/writer.ts"
+import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
 import { assert } from "../logBuffer/sectors.ts"
-import { mutations } from "../testing.ts"
 
 /** The waiters of one round and how they learn its outcome. */
 class Round<E> {
@@ -64,8 +62,30 @@ class Round<E> {
   }
 }
 
+/**
+ * What group commit needs of the log buffer, and nothing more (the engine in
+ * `internal/logBuffer/core.ts` satisfies it structurally): so a reader sees the whole contract
+ * here, and a test can drive group commit over a fake buffer.
+ */
+export interface FlushTarget {
+  /** Every byte appended so far ends here: a round's target. */
+  readonly nextLsn: number
+  /** Why the buffer refuses calls (poisoned by an IoError, or closing), if it does. */
+  readonly refusal: JobFailure | undefined
+  /** The error a round gets when the buffer is closed under it. */
+  readonly closedError: JobFailure
+  /**
+   * Seals everything appended and queues its write + fdatasync; `onDone` is called once with its
+   * outcome, possibly before this returns. The caller checked `refusal`. Returns the covered LSN, or `undefined` (nothing
+   * queued) when a reservation or the other busy slot is in the way: wait for `whenIdle`.
+   */
+  readonly startFlush: (datasync: boolean, onDone: JobDone) => number | undefined
+  /** Completes when a slot became idle or a reservation was released. */
+  readonly whenIdle: Effect.Effect<void>
+}
+
 export interface GroupCommitConfig<E> {
-  readonly core: LogBufferCore
+  readonly core: FlushTarget
   /** How the buffer's refusal reaches the waiters (the journal's `JournalPoisoned` or `JournalClosed`). */
   readonly toError: (cause: JobFailure) => E
   readonly windowMicros: number
@@ -75,6 +95,11 @@ export interface GroupCommitConfig<E> {
    * fdatasync latency and the waiters it serves. Synchronous: it runs inside the completion.
    */
   readonly onRound: (latencyMicros: number, waiters: number) => void
+  /**
+   * Test-only mutation (`@fsys/core/testing`; false in production): publish each round's target
+   * as durable when the round starts, before anything was written or synced.
+   */
+  readonly publishFrontierEarly?: boolean
 }
 
 export class GroupCommit<E> {
@@ -87,9 +112,12 @@ export class GroupCommit<E> {
   private stopped = false
   private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly config: GroupCommitConfig<E>
+  /** Fixed at construction: the hot path reads a field, never shared state. */
+  private readonly publishFrontierEarly: boolean
 
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
+    this.publishFrontierEarly = config.publishFrontierEarly === true
     this.syncedLsnValue = startLsn
   }
 
@@ -148,7 +176,7 @@ export class GroupCommit<E> {
     round.target = core.nextLsn
     round.startedMillis = performance.now()
     // Test-only mutation (off in production): publish before anything was written or synced.
-    if (mutations.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
+    if (this.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
     const started = core.startFlush(true, (failure) => this.complete(round, failure))
     if (started !== undefined) return true
     this.inFlight = undefined

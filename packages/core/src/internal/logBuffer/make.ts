@@ -1,0 +1,107 @@
+/**
+ * The log buffer's engine factory: two slots from the layer's aligned memory, registered for
+ * fixed-buffer IO, and the writer fiber, all released with the Scope in reverse. `Journal.ts`
+ * uses the engine directly (its hot path returns plain end LSNs); the public `LogBuffer` module
+ * wraps it as a service. Nothing here imports a public module other than the ports it needs
+ * (`FileIo`, `JournalError`), so dependencies point one way: public modules → internal engine.
+ *
+ * Scope order (load-bearing): the FileIo layer (the io_uring ring) is acquired before the slots,
+ * the slots before their registration with the ring, and the writer last; release runs in
+ * reverse — drain the writer, unregister, free the slots, close the file, close the ring — so the
+ * kernel never holds or reads pages that were freed.
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Scope } from "effect"
+import type { IoError } from "@fsys/native"
+import * as FileIo from "../../FileIo.ts"
+import { InvalidOptions } from "../../JournalError.ts"
+import { LogBufferCore } from "./core.ts"
+import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./limits.ts"
+import { isValidSectorBytes } from "./sectors.ts"
+
+/** What `make` needs: an open file, where to resume and how big the slots are. */
+export interface MakeOptions {
+  readonly handle: FileIo.Handle
+  readonly capacityBytes: number
+  /** 1 for a buffered file; the DIO alignment for a Direct one. */
+  readonly sectorBytes: number
+  /** The clean end of the file, where appends resume. */
+  readonly startLsn: number
+  /** Bytes `[roundDown(startLsn, sectorBytes), startLsn)` as they are on disk. */
+  readonly carry: Uint8Array
+  /** Keep this many zero-filled bytes ahead of the log (0 = off); see `Journal.Options`. */
+  readonly preallocateBytes?: number
+  /** The file's size at open (zeros past the clean end count as preallocated). */
+  readonly fileSizeBytes?: number
+  /** Told what the layer did with the slots (fixed buffers or why not), for `Journal.info`. */
+  readonly onRegistered?: (registration: FileIo.Registration) => void
+}
+
+/** Validates a slot capacity against a sector size; `undefined` when both are acceptable. */
+export const validateCapacity = (capacityBytes: number, sectorBytes: number): InvalidOptions | undefined => {
+  if (!isValidSectorBytes(sectorBytes)) {
+    return new InvalidOptions({
+      option: "sectorSize",
+      reason: `${sectorBytes} is not a power of two between 1 and 65536`,
+    })
+  }
+  if (
+    !Number.isInteger(capacityBytes) ||
+    capacityBytes < CAPACITY_BYTES_MIN ||
+    capacityBytes > CAPACITY_BYTES_MAX ||
+    (capacityBytes & (capacityBytes - 1)) !== 0
+  ) {
+    return new InvalidOptions({
+      option: "capacityBytes",
+      reason: `${capacityBytes} is not a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}`,
+    })
+  }
+  if (capacityBytes < 2 * sectorBytes) {
+    return new InvalidOptions({
+      option: "capacityBytes",
+      reason: `a slot must hold at least two ${sectorBytes}-byte sectors`,
+    })
+  }
+  return undefined
+}
+
+/** Preallocation writes zeros 1 MiB at a time from one aligned buffer. */
+const ZEROS_BYTES = 1024 * 1024
+
+/** Builds the engine over an open handle with the ambient `FileIo`; released with the Scope. */
+export const make = Effect.fnUntraced(function* (
+  options: MakeOptions,
+): Effect.fn.Return<LogBufferCore, IoError.IoError, FileIo.FileIo | Scope.Scope> {
+  const fileIo = yield* FileIo.FileIo
+  const alignmentBytes = Math.max(options.sectorBytes, 4096)
+  const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
+  const second = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
+  const preallocateBytes = options.preallocateBytes ?? 0
+  const zeros =
+    preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
+  const registration = yield* fileIo.registerBuffers([first, second])
+  options.onRegistered?.(registration)
+  const core = new LogBufferCore({
+    fileIo,
+    handle: options.handle,
+    slots: [first, second],
+    capacityBytes: options.capacityBytes,
+    sectorBytes: options.sectorBytes,
+    startLsn: options.startLsn,
+    carry: options.carry,
+    preallocateBytes,
+    fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
+    zeros,
+  })
+  yield* Effect.forkScoped(core.writer)
+  // Registered after the writer: runs before its interruption and before the slots are freed.
+  // Appenders still waiting are refused first, then the writes in the kernel's hands finish.
+  yield* Effect.addFinalizer(() =>
+    Effect.andThen(
+      Effect.sync(() => core.shutdown()),
+      core.drain,
+    ),
+  )
+  return core
+})
