@@ -2,7 +2,7 @@
  * Opening a segmented journal's directory: take the lock, clear leftovers, finish an interrupted
  * `truncateBack`, read the checkpoint, and check the chain of sealed segments (building each one's
  * sparse index on the way). The newest segment is then opened by the single-file journal, whose
- * own recovery handles its torn tail (see `internal/journal/resume.ts`).
+ * own recovery handles its torn tail (see `internal/recovery/resume.ts`).
  *
  * Recovery decisions:
  *
