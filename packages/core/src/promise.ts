@@ -85,13 +85,13 @@ export type ScanResult = JournalReader.ScanResult
 export type RecordsOptions = JournalReader.RecordsOptions
 
 /**
- * An open journal. The contract is the Effect API's `Journal.Handle`: `append` returns once the record is in the
- * log buffer (not yet durable), `syncThrough(lsn)` once `[0, lsn)` is on stable storage.
+ * What a single-file and a segmented journal both offer: appends and syncs, and `close` through
+ * `[Symbol.asyncDispose]`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Journal extends AsyncDisposable {
+export interface Appender extends AsyncDisposable {
   readonly path: string
   /** Appends one record; resolves to its end LSN (the LSN to pass to `syncThrough`). */
   readonly append: (payload: Uint8Array) => Promise<number>
@@ -101,6 +101,16 @@ export interface Journal extends AsyncDisposable {
   readonly syncThrough: (lsn: number) => Promise<void>
   /** Makes everything appended so far durable; resolves to that LSN. */
   readonly sync: () => Promise<number>
+}
+
+/**
+ * An open journal. The contract is the Effect API's `Journal.Handle`: `append` returns once the record is in the
+ * log buffer (not yet durable), `syncThrough(lsn)` once `[0, lsn)` is on stable storage.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Journal extends Appender {
   /** What the journal really uses (mode, backend, sector size) and why. */
   readonly info: () => Info
   /** The LSN the next append will start at. */
@@ -179,12 +189,7 @@ export const records = (path: string, options?: RecordsOptions): AsyncIterable<J
  * @since 0.2.0
  * @category models
  */
-export interface SegmentedJournal extends AsyncDisposable {
-  readonly path: string
-  readonly append: (payload: Uint8Array) => Promise<number>
-  readonly appendBatch: (payloads: ReadonlyArray<Uint8Array>) => Promise<number>
-  readonly syncThrough: (lsn: number) => Promise<void>
-  readonly sync: () => Promise<number>
+export interface SegmentedJournal extends Appender {
   readonly info: () => Promise<Info>
   readonly nextLsn: () => number
   readonly syncedLsn: () => number
