@@ -41,13 +41,15 @@ class Round<E> {
   /** The LSN this round makes durable; set when it starts. */
   target = 0
   startedMillis = 0
-  private outcome: Effect.Effect<void, E> | undefined = undefined
+  private settled = false
+  /** Once settled: the failure every waiter gets, or `undefined` for success. */
+  private failed: Effect.Effect<never, E> | undefined = undefined
   private failure: E | undefined = undefined
   /**
    * Fiber resumes, and beside each the LSN it resumes with on success (`NO_VALUE`: none). Bounded
    * by the producers that can wait at once (each waits on one round at a time).
    */
-  private resumes: Array<(outcome: Effect.Effect<any, E>) => void> = []
+  private resumes: Array<(outcome: Effect.Effect<number, E>) => void> = []
   private ends: Array<number> = []
   /** Non-fiber waiters (the Promise API), bounded the same way. */
   private callbacks: Array<DurableCallback<E>> = []
@@ -61,40 +63,45 @@ class Round<E> {
    * no abort signal): an interrupted waiter leaves its resume behind, and a resume of a fiber that
    * already moved on is ignored by the runtime. Costs less than a `Deferred.await` per record.
    */
-  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) => this.addResume(resume, NO_VALUE))
+  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) =>
+    // A NO_VALUE waiter only ever gets `Effect.void` or the failure (see `outcomeFor`).
+    this.addResume(resume as (outcome: Effect.Effect<number, E>) => void, NO_VALUE),
+  )
+
+  /** What a fiber waiter resumes with: the failure, its LSN, or (`NO_VALUE`) `void`. */
+  private outcomeFor(end: number): Effect.Effect<number, E> {
+    if (this.failed !== undefined) return this.failed
+    return end === NO_VALUE ? (Effect.void as unknown as Effect.Effect<number, E>) : Exit.succeed(end)
+  }
 
   /**
    * Resumes the fiber (an `Effect.callback`'s `resume`) when the round settles, with
    * `Exit.succeed(end)` on success (`end` ≥ 0), so a durable append parks once and gets its LSN
    * back without a second Effect around the wait.
    */
-  addResume(resume: (outcome: Effect.Effect<any, E>) => void, end: number): void {
-    const outcome = this.outcome
-    if (outcome === undefined) {
+  addResume(resume: (outcome: Effect.Effect<number, E>) => void, end: number): void {
+    if (!this.settled) {
       this.resumes.push(resume)
       this.ends.push(end)
-    } else resume(end === NO_VALUE || this.failure !== undefined ? outcome : Exit.succeed(end))
+    } else resume(this.outcomeFor(end))
   }
 
   addCallback(callback: DurableCallback<E>): void {
-    if (this.outcome === undefined) this.callbacks.push(callback)
+    if (!this.settled) this.callbacks.push(callback)
     else callback(this.failure)
   }
 
   /** Returns true when the round had non-fiber waiters, whose code runs in microtasks after this. */
   settle(failure: E | undefined): boolean {
-    assert(this.outcome === undefined, "a round settles once")
-    const outcome: Effect.Effect<void, E> = failure === undefined ? Effect.void : Effect.fail(failure)
-    this.outcome = outcome
+    assert(!this.settled, "a round settles once")
+    this.settled = true
     this.failure = failure
+    this.failed = failure === undefined ? undefined : Effect.fail(failure)
     const { resumes, ends, callbacks } = this
     this.resumes = []
     this.ends = []
     this.callbacks = []
-    for (let i = 0; i < resumes.length; i++) {
-      const end = ends[i]!
-      resumes[i]!(end === NO_VALUE || failure !== undefined ? outcome : Exit.succeed(end))
-    }
+    for (let i = 0; i < resumes.length; i++) resumes[i]!(this.outcomeFor(ends[i]!))
     for (let i = 0; i < callbacks.length; i++) callbacks[i]!(failure)
     return callbacks.length > 0
   }
@@ -177,18 +184,18 @@ export class GroupCommit<E> {
    * this returns. One park per record, no Effect built per call.
    */
   resumeWhenDurable(lsn: number, resume: (outcome: Effect.Effect<number, E>) => void): void {
-    if (lsn <= this.syncedLsnValue) return resume(Exit.succeed(lsn))
     const refusal = this.config.core.refusal
-    if (refusal !== undefined) return resume(Effect.fail(this.config.toError(refusal)))
-    this.join(lsn).addResume(resume, lsn)
+    if (lsn <= this.syncedLsnValue) resume(Exit.succeed(lsn))
+    else if (refusal !== undefined) resume(Effect.fail(this.config.toError(refusal)))
+    else this.join(lsn).addResume(resume, lsn)
   }
 
   /** `syncThrough` without Effect (the Promise API): `callback` gets the failure, or undefined. */
   whenDurable(lsn: number, callback: DurableCallback<E>): void {
-    if (lsn <= this.syncedLsnValue) return callback(undefined)
     const refusal = this.config.core.refusal
-    if (refusal !== undefined) return callback(this.config.toError(refusal))
-    this.join(lsn).addCallback(callback)
+    if (lsn <= this.syncedLsnValue) callback(undefined)
+    else if (refusal !== undefined) callback(this.config.toError(refusal))
+    else this.join(lsn).addCallback(callback)
   }
 
   /** The round that covers `lsn` (the one in flight, else the pending one), counted and started. */
