@@ -13,16 +13,22 @@
  * over the wall clock. Prints per-pass lines, then medians and each subject's ratio to `nodefs`.
  *
  * Run: `nice npx pnpm@12.4.2 exec node scripts/cpu-per-record.ts [passes=5] [records=128000] [backend=auto]`
- * (`FSYS_CPU_SUBJECTS=journal,nodefs` picks subjects.)
+ * With `node --max-semi-space-size=512 scripts/cpu-per-record.ts 3 32000` no collection runs in a
+ * pass, and each pass line also prints the JS heap bytes allocated per record.
+ * (`FSYS_CPU_SUBJECTS=journal,nodefs` picks subjects; `FSYS_CPU_PRODUCERS=8` runs rounds of 8, so
+ * comparing two producer counts splits the cost into a per-round and a per-record part.)
  */
 import * as NodeFs from "node:fs"
 import * as NodeFsPromises from "node:fs/promises"
 import * as NodePath from "node:path"
+import { PerformanceObserver } from "node:perf_hooks"
+import * as NodeV8 from "node:v8"
 import { Effect } from "effect"
 import { Frame, Journal } from "@fsys/core"
 import { openJournal } from "@fsys/core/promise"
 
-const PRODUCERS = 64
+/** 64 unless `FSYS_CPU_PRODUCERS` says otherwise (fewer producers: smaller rounds, the per-round cost shows). */
+const PRODUCERS = Number(process.env.FSYS_CPU_PRODUCERS ?? 64)
 const PAYLOAD_BYTES = 100
 const passes = Number(process.argv[2] ?? 5)
 const records = Number(process.argv[3] ?? 128_000)
@@ -35,6 +41,11 @@ interface Sample {
   readonly cpuMicrosPerRecord: number
   /** The kernel's share (system time): the writes, fdatasyncs, thread and ring wake-ups. */
   readonly systemMicrosPerRecord: number
+  /**
+   * JS heap bytes allocated per record: the heap's growth over the pass, meaningful only when no
+   * garbage collection ran during it (run with `--max-semi-space-size=512`); `undefined` otherwise.
+   */
+  readonly heapBytesPerRecord: number | undefined
   readonly recordsPerSecond: number
   readonly roundsPerSecond: number
 }
@@ -42,12 +53,23 @@ interface Sample {
 /** Times `body` (which makes `PRODUCERS × perProducer` records durable and returns the rounds used). */
 const measure = async (body: () => Promise<number>): Promise<Sample> => {
   const total = PRODUCERS * perProducer
+  let collections = 0
+  const gcObserver = new PerformanceObserver((list) => {
+    collections += list.getEntries().length
+  })
+  gcObserver.observe({ entryTypes: ["gc"] })
+  const heap0 = NodeV8.getHeapStatistics().used_heap_size
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const rounds = await body()
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const heapBytes = NodeV8.getHeapStatistics().used_heap_size - heap0
+  // GC entries are delivered asynchronously: let them arrive before deciding.
+  await new Promise((resolve) => setImmediate(resolve))
+  gcObserver.disconnect()
   return {
+    heapBytesPerRecord: collections === 0 ? heapBytes / total : undefined,
     cpuMicrosPerRecord: (cpu.user + cpu.system) / total,
     systemMicrosPerRecord: cpu.system / total,
     recordsPerSecond: total / seconds,
@@ -166,6 +188,9 @@ const subjects: Record<string, (file: string) => Promise<Sample>> = {
 const chosen = (process.env.FSYS_CPU_SUBJECTS ?? "journal,durable,nodefs").split(",")
 const results = new Map<string, Array<Sample>>(chosen.map((name) => [name, []]))
 
+const heapText = (bytes: number | undefined): string =>
+  bytes === undefined ? "" : `${Math.round(bytes)} B heap/record  `
+
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
@@ -184,7 +209,7 @@ for (let pass = 0; pass < passes; pass++) {
     NodeFs.rmSync(file, { force: true })
     results.get(name)!.push(sample)
     console.log(
-      `pass ${pass} ${name.padEnd(8)} ${sample.cpuMicrosPerRecord.toFixed(2)} µs CPU/record (${sample.systemMicrosPerRecord.toFixed(2)} system)  ${Math.round(sample.recordsPerSecond)} records/s  ${Math.round(sample.roundsPerSecond)} rounds/s`,
+      `pass ${pass} ${name.padEnd(8)} ${sample.cpuMicrosPerRecord.toFixed(2)} µs CPU/record (${sample.systemMicrosPerRecord.toFixed(2)} system)  ${heapText(sample.heapBytesPerRecord)}${Math.round(sample.recordsPerSecond)} records/s  ${Math.round(sample.roundsPerSecond)} rounds/s`,
     )
   }
 }
