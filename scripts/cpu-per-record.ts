@@ -6,6 +6,7 @@
  * - `journal`: the Effect API, `append` then `syncThrough(end)` per record (what issue 12 measured);
  * - `durable`: the Effect API's single call, `appendDurable(payload)`;
  * - `promise`: the Promise API's single call, `await journal.appendDurable(payload)`;
+ * - `promise2`: the Promise API's two calls, `await journal.syncThrough(await journal.append(payload))`;
  * - `nodefs`: a hand-written node:fs group commit (one `FileHandle.write` + `datasync` per round,
  *   plain Promises, the same v1 frames), what a careful user writes without a library.
  *
@@ -114,23 +115,26 @@ const journalPass =
     return sample!
   }
 
-/** The Promise API: 64 async producers, each awaiting `appendDurable` per record. */
-const promisePass = async (file: string): Promise<Sample> => {
-  const journal = await openJournal(file, { mode: "buffered", backend })
-  // Warm-up round trip, as for the Effect subjects.
-  await journal.appendDurable(payload)
-  const producer = async (): Promise<void> => {
-    for (let i = 0; i < perProducer; i++) await journal.appendDurable(payload)
+/** The Promise API: 64 async producers, each awaiting `appendDurable` (or `append` + `syncThrough`) per record. */
+const promisePass =
+  (durable: boolean) =>
+  async (file: string): Promise<Sample> => {
+    const journal = await openJournal(file, { mode: "buffered", backend })
+    // Warm-up round trip, as for the Effect subjects.
+    await journal.appendDurable(payload)
+    const producer = async (): Promise<void> => {
+      if (durable) for (let i = 0; i < perProducer; i++) await journal.appendDurable(payload)
+      else for (let i = 0; i < perProducer; i++) await journal.syncThrough(await journal.append(payload))
+    }
+    const before = journal.stats().fdatasyncs
+    const sample = await measure(async () => {
+      await Promise.all(Array.from({ length: PRODUCERS }, producer))
+      return 0
+    })
+    const rounds = journal.stats().fdatasyncs - before
+    await journal.close()
+    return { ...sample, roundsPerSecond: (rounds * sample.recordsPerSecond) / (PRODUCERS * perProducer) }
   }
-  const before = journal.stats().fdatasyncs
-  const sample = await measure(async () => {
-    await Promise.all(Array.from({ length: PRODUCERS }, producer))
-    return 0
-  })
-  const rounds = journal.stats().fdatasyncs - before
-  await journal.close()
-  return { ...sample, roundsPerSecond: (rounds * sample.recordsPerSecond) / (PRODUCERS * perProducer) }
-}
 
 /** The node:fs baseline: one committer, one write + datasync per round for everyone queued. */
 const nodeFsPass = async (file: string): Promise<Sample> => {
@@ -182,7 +186,8 @@ const nodeFsPass = async (file: string): Promise<Sample> => {
 const subjects: Record<string, (file: string) => Promise<Sample>> = {
   journal: journalPass(false),
   durable: journalPass(true),
-  promise: promisePass,
+  promise: promisePass(true),
+  promise2: promisePass(false),
   nodefs: nodeFsPass,
 }
 const chosen = (process.env.FSYS_CPU_SUBJECTS ?? "journal,durable,nodefs").split(",")

@@ -425,14 +425,20 @@ const build = Effect.fnUntraced(function* (
     return groupCommit.syncThrough(lsn)
   }
 
+  /** Why `syncThrough(lsn)` must fail at once (closed, or an LSN not appended), if it must. */
+  const syncRefusal = (lsn: number): JournalError | undefined => {
+    if (closed) return closedError
+    const nextLsn = core.nextLsn
+    if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
+      return new LsnOutOfRange({ lsn, nextLsn })
+    }
+    return undefined
+  }
+
   const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>
     Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
-      const nextLsn = core.nextLsn
-      if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
-        return Effect.fail(new LsnOutOfRange({ lsn, nextLsn }))
-      }
-      return syncAppended(lsn)
+      const refusal = syncRefusal(lsn)
+      return refusal === undefined ? syncAppended(lsn) : Effect.fail(refusal)
     })
 
   // One call per durable record, one primitive, one park: the append runs when the callback is
@@ -524,6 +530,7 @@ const build = Effect.fnUntraced(function* (
   }
   FastPath.register(handle, {
     tryAppend: tryAppendNow,
+    syncRefusal,
     whenDurable: (lsn, callback) => {
       if (lsn > groupCommit.syncedLsn) counters.syncRequests++
       groupCommit.whenDurable(lsn, callback)

@@ -16,7 +16,8 @@
  * record that fits the log buffer's active slot is placed synchronously (no Effect is built or
  * run: `Effect.runPromise` alone costs ≈ 0.8 µs here, more than the append) and resolves an
  * already settled Promise; `appendDurable` does the same and then waits on its group-commit
- * round through one plain callback, one Promise per record. Both go the Effect way whenever
+ * round through one plain callback, one Promise per record; `syncThrough` checks its LSN with
+ * the Effect API's own check and waits the same way. Both go the Effect way whenever
  * the record does not fit right away (a full slot, an oversize record, a batch in progress, or,
  * for `append`, after 1024 appends without an event-loop yield), and both check their input
  * with the same code and fail with the same error objects as the Effect API. The journal lives in a `Scope` made at `openJournal` and closed by
@@ -167,20 +168,30 @@ const fromHandle = (handle: EffectJournal.Handle, scope: Scope.Closeable): Journ
     if (typeof placed === "number") return Promise.resolve(placed)
     return placed === undefined ? Effect.runPromise(handle.append(payload)) : Promise.reject(placed)
   }
+  const whenDurable = (lsn: number, value: number): Promise<number> => {
+    const { promise, resolve, reject } = Promise.withResolvers<number>()
+    fast.whenDurable(lsn, (failure) => (failure === undefined ? resolve(value) : reject(failure)))
+    return promise
+  }
+  const syncThrough = (lsn: number): Promise<void> => {
+    const refusal = fast.syncRefusal(lsn)
+    if (refusal !== undefined) return Promise.reject(refusal)
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    fast.whenDurable(lsn, (failure) => (failure === undefined ? resolve() : reject(failure)))
+    return promise
+  }
   const appendDurable = (payload: Uint8Array): Promise<number> => {
     const placed = fast.tryAppend(payload, false)
     if (placed === undefined) return Effect.runPromise(handle.appendDurable(payload))
     if (typeof placed !== "number") return Promise.reject(placed)
-    const { promise, resolve, reject } = Promise.withResolvers<number>()
-    fast.whenDurable(placed, (failure) => (failure === undefined ? resolve(placed) : reject(failure)))
-    return promise
+    return whenDurable(placed, placed)
   }
   return {
     path: handle.path,
     append,
     appendDurable,
     appendBatch: (payloads) => Effect.runPromise(handle.appendBatch(payloads)),
-    syncThrough: (lsn) => Effect.runPromise(handle.syncThrough(lsn)),
+    syncThrough,
     sync: () => Effect.runPromise(handle.sync),
     info: () => info,
     nextLsn: () => Effect.runSync(handle.nextLsn),

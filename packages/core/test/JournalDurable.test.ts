@@ -157,8 +157,8 @@ describe.each(modes)("Journal.appendDurable (%s)", (mode) => {
   )
 })
 
-describe("Promise API: append placed synchronously, appendDurable as one Promise", () => {
-  it.live("appendDurable resolves once durable; append resolves the same LSNs the Effect API returns", () =>
+describe("Promise API: append placed synchronously, appendDurable and syncThrough as one Promise", () => {
+  it.live("appendDurable resolves once durable; append + syncThrough make the same records durable", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const path = NodePath.join(dir, "p.log")
@@ -211,9 +211,16 @@ describe("Promise API: append placed synchronously, appendDurable as one Promise
           notBytesDurable: await caught(journal.appendDurable({ length: 3 } as unknown as Uint8Array)),
           closed: undefined as unknown,
           closedDurable: undefined as unknown,
+          outOfRange: undefined as unknown,
+          notAnLsn: undefined as unknown,
+          closedSync: undefined as unknown,
         }
+        found.outOfRange = await caught(journal.syncThrough(journal.nextLsn() + 1))
+        found.notAnLsn = await caught(journal.syncThrough(1.5))
+        await journal.syncThrough(0) // covered already: resolves without a round
         await journal.close()
         found.closed = await caught(journal.append(new Uint8Array(3)))
+        found.closedSync = await caught(journal.syncThrough(0))
         found.closedDurable = await caught(journal.appendDurable(new Uint8Array(3)))
         return found
       })
@@ -222,6 +229,9 @@ describe("Promise API: append placed synchronously, appendDurable as one Promise
       assert.instanceOf(errors.notBytesDurable, PromiseApi.InvalidOptions)
       assert.instanceOf(errors.closed, PromiseApi.JournalClosed)
       assert.instanceOf(errors.closedDurable, PromiseApi.JournalClosed)
+      assert.instanceOf(errors.outOfRange, PromiseApi.LsnOutOfRange)
+      assert.instanceOf(errors.notAnLsn, PromiseApi.LsnOutOfRange)
+      assert.instanceOf(errors.closedSync, PromiseApi.JournalClosed)
       assert.strictEqual(decodeFile(path).records.length, 0)
     }),
   )

@@ -22,9 +22,12 @@ export interface FastPath {
    * a loop of unsynced appends still lets the event loop turn (the Effect path yields).
    */
   readonly tryAppend: (payload: Uint8Array, budgeted: boolean) => number | JournalError | undefined
+  /** The typed error `syncThrough(lsn)` fails with at once (closed, LSN out of range), if any. */
+  readonly syncRefusal: (lsn: number) => JournalError | undefined
   /**
    * Calls `callback` once `[0, lsn)` is durable (with `undefined`) or the round that covers it
-   * failed (with the error), possibly before this returns. The caller got `lsn` from `tryAppend`.
+   * failed (with the error), possibly before this returns. The caller got `lsn` from `tryAppend`
+   * or checked it with `syncRefusal`.
    */
   readonly whenDurable: (lsn: number, callback: (failure: JournalError | undefined) => void) => void
 }
