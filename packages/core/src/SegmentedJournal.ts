@@ -72,7 +72,7 @@ export type SegmentDamaged = Errors.SegmentDamaged
  */
 export type DamageReason = Errors.DamageReason
 /**
- * `read(lsn)` (or `truncateBack`, `records`) at an LSN where no record starts.
+ * `read(lsn)` (or `truncateBack`, `checkpoint`, `records`) at an LSN where no record starts.
  *
  * @since 0.2.0
  * @category errors
@@ -167,6 +167,11 @@ export interface Handle {
   readonly firstLsn: Effect.Effect<number>
   readonly truncateFront: (lsn: number) => Effect.Effect<void, SegmentedError>
   readonly truncateBack: (lsn: number) => Effect.Effect<void, SegmentedError>
+  /**
+   * Durably records "state through `lsn` is saved elsewhere". `lsn` must be a record boundary
+   * (a record's start, `firstLsn` or `nextLsn`): otherwise `NoRecordAt` (inside a record or
+   * below `firstLsn`) or `LsnOutOfRange` (past the end), and nothing is written.
+   */
   readonly checkpoint: (lsn: number, data?: Uint8Array) => Effect.Effect<void, SegmentedError>
   readonly lastCheckpoint: Effect.Effect<Checkpoint | undefined>
   readonly segments: Effect.Effect<ReadonlyArray<SegmentInfo>>

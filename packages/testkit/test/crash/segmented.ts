@@ -137,7 +137,8 @@ const special = (journal: SegmentedJournal.Handle, rng: Prng.Prng, mode: Segment
       }
       case "retention":
       case "checkpoint": {
-        const lsn = rng.range(first, next)
+        // A checkpoint names a record boundary: a record's start, or the end.
+        const lsn = rng.pick([...recordStarts(model, first, next), next])
         const data = new Uint8Array(rng.int(32)).fill(rng.int(256))
         model.checkpointInFlight = { lsn, data }
         yield* journal.checkpoint(lsn, data)
