@@ -5,7 +5,7 @@
  * Layout: every segment is a complete fsys v1 journal file named `<base LSN, 20 digits>.journal`
  * (names sort in LSN order), whose byte 0 is LSN `base`; LSNs stay global byte offsets, contiguous
  * across segments (segment `k + 1` starts exactly where segment `k` ends). Next to them:
- * `standby.journal` (the next segment, created ahead of need), `checkpoint` (the last checkpoint,
+ * `standby.journal` (the next segment, created and preallocated ahead of need), `checkpoint` (the last checkpoint,
  * replaced atomically), `truncate-intent` (only while a `truncateBack` runs) and `lock`. Any
  * segment file can be read by `fsys inspect` or `JournalReader` on its own.
  *
@@ -181,6 +181,7 @@ interface Resolved {
   readonly journalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
+  readonly standbyPreallocateBytes: number
 }
 
 const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions => {
@@ -203,7 +204,9 @@ const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions
       : rest
   const checked = JournalOptions.resolve(journalOptions)
   if (checked instanceof InvalidOptions) return checked
-  return { journalOptions, segmentBytes, retainBytes }
+  // The standby starts with one preallocation window (never more than a segment, in 64 KiB units).
+  const standbyPreallocateBytes = Math.min(checked.preallocateBytes, Math.floor(segmentBytes / 65536) * 65536)
+  return { journalOptions, segmentBytes, retainBytes, standbyPreallocateBytes }
 }
 
 /**
@@ -263,6 +266,7 @@ const build = Effect.fnUntraced(function* (
       journalOptions: resolved.journalOptions,
       segmentBytes: resolved.segmentBytes,
       retainBytes: resolved.retainBytes,
+      standbyPreallocateBytes: resolved.standbyPreallocateBytes,
     },
     scope,
   )

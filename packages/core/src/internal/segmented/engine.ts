@@ -65,6 +65,8 @@ export interface Config {
   readonly journalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
+  /** Zeros written into a new standby before it is opened (0 = none): the journal's preallocation. */
+  readonly standbyPreallocateBytes: number
 }
 
 const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } => ({
@@ -91,6 +93,33 @@ export const makeSegment = (
   named: Deferred.makeUnsafe<void, SegmentedError>(),
   sealed: Deferred.makeUnsafe<void, SegmentedError>(),
 })
+
+/** Zeros per write while preallocating a standby: bounded memory, and many small IOs avoided. */
+const PREALLOCATE_CHUNK_BYTES = 1024 * 1024
+
+/**
+ * Writes `bytes` of zeros into a new file and fdatasyncs them, so the segment it becomes starts
+ * with its first preallocation window already allocated and its size committed: the first syncs
+ * after a rotation overwrite written blocks instead of growing the file (the cost the log buffer's
+ * own preallocator avoids later on, `internal/logBuffer/preallocator.ts`), and that IO happens in
+ * the rotation fiber, not in the new segment's first rounds. `Journal.open` keeps zeros past the
+ * clean end as preallocated space. The name needs no directory fsync: the rotation renames it
+ * and fsyncs the directory then.
+ */
+const preallocate = (io: FileIo.FileIoService, path: string, bytes: number): Effect.Effect<void, IoError.IoError> =>
+  bytes === 0
+    ? Effect.void
+    : Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* io.open(path, { create: true })
+          const zeros = new Uint8Array(Math.min(PREALLOCATE_CHUNK_BYTES, bytes))
+          // Bounded: bytes / PREALLOCATE_CHUNK_BYTES writes (at most segmentBytes / 1 MiB).
+          for (let offset = 0; offset < bytes; offset += zeros.length) {
+            yield* io.writeAt(handle, zeros.subarray(0, Math.min(zeros.length, bytes - offset)), offset)
+          }
+          yield* io.datasync(handle)
+        }),
+      )
 
 export class Engine {
   readonly segments: Array<Segment> = []
@@ -312,6 +341,7 @@ export class Engine {
           () => Effect.void,
         ),
       )
+      yield* preallocate(this.config.io, this.standbyPath, this.config.standbyPreallocateBytes)
       this.standby = yield* this.openSegment(this.standbyPath)
     })
   }
