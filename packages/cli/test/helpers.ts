@@ -60,6 +60,16 @@ export const spawnFsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000) =
         check()
       }),
     kill: () => child.kill("SIGTERM"),
+    /** Sends SIGINT (Ctrl-C) and resolves with how the process ended. */
+    interrupt: (): Promise<{ readonly code: number | null; readonly signal: string | null }> =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve({ code: child.exitCode, signal: child.signalCode })
+          return
+        }
+        child.once("close", (code, signal) => resolve({ code, signal }))
+        child.kill("SIGINT")
+      }),
     output: (): string => stdout,
   }
 }
