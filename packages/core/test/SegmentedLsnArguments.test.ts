@@ -98,7 +98,7 @@ describe.each(["buffered", "direct"] as const)("SegmentedJournal LSN arguments (
           // standby): a no-op truncateFront waits for it, so the snapshot is of a quiet directory.
           yield* journal.truncateFront(0)
           const before = snapshot(dir)
-          const exit = yield* Effect.exit(
+          const invoked: Effect.Effect<unknown, SegmentedJournal.SegmentedJournalError> =
             operation === "read"
               ? journal.read(lsn)
               : operation === "records"
@@ -107,8 +107,8 @@ describe.each(["buffered", "direct"] as const)("SegmentedJournal LSN arguments (
                   ? journal.truncateFront(lsn)
                   : operation === "truncateBack"
                     ? journal.truncateBack(lsn)
-                    : journal.checkpoint(lsn, new Uint8Array([call & 0xff])),
-          )
+                    : journal.checkpoint(lsn, new Uint8Array([call & 0xff]))
+          const exit = yield* Effect.exit(invoked)
           // What the contract lets each call do with this LSN.
           const boundary = isStart || (Number.isSafeInteger(lsn) && lsn === next)
           const allowed =
@@ -137,7 +137,7 @@ describe.each(["buffered", "direct"] as const)("SegmentedJournal LSN arguments (
           }
           assert.isTrue(allowed, `${context}: accepted an LSN the contract refuses`)
           if (operation === "read") {
-            assert.deepStrictEqual(exit.value, payloads.get(lsn), context)
+            assert.deepStrictEqual(exit.value as Uint8Array, payloads.get(lsn), context)
           } else if (operation === "records") {
             const got = exit.value as ReadonlyArray<SegmentedJournal.SegmentedRecord>
             const expected = starts.filter((start) => start >= lsn)
