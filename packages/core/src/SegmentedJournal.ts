@@ -179,6 +179,7 @@ export interface Handle {
 
 interface Resolved {
   readonly journalOptions: Journal.Options
+  readonly standbyJournalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
   readonly standbyPreallocateBytes: number
@@ -204,9 +205,18 @@ const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions
       : rest
   const checked = JournalOptions.resolve(journalOptions)
   if (checked instanceof InvalidOptions) return checked
-  // The standby starts with one preallocation window (never more than a segment, in 64 KiB units).
-  const standbyPreallocateBytes = Math.min(checked.preallocateBytes, Math.floor(segmentBytes / 65536) * 65536)
-  return { journalOptions, segmentBytes, retainBytes, standbyPreallocateBytes }
+  // A standby is preallocated whole (the segment's size, in 64 KiB units) by the rotation fiber
+  // before it is needed, so by default its journal preallocates nothing itself: its rolling
+  // window would only overshoot the segment's end and be cut at the seal. A `preallocateBytes`
+  // the caller gave is kept, and caps the standby's.
+  const wholeSegmentBytes = Math.min(JournalOptions.PREALLOCATE_BYTES_MAX, Math.floor(segmentBytes / 65536) * 65536)
+  const preallocateGiven = rest.preallocateBytes !== undefined
+  const standbyPreallocateBytes = preallocateGiven
+    ? Math.min(checked.preallocateBytes, wholeSegmentBytes)
+    : wholeSegmentBytes
+  const standbyJournalOptions: Journal.Options =
+    !preallocateGiven && standbyPreallocateBytes > 0 ? { ...journalOptions, preallocateBytes: 0 } : journalOptions
+  return { journalOptions, standbyJournalOptions, segmentBytes, retainBytes, standbyPreallocateBytes }
 }
 
 /**
@@ -264,6 +274,7 @@ const build = Effect.fnUntraced(function* (
       directory,
       io,
       journalOptions: resolved.journalOptions,
+      standbyJournalOptions: resolved.standbyJournalOptions,
       segmentBytes: resolved.segmentBytes,
       retainBytes: resolved.retainBytes,
       standbyPreallocateBytes: resolved.standbyPreallocateBytes,

@@ -62,7 +62,10 @@ export interface Opened {
 export interface Config {
   readonly directory: string
   readonly io: FileIo.FileIoService
+  /** For the segment found newest at open (and reopened by truncateBack). */
   readonly journalOptions: Journal.Options
+  /** For standbys: preallocated whole before use, so their own preallocation is normally off. */
+  readonly standbyJournalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
   /** Zeros written into a new standby before it is opened (0 = none): the journal's preallocation. */
@@ -98,15 +101,16 @@ export const makeSegment = (
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024
 
 /**
- * Writes `bytes` of zeros into a new file and fdatasyncs them, so the segment it becomes starts
- * with its first preallocation window already allocated and its size committed: the first syncs
- * after a rotation overwrite written blocks instead of growing the file (the cost the log buffer's
- * own preallocator avoids later on, `internal/logBuffer/preallocator.ts`), and that IO happens in
- * the rotation fiber, not in the new segment's first rounds. `Journal.open` keeps zeros past the
- * clean end as preallocated space. The name needs no directory fsync: the rotation renames it
- * and fsyncs the directory then.
+ * Writes `bytes` of zeros into the new standby's file and fdatasyncs them, so the segment it
+ * becomes is allocated (written blocks, size committed) before its first record: its syncs
+ * overwrite written blocks instead of growing the file, as the log buffer's own preallocator
+ * arranges for a single file (`internal/logBuffer/preallocator.ts`), but in the rotation fiber
+ * instead of the writer's queue, and never past the segment's end. Zeros past the last record
+ * read as a clean end (recovery keeps them). A failure only leaves the segment unpreallocated:
+ * it is an optimisation, never worth an error. The name needs no directory fsync: the rotation
+ * renames the file and fsyncs the directory then.
  */
-const preallocate = (io: FileIo.FileIoService, path: string, bytes: number): Effect.Effect<void, IoError.IoError> =>
+const preallocate = (io: FileIo.FileIoService, path: string, bytes: number): Effect.Effect<void> =>
   bytes === 0
     ? Effect.void
     : Effect.scoped(
@@ -119,7 +123,14 @@ const preallocate = (io: FileIo.FileIoService, path: string, bytes: number): Eff
           }
           yield* io.datasync(handle)
         }),
-      )
+      ).pipe(Effect.ignore)
+
+/** The sparse-index note of a single append, for `enter`. */
+const noteAppend =
+  (payload: Uint8Array) =>
+  (segment: Segment, localEnd: number): void => {
+    if (payload instanceof Uint8Array) segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
+  }
 
 export class Engine {
   readonly segments: Array<Segment> = []
@@ -134,8 +145,11 @@ export class Engine {
   /** Completed when the active segment's in-flight appends drain to 0. */
   drainWaiter: Deferred.Deferred<void> | undefined = undefined
   readonly mutex = new Mutex(() => this.signal())
-  /** Completed (and replaced) whenever something a waiting append depends on changed. */
-  changed: Deferred.Deferred<void> = Deferred.makeUnsafe<void>()
+  /**
+   * Completed (and dropped) whenever something a waiting append depends on changed; made only
+   * when an append waits, so the common append (which signals on every drain to 0) allocates none.
+   */
+  private changed: Deferred.Deferred<void> | undefined = undefined
   readonly accumulated = emptyStats()
   readonly closedError: JournalClosed
   readonly standbyPath: string
@@ -182,8 +196,8 @@ export class Engine {
   }
 
   /** Opens a segment file as a single-file journal, in its own Scope under the engine's. */
-  openSegment(path: string): Effect.Effect<Opened, JournalError> {
-    const { io, journalOptions } = this.config
+  openSegment(path: string, journalOptions = this.config.journalOptions): Effect.Effect<Opened, JournalError> {
+    const { io } = this.config
     return Effect.gen({ self: this }, function* () {
       const scope = yield* Scope.fork(this.scope, "sequential")
       const opened = yield* Effect.exit(
@@ -219,11 +233,39 @@ export class Engine {
   // Appends
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * The common case is one check and the active segment's own append: while the active segment
+   * is below `segmentBytes` and nothing gates or refuses, no rotation can involve it, so the
+   * append only needs counting in flight. The count and the choice of segment happen in the
+   * same synchronous step (inside the `onExit` frame, so the decrement is paired with it whatever
+   * ends the append, interruption included); everything else takes `enter`.
+   */
   append(payload: Uint8Array): Effect.Effect<number, SegmentedError> {
-    return this.enter(
-      (journal) => journal.append(payload),
-      (segment, localEnd) => {
-        if (payload instanceof Uint8Array) segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
+    let counted: Segment | undefined
+    return Effect.onExit(
+      Effect.suspend((): Effect.Effect<number, SegmentedError> => {
+        const segment = this.active
+        const journal = segment.journal
+        if (
+          journal === undefined ||
+          segment.localEnd >= this.config.segmentBytes ||
+          this.gate !== undefined ||
+          this.closed ||
+          this.failure !== undefined
+        ) {
+          return this.enter((journal) => journal.append(payload), noteAppend(payload))
+        }
+        segment.inflight++
+        counted = segment
+        return Effect.map(journal.append(payload), (localEnd) => {
+          segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
+          if (localEnd > segment.localEnd) segment.localEnd = localEnd
+          return segment.baseLsn + localEnd
+        })
+      }),
+      () => {
+        if (counted !== undefined) this.leave(counted)
+        return Effect.void
       },
     )
   }
@@ -261,6 +303,7 @@ export class Engine {
           // Full, and the rotation cannot happen yet (an append still in flight on it, or the
           // standby still being prepared): wait for that, then retry. Normally the standby has
           // been ready since long before the segment filled.
+          this.changed ??= Deferred.makeUnsafe<void>()
           return Effect.andThen(restore(Deferred.await(this.changed)), this.enter(run, index))
         }
         const segment = this.active
@@ -283,7 +326,8 @@ export class Engine {
   /** Wakes appends waiting for a rotation to become possible (they re-check everything). */
   signal(): void {
     const changed = this.changed
-    this.changed = Deferred.makeUnsafe<void>()
+    if (changed === undefined) return
+    this.changed = undefined
     Deferred.doneUnsafe(changed, Exit.void)
   }
 
@@ -341,8 +385,11 @@ export class Engine {
           () => Effect.void,
         ),
       )
+      const standby = yield* this.openSegment(this.standbyPath, this.config.standbyJournalOptions)
+      // After the open, not before: the open's recovery would otherwise read every zero back.
+      // Nothing writes the file yet (it becomes the standby below), so the zeros race no record.
       yield* preallocate(this.config.io, this.standbyPath, this.config.standbyPreallocateBytes)
-      this.standby = yield* this.openSegment(this.standbyPath)
+      this.standby = standby
     })
   }
 
