@@ -24,7 +24,8 @@
  *   closed (fully synced) and the new segment's name is durable (renamed, directory fsynced).
  * - Rotation: once the active segment holds `segmentBytes` and no append is in flight on it, the
  *   next append goes to the standby (at a record boundary). Appends never wait for the rotation's
- *   IO; when the standby is not ready yet, the active segment grows past `segmentBytes`.
+ *   IO; only when the standby is not ready yet (it normally has been since the previous rotation)
+ *   does an append to a full segment wait for it.
  * - `truncateFront(lsn)` deletes whole sealed segments below `lsn`, one directory fsync per
  *   segment (a crash leaves a contiguous suffix, never a hole); durable on return.
  * - `truncateBack(lsn)` writes an intent marker first, so a crash leaves either the old end or

@@ -19,8 +19,9 @@
  * free, the standby becomes the active segment in the same turn (the new base is the old
  * segment's exact end) and a rotation fiber, holding the directory lock, closes the old segment,
  * cuts its preallocated zeros, renames the standby to `<base>.journal`, fsyncs the directory,
- * applies retention and prepares the next standby. Appends never wait for any of it: when the
- * standby is not ready yet, they keep going into the active segment (the size is a threshold).
+ * applies retention and prepares (and preallocates) the next standby. Appends never wait for any
+ * of it; only when the standby is not ready yet (normally it has been since the previous
+ * rotation) does an append to a full segment wait for it (`enter`).
  *
  * @internal
  */
