@@ -26,7 +26,6 @@ import { Journal, SegmentedJournal } from "@fsys/core"
 
 const MIB = 1024 * 1024
 const SEGMENT_BYTES = 64 * MIB
-const RETAIN_BYTES = 256 * MIB
 const CHECKPOINT_EVERY_BYTES = 64 * MIB
 /** How often the directory's allocated size is sampled. */
 const SAMPLE_MILLIS = 100
@@ -87,7 +86,13 @@ interface Target {
   readonly newestBase: Effect.Effect<number>
 }
 
-const open = (subject: SubjectName, directory: string, mode: "direct" | "buffered") =>
+const open = (
+  subject: SubjectName,
+  directory: string,
+  mode: "direct" | "buffered",
+  preallocateBytes: number | undefined,
+  retainBytes: number,
+) =>
   Effect.gen(function* () {
     if (subject === "single-file") {
       const journal = yield* Journal.open(NodePath.join(directory, "single.journal"), { mode })
@@ -102,7 +107,8 @@ const open = (subject: SubjectName, directory: string, mode: "direct" | "buffere
     const journal = yield* SegmentedJournal.open(NodePath.join(directory, "segmented"), {
       mode,
       segmentBytes: SEGMENT_BYTES,
-      retainBytes: RETAIN_BYTES,
+      retainBytes,
+      ...(preallocateBytes === undefined ? {} : { preallocateBytes }),
     })
     const target: Target = {
       append: journal.append,
@@ -121,6 +127,9 @@ const runPass = (
     readonly recordBytes: number
     readonly syncBytes: number
     readonly mode: "direct" | "buffered"
+    readonly preallocateBytes: number | undefined
+    readonly checkpoints: boolean
+    readonly retainBytes: number
   },
 ) =>
   Effect.gen(function* () {
@@ -137,7 +146,7 @@ const runPass = (
     try {
       const result = yield* Effect.scoped(
         Effect.gen(function* () {
-          const target = yield* open(subject, directory, options.mode)
+          const target = yield* open(subject, directory, options.mode, options.preallocateBytes, options.retainBytes)
           let base = yield* target.newestBase
           let sinceSync = 0
           let sinceCheckpoint = 0
@@ -153,7 +162,7 @@ const runPass = (
               const end = yield* target.sync
               syncMicros.push((performance.now() - syncStart) * 1000)
               sinceCheckpoint += options.syncBytes
-              if (sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
+              if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
                 sinceCheckpoint = 0
                 yield* target.checkpoint(end)
               }
@@ -212,6 +221,12 @@ const main = async (): Promise<void> => {
       dir: { type: "string", default: NodeOs.tmpdir() },
       "record-bytes": { type: "string", default: "4096" },
       "sync-mib": { type: "string", default: "1" },
+      /** The segmented journal's `preallocateBytes` (default: the standby preallocated whole). */
+      "segmented-preallocate-mib": { type: "string" },
+      /** No checkpoints (so no retention either): isolates the cost of rotation alone. */
+      "no-checkpoint": { type: "boolean", default: false },
+      /** Retention's `retainBytes` (default 256 MiB); a large value checkpoints without deleting. */
+      "retain-mib": { type: "string", default: "256" },
     },
   })
   const mode = values.mode === "buffered" ? "buffered" : "direct"
@@ -220,6 +235,10 @@ const main = async (): Promise<void> => {
     recordBytes: Number(values["record-bytes"]),
     syncBytes: Number(values["sync-mib"]) * MIB,
     mode,
+    checkpoints: values["no-checkpoint"] !== true,
+    retainBytes: Number(values["retain-mib"]) * MIB,
+    preallocateBytes:
+      values["segmented-preallocate-mib"] === undefined ? undefined : Number(values["segmented-preallocate-mib"]) * MIB,
   } as const
   const passes = Number(values.passes)
   const results: Array<PassResult> = []
@@ -246,7 +265,7 @@ const main = async (): Promise<void> => {
     gibPerPass: options.totalBytes / 1024 / MIB,
     recordBytes: options.recordBytes,
     segmentBytes: SEGMENT_BYTES,
-    retainBytes: RETAIN_BYTES,
+    retainBytes: options.retainBytes,
     medianMibPerSecond: { singleFile: single, segmented },
     segmentedVsSingle: segmented / single,
     peakDirectoryMib: {
