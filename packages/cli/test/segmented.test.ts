@@ -172,6 +172,29 @@ describe("a segmented journal's directory", () => {
     expect(ended.code).toBe(130)
   })
 
+  it("tail -f: a truncateBack below what it printed ends the run with exit 1, naming the cut", async () => {
+    const live = join(dir.path, "cut-under")
+    await using journal = await openSegmentedJournal(live, {
+      mode: "buffered",
+      segmentBytes: 4096,
+      preallocateBytes: 0,
+    })
+    const lsns: Array<number> = []
+    for (let i = 0; i < 120; i++) {
+      lsns.push(journal.nextLsn())
+      await journal.append(new TextEncoder().encode(payload(i)))
+    }
+    await journal.sync()
+    const child = spawnFsys(["tail", "-f", "--from", "0", live])
+    await child.waitFor(new RegExp(`${payload(119)}\n`))
+    // Cut below the end of what the follower printed (it shrinks the segment the follower reads,
+    // or deletes it when the cut is in an earlier one).
+    await journal.truncateBack(lsns[lsns.length - 3]!)
+    const ended = await child.exited()
+    expect(ended.code).toBe(1)
+    expect(oneLine(ended.stderr)).toMatch(/was truncated under the follower \(a truncateBack cut below LSN \d+/)
+  })
+
   it("a damaged sealed segment: verify exits 1 naming it, inspect shows it, tail prints up to it and exits 1", async () => {
     const [verify, inspect, tail] = await Promise.all([
       fsys(["verify", damaged]),
