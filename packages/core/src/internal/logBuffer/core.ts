@@ -548,6 +548,8 @@ export class LogBufferCore {
         assert(turn < TURNS_MAX, "drain made no progress")
         yield* self.awaitIdle()
       }
+      // Background zeros read the zeros buffer until their CQEs.
+      yield* self.preallocator.settled
     })
   })
 
@@ -628,18 +630,15 @@ export class LogBufferCore {
   }
 
   private perform(job: Job): Effect.Effect<void, IoError.IoError> {
-    switch (job.kind) {
-      case "datasync":
-        return this.fileIo.datasync(this.handle)
-      case "preallocate":
-        return this.preallocator.run(job.fromBytes, job.toBytes)
-      case "scratch":
-        return this.fileIo.writeAt(this.handle, job.bytes, job.fileOffsetBytes)
-      case "slot":
-        return job.datasync
-          ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffsetBytes)
-          : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffsetBytes)
-    }
+    if (job.kind === "datasync") return this.fileIo.datasync(this.handle)
+    if (job.kind === "preallocate") return this.preallocator.start(job.fromBytes, job.toBytes)
+    const write =
+      job.kind === "slot" && job.datasync
+        ? this.fileIo.writeAtThenDatasync(this.handle, job.bytes, job.fileOffsetBytes)
+        : this.fileIo.writeAt(this.handle, job.bytes, job.fileOffsetBytes)
+    // Zeros still being written where this write lands must land first (`preallocator.ts`).
+    const zeros = this.preallocator.before(job.fileOffsetBytes + job.bytes.byteLength)
+    return zeros === undefined ? write : Effect.andThen(zeros, write)
   }
 
   /** The writer's bookkeeping for a finished job; returns the failure to report to its waiters. */
