@@ -77,6 +77,8 @@ export interface Seams {
 
 /** Timestamps of the ring's own steps, for measurements; called synchronously, keep them cheap. */
 export interface Observer {
+  /** After an op's SQEs were written and published (before its io_uring_enter). */
+  readonly onPrepare?: () => void
   /** After an io_uring_enter that submitted `submitted` SQEs. */
   readonly onEnter?: (submitted: number) => void
   /** At the start of a reap (the ring fd turned readable), before any CQE is read. */
@@ -210,6 +212,7 @@ export class Ring {
     this.sq.pushOp(op, op.submittedOpcode, bufIndex, this.slots)
     // Release the SQEs to the kernel: it reads the tail only inside io_uring_enter (no SQPOLL).
     this.sq.publish()
+    this.seams.observer?.onPrepare?.()
     if (this.inFlight === 0) this.refPoll()
     this.inFlight += op.sqeCount
     if (this.inFlight > this.stats.inFlightHigh) this.stats.inFlightHigh = this.inFlight
