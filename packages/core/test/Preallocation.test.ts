@@ -74,6 +74,28 @@ describe("background preallocation", () => {
     }),
   )
 
+  it.live("an oversize record's chunks wait for zeros in flight where they land", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = NodePath.join(dir, "a.log")
+      const { layer, counters } = slowZeros()
+      const big = payloadFor(0, 1, 5 * 1024 * 1024)
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(path, options)
+          // The sync round queues a preallocation right past the log; the record's first chunks
+          // (written beside the writer) reach into it while its zeros are held back.
+          yield* journal.syncThrough(yield* journal.append(payloadFor(0, 0, RECORD_BYTES)))
+          yield* journal.syncThrough(yield* journal.append(big))
+        }),
+      ).pipe(Effect.provide(layer))
+      assert.isAtLeast(counters.zeroWrites, 1)
+      const { records } = decodeFile(path)
+      assert.strictEqual(records.length, 2)
+      assert.deepStrictEqual(records[1]!.payload, big)
+    }),
+  )
+
   it.live("closing waits for the zeros in flight (their buffer is freed after)", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

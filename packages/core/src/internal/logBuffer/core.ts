@@ -256,6 +256,8 @@ export class LogBufferCore {
   /** The writer's bookkeeping for a finished job; returns the failure to report to its waiters. */
   private settle(job: Job, exit: Exit.Exit<void, JobFailure>): JobFailure | undefined {
     const state = this.state
+    // A refused preallocation job never starts its zeros: nobody may wait for them.
+    if (job.kind === "preallocate" && Exit.isFailure(exit)) state.preallocator.cancel(job.fromBytes)
     if (Exit.isSuccess(exit)) {
       if (job.kind !== "preallocate") {
         // FS-J3: the frontier moves only over bytes whose write completed, in LSN order.

@@ -203,7 +203,8 @@ const streamFrame = (
   })
 
 /**
- * Starts one chunk write beside the writer; the returned Deferred completes when the write did.
+ * Starts one chunk write beside the writer (after any zeros in flight where it lands); the
+ * returned Deferred completes when the write did.
  * A failed write poisons the buffer, as a failed job does (nothing is retried: FS-J4).
  */
 const startChunk = (
@@ -213,7 +214,11 @@ const startChunk = (
 ): Effect.Effect<Deferred.Deferred<void, JobFailure>> =>
   Effect.suspend(() => {
     const done = Deferred.makeUnsafe<void, JobFailure>()
-    const write = Effect.flatMap(Effect.exit(state.fileIo.writeAt(state.handle, bytes, fileOffsetBytes)), (exit) =>
+    // Zeros of a background preallocation still in flight where this chunk lands land first
+    // (`preallocator.ts`): the writer's jobs wait for them in `perform`, these chunks here.
+    const zeros = state.preallocator.before(fileOffsetBytes + bytes.byteLength)
+    const raw = state.fileIo.writeAt(state.handle, bytes, fileOffsetBytes)
+    const write = Effect.flatMap(Effect.exit(zeros === undefined ? raw : Effect.andThen(zeros, raw)), (exit) =>
       Effect.sync(() => {
         if (Exit.isSuccess(exit)) {
           Deferred.doneUnsafe(done, Exit.void)

@@ -30,6 +30,15 @@ import type { FileIoService, Handle } from "../../FileIo.ts"
 import { assert, roundUp } from "./sectors.ts"
 import type { Job } from "./writer.ts"
 
+/** A preallocation registered when its job is made; `done` completes once its zeros landed (or never will). */
+interface Pending {
+  readonly fromBytes: number
+  readonly done: Deferred.Deferred<void>
+}
+
+/** Preallocations queued or in flight at once: one writing, one queued behind it, and slack. */
+export const PREALLOCATIONS_PENDING_MAX = 4
+
 /** Zero chunks of one preallocation in flight at once (16 MiB in 1 MiB chunks: 8 then 8). */
 export const PREALLOCATION_WRITES_IN_FLIGHT_MAX = 8
 
@@ -52,8 +61,12 @@ export class Preallocator {
   /** The file is allocated up to here, counting queued preallocation jobs. */
   private allocatedEndBytes: number
   private readonly config: PreallocatorConfig
-  /** Zeros being written in the background from `fromBytes` on; `done` completes when all landed. */
-  private pending: { readonly fromBytes: number; readonly done: Deferred.Deferred<void> } | undefined = undefined
+  /**
+   * Preallocations queued or in flight, oldest first: registered when the job is made (a write
+   * beside the writer must wait for zeros not yet started, too), removed when their zeros landed
+   * or the writer refused the job. At most `PREALLOCATIONS_PENDING_MAX`.
+   */
+  private readonly pending: Array<Pending> = []
 
   constructor(config: PreallocatorConfig) {
     assert(config.zeros === undefined || config.zeros.byteLength % config.sectorBytes === 0, "zeros are whole sectors")
@@ -67,50 +80,68 @@ export class Preallocator {
     if (this.preallocateBytes === 0 || nextLsn + 2 * this.config.capacityBytes < this.allocatedEndBytes) {
       return undefined
     }
+    // The disk is far behind on zeros already: skip (the next seal asks again); never grow.
+    if (this.pending.length >= PREALLOCATIONS_PENDING_MAX) return undefined
     const fromBytes = roundUp(Math.max(this.allocatedEndBytes, nextLsn), this.config.sectorBytes)
     const toBytes = fromBytes + this.preallocateBytes
     this.allocatedEndBytes = toBytes
+    this.pending.push({ fromBytes, done: Deferred.makeUnsafe<void>() })
     return { kind: "preallocate", fromBytes, toBytes }
   }
 
   /**
    * The preallocation job's IO: starts the zeros over `[fromBytes, toBytes)` in the background
-   * and returns. One preallocation at a time: a second waits for the first. The state change and
-   * the fork are one uninterruptible step.
+   * and returns. One preallocation at a time: a second waits for the one before it. The fork
+   * and the ensuring that completes the range are one uninterruptible step.
    */
   start(fromBytes: number, toBytes: number): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const previous = this.pending
+      const index = this.pending.findIndex((entry) => entry.fromBytes === fromBytes)
+      assert(index >= 0, "a preallocation job was registered when it was made")
+      const entry = this.pending[index]!
       const begin = Effect.uninterruptible(
-        Effect.suspend(() => {
-          const done = Deferred.makeUnsafe<void>()
-          this.pending = { fromBytes, done }
-          const finish = Effect.sync(() => {
-            if (this.pending?.done === done) this.pending = undefined
-            Deferred.doneUnsafe(done, Exit.void)
-          })
-          return Effect.asVoid(
-            Effect.forkDetach(Effect.uninterruptible(Effect.ensuring(this.fill(fromBytes, toBytes), finish))),
-          )
-        }),
+        Effect.asVoid(
+          Effect.forkDetach(
+            Effect.uninterruptible(
+              Effect.ensuring(
+                this.fill(fromBytes, toBytes),
+                Effect.sync(() => this.finish(entry)),
+              ),
+            ),
+          ),
+        ),
       )
+      const previous = index > 0 ? this.pending[index - 1] : undefined
       return previous === undefined ? begin : Effect.andThen(Deferred.await(previous.done), begin)
     })
   }
 
-  /**
-   * What a write ending at `endBytes` must wait for first: the zeros in flight when it reaches
-   * into their range (they must not land after it), else `undefined`.
-   */
-  before(endBytes: number): Effect.Effect<void> | undefined {
-    const pending = this.pending
-    return pending !== undefined && endBytes > pending.fromBytes ? Deferred.await(pending.done) : undefined
+  /** The writer refused the job (poisoned or closing): its zeros will never be written. */
+  cancel(fromBytes: number): void {
+    const entry = this.pending.find((pending) => pending.fromBytes === fromBytes)
+    if (entry !== undefined) this.finish(entry)
   }
 
-  /** Completes once no zeros are in flight (the drain, before the zeros buffer is freed). */
+  /**
+   * What a write ending at `endBytes` must wait for first: the zeros queued or in flight that it
+   * reaches into (they must not land after it), else `undefined`.
+   */
+  before(endBytes: number): Effect.Effect<void> | undefined {
+    const blocking = this.pending.filter((entry) => endBytes > entry.fromBytes)
+    if (blocking.length === 0) return undefined
+    return Effect.forEach(blocking, (entry) => Deferred.await(entry.done), { discard: true })
+  }
+
+  /** Completes once no zeros are queued or in flight (the drain, before the zeros buffer is freed). */
   readonly settled: Effect.Effect<void> = Effect.suspend(() =>
-    this.pending === undefined ? Effect.void : Deferred.await(this.pending.done),
+    Effect.forEach([...this.pending], (entry) => Deferred.await(entry.done), { discard: true }),
   )
+
+  private finish(entry: Pending): void {
+    const index = this.pending.indexOf(entry)
+    if (index >= 0) this.pending.splice(index, 1)
+    Deferred.doneUnsafe(entry.done, Exit.void)
+  }
 
   /** fallocate, then the zeros, several chunks in flight; any failure only turns preallocation off. */
   private fill(fromBytes: number, toBytes: number): Effect.Effect<void> {
