@@ -19,10 +19,15 @@
  *   records. `writtenBytes <= activeBytes <= capacityBytes`.
  * - `busy[i]` ⟹ `i !== active`: the kernel may be reading slot `i`; nobody writes into it until
  *   the writer clears the flag after the write completed.
- * - A record's LSN range is claimed in the same synchronous step that completes its bytes in the
+ * - A record's LSN range is claimed in the same synchronous step that copies its bytes into the
  *   buffer (fsys bug FS-J1); an oversize record is copied first, under the reservation, and
  *   claimed after. So a sealed write covers complete records only and the durable frontier never
  *   covers bytes still in an appender's hands (fsys bug FS-J3).
+ * - CRCs are filled in batches (`internal/frame/batchCrc.ts`): frames in `[crcFilledBytes,
+ *   activeBytes)` have their header and payload but not yet their CRC. Every step that hands
+ *   bytes to a write or copies them (`seal`, the oversize rotation) calls `fillCrcs` first, and
+ *   the unfilled run never exceeds `FILL_AHEAD_MAX_BYTES` plus one turn's placement.
+ *   `writtenBytes <= crcFilledBytes <= activeBytes`.
  * - `flushedLsn` only grows, and only over bytes whose write completed.
  *
  * @since 0.1.0
@@ -31,6 +36,7 @@ import { Deferred, Effect, Exit } from "effect"
 import type { IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import * as Frame from "../../Frame.ts"
+import * as BatchCrc from "../frame/batchCrc.ts"
 import type { JournalClosed } from "../../JournalError.ts"
 import type { Preallocator } from "./preallocator.ts"
 import { assert, roundDown, roundUp } from "./sectors.ts"
@@ -80,6 +86,8 @@ export class SlotState {
   activeBytes: number
   /** Bytes at the start of the active slot already in a queued or completed write. */
   writtenBytes: number
+  /** Bytes at the start of the active slot whose frames have their CRC (see the module doc). */
+  crcFilledBytes: number
   readonly busy: [boolean, boolean] = [false, false]
   /** An oversize scratch write is queued or in flight; at most one (bounds memory and the queue). */
   scratchBusy = false
@@ -110,6 +118,7 @@ export class SlotState {
     this.slots[0].set(carry, 0)
     this.activeBytes = carry.byteLength
     this.writtenBytes = carry.byteLength
+    this.crcFilledBytes = carry.byteLength
     this.flushedLsn = startLsn
   }
 
@@ -127,11 +136,24 @@ export class SlotState {
     return frameBytes > this.capacityBytes - this.sectorBytes
   }
 
-  /** Encodes into the active slot if the frame fits there; returns its end LSN. */
+  /** Encodes into the active slot if the frame fits there (its CRC comes later); returns its end LSN. */
   place(payload: Uint8Array): number | undefined {
     if (this.activeBytes + payload.byteLength + Frame.OVERHEAD > this.capacityBytes) return undefined
-    this.activeBytes += Frame.encodeInto(this.slots[this.active]!, this.activeBytes, payload)
+    this.activeBytes += BatchCrc.encodeWithoutCrc(this.slots[this.active]!, this.activeBytes, payload)
+    this.boundUnfilled()
     return this.baseLsn + this.activeBytes
+  }
+
+  /** Fills the CRCs of every frame placed since the last fill (before any write or copy reads them). */
+  fillCrcs(): void {
+    if (this.crcFilledBytes === this.activeBytes) return
+    BatchCrc.fillCrcs(this.slots[this.active]!, this.crcFilledBytes, this.activeBytes)
+    this.crcFilledBytes = this.activeBytes
+  }
+
+  /** Keeps the unfilled run bounded, so a seal never computes more than a bounded run's CRCs. */
+  boundUnfilled(): void {
+    if (this.activeBytes - this.crcFilledBytes >= BatchCrc.FILL_AHEAD_MAX_BYTES) this.fillCrcs()
   }
 
   /**
@@ -144,6 +166,7 @@ export class SlotState {
     const to = 1 - from
     assert(!this.busy[to], "seal needs the other slot idle")
     assert(this.activeBytes > this.writtenBytes, "seal has records to write")
+    this.fillCrcs()
     const slot = this.slots[from]!
     const lengthBytes = this.activeBytes
     const paddedBytes = roundUp(lengthBytes, sector)
@@ -164,6 +187,7 @@ export class SlotState {
     this.baseLsn += carryStart
     this.activeBytes = lengthBytes - carryStart
     this.writtenBytes = this.activeBytes
+    this.crcFilledBytes = this.activeBytes
     if (datasync) {
       const preallocation = this.preallocator.next(this.nextLsn)
       if (preallocation !== undefined) this.pushJob(preallocation)
