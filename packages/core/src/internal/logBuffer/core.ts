@@ -235,28 +235,29 @@ export class LogBufferCore {
         assert(turn < TURNS_MAX, "drain made no progress")
         yield* self.state.awaitIdle()
       }
+      // Background zeros read the zeros buffer until their CQEs.
+      yield* self.state.preallocator.settled
     })
   })
 
   private perform(job: Job): Effect.Effect<void, IoError.IoError> {
-    const { fileIo, handle } = this.state
-    switch (job.kind) {
-      case "datasync":
-        return fileIo.datasync(handle)
-      case "preallocate":
-        return this.state.preallocator.run(job.fromBytes, job.toBytes)
-      case "scratch":
-        return fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
-      case "slot":
-        return job.datasync
-          ? fileIo.writeAtThenDatasync(handle, job.bytes, job.fileOffsetBytes)
-          : fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
-    }
+    const { fileIo, handle, preallocator } = this.state
+    if (job.kind === "datasync") return fileIo.datasync(handle)
+    if (job.kind === "preallocate") return preallocator.start(job.fromBytes, job.toBytes)
+    const write =
+      job.kind === "slot" && job.datasync
+        ? fileIo.writeAtThenDatasync(handle, job.bytes, job.fileOffsetBytes)
+        : fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
+    // Zeros still being written where this write lands must land first (`preallocator.ts`).
+    const zeros = preallocator.before(job.fileOffsetBytes + job.bytes.byteLength)
+    return zeros === undefined ? write : Effect.andThen(zeros, write)
   }
 
   /** The writer's bookkeeping for a finished job; returns the failure to report to its waiters. */
   private settle(job: Job, exit: Exit.Exit<void, JobFailure>): JobFailure | undefined {
     const state = this.state
+    // A refused preallocation job never starts its zeros: nobody may wait for them.
+    if (job.kind === "preallocate" && Exit.isFailure(exit)) state.preallocator.cancel(job.fromBytes)
     if (Exit.isSuccess(exit)) {
       if (job.kind !== "preallocate") {
         // FS-J3: the frontier moves only over bytes whose write completed, in LSN order.
