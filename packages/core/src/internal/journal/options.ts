@@ -8,7 +8,7 @@ import { Duration, Option } from "effect"
 import { InvalidOptions } from "../../JournalError.ts"
 import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "../logBuffer/limits.ts"
 import { isValidSectorBytes } from "../logBuffer/sectors.ts"
-import { type BackendChoice, isBackendChoice } from "./backend.ts"
+import { type BackendChoice, isBackendChoice } from "../backend.ts"
 
 export interface Options {
   readonly mode?: "direct" | "buffered"

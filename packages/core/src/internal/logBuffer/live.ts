@@ -8,7 +8,7 @@
 import { Effect, type Scope } from "effect"
 import * as FileIo from "../../FileIo.ts"
 import type * as JournalError from "../../JournalError.ts"
-import type { BackendChoice } from "../journal/backend.ts"
+import type { BackendChoice } from "../backend.ts"
 import { openForAppend } from "../recovery/resume.ts"
 import type { LogBufferCore } from "./core.ts"
 import { make, validateCapacity } from "./make.ts"

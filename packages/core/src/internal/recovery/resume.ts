@@ -30,7 +30,7 @@ import { type InvalidOptions, JournalLocked, JournalUnreadable, NotAJournal } fr
 import type { TailState } from "../../JournalReader.ts"
 import { type ScanResult, scanHandle } from "../reader/scan.ts"
 import { roundDown } from "../logBuffer/sectors.ts"
-import { selectFileIo, type BackendChoice } from "../journal/backend.ts"
+import { selectFileIo, type BackendChoice } from "../backend.ts"
 import * as Media from "./media.ts"
 import { saveTail } from "./sidecar.ts"
 import { openDirect } from "./sector.ts"

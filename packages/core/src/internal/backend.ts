@@ -11,9 +11,9 @@
  */
 import { Effect, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
-import * as FileIo from "../../FileIo.ts"
-import * as FileIoAuto from "../../FileIoAuto.ts"
-import type { InvalidOptions } from "../../JournalError.ts"
+import * as FileIo from "../FileIo.ts"
+import * as FileIoAuto from "../FileIoAuto.ts"
+import type { InvalidOptions } from "../JournalError.ts"
 
 /** Defined once, in `FileIoAuto` (the layer that resolves it). */
 export type BackendChoice = FileIoAuto.BackendChoice
