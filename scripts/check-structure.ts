@@ -62,6 +62,12 @@ const ALLOWED: ReadonlyArray<Allowance> = [
   },
   {
     rule: "function-lines",
+    path: "packages/core/src/Journal.ts",
+    reason:
+      "helper cpu rewrites the entry points inside Journal.ts's build (append, appendDurable, syncThrough) this session (branch s3-cpu); the rest of build moved to internal/journal/{engine,close}.ts, the entries split after that merge",
+  },
+  {
+    rule: "function-lines",
     path: "packages/core/src/internal/nodeFileIo/make.ts",
     reason: "helper direct owns the Node layer this session (branch s3-direct); a 91-line service literal",
   },
