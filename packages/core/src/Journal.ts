@@ -25,7 +25,6 @@
  */
 import * as NodePath from "node:path"
 import { Context, Effect, Exit, Layer, Scope, type Stream } from "effect"
-import type * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
 import { InvalidOptions, type JournalError, LsnOutOfRange, RecordTooLarge } from "./JournalError.ts"
 import type { Backend } from "./FileIo.ts"
@@ -181,7 +180,7 @@ const build = Effect.fnUntraced(function* (
   path: string,
   options: JournalOptions.Resolved,
   scope: Scope.Closeable,
-): Effect.fn.Return<Handle, JournalError, Scope.Scope | FileIo.FileIo> {
+): Effect.fn.Return<Handle, JournalError, Scope.Scope> {
   const engine = yield* JournalEngine.open(path, options, scope)
   const { ambientFileIo, core, frontier, counters, groupCommit, closedError, poisoned } = engine
   /** No new calls once `close` started. */

@@ -13,8 +13,7 @@
  */
 import { Context, Effect, Layer, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
-import type * as FileIo from "./FileIo.ts"
-import * as FileIoPort from "./FileIo.ts"
+import * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
 import { type InvalidOptions, type JournalClosed, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
 import type * as JournalError from "./JournalError.ts"
@@ -161,9 +160,7 @@ const toService = (core: LogBufferCore, path: string): LogBufferService => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  options: MakeOptions,
-): Effect.Effect<LogBufferService, IoError.IoError, FileIo.FileIo | Scope.Scope> =>
+export const make = (options: MakeOptions): Effect.Effect<LogBufferService, IoError.IoError, Scope.Scope> =>
   Effect.map(Engine.make(options), (core) => toService(core, options.path))
 
 /**
@@ -243,7 +240,7 @@ export const layerTest = (options: TestOptions = {}): Layer.Layer<LogBuffer, IoE
       const capacityBytes = options.capacityBytes ?? 64 * 1024
       const invalid = validateCapacity(capacityBytes, sectorBytes)
       if (invalid !== undefined) return yield* Effect.fail(invalid)
-      const fileIo = yield* FileIoPort.FileIo
+      const fileIo = yield* FileIo.FileIo
       const handle = yield* fileIo.open(path, { create: true, direct: true })
       const core = yield* Engine.make({ handle, capacityBytes, sectorBytes, startLsn: 0, carry: new Uint8Array(0) })
       return toService(core, path)

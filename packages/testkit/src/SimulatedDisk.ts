@@ -321,7 +321,7 @@ export const followReboots: (disk: Disk) => FileIo.FileIoService = internalFollo
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
+export const layer = (options: Options): Layer.Layer<SimulatedDisk> =>
   Layer.effectContext(Effect.map(make(options), (disk) => contextOf(SimulatedDisk, disk)))
 
 /**
@@ -331,7 +331,7 @@ export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.File
  * @since 0.1.0
  * @category layers
  */
-export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
+export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk> =>
   Layer.succeedContext(contextOf(SimulatedDisk, disk))
 
 /**

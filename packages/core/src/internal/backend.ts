@@ -27,7 +27,7 @@ export const isBackendChoice = FileIoAuto.isBackendChoice
 
 export const selectFileIo = Effect.fnUntraced(function* (
   choice: BackendChoice,
-): Effect.fn.Return<Selected, IoError.IoError | InvalidOptions, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<Selected, IoError.IoError | InvalidOptions, Scope.Scope> {
   const ambient = yield* FileIo.FileIo
   const provided = ambient !== FileIo.nodeDefault()
   if (ambient.backend === "simulated") return { fileIo: ambient, reason: ambient.reason }

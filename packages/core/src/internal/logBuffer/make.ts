@@ -43,7 +43,7 @@ const ZEROS_BYTES = 1024 * 1024
 /** Builds the engine over an open handle with the ambient `FileIo`; released with the Scope. */
 export const make = Effect.fnUntraced(function* (
   options: MakeOptions,
-): Effect.fn.Return<LogBufferCore, IoError.IoError, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<LogBufferCore, IoError.IoError, Scope.Scope> {
   const fileIo = yield* FileIo.FileIo
   const alignmentBytes = Math.max(options.sectorBytes, 4096)
   const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)

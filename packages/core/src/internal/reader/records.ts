@@ -153,7 +153,7 @@ export const walk = <E>(
 export const records = (
   path: string,
   options: RecordsOptions = {},
-): Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions, FileIo.FileIo> =>
+): Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions> =>
   Stream.unwrap(
     Effect.gen(function* () {
       const invalid = validate(options)

@@ -81,7 +81,7 @@ type ResumeError = IoError.IoError | JournalLocked | InvalidOptions | NotAJourna
 export const openForAppend = Effect.fnUntraced(function* (
   path: string,
   options: ResumeOptions,
-): Effect.fn.Return<Resumed, ResumeError, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<Resumed, ResumeError, Scope.Scope> {
   const selected = yield* selectFileIo(options.backend)
   const fileIo = selected.fileIo
   const readHandle = yield* fileIo.open(path, { create: true })
