@@ -10,6 +10,9 @@
  *   layer or a lower one;
  * - an import of another internal folder (`internal/A` → `internal/B/…`) that is not a declared
  *   edge of {@link INTERNAL_EDGES}: otherwise go through B's public module;
+ * - a constant whose bound comes first (`MAX_X`, `MIN_X`, `DEFAULT_X`): the one convention is
+ *   TigerStyle's qualifier last (`X_MAX`, `X_MIN`, `X_DEFAULT`), so a name sorts by what it bounds;
+ *   a deprecated alias that keeps a 0.1.0 public name is exempt;
  * - an import of another package by a relative path or by a subpath its `package.json` does not
  *   export (never `@fsys/core/internal/…`), and any package file, tests included, importing from
  *   or naming a path into the root `scripts/` folder.
@@ -33,7 +36,14 @@ const FILE_LINES_MAX = 400
 /** The style's function limit; a function this long no longer fits one screen. */
 const FUNCTION_LINES_MAX = 70
 
-type Rule = "file-lines" | "function-lines" | "layering" | "internal-edge" | "package-boundary" | "scripts"
+type Rule =
+  | "file-lines"
+  | "function-lines"
+  | "layering"
+  | "internal-edge"
+  | "package-boundary"
+  | "scripts"
+  | "qualifier-last"
 
 interface Finding {
   readonly rule: Rule
@@ -80,6 +90,32 @@ const ALLOWED: ReadonlyArray<Allowance> = [
     rule: "function-lines",
     path: "packages/cli/src/internal/segmented.ts",
     reason: "helper segments owns the CLI's segmented support this session (branch s3-segments)",
+  },
+  {
+    rule: "qualifier-last",
+    path: "packages/core/src/Frame.ts",
+    reason:
+      "helper cpu owns Frame.ts (MAX_PAYLOAD, public) this session (branch s3-cpu): rename with a deprecated alias",
+  },
+  {
+    rule: "qualifier-last",
+    path: "packages/core/src/internal/frame/layout.ts",
+    reason: "helper cpu owns internal/frame/* this session (branch s3-cpu)",
+  },
+  {
+    rule: "qualifier-last",
+    path: "packages/core/src/IoUringFileIo.ts",
+    reason: "helper direct owns IoUringFileIo.ts (DEFAULT_ENTRIES, public) this session (branch s3-direct)",
+  },
+  {
+    rule: "qualifier-last",
+    path: "packages/core/src/internal/nodeFileIo/open.ts",
+    reason: "helper direct owns internal/nodeFileIo/* this session (branch s3-direct)",
+  },
+  {
+    rule: "qualifier-last",
+    path: "packages/cli/src/commands/Tail.ts",
+    reason: "helper segments edits Tail.ts (tail -f on a directory) this session (branch s3-segments)",
   },
   {
     rule: "scripts",
@@ -219,6 +255,23 @@ const importSpecifiers = (text: string): Array<{ specifier: string; line: number
 }
 
 const findings: Array<Finding> = []
+
+/** `MAX_X =` style definitions (qualifier first); deprecated aliases of public names are exempt. */
+const checkQualifiers = (path: string, text: string): void => {
+  const lines = text.split("\n")
+  lines.forEach((line, index) => {
+    const match = /^\s*(?:export\s+)?(?:const|let)\s+((?:MAX|MIN|DEFAULT)_[A-Z0-9_]+)\b/.exec(line)
+    if (match === null) return
+    const docBefore = lines.slice(Math.max(0, index - 6), index).join("\n")
+    if (docBefore.includes("@deprecated")) return
+    findings.push({
+      rule: "qualifier-last",
+      path,
+      line: index + 1,
+      message: `${match[1]}: put the qualifier last (${match[1].replace(/^(MAX|MIN|DEFAULT)_(.*)$/, "$2_$1")})`,
+    })
+  })
+}
 
 const checkImports = (file: string, text: string): void => {
   const path = posix(relative(ROOT, file))
@@ -365,6 +418,7 @@ for (const file of sourceFiles) {
     findings.push({ rule: "file-lines", path, line: 1, message: `${lines} lines (limit ${FILE_LINES_MAX})` })
   }
   checkImports(file, text)
+  checkQualifiers(path, text)
 }
 for (const file of testFiles) checkImports(file, readFileSync(file, "utf8"))
 

@@ -79,8 +79,8 @@ export const WINDOW_MICROS_MAX = 1_000_000
  */
 export const PREALLOCATE_BYTES_DEFAULT = 8 * 1024 * 1024
 export const PREALLOCATE_BYTES_MAX = 1024 * 1024 * 1024
-export const MAX_BATCH_DEFAULT = 64
-export const MAX_BATCH_MAX = 1_000_000
+export const GROUP_COMMIT_BATCH_DEFAULT = 64
+export const GROUP_COMMIT_BATCH_MAX = 1_000_000
 
 const invalid = (option: string, reason: string) => new InvalidOptions({ option, reason })
 
@@ -146,9 +146,9 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
       return invalid("groupCommitWindow", `must be between 0 and ${WINDOW_MICROS_MAX} µs`)
     }
   }
-  const maxBatch = given.groupCommitMaxBatch ?? MAX_BATCH_DEFAULT
-  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_MAX) {
-    return invalid("groupCommitMaxBatch", `must be an integer between 1 and ${MAX_BATCH_MAX}, got ${maxBatch}`)
+  const maxBatch = given.groupCommitMaxBatch ?? GROUP_COMMIT_BATCH_DEFAULT
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > GROUP_COMMIT_BATCH_MAX) {
+    return invalid("groupCommitMaxBatch", `must be an integer between 1 and ${GROUP_COMMIT_BATCH_MAX}, got ${maxBatch}`)
   }
   const backend = given.backend ?? "auto"
   if (!isBackendChoice(backend))

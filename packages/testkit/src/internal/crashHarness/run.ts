@@ -15,10 +15,10 @@ import * as Prng from "../prng.ts"
 
 export const JOURNAL_DIRECTORY = "/sim"
 export const JOURNAL_PATH = `${JOURNAL_DIRECTORY}/journal.log`
-const DEFAULT_EPOCHS = 4
-const DEFAULT_OPERATIONS_MAX = 30
-const DEFAULT_WRITERS_MAX = 6
-const DEFAULT_PHASE_TIMEOUT_MILLIS = 20_000
+const EPOCHS_DEFAULT = 4
+const OPERATIONS_MAX_DEFAULT = 30
+const WRITERS_MAX_DEFAULT = 6
+const PHASE_TIMEOUT_MILLIS_DEFAULT = 20_000
 /** The journal's preallocation is set in multiples of 64 KiB. */
 const PREALLOCATE_GRANULE_BYTES = 65536
 
@@ -85,12 +85,12 @@ export const makeRun = Effect.fnUntraced(function* (options: CrashHarness.SeedOp
     seed,
     mode,
     options,
-    epochs: options.epochs ?? DEFAULT_EPOCHS,
-    operationsMax: options.operationsMax ?? DEFAULT_OPERATIONS_MAX,
-    writersMax: options.writersMax ?? DEFAULT_WRITERS_MAX,
+    epochs: options.epochs ?? EPOCHS_DEFAULT,
+    operationsMax: options.operationsMax ?? OPERATIONS_MAX_DEFAULT,
+    writersMax: options.writersMax ?? WRITERS_MAX_DEFAULT,
     useBatches: options.appendBatch ?? true,
     interrupts: options.interrupts ?? true,
-    timeout: Duration.millis(options.phaseTimeoutMillis ?? DEFAULT_PHASE_TIMEOUT_MILLIS),
+    timeout: Duration.millis(options.phaseTimeoutMillis ?? PHASE_TIMEOUT_MILLIS_DEFAULT),
     rng,
     disk,
     logBufferBytes,
