@@ -13,6 +13,8 @@
  * - a constant whose bound comes first (`MAX_X`, `MIN_X`, `DEFAULT_X`): the one convention is
  *   TigerStyle's qualifier last (`X_MAX`, `X_MIN`, `X_DEFAULT`), so a name sorts by what it bounds;
  *   a deprecated alias that keeps a 0.1.0 public name is exempt;
+ * - an assertion helper defined, or an invariant thrown by hand (`fsys invariant violated`),
+ *   anywhere but core's `internal/assert.ts`: one helper, one message, used everywhere;
  * - an import of another package by a relative path or by a subpath its `package.json` does not
  *   export (never `@fsys/core/internal/…`), and any package file, tests included, importing from
  *   or naming a path into the root `scripts/` folder.
@@ -44,6 +46,7 @@ type Rule =
   | "package-boundary"
   | "scripts"
   | "qualifier-last"
+  | "one-assert"
 
 interface Finding {
   readonly rule: Rule
@@ -90,6 +93,16 @@ const ALLOWED: ReadonlyArray<Allowance> = [
     rule: "function-lines",
     path: "packages/cli/src/internal/segmented.ts",
     reason: "helper segments owns the CLI's segmented support this session (branch s3-segments)",
+  },
+  {
+    rule: "one-assert",
+    path: "packages/core/src/internal/logBuffer/core.ts",
+    reason: "helper overlap splits core.ts (its local assertNever) this session (branch s3-overlap)",
+  },
+  {
+    rule: "one-assert",
+    path: "packages/core/src/internal/journal/groupCommit.ts",
+    reason: "helper overlap owns groupCommit.ts (one hand-thrown invariant) this session (branch s3-overlap)",
   },
   {
     rule: "qualifier-last",
@@ -256,6 +269,27 @@ const importSpecifiers = (text: string): Array<{ specifier: string; line: number
 
 const findings: Array<Finding> = []
 
+const ASSERT_HOME = "packages/core/src/internal/assert.ts"
+
+/** Local assertion helpers and hand-thrown invariant defects, outside the one helper's file. */
+const checkAssertions = (path: string, text: string): void => {
+  if (path === ASSERT_HOME) return
+  text.split("\n").forEach((line, index) => {
+    const defined = /^\s*(?:export\s+)?(?:const|function)\s+(assert\w*)\b/.exec(line)
+    const thrown = line.includes("throw new Error(") && line.includes("invariant violated")
+    if (defined === null && !thrown) return
+    findings.push({
+      rule: "one-assert",
+      path,
+      line: index + 1,
+      message:
+        defined !== null
+          ? `defines its own ${defined[1]}: use ${ASSERT_HOME}`
+          : `throws an invariant by hand: use assert`,
+    })
+  })
+}
+
 /** `MAX_X =` style definitions (qualifier first); deprecated aliases of public names are exempt. */
 const checkQualifiers = (path: string, text: string): void => {
   const lines = text.split("\n")
@@ -419,6 +453,7 @@ for (const file of sourceFiles) {
   }
   checkImports(file, text)
   checkQualifiers(path, text)
+  checkAssertions(path, text)
 }
 for (const file of testFiles) checkImports(file, readFileSync(file, "utf8"))
 
