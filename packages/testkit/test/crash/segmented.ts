@@ -215,7 +215,8 @@ export const runSegmentSeed = (seed: number, mode: SegmentMode): Effect.Effect<S
       checkpointInFlight: undefined,
     }
     const failures: Array<string> = []
-    const provide = <A, E>(effect: Effect.Effect<A, E>) => Effect.provideService(effect, FileIo.FileIo, io)
+    const provide = <A, E>(effect: Effect.Effect<A, E, FileIo.FileIo>) =>
+      Effect.provideService(effect, FileIo.FileIo, io)
     yield* disk.inject({ op: [...CRASH_OPS], nth: rng.range(1, 400), fault: SimulatedDisk.powerLoss() })
     yield* Effect.exit(
       provide(
