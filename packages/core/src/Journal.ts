@@ -26,14 +26,15 @@
 import * as NodePath from "node:path"
 import { Context, Effect, Exit, Layer, Scope, type Stream } from "effect"
 import * as Frame from "./Frame.ts"
-import { InvalidOptions, type JournalError, LsnOutOfRange, RecordTooLarge } from "./JournalError.ts"
+import { InvalidOptions, type JournalError, LsnOutOfRange } from "./JournalError.ts"
 import type { Backend } from "./FileIo.ts"
 import * as Close from "./internal/journal/close.ts"
 import * as JournalEngine from "./internal/journal/engine.ts"
+import * as FastPath from "./internal/journal/fastPath.ts"
 import * as Follower from "./internal/journal/follower.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
-import { plainView } from "./internal/journal/payload.ts"
+import { checkPayload, validateBatch } from "./internal/journal/validate.ts"
 
 /**
  * How to open a journal: mode, slot size, group commit, backend, alignment, preallocation, and
@@ -147,8 +148,6 @@ export const metrics = Metrics.journalMetrics
 /** At most this many appends, or this many bytes copied, between two event-loop turns. */
 const YIELD_AFTER_APPENDS = 1024
 const YIELD_AFTER_BYTES = 256 * 1024
-/** Payloads of one `appendBatch` checked per event-loop turn (≈ 2 ms even before the JIT warms up). */
-const VALIDATE_PER_TURN = 16 * 1024
 
 /**
  * Opens (creating if needed) the journal at `path`, recovering after a crash; closes with the
@@ -197,16 +196,6 @@ const build = Effect.fnUntraced(function* (
       Effect.mapError(poisoned),
     )
 
-  /** The payload as a plain view of the caller's bytes, or why it cannot be appended. */
-  const checkPayload = (payload: Uint8Array): Uint8Array | JournalError => {
-    const view = plainView(payload)
-    if (view instanceof InvalidOptions) return view
-    if (view.byteLength > Frame.MAX_PAYLOAD) {
-      return new RecordTooLarge({ payloadBytes: view.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
-    }
-    return view
-  }
-
   // Appends that find room never wait, so a producer looping on them would keep the event loop
   // until Effect's scheduler yields (every 2048 operations: 100 ms and more with large records).
   // Yielding after a bounded amount of copying keeps the event-loop delay low.
@@ -233,6 +222,26 @@ const build = Effect.fnUntraced(function* (
       return completed(end, frameBytes)
     })
 
+  /** The Promise API's synchronous append (`internal/journal/fastPath.ts`): `append`'s fast path. */
+  const tryAppendNow = (payload: Uint8Array, budgeted: boolean): number | JournalError | undefined => {
+    if (closed) return closedError
+    const view = checkPayload(payload)
+    if (!(view instanceof Uint8Array)) return view
+    const frameBytes = view.byteLength + Frame.OVERHEAD
+    // A spent budget goes the Effect way, whose `completed` yields to the event loop.
+    if (budgeted && (appendsSinceYield + 1 >= YIELD_AFTER_APPENDS || bytesSinceYield + frameBytes >= YIELD_AFTER_BYTES))
+      return undefined
+    const end = core.tryAppend(view)
+    if (end === undefined) return undefined
+    counters.appends++
+    counters.appendedBytes += frameBytes
+    if (budgeted) {
+      appendsSinceYield++
+      bytesSinceYield += frameBytes
+    }
+    return end
+  }
+
   const appendBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, JournalError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError)
@@ -250,45 +259,6 @@ const build = Effect.fnUntraced(function* (
       )
     })
 
-  /**
-   * Checks every payload before anything is appended (bad input changes nothing on disk). A big
-   * batch is checked `VALIDATE_PER_TURN` payloads per event-loop turn (1 M payloads took 120 ms
-   * in one turn) into a copy of the array, so the caller cannot swap an element after its check.
-   */
-  /**
-   * Validates a batch into a private array of plain views (the caller's array may change while
-   * the batch waits), `VALIDATE_PER_TURN` payloads per event-loop turn.
-   */
-  const validateBatch = (
-    payloads: ReadonlyArray<Uint8Array>,
-  ): Effect.Effect<{ readonly accepted: ReadonlyArray<Uint8Array>; readonly bytes: number }, JournalError> => {
-    const accepted: Array<Uint8Array> = []
-    const check = (from: number, to: number): number | JournalError => {
-      let bytes = 0
-      for (let i = from; i < to; i++) {
-        const view = checkPayload(payloads[i]!)
-        if (!(view instanceof Uint8Array)) return view
-        bytes += view.byteLength + Frame.OVERHEAD
-        accepted.push(view)
-      }
-      return bytes
-    }
-    if (payloads.length <= VALIDATE_PER_TURN) {
-      const bytes = check(0, payloads.length)
-      return typeof bytes === "number" ? Effect.succeed({ accepted, bytes }) : Effect.fail(bytes)
-    }
-    return Effect.gen(function* () {
-      let bytes = 0
-      for (let from = 0; from < payloads.length; from += VALIDATE_PER_TURN) {
-        if (from > 0) yield* Effect.yieldNow
-        const checked = check(from, Math.min(payloads.length, from + VALIDATE_PER_TURN))
-        if (typeof checked !== "number") return yield* Effect.fail(checked)
-        bytes += checked
-      }
-      return { accepted, bytes }
-    })
-  }
-
   /** The group-commit wait for an already validated LSN. */
   const syncAppended = (lsn: number): Effect.Effect<void, JournalError> => {
     if (lsn <= groupCommit.syncedLsn) return Effect.void
@@ -296,28 +266,38 @@ const build = Effect.fnUntraced(function* (
     return groupCommit.syncThrough(lsn)
   }
 
+  /** Why `syncThrough(lsn)` must fail at once (closed, or an LSN not appended), if it must. */
+  const syncRefusal = (lsn: number): JournalError | undefined => {
+    if (closed) return closedError
+    const nextLsn = core.nextLsn
+    if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
+      return new LsnOutOfRange({ lsn, nextLsn })
+    }
+    return undefined
+  }
+
   const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>
     Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
-      const nextLsn = core.nextLsn
-      if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
-        return Effect.fail(new LsnOutOfRange({ lsn, nextLsn }))
-      }
-      return syncAppended(lsn)
+      const refusal = syncRefusal(lsn)
+      return refusal === undefined ? syncAppended(lsn) : Effect.fail(refusal)
     })
 
-  // One call per durable record: one Effect to run, one park, no LSN round trip through the caller.
+  // One call per durable record, one primitive, one park: the append runs when the callback is
+  // registered (the Effect is still lazy: nothing happens until it runs), and the round resumes
+  // the fiber with the record's end LSN. No `suspend`, no `as` around the wait, no second yield.
   const appendDurable = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
-    Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
+    Effect.callback<number, JournalError>((resume) => {
+      if (closed) return resume(Effect.fail(closedError))
       const view = checkPayload(payload)
-      if (!(view instanceof Uint8Array)) return Effect.fail(view)
+      if (!(view instanceof Uint8Array)) return resume(Effect.fail(view))
       const end = core.tryAppend(view)
-      if (end === undefined)
-        return Effect.flatMap(appendSlow(view), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd))
+      if (end === undefined) {
+        return resume(Effect.flatMap(appendSlow(view), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd)))
+      }
       counters.appends++
       counters.appendedBytes += view.byteLength + Frame.OVERHEAD
-      return Effect.as(syncAppended(end), end)
+      counters.syncRequests++
+      groupCommit.resumeWhenDurable(end, resume)
     })
 
   const sync: Effect.Effect<number, JournalError> = Effect.suspend(() => {
@@ -336,7 +316,7 @@ const build = Effect.fnUntraced(function* (
     scope,
   })
 
-  return {
+  const handle: Handle = {
     path,
     append,
     appendBatch,
@@ -362,6 +342,15 @@ const build = Effect.fnUntraced(function* (
       ),
     close,
   }
+  FastPath.register(handle, {
+    tryAppend: tryAppendNow,
+    syncRefusal,
+    whenDurable: (lsn, callback) => {
+      if (lsn > groupCommit.syncedLsn) counters.syncRequests++
+      groupCommit.whenDurable(lsn, callback)
+    },
+  })
+  return handle
 })
 
 /**

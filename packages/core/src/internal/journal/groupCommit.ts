@@ -25,9 +25,15 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Exit } from "effect"
 import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
 import { assert } from "../logBuffer/sectors.ts"
+
+/** How a waiter that is not an Effect fiber (the Promise API) learns its round's outcome. */
+export type DurableCallback<E> = (failure: E | undefined) => void
+
+/** `ends[i]` for a waiter that resumes with its round's outcome itself (`void`), not with an LSN. */
+const NO_VALUE = -1
 
 /** The waiters of one round and how they learn its outcome. */
 class Round<E> {
@@ -35,9 +41,18 @@ class Round<E> {
   /** The LSN this round makes durable; set when it starts. */
   target = 0
   startedMillis = 0
-  private outcome: Effect.Effect<void, E> | undefined = undefined
-  /** Bounded by the producers that can wait at once (each waits on one round at a time). */
-  private resumes: Array<(outcome: Effect.Effect<void, E>) => void> = []
+  private settled = false
+  /** Once settled: the failure every waiter gets, or `undefined` for success. */
+  private failed: Effect.Effect<never, E> | undefined = undefined
+  private failure: E | undefined = undefined
+  /**
+   * Fiber resumes, and beside each the LSN it resumes with on success (`NO_VALUE`: none). Bounded
+   * by the producers that can wait at once (each waits on one round at a time).
+   */
+  private resumes: Array<(outcome: Effect.Effect<number, E>) => void> = []
+  private ends: Array<number> = []
+  /** Non-fiber waiters (the Promise API), bounded the same way. */
+  private callbacks: Array<DurableCallback<E>> = []
   /** The committer waited out this round's window (or the round filled). */
   windowElapsed = false
   /** Set while the committer waits out a window: a full round starts early. */
@@ -48,17 +63,47 @@ class Round<E> {
    * no abort signal): an interrupted waiter leaves its resume behind, and a resume of a fiber that
    * already moved on is ignored by the runtime. Costs less than a `Deferred.await` per record.
    */
-  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) => {
-    if (this.outcome !== undefined) resume(this.outcome)
-    else this.resumes.push(resume)
-  })
+  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) =>
+    // A NO_VALUE waiter only ever gets `Effect.void` or the failure (see `outcomeFor`).
+    this.addResume(resume as (outcome: Effect.Effect<number, E>) => void, NO_VALUE),
+  )
 
-  settle(outcome: Effect.Effect<void, E>): void {
-    assert(this.outcome === undefined, "a round settles once")
-    this.outcome = outcome
-    const resumes = this.resumes
+  /** What a fiber waiter resumes with: the failure, its LSN, or (`NO_VALUE`) `void`. */
+  private outcomeFor(end: number): Effect.Effect<number, E> {
+    if (this.failed !== undefined) return this.failed
+    return end === NO_VALUE ? (Effect.void as unknown as Effect.Effect<number, E>) : Exit.succeed(end)
+  }
+
+  /**
+   * Resumes the fiber (an `Effect.callback`'s `resume`) when the round settles, with
+   * `Exit.succeed(end)` on success (`end` ≥ 0), so a durable append parks once and gets its LSN
+   * back without a second Effect around the wait.
+   */
+  addResume(resume: (outcome: Effect.Effect<number, E>) => void, end: number): void {
+    if (!this.settled) {
+      this.resumes.push(resume)
+      this.ends.push(end)
+    } else resume(this.outcomeFor(end))
+  }
+
+  addCallback(callback: DurableCallback<E>): void {
+    if (!this.settled) this.callbacks.push(callback)
+    else callback(this.failure)
+  }
+
+  /** Returns true when the round had non-fiber waiters, whose code runs in microtasks after this. */
+  settle(failure: E | undefined): boolean {
+    assert(!this.settled, "a round settles once")
+    this.settled = true
+    this.failure = failure
+    this.failed = failure === undefined ? undefined : Effect.fail(failure)
+    const { resumes, ends, callbacks } = this
     this.resumes = []
-    for (let i = 0; i < resumes.length; i++) resumes[i]!(outcome)
+    this.ends = []
+    this.callbacks = []
+    for (let i = 0; i < resumes.length; i++) resumes[i]!(this.outcomeFor(ends[i]!))
+    for (let i = 0; i < callbacks.length; i++) callbacks[i]!(failure)
+    return callbacks.length > 0
   }
 }
 
@@ -130,8 +175,33 @@ export class GroupCommit<E> {
     if (lsn <= this.syncedLsnValue) return Effect.void
     const refusal = this.config.core.refusal
     if (refusal !== undefined) return Effect.fail(this.config.toError(refusal))
+    return this.join(lsn).wait
+  }
+
+  /**
+   * `syncThrough` for a caller already inside an `Effect.callback` (the durable append): resumes
+   * it with `Exit.succeed(lsn)` once `[0, lsn)` is durable, or with the failure, possibly before
+   * this returns. One park per record, no Effect built per call.
+   */
+  resumeWhenDurable(lsn: number, resume: (outcome: Effect.Effect<number, E>) => void): void {
+    const refusal = this.config.core.refusal
+    if (lsn <= this.syncedLsnValue) resume(Exit.succeed(lsn))
+    else if (refusal !== undefined) resume(Effect.fail(this.config.toError(refusal)))
+    else this.join(lsn).addResume(resume, lsn)
+  }
+
+  /** `syncThrough` without Effect (the Promise API): `callback` gets the failure, or undefined. */
+  whenDurable(lsn: number, callback: DurableCallback<E>): void {
+    const refusal = this.config.core.refusal
+    if (lsn <= this.syncedLsnValue) callback(undefined)
+    else if (refusal !== undefined) callback(this.config.toError(refusal))
+    else this.join(lsn).addCallback(callback)
+  }
+
+  /** The round that covers `lsn` (the one in flight, else the pending one), counted and started. */
+  private join(lsn: number): Round<E> {
     const inFlight = this.inFlight
-    if (inFlight !== undefined && lsn <= inFlight.target) return inFlight.wait
+    if (inFlight !== undefined && lsn <= inFlight.target) return inFlight
     let round = this.pending
     if (round === undefined) {
       round = new Round<E>()
@@ -139,9 +209,10 @@ export class GroupCommit<E> {
     }
     round.waiters++
     if (round.waiters === this.config.maxBatch) round.onFull?.()
-    const wait = round.wait
+    // The caller registers after this: over a synchronous layer the round may already be settled,
+    // and a Round resumes a late waiter at once.
     if (inFlight === undefined && !this.completing) this.kick()
-    return wait
+    return round
   }
 
   /** Starts the pending round now when nothing needs waiting for, else hands it to the committer. */
@@ -190,8 +261,7 @@ export class GroupCommit<E> {
     this.inFlight = undefined
     if (failure !== undefined) {
       // The buffer is poisoned: fail this round and the one that queued behind it.
-      const failed = Effect.fail(this.config.toError(failure))
-      round.settle(failed)
+      round.settle(this.config.toError(failure))
       this.failPending(failure)
       return
     }
@@ -200,18 +270,28 @@ export class GroupCommit<E> {
     // Counters first: a woken waiter may read them right away.
     this.config.onRound((performance.now() - round.startedMillis) * 1000, round.waiters)
     this.completing = true
+    let deferred = false
     try {
-      round.settle(Effect.void)
+      // Woken fibers run inside `settle` and join the next round right there. Promise waiters
+      // run in the microtasks their resolution queued: the next round starts after those, in a
+      // microtask queued behind them, so it holds their records too instead of only the first's.
+      deferred = round.settle(undefined)
     } finally {
-      this.completing = false
+      if (deferred) queueMicrotask(this.afterCallbacks)
+      else this.completing = false
     }
-    if (this.pending !== undefined) this.kick()
+    if (!deferred && this.pending !== undefined) this.kick()
+  }
+
+  private readonly afterCallbacks = (): void => {
+    this.completing = false
+    if (this.pending !== undefined && this.inFlight === undefined) this.kick()
   }
 
   private failPending(cause: JobFailure): void {
     const next = this.pending
     this.pending = undefined
-    next?.settle(Effect.fail(this.config.toError(cause)))
+    next?.settle(this.config.toError(cause))
   }
 
   private closedError(): JobFailure {
