@@ -69,15 +69,10 @@ interface Allowance {
  */
 const ALLOWED: ReadonlyArray<Allowance> = [
   {
-    rule: "file-lines",
-    path: "packages/core/src/internal/logBuffer/core.ts",
-    reason: "helper overlap splits the log buffer's core this session (branch s3-overlap)",
-  },
-  {
     rule: "function-lines",
     path: "packages/core/src/Journal.ts",
     reason:
-      "helper cpu rewrites the entry points inside Journal.ts's build (append, appendDurable, syncThrough) this session (branch s3-cpu); the rest of build moved to internal/journal/{engine,close}.ts, the entries split after that merge",
+      "the entry points in Journal.ts's build (append, appendDurable, syncThrough, the Promise fast path) share the handle's mutable state (closed, the yield budget) and were being tuned by helper cpu this session; the rest of build is in internal/journal/{engine,close,validate}.ts. Next: a small state object so the entries can be split",
   },
   {
     rule: "function-lines",
@@ -93,16 +88,6 @@ const ALLOWED: ReadonlyArray<Allowance> = [
     rule: "function-lines",
     path: "packages/cli/src/internal/segmented.ts",
     reason: "helper segments owns the CLI's segmented support this session (branch s3-segments)",
-  },
-  {
-    rule: "one-assert",
-    path: "packages/core/src/internal/logBuffer/core.ts",
-    reason: "helper overlap splits core.ts (its local assertNever) this session (branch s3-overlap)",
-  },
-  {
-    rule: "one-assert",
-    path: "packages/core/src/internal/journal/groupCommit.ts",
-    reason: "helper overlap owns groupCommit.ts (one hand-thrown invariant) this session (branch s3-overlap)",
   },
   {
     rule: "qualifier-last",
@@ -151,6 +136,7 @@ const LAYERS: Readonly<Record<string, ReadonlyArray<ReadonlyArray<string>>>> = {
     ["index.ts"],
   ],
   core: [
+    ["internal/assert.ts"],
     ["internal/crc", "Crc32c.ts"],
     ["internal/frame", "Frame.ts"],
     ["JournalError.ts", "internal/testing.ts", "internal/positional.ts", "internal/capabilities"],
@@ -158,8 +144,8 @@ const LAYERS: Readonly<Record<string, ReadonlyArray<ReadonlyArray<string>>>> = {
     ["FileIo.ts", "internal/nodeFileIo", "NodeFileIo.ts"],
     ["internal/ioUring", "IoUringFileIo.ts"],
     ["FileIoAuto.ts", "Capabilities.ts", "internal/backend.ts"],
-    // Sector arithmetic and the assertion helper: plain functions that recovery and the engine share.
-    ["internal/assert.ts", "internal/logBuffer/sectors.ts"],
+    // Sector arithmetic: plain functions that recovery and the engine share.
+    ["internal/logBuffer/sectors.ts"],
     ["internal/reader"],
     ["internal/recovery"],
     ["internal/logBuffer", "LogBuffer.ts"],
@@ -197,6 +183,7 @@ const INTERNAL_EDGES: Readonly<Record<string, ReadonlyArray<string>>> = {
     "internal/reader → internal/frame", // the cursor decodes frames
     "internal/recovery → internal/reader", // recovery scans with the reader's cursor
     "internal/logBuffer → internal/recovery", // the live log buffer resumes a file before it writes
+    "internal/logBuffer → internal/frame", // the seal fills its frames' CRCs in one batch
     "internal/journal → internal/logBuffer", // the journal drives the engine
     "internal/journal → internal/recovery",
     "internal/journal → internal/reader", // the durable follower reads back through the reader

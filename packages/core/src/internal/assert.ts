@@ -9,12 +9,18 @@
  * @since 0.1.0
  */
 
+/**
+ * Throws the invariant defect. For a check whose message is costly to build on a hot path:
+ * `if (bad) return violated(\`…\`)` builds it only when the invariant is broken.
+ */
+export const violated = (message: string): never => {
+  throw new Error(`fsys invariant violated: ${message}`)
+}
+
 /** Throws a defect when `condition` is false. */
 export const assert = (condition: boolean, message: string): void => {
-  if (!condition) throw new Error(`fsys invariant violated: ${message}`)
+  if (!condition) violated(message)
 }
 
 /** For the arm of a closed union that cannot be reached; throws the same defect. */
-export const assertNever = (message: string): never => {
-  throw new Error(`fsys invariant violated: ${message}`)
-}
+export const assertNever = (message: string): never => violated(message)
