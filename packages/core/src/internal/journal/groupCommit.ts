@@ -27,7 +27,7 @@
  */
 import { Duration, Effect, Exit } from "effect"
 import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
-import { assert } from "../logBuffer/sectors.ts"
+import { assert, violated } from "../assert.ts"
 
 /** How a waiter that is not an Effect fiber (the Promise API) learns its round's outcome. */
 export type DurableCallback<E> = (failure: E | undefined) => void
@@ -232,8 +232,7 @@ export class GroupCommit<E> {
   /** Starts the pending round if the log buffer can take its flush now; false if it must wait. */
   private tryStart(): boolean {
     const round = this.pending
-    if (round === undefined || this.inFlight !== undefined)
-      throw new Error("fsys invariant violated: one round in flight, started from pending")
+    if (round === undefined || this.inFlight !== undefined) return violated("one round in flight, started from pending")
     const core = this.config.core
     const refusal = core.refusal
     if (refusal !== undefined) {

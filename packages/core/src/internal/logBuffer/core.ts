@@ -36,7 +36,7 @@ import type { FileIoService, Handle } from "../../FileIo.ts"
 import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
 import { appendBatch, placeSlow } from "./placement.ts"
 import { Preallocator } from "./preallocator.ts"
-import { assert } from "./sectors.ts"
+import { assert, assertNever } from "../assert.ts"
 import { SlotState, TURNS_MAX } from "./state.ts"
 import { type Job, type JobDone, type JobFailure, Writer } from "./writer.ts"
 
@@ -287,8 +287,4 @@ const failureOf = (exit: Exit.Failure<void, JobFailure>, path: string): JobFailu
     path,
     cause: Cause.squash(exit.cause),
   })
-}
-
-const assertNever = (message: string): never => {
-  throw new Error(`fsys invariant violated: ${message}`)
 }

@@ -19,7 +19,7 @@ import * as BatchCrc from "../frame/batchCrc.ts"
 import type { InvalidOptions } from "../../JournalError.ts"
 import { detached } from "./frameCopy.ts"
 import { placeOversize } from "./oversize.ts"
-import { assert } from "./sectors.ts"
+import { assert, violated } from "../assert.ts"
 import { isDetached, type SlotState, TURNS_MAX } from "./state.ts"
 import type { JobFailure } from "./writer.ts"
 
@@ -137,6 +137,6 @@ export const placeSlow = (
       }
       state.seal(false, undefined)
     }
-    throw new Error("fsys invariant violated: append made no progress")
+    return violated("append made no progress")
   })
 }
