@@ -119,77 +119,92 @@ const open = (
     return target
   })
 
-const runPass = (
-  subject: SubjectName,
-  root: string,
-  options: {
-    readonly totalBytes: number
-    readonly recordBytes: number
-    readonly syncBytes: number
-    readonly mode: "direct" | "buffered"
-    readonly preallocateBytes: number | undefined
-    readonly checkpoints: boolean
-    readonly retainBytes: number
-  },
-) =>
+interface PassOptions {
+  readonly totalBytes: number
+  readonly recordBytes: number
+  readonly syncBytes: number
+  readonly mode: "direct" | "buffered"
+  readonly preallocateBytes: number | undefined
+  readonly checkpoints: boolean
+  readonly retainBytes: number
+}
+
+/** The timed loop of one pass: appends, syncs every `syncBytes`, checkpoints, notes rotations. */
+const writeAll = (target: Target, options: PassOptions, payload: Uint8Array, appendMicros: Float64Array) =>
+  Effect.gen(function* () {
+    const count = appendMicros.length
+    const syncMicros: Array<number> = []
+    const rotationsAt: Array<number> = []
+    let base = yield* target.newestBase
+    let sinceSync = 0
+    let sinceCheckpoint = 0
+    const started = performance.now()
+    for (let i = 0; i < count; i++) {
+      const before = performance.now()
+      yield* target.append(payload)
+      appendMicros[i] = (performance.now() - before) * 1000
+      sinceSync += options.recordBytes
+      if (sinceSync >= options.syncBytes) {
+        sinceSync = 0
+        const syncStart = performance.now()
+        const end = yield* target.sync
+        syncMicros.push((performance.now() - syncStart) * 1000)
+        sinceCheckpoint += options.syncBytes
+        if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
+          sinceCheckpoint = 0
+          yield* target.checkpoint(end)
+        }
+        const newest = yield* target.newestBase
+        if (newest !== base) {
+          base = newest
+          rotationsAt.push(i)
+        }
+      }
+    }
+    yield* target.sync
+    return { seconds: (performance.now() - started) / 1000, syncMicros, rotationsAt }
+  })
+
+/** Append latencies in a window around each rotation. */
+const nearRotations = (
+  appendMicros: Float64Array,
+  rotationsAt: ReadonlyArray<number>,
+  options: PassOptions,
+): Array<number> => {
+  const near: Array<number> = []
+  for (const at of rotationsAt) {
+    // The rotation happened somewhere in the sync interval before `at`: window around it.
+    const from = Math.max(0, at - ROTATION_WINDOW_APPENDS - Math.ceil(options.syncBytes / options.recordBytes))
+    for (let i = from; i < Math.min(appendMicros.length, at + ROTATION_WINDOW_APPENDS); i++) near.push(appendMicros[i]!)
+  }
+  return near
+}
+
+const runPass = (subject: SubjectName, root: string, options: PassOptions) =>
   Effect.gen(function* () {
     const directory = NodeFs.mkdtempSync(NodePath.join(root, `${subject}-`))
     const count = Math.ceil(options.totalBytes / options.recordBytes)
     const appendMicros = new Float64Array(count)
-    const syncMicros: Array<number> = []
-    const rotationsAt: Array<number> = []
     let peak = 0
     const sampler = setInterval(() => {
       peak = Math.max(peak, allocatedBytes(directory))
     }, SAMPLE_MILLIS)
     const payload = new Uint8Array(options.recordBytes).map((_, i) => (i * 31) & 0xff)
     try {
-      const result = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const target = yield* open(subject, directory, options.mode, options.preallocateBytes, options.retainBytes)
-          let base = yield* target.newestBase
-          let sinceSync = 0
-          let sinceCheckpoint = 0
-          const started = performance.now()
-          for (let i = 0; i < count; i++) {
-            const before = performance.now()
-            yield* target.append(payload)
-            appendMicros[i] = (performance.now() - before) * 1000
-            sinceSync += options.recordBytes
-            if (sinceSync >= options.syncBytes) {
-              sinceSync = 0
-              const syncStart = performance.now()
-              const end = yield* target.sync
-              syncMicros.push((performance.now() - syncStart) * 1000)
-              sinceCheckpoint += options.syncBytes
-              if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
-                sinceCheckpoint = 0
-                yield* target.checkpoint(end)
-              }
-              const newest = yield* target.newestBase
-              if (newest !== base) {
-                base = newest
-                rotationsAt.push(i)
-              }
-            }
-          }
-          yield* target.sync
-          return (performance.now() - started) / 1000
-        }),
+      const { seconds, syncMicros, rotationsAt } = yield* Effect.scoped(
+        Effect.flatMap(
+          open(subject, directory, options.mode, options.preallocateBytes, options.retainBytes),
+          (target) => writeAll(target, options, payload, appendMicros),
+        ),
       )
       peak = Math.max(peak, allocatedBytes(directory))
-      const near: Array<number> = []
-      for (const at of rotationsAt) {
-        // The rotation happened somewhere in the sync interval before `at`: window around it.
-        const from = Math.max(0, at - ROTATION_WINDOW_APPENDS - Math.ceil(options.syncBytes / options.recordBytes))
-        for (let i = from; i < Math.min(count, at + ROTATION_WINDOW_APPENDS); i++) near.push(appendMicros[i]!)
-      }
+      const near = nearRotations(appendMicros, rotationsAt, options)
       const bytes = count * options.recordBytes
       const pass: PassResult = {
         subject,
         bytes,
-        seconds: result,
-        mibPerSecond: bytes / MIB / result,
+        seconds,
+        mibPerSecond: bytes / MIB / seconds,
         peakDirectoryBytes: peak,
         rotations: rotationsAt.length,
         appendMicros: percentiles(appendMicros),

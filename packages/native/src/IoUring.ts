@@ -36,11 +36,12 @@
 import { Effect } from "effect"
 import type * as Scope from "effect/Scope"
 import type { AlignedBuffer } from "./AlignedBuffer.ts"
-import * as InFlight from "./InFlight.ts"
+import type * as InFlight from "./InFlight.ts"
 import * as Abi from "./internal/ioUring/abi.ts"
 import * as Probe from "./internal/ioUring/probe.ts"
 import * as Request from "./internal/ioUring/request.ts"
 import * as Internal from "./internal/ioUring/ring.ts"
+import * as RingOptions from "./internal/ioUring/ringOptions.ts"
 import * as IoError from "./IoError.ts"
 
 /**
@@ -49,13 +50,13 @@ import * as IoError from "./IoError.ts"
  * @since 0.1.0
  * @category constants
  */
-export const ENTRIES_MIN = Internal.ENTRIES_MIN
+export const ENTRIES_MIN = RingOptions.ENTRIES_MIN
 
 /**
  * @since 0.1.0
  * @category constants
  */
-export const ENTRIES_MAX = Internal.ENTRIES_MAX
+export const ENTRIES_MAX = RingOptions.ENTRIES_MAX
 
 /**
  * Most operations that may wait for room in one ring; past this an operation fails with `Busy`.
@@ -63,7 +64,7 @@ export const ENTRIES_MAX = Internal.ENTRIES_MAX
  * @since 0.1.0
  * @category constants
  */
-export const QUEUED_OPS_MAX = Internal.QUEUED_OPS_MAX
+export const QUEUED_OPS_MAX = RingOptions.QUEUED_OPS_MAX
 
 /**
  * Buffers registered on one ring at a time, over all its callers; past this `registerBuffers`
@@ -72,7 +73,7 @@ export const QUEUED_OPS_MAX = Internal.QUEUED_OPS_MAX
  * @since 0.1.0
  * @category constants
  */
-export const REGISTERED_BUFFERS_MAX = Internal.REGISTERED_BUFFERS_MAX
+export const REGISTERED_BUFFERS_MAX = RingOptions.REGISTERED_BUFFERS_MAX
 
 /**
  * When SQEs prepared by callers go to the kernel. `"immediate"`: one io_uring_enter from a
@@ -85,7 +86,7 @@ export const REGISTERED_BUFFERS_MAX = Internal.REGISTERED_BUFFERS_MAX
  * @since 0.1.0
  * @category models
  */
-export type FlushTiming = Internal.FlushTiming
+export type FlushTiming = RingOptions.FlushTiming
 
 /**
  * @since 0.1.0
@@ -196,7 +197,7 @@ export const make = (options: {
   /** When prepared SQEs are submitted (default `FLUSH_TIMING_DEFAULT`); see `FlushTiming`. */
   readonly flushTiming?: FlushTiming
   /** @internal Test seams (other kernels' behaviour, partial submissions) and the observer. */
-  readonly seams?: Internal.Seams
+  readonly seams?: RingOptions.Seams
 }): Effect.Effect<Ring, IoError.IoError, Scope.Scope> => {
   const entries = options.entries
   if (!Number.isSafeInteger(entries) || entries < ENTRIES_MIN || entries > ENTRIES_MAX) {
@@ -357,31 +358,7 @@ export const nop = (ring: Ring): Effect.Effect<void, IoError.IoError> =>
 export const registerBuffers = (
   ring: Ring,
   buffers: ReadonlyArray<AlignedBuffer>,
-): Effect.Effect<void, IoError.IoError, Scope.Scope> =>
-  Effect.suspend(() => {
-    const state = internalOf(ring)
-    const allocations = Request.allocationsOf(buffers)
-    if (allocations instanceof IoError.IoError) return Effect.fail(allocations)
-    return Effect.asVoid(
-      Effect.acquireRelease(
-        Effect.suspend(() => {
-          const group = state.registerBuffers(allocations)
-          return typeof group !== "number"
-            ? Effect.succeed(group)
-            : Effect.fail(IoError.fromErrno(group, "io_uring_register", "", `${allocations.length} buffers`))
-        }),
-        (group) =>
-          Effect.suspend(() => {
-            state.retireBuffers(group)
-            return Effect.flatMap(InFlight.awaitIdle(group.fixedInFlight), () =>
-              Effect.sync(() => {
-                state.unregisterBuffers(group)
-              }),
-            )
-          }),
-      ),
-    )
-  })
+): Effect.Effect<void, IoError.IoError, Scope.Scope> => Request.registerBuffers(internalOf(ring), buffers)
 
 /**
  * True while `ring` has buffers registered.

@@ -7,7 +7,8 @@
  * @internal
  */
 import { Effect } from "effect"
-import type * as InFlight from "../../InFlight.ts"
+import type * as Scope from "effect/Scope"
+import * as InFlight from "../../InFlight.ts"
 import * as IoError from "../../IoError.ts"
 import { native, nativeUnsafe } from "../libc/bindings.ts"
 import { IO_BYTES_MAX } from "../libc/constants.ts"
@@ -15,7 +16,8 @@ import * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
 import { settled } from "./holds.ts"
 import { makeOp, type Op } from "./op.ts"
-import { type FlushTiming, Ring, type Seams } from "./ring.ts"
+import { Ring } from "./ring.ts"
+import type { FlushTiming, Seams } from "./ringOptions.ts"
 
 /**
  * What the ring needs of the caller's options: the hook called once it is done with the op, and
@@ -195,3 +197,36 @@ export const allocationsOf = (
   }
   return allocations
 }
+
+/**
+ * Registers `buffers` as one group of `ring`'s fixed buffers until the Scope closes (see
+ * `IoUring.registerBuffers`). The release retires the group first, so no new op is promoted to
+ * it, and unregisters only once its fixed ops in flight have completed.
+ */
+export const registerBuffers = (
+  ring: Ring,
+  buffers: ReadonlyArray<{ readonly bytes: Uint8Array }>,
+): Effect.Effect<void, IoError.IoError, Scope.Scope> =>
+  Effect.suspend(() => {
+    const allocations = allocationsOf(buffers)
+    if (allocations instanceof IoError.IoError) return Effect.fail(allocations)
+    return Effect.asVoid(
+      Effect.acquireRelease(
+        Effect.suspend(() => {
+          const group = ring.registerBuffers(allocations)
+          return typeof group !== "number"
+            ? Effect.succeed(group)
+            : Effect.fail(IoError.fromErrno(group, "io_uring_register", "", `${allocations.length} buffers`))
+        }),
+        (group) =>
+          Effect.suspend(() => {
+            ring.retireBuffers(group)
+            return Effect.flatMap(InFlight.awaitIdle(group.fixedInFlight), () =>
+              Effect.sync(() => {
+                ring.unregisterBuffers(group)
+              }),
+            )
+          }),
+      ),
+    )
+  })

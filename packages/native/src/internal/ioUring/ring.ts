@@ -46,52 +46,18 @@ import * as Setup from "./setup.ts"
 import { SlotTable } from "./slotTable.ts"
 import { SubmissionQueue } from "./submissionQueue.ts"
 import { WaitQueue } from "./waitQueue.ts"
+import { type FlushTiming, QUEUED_OPS_MAX, type Seams } from "./ringOptions.ts"
 
 export { makeOp, type Op, type OpSpec, type Stats } from "./op.ts"
 
-/** Most operations that may wait for room at once; past this `start` fails with `Busy`. */
-export const QUEUED_OPS_MAX = 1 << 16
 /** Bound on io_uring_enter attempts in one flush (EINTR / partial submission). */
 const ENTER_ATTEMPTS_MAX = 8
 /** Delay before retrying a submission the kernel refused for lack of resources (EAGAIN/EBUSY). */
 const ENTER_RETRY_MILLIS = 1
 /** Bound on CQ sweeps in one reap (each sweep drains everything visible). */
 const REAP_ROUNDS_MAX = 4
-/** Smallest and largest ring sizes accepted. */
-export const ENTRIES_MIN = 2
-export const ENTRIES_MAX = 4096
-/** Registered buffers per ring, over all callers (see `buffers.ts`). */
-export { TABLE_ENTRIES as REGISTERED_BUFFERS_MAX } from "./buffers.ts"
 
 type PollHandle = ReturnType<Native["koffi"]["node"]["poll"]>
-
-/** Test seams: behaviours of other kernels and rare kernel answers, on demand. */
-export interface Seams {
-  /** false: behave as on kernels without sparse buffer tables (< 5.19). */
-  readonly sparseBuffers?: boolean
-  /** How many of the `unsubmitted` SQEs to pass to one io_uring_enter (the kernel may take fewer). */
-  readonly submitCount?: (unsubmitted: number) => number
-  /** Told when SQEs are submitted and CQEs reaped (latency breakdowns: `scripts/latency-breakdown.ts`). */
-  readonly observer?: Observer
-}
-
-/** Timestamps of the ring's own steps, for measurements; called synchronously, keep them cheap. */
-export interface Observer {
-  /** After an op's SQEs were written and published (before its io_uring_enter). */
-  readonly onPrepare?: () => void
-  /** After an io_uring_enter that submitted `submitted` SQEs. */
-  readonly onEnter?: (submitted: number) => void
-  /** At the start of a reap (the ring fd turned readable), before any CQE is read. */
-  readonly onReap?: () => void
-}
-
-/**
- * When prepared SQEs go to the kernel. `"immediate"`: from a `setImmediate` scheduled by the
- * first SQE of the turn (everything prepared in the event-loop turn shares one io_uring_enter).
- * `"microtask"`: from a microtask, i.e. before the current macrotask returns to the event loop
- * (everything prepared in the same synchronous run and its microtasks shares one enter).
- */
-export type FlushTiming = "immediate" | "microtask"
 
 export class Ring {
   readonly fd: number
