@@ -90,32 +90,6 @@ const ALLOWED: ReadonlyArray<Allowance> = [
     reason: "helper segments owns the CLI's segmented support this session (branch s3-segments)",
   },
   {
-    rule: "qualifier-last",
-    path: "packages/core/src/Frame.ts",
-    reason:
-      "helper cpu owns Frame.ts (MAX_PAYLOAD, public) this session (branch s3-cpu): rename with a deprecated alias",
-  },
-  {
-    rule: "qualifier-last",
-    path: "packages/core/src/internal/frame/layout.ts",
-    reason: "helper cpu owns internal/frame/* this session (branch s3-cpu)",
-  },
-  {
-    rule: "qualifier-last",
-    path: "packages/core/src/IoUringFileIo.ts",
-    reason: "helper direct owns IoUringFileIo.ts (DEFAULT_ENTRIES, public) this session (branch s3-direct)",
-  },
-  {
-    rule: "qualifier-last",
-    path: "packages/core/src/internal/nodeFileIo/open.ts",
-    reason: "helper direct owns internal/nodeFileIo/* this session (branch s3-direct)",
-  },
-  {
-    rule: "qualifier-last",
-    path: "packages/cli/src/commands/Tail.ts",
-    reason: "helper segments edits Tail.ts (tail -f on a directory) this session (branch s3-segments)",
-  },
-  {
     rule: "scripts",
     path: "packages/testkit/test/crash/SegmentedProcessCrash.test.ts",
     reason: "helper segments owns the segment crash suites and scripts/segment-crash-writer.ts (branch s3-segments)",

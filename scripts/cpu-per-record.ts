@@ -150,7 +150,7 @@ const nodeFsPass = async (file: string): Promise<Sample> => {
       const woken = waiters
       queue = []
       waiters = []
-      const bytes = new Uint8Array(items.length * (PAYLOAD_BYTES + Frame.OVERHEAD))
+      const bytes = new Uint8Array(items.length * (PAYLOAD_BYTES + Frame.OVERHEAD_BYTES))
       let offset = 0
       for (const item of items) offset += Frame.encodeInto(bytes, offset, item)
       await handle.write(bytes, 0, offset, endBytes)

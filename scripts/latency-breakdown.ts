@@ -61,7 +61,7 @@ const journalRun = (directory: string, recordBytes: number, flushTiming: IoUring
       let enterMillis = 0
       let reapMillis = 0
       const ring = yield* IoUring.make({
-        entries: IoUringFileIo.DEFAULT_ENTRIES,
+        entries: IoUringFileIo.ENTRIES_DEFAULT,
         flushTiming,
         seams: {
           observer: {
@@ -107,7 +107,7 @@ const journalRun = (directory: string, recordBytes: number, flushTiming: IoUring
 const ringFloor = (directory: string, recordBytes: number, dsync: boolean) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const ring = yield* IoUring.make({ entries: IoUringFileIo.DEFAULT_ENTRIES })
+      const ring = yield* IoUring.make({ entries: IoUringFileIo.ENTRIES_DEFAULT })
       const path = NodePath.join(directory, `floor-${dsync}-${recordBytes}.log`)
       const zeros = new Uint8Array(1024 * 1024)
       const fd = NodeFs.openSync(path, "w")

@@ -44,7 +44,14 @@ export const HEADER_BYTES: number = Layout.HEADER_BYTES
  * @since 0.1.0
  * @category constants
  */
-export const OVERHEAD: number = Layout.OVERHEAD
+export const OVERHEAD_BYTES: number = Layout.OVERHEAD_BYTES
+
+/**
+ * @deprecated Use `OVERHEAD_BYTES` (every size names its unit).
+ * @since 0.1.0
+ * @category constants
+ */
+export const OVERHEAD: number = OVERHEAD_BYTES
 
 /**
  * The largest payload a frame can carry, 2^28 − 1 bytes.
@@ -52,7 +59,14 @@ export const OVERHEAD: number = Layout.OVERHEAD
  * @since 0.1.0
  * @category constants
  */
-export const MAX_PAYLOAD: number = Layout.MAX_PAYLOAD
+export const PAYLOAD_BYTES_MAX: number = Layout.PAYLOAD_BYTES_MAX
+
+/**
+ * @deprecated Use `PAYLOAD_BYTES_MAX` (qualifiers come last: `_MIN`, `_MAX`, `_DEFAULT`).
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_PAYLOAD: number = PAYLOAD_BYTES_MAX
 
 /**
  * The result of decoding the frame at an offset.
@@ -61,7 +75,7 @@ export const MAX_PAYLOAD: number = Layout.MAX_PAYLOAD
  * - `Truncated`: the bytes end before the frame does (fewer than 8 header bytes, or fewer than
  *   `12 + N`).
  * - `BadMagic`: the first 4 bytes are not `46 53 59 01`.
- * - `LengthOverflow`: the length field exceeds {@link MAX_PAYLOAD}.
+ * - `LengthOverflow`: the length field exceeds {@link PAYLOAD_BYTES_MAX}.
  * - `ChecksumMismatch`: the stored CRC-32C differs from the computed one.
  *
  * @since 0.1.0
@@ -86,14 +100,14 @@ const checksumMismatch: Decoded = Object.freeze({ _tag: "ChecksumMismatch" })
  * @since 0.1.0
  * @category utils
  */
-export const frameBytes = (payloadLength: number): number => payloadLength + Layout.OVERHEAD
+export const frameBytes = (payloadLength: number): number => payloadLength + Layout.OVERHEAD_BYTES
 
 /**
  * Writes the frame for `payload` into `target` at `offset` (header, payload, CRC) and returns the
  * bytes written, `frameBytes(payload.length)`. Allocates nothing.
  *
  * Preconditions, asserted (a violation is a bug in the caller, so it throws): `payload.length ≤
- * MAX_PAYLOAD` (callers check first and report `RecordTooLarge`), and `target` has room.
+ * PAYLOAD_BYTES_MAX` (callers check first and report `RecordTooLarge`), and `target` has room.
  *
  * @since 0.1.0
  * @category encoding
@@ -101,9 +115,9 @@ export const frameBytes = (payloadLength: number): number => payloadLength + Lay
 export const encodeInto = (target: Uint8Array, offset: number, payload: Uint8Array): number => {
   // byteLength, not length: a subclass may override `length`, and the copy below copies byteLength.
   const payloadLength = payload.byteLength
-  const frameLength = payloadLength + Layout.OVERHEAD
-  if (payloadLength > Layout.MAX_PAYLOAD) {
-    throw new RangeError(`Frame.encodeInto: payload of ${payloadLength} bytes exceeds MAX_PAYLOAD`)
+  const frameLength = payloadLength + Layout.OVERHEAD_BYTES
+  if (payloadLength > Layout.PAYLOAD_BYTES_MAX) {
+    throw new RangeError(`Frame.encodeInto: payload of ${payloadLength} bytes exceeds PAYLOAD_BYTES_MAX`)
   }
   if (!(Number.isInteger(offset) && offset >= 0 && offset + frameLength <= target.length)) {
     throw new RangeError(`Frame.encodeInto: ${frameLength} bytes at ${offset} do not fit in ${target.length}`)
@@ -130,17 +144,17 @@ export const encodeInto = (target: Uint8Array, offset: number, payload: Uint8Arr
  * @category encoding
  */
 export const encode = (payload: Uint8Array): Uint8Array => {
-  if (payload.length > Layout.MAX_PAYLOAD) {
-    throw new RangeError(`Frame.encode: payload of ${payload.length} bytes exceeds MAX_PAYLOAD`)
+  if (payload.length > Layout.PAYLOAD_BYTES_MAX) {
+    throw new RangeError(`Frame.encode: payload of ${payload.length} bytes exceeds PAYLOAD_BYTES_MAX`)
   }
-  const frame = new Uint8Array(payload.length + Layout.OVERHEAD)
+  const frame = new Uint8Array(payload.length + Layout.OVERHEAD_BYTES)
   encodeInto(frame, 0, payload)
   return frame
 }
 
 /**
  * Decodes the frame starting at `offset` in `bytes`, checking in fsys's order: fewer than 8 bytes
- * → `Truncated`; wrong magic → `BadMagic`; length > MAX_PAYLOAD → `LengthOverflow`; fewer than
+ * → `Truncated`; wrong magic → `BadMagic`; length > PAYLOAD_BYTES_MAX → `LengthOverflow`; fewer than
  * `12 + N` bytes → `Truncated`; CRC differs → `ChecksumMismatch`; else `Ok` with a zero-copy
  * payload view.
  *

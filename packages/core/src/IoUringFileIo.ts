@@ -39,14 +39,21 @@ import { make as makeNode } from "./internal/nodeFileIo/make.ts"
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_ENTRIES = 64
+export const ENTRIES_DEFAULT = 64
+
+/**
+ * @deprecated Use `ENTRIES_DEFAULT` (qualifiers come last: `_MIN`, `_MAX`, `_DEFAULT`).
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_ENTRIES = ENTRIES_DEFAULT
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Ring size (SQEs in flight), a power of two from 2 to 4096. Default `DEFAULT_ENTRIES`. */
+  /** Ring size (SQEs in flight), a power of two from 2 to 4096. Default `ENTRIES_DEFAULT`. */
   readonly entries?: number
   /** Overrides the `reason` the service reports (FileIoAuto says why it chose io_uring). */
   readonly reason?: string
@@ -96,7 +103,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
  * @category constructors
  */
 export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoError.IoError, Scope.Scope> =>
-  Effect.map(IoUring.make({ entries: options?.entries ?? DEFAULT_ENTRIES }), (ring) =>
+  Effect.map(IoUring.make({ entries: options?.entries ?? ENTRIES_DEFAULT }), (ring) =>
     fromRing(ring, options?.reason !== undefined ? { reason: options.reason } : undefined),
   )
 

@@ -190,7 +190,7 @@ const build = Effect.fnUntraced(function* (
       Effect.tap(() =>
         Effect.sync(() => {
           counters.appends++
-          counters.appendedBytes += payload.byteLength + Frame.OVERHEAD
+          counters.appendedBytes += payload.byteLength + Frame.OVERHEAD_BYTES
         }),
       ),
       Effect.mapError(poisoned),
@@ -216,7 +216,7 @@ const build = Effect.fnUntraced(function* (
       if (!(view instanceof Uint8Array)) return Effect.fail(view)
       const end = core.tryAppend(view)
       if (end === undefined) return appendSlow(view)
-      const frameBytes = view.byteLength + Frame.OVERHEAD
+      const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
       counters.appends++
       counters.appendedBytes += frameBytes
       return completed(end, frameBytes)
@@ -227,7 +227,7 @@ const build = Effect.fnUntraced(function* (
     if (closed) return closedError
     const view = checkPayload(payload)
     if (!(view instanceof Uint8Array)) return view
-    const frameBytes = view.byteLength + Frame.OVERHEAD
+    const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
     // A spent budget goes the Effect way, whose `completed` yields to the event loop.
     if (budgeted && (appendsSinceYield + 1 >= YIELD_AFTER_APPENDS || bytesSinceYield + frameBytes >= YIELD_AFTER_BYTES))
       return undefined
@@ -295,7 +295,7 @@ const build = Effect.fnUntraced(function* (
         return resume(Effect.flatMap(appendSlow(view), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd)))
       }
       counters.appends++
-      counters.appendedBytes += view.byteLength + Frame.OVERHEAD
+      counters.appendedBytes += view.byteLength + Frame.OVERHEAD_BYTES
       counters.syncRequests++
       groupCommit.resumeWhenDurable(end, resume)
     })

@@ -14,7 +14,7 @@ import { Data } from "effect"
 import type { IoError } from "@fsys/native"
 
 /**
- * A payload larger than `Frame.MAX_PAYLOAD`; nothing was reserved or written.
+ * A payload larger than `Frame.PAYLOAD_BYTES_MAX`; nothing was reserved or written.
  *
  * @since 0.1.0
  * @category errors

@@ -8,7 +8,7 @@
  * - a run of zeros followed by more bytes is a **hole** → `TruncatedHeader` at its start: nothing
  *   after a hole is replayed, so replay is always a prefix of what was appended;
  * - fewer than 8 bytes, or a frame running past the end of file → `TruncatedHeader` /
- *   `TruncatedPayload`; a bad magic, a length over `Frame.MAX_PAYLOAD`, a CRC mismatch →
+ *   `TruncatedPayload`; a bad magic, a length over `Frame.PAYLOAD_BYTES_MAX`, a CRC mismatch →
  *   `BadMagic` / `LengthOverflow` / `ChecksumMismatch`.
  *
  * `legacyGaps: true` also reads files written by fsys 1.1.0, whose Direct writer left zero gaps:

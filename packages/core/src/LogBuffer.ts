@@ -111,8 +111,8 @@ const toService = (core: LogBufferCore, path: string): LogBufferService => {
   const poisoned = (cause: AppendError): JournalPoisoned | JournalClosed | InvalidOptions =>
     cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause
   const tooLarge = (payload: Uint8Array) =>
-    payload.byteLength > Frame.MAX_PAYLOAD
-      ? new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
+    payload.byteLength > Frame.PAYLOAD_BYTES_MAX
+      ? new RecordTooLarge({ payloadBytes: payload.byteLength, maxPayloadBytes: Frame.PAYLOAD_BYTES_MAX })
       : undefined
   return LogBuffer.of({
     append: (payload) =>

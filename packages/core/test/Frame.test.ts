@@ -18,8 +18,11 @@ describe("Frame", () => {
   it("has fsys's constants", () => {
     expect(Frame.MAGIC).toBe(0x46535901)
     expect(Frame.HEADER_BYTES).toBe(8)
-    expect(Frame.OVERHEAD).toBe(12)
-    expect(Frame.MAX_PAYLOAD).toBe(2 ** 28 - 1)
+    expect(Frame.OVERHEAD_BYTES).toBe(12)
+    expect(Frame.PAYLOAD_BYTES_MAX).toBe(2 ** 28 - 1)
+    // The 0.1.0 names stay as deprecated aliases.
+    expect(Frame.OVERHEAD).toBe(Frame.OVERHEAD_BYTES)
+    expect(Frame.MAX_PAYLOAD).toBe(Frame.PAYLOAD_BYTES_MAX)
     expect(Frame.frameBytes(5)).toBe(17)
   })
 
@@ -71,9 +74,9 @@ describe("Frame", () => {
     expect(Frame.decode(new Uint8Array(8), 0)._tag).toBe("BadMagic")
     // Bad magic wins over a huge length; the length check comes before the "enough bytes" check.
     expect(Frame.decode(header(0x46535902, 0xffffffff), 0)._tag).toBe("BadMagic")
-    expect(Frame.decode(header(Frame.MAGIC, Frame.MAX_PAYLOAD + 1), 0)._tag).toBe("LengthOverflow")
+    expect(Frame.decode(header(Frame.MAGIC, Frame.PAYLOAD_BYTES_MAX + 1), 0)._tag).toBe("LengthOverflow")
     expect(Frame.decode(header(Frame.MAGIC, 0xffffffff), 0)._tag).toBe("LengthOverflow")
-    expect(Frame.decode(header(Frame.MAGIC, Frame.MAX_PAYLOAD), 0)._tag).toBe("Truncated")
+    expect(Frame.decode(header(Frame.MAGIC, Frame.PAYLOAD_BYTES_MAX), 0)._tag).toBe("Truncated")
     const corrupt = Frame.encode(hello)
     corrupt[16] ^= 1
     expect(Frame.decode(corrupt, 0)._tag).toBe("ChecksumMismatch")
@@ -136,8 +139,8 @@ describe("Frame", () => {
     expect(() => Frame.encodeInto(new Uint8Array(17), 1, hello)).toThrow(RangeError)
     expect(() => Frame.encodeInto(new Uint8Array(17), -1, hello)).toThrow(RangeError)
     expect(() => Frame.decode(helloFrame, -1)).toThrow(RangeError)
-    // A payload over MAX_PAYLOAD, without allocating 256 MiB: a view with a lying length.
-    const oversize = { length: Frame.MAX_PAYLOAD + 1 } as unknown as Uint8Array
+    // A payload over PAYLOAD_BYTES_MAX, without allocating 256 MiB: a view with a lying length.
+    const oversize = { length: Frame.PAYLOAD_BYTES_MAX + 1 } as unknown as Uint8Array
     expect(() => Frame.encode(oversize)).toThrow(RangeError)
     expect(() => Frame.encodeInto(new Uint8Array(16), 0, oversize)).toThrow(RangeError)
   })

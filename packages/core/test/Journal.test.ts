@@ -241,10 +241,10 @@ describe.each(modes)("Journal (%s)", (mode) => {
       yield* journal.sync
       const sizeBefore = NodeFs.statSync(path).size
       const next = yield* journal.nextLsn
-      const tooLarge = yield* Effect.flip(journal.append(new Uint8Array(Frame.MAX_PAYLOAD + 1)))
+      const tooLarge = yield* Effect.flip(journal.append(new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1)))
       assert.strictEqual(tooLarge._tag, "RecordTooLarge")
       const batchTooLarge = yield* Effect.flip(
-        journal.appendBatch([payloadFor(1, 1, 10), new Uint8Array(Frame.MAX_PAYLOAD + 1)]),
+        journal.appendBatch([payloadFor(1, 1, 10), new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1)]),
       )
       assert.strictEqual(batchTooLarge._tag, "RecordTooLarge")
       const notBytes = yield* Effect.flip(journal.append("text" as unknown as Uint8Array))

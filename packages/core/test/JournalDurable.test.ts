@@ -81,7 +81,7 @@ describe.each(modes)("Journal.appendDurable (%s)", (mode) => {
       const journal = yield* Journal.open(path, small)
       yield* journal.appendDurable(payloadFor(1, 0, 10))
       const next = yield* journal.nextLsn
-      const tooLarge = yield* Effect.flip(journal.appendDurable(new Uint8Array(Frame.MAX_PAYLOAD + 1)))
+      const tooLarge = yield* Effect.flip(journal.appendDurable(new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1)))
       assert.strictEqual(tooLarge._tag, "RecordTooLarge")
       const notBytes = yield* Effect.flip(journal.appendDurable("text" as unknown as Uint8Array))
       assert.strictEqual(notBytes._tag, "InvalidOptions")
@@ -206,7 +206,7 @@ describe("Promise API: append placed synchronously, appendDurable and syncThroug
             (error: unknown) => error,
           )
         const found = {
-          tooLarge: await caught(journal.appendDurable(new Uint8Array(Frame.MAX_PAYLOAD + 1))),
+          tooLarge: await caught(journal.appendDurable(new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1))),
           notBytes: await caught(journal.append("text" as unknown as Uint8Array)),
           notBytesDurable: await caught(journal.appendDurable({ length: 3 } as unknown as Uint8Array)),
           closed: undefined as unknown,

@@ -129,7 +129,7 @@ describe("JournalReader.scan", () => {
         ["CRC cut", Frame.encode(payload(7, 10)).subarray(0, 21), "TruncatedPayload"],
         ["bad magic", Uint8Array.from([0x46, 0x53, 0x59, 0x02, 0, 0, 0, 0, 1, 2, 3, 4]), "BadMagic"],
         [
-          "length > MAX_PAYLOAD",
+          "length > PAYLOAD_BYTES_MAX",
           Uint8Array.from([0x46, 0x53, 0x59, 0x01, 0xff, 0xff, 0xff, 0x7f, 1]),
           "LengthOverflow",
         ],
@@ -393,7 +393,7 @@ describe("JournalReader.survey (damage reporting)", () => {
     Effect.gen(function* () {
       const bytes = frames(...many)
       const bad = 100
-      bytes[lsnOf(bad) + Frame.OVERHEAD] ^= 0x10
+      bytes[lsnOf(bad) + Frame.OVERHEAD_BYTES] ^= 0x10
       const result = yield* survey(yield* journalFile(bytes))
       assert.deepStrictEqual([result.records, result.cleanEnd, result.tailState], [bad, lsnOf(bad), "ChecksumMismatch"])
       assert.deepStrictEqual(result.damage, {

@@ -54,7 +54,7 @@ describe("@fsys/core/promise", () => {
     const journal = await openJournal(path, { mode: "buffered" })
     expect(journal.info().mode).toBe("buffered")
     const first = await journal.append(encoder.encode("hello"))
-    expect(first).toBe(Frame.OVERHEAD + 5)
+    expect(first).toBe(Frame.OVERHEAD_BYTES + 5)
     await journal.syncThrough(first)
     expect(journal.syncedLsn()).toBeGreaterThanOrEqual(first)
     const last = await journal.appendBatch(["a", "bb"].map((word) => encoder.encode(word)))
@@ -92,7 +92,7 @@ describe("@fsys/core/promise", () => {
     const beyond = await rejection(journal.syncThrough(journal.nextLsn() + 1))
     expect(beyond).toBeInstanceOf(LsnOutOfRange)
 
-    const tooLarge = await rejection(journal.append(new Uint8Array(Frame.MAX_PAYLOAD + 1)))
+    const tooLarge = await rejection(journal.append(new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1)))
     expect(tooLarge).toBeInstanceOf(RecordTooLarge)
 
     await journal.close()

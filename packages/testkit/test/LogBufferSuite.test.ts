@@ -221,10 +221,10 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
     60_000,
   )
 
-  it.live("a payload over Frame.MAX_PAYLOAD is refused before anything is reserved", () =>
+  it.live("a payload over Frame.PAYLOAD_BYTES_MAX is refused before anything is reserved", () =>
     withBuffer((buffer) =>
       Effect.gen(function* () {
-        const error = yield* Effect.flip(buffer.append(new Uint8Array(Frame.MAX_PAYLOAD + 1)))
+        const error = yield* Effect.flip(buffer.append(new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1)))
         assert.strictEqual(error._tag, "RecordTooLarge")
         assert.strictEqual(yield* buffer.nextLsn, 0)
       }),

@@ -88,7 +88,7 @@ export const inspect = Effect.fn("fsys.inspect")(function* (path: string, legacy
     fileSizeBytes: scan.fileSize,
     records,
     payloadBytes,
-    frameBytes: payloadBytes + records * Frame.OVERHEAD,
+    frameBytes: payloadBytes + records * Frame.OVERHEAD_BYTES,
     firstLsn,
     lastLsn,
     cleanEnd: scan.cleanEnd,

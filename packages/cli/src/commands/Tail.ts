@@ -51,9 +51,9 @@ const hex = (payload: Uint8Array): string =>
   Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("hex")
 
 /** A bound on `--lines` (the ring of LSNs it keeps). */
-const MAX_LINES = 10_000_000
+const LINES_MAX = 10_000_000
 /** Records printed when neither `--lines` nor `--from` is given (tail(1)'s default). */
-export const DEFAULT_LINES = 10
+export const LINES_DEFAULT = 10
 
 /** Control characters would break the one-record-per-line output: escape them. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -108,10 +108,10 @@ const findStart = <S extends { readonly cleanEnd: number }, E, R>(
     if (Option.isSome(lines) && Option.isSome(from)) {
       return yield* Failure.usage("--from and --lines are exclusive (--from 0 prints every record)")
     }
-    if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= MAX_LINES)) {
-      return yield* Failure.usage(`--lines must be in [0, ${MAX_LINES}]`)
+    if (Option.isSome(lines) && !(lines.value >= 0 && lines.value <= LINES_MAX)) {
+      return yield* Failure.usage(`--lines must be in [0, ${LINES_MAX}]`)
     }
-    const keep = Option.isSome(from) ? 0 : Option.getOrElse(lines, () => DEFAULT_LINES)
+    const keep = Option.isSome(from) ? 0 : Option.getOrElse(lines, () => LINES_DEFAULT)
     const fromLsn = Option.getOrUndefined(from)
     const ring = new Float64Array(Math.max(1, keep))
     let seen = 0
@@ -236,7 +236,7 @@ export const command = Command.make(
     ),
     lines: Flag.Int("lines").pipe(
       Flag.withAlias("n"),
-      Flag.withDescription(`Print the last N records (default: ${DEFAULT_LINES}; with --follow: then keep following)`),
+      Flag.withDescription(`Print the last N records (default: ${LINES_DEFAULT}; with --follow: then keep following)`),
       Flag.optional,
     ),
     legacyGaps: legacyGapsFlag,
@@ -267,7 +267,7 @@ export const command = Command.make(
     }).pipe(Effect.mapError(Failure.fromError)),
 ).pipe(
   Command.withDescription(
-    `Print records (utf8, hex or json): the last ${DEFAULT_LINES} by default, -n N, or --from LSN; ` +
+    `Print records (utf8, hex or json): the last ${LINES_DEFAULT} by default, -n N, or --from LSN; ` +
       "--follow prints records as they reach the file (not necessarily durable), across rotations on a segmented " +
       "journal's directory, whose records print with global LSNs. Exit 1 on a damaged journal",
   ),

@@ -16,7 +16,7 @@ const layout = (payloads: ReadonlyArray<Uint8Array>) => {
   let lsn = 0
   for (const payload of payloads) {
     records.push({ lsn, payload })
-    lsn += payload.length + Frame.OVERHEAD
+    lsn += payload.length + Frame.OVERHEAD_BYTES
   }
   return { records, end: lsn }
 }

@@ -1,7 +1,7 @@
 /**
  * `limit`: the ceiling of a durable workload on this disk in this minute. It writes and
  * fdatasyncs exactly the bytes our journal writes per round — the same frames (record size +
- * `Frame.OVERHEAD`), as many records per round as the journal's rounds hold in that workload
+ * `Frame.OVERHEAD_BYTES`), as many records per round as the journal's rounds hold in that workload
  * (`producers` for closed-loop producers, `batchSize` for batches), at consecutive offsets of a
  * file preallocated the way the journal preallocates (zeros written ahead) — with the leanest loop
  * there is: one `pwrite` and one `fdatasync` per round through node:fs's callback API (no promise,

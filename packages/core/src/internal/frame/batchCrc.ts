@@ -35,13 +35,13 @@ const native = Native.crc32c
 /**
  * Writes the frame for `payload` at `offset` except its CRC (the four bytes after the payload
  * are left as they are) and returns the frame's length. The caller checked the payload length
- * (≤ `MAX_PAYLOAD`) and that the frame fits; asserted here all the same, since a frame written
+ * (≤ `PAYLOAD_BYTES_MAX`) and that the frame fits; asserted here all the same, since a frame written
  * past the end of a slot would corrupt the other one.
  */
 export const encodeWithoutCrc = (target: Uint8Array, offset: number, payload: Uint8Array): number => {
   const payloadLength = payload.byteLength
-  const frameLength = payloadLength + Layout.OVERHEAD
-  if (!(payloadLength <= Layout.MAX_PAYLOAD && offset >= 0 && offset + frameLength <= target.length)) {
+  const frameLength = payloadLength + Layout.OVERHEAD_BYTES
+  if (!(payloadLength <= Layout.PAYLOAD_BYTES_MAX && offset >= 0 && offset + frameLength <= target.length)) {
     throw new RangeError(`encodeWithoutCrc: ${frameLength} bytes at ${offset} do not fit in ${target.length}`)
   }
   Layout.writeU32BE(target, offset + Layout.MAGIC_OFFSET, Layout.MAGIC)
@@ -61,11 +61,11 @@ export const fillCrcs = (bytes: Uint8Array, fromOffset: number, toOffset: number
   }
   let offset = fromOffset
   let frames = 0
-  // Bounded by the range: every step advances by at least OVERHEAD bytes.
+  // Bounded by the range: every step advances by at least OVERHEAD_BYTES bytes.
   while (offset < toOffset) {
     const payloadLength = Layout.readU32LE(bytes, offset + Layout.LENGTH_OFFSET)
     const crcOffset = offset + Layout.HEADER_BYTES + payloadLength
-    if (payloadLength > Layout.MAX_PAYLOAD || crcOffset + Layout.TRAILER_BYTES > toOffset) {
+    if (payloadLength > Layout.PAYLOAD_BYTES_MAX || crcOffset + Layout.TRAILER_BYTES > toOffset) {
       return violated(`no whole frame at ${offset} before ${toOffset}`)
     }
     const crc =

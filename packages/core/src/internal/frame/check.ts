@@ -12,7 +12,7 @@ import * as Layout from "./layout.ts"
 export const TRUNCATED_HEADER = -1
 /** The first four bytes are not the v1 magic. */
 export const BAD_MAGIC = -2
-/** The length field exceeds `MAX_PAYLOAD`. */
+/** The length field exceeds `PAYLOAD_BYTES_MAX`. */
 export const LENGTH_OVERFLOW = -3
 /** A valid header, but `endIndex` comes before the frame's end (`declaredLength` says where). */
 export const TRUNCATED_PAYLOAD = -4
@@ -20,7 +20,7 @@ export const TRUNCATED_PAYLOAD = -4
 export const CHECKSUM_MISMATCH = -5
 
 /**
- * The frame's total length (≥ `OVERHEAD`) when `bytes[offset, endIndex)` starts with a complete,
+ * The frame's total length (≥ `OVERHEAD_BYTES`) when `bytes[offset, endIndex)` starts with a complete,
  * valid frame; otherwise one of the negative codes above, decided in fsys's order: header
  * truncated → bad magic → length overflow → payload truncated → checksum mismatch.
  * The caller guarantees `0 ≤ offset` and `endIndex ≤ bytes.length`.
@@ -30,8 +30,8 @@ export const checkAt = (bytes: Uint8Array, offset: number, endIndex: number): nu
   if (available < Layout.HEADER_BYTES) return TRUNCATED_HEADER
   if (Layout.readU32BE(bytes, offset + Layout.MAGIC_OFFSET) !== Layout.MAGIC) return BAD_MAGIC
   const payloadLength = Layout.readU32LE(bytes, offset + Layout.LENGTH_OFFSET)
-  if (payloadLength > Layout.MAX_PAYLOAD) return LENGTH_OVERFLOW
-  const frameLength = payloadLength + Layout.OVERHEAD
+  if (payloadLength > Layout.PAYLOAD_BYTES_MAX) return LENGTH_OVERFLOW
+  const frameLength = payloadLength + Layout.OVERHEAD_BYTES
   if (available < frameLength) return TRUNCATED_PAYLOAD
   const crcOffset = offset + Layout.HEADER_BYTES + payloadLength
   if (Layout.readU32LE(bytes, crcOffset) !== Crc32c.computeRange(bytes, offset, crcOffset)) return CHECKSUM_MISMATCH

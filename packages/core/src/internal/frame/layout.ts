@@ -20,9 +20,9 @@ export const MAGIC_OFFSET = 0
 export const LENGTH_OFFSET = 4
 export const HEADER_BYTES = 8
 export const TRAILER_BYTES = 4
-export const OVERHEAD = HEADER_BYTES + TRAILER_BYTES
+export const OVERHEAD_BYTES = HEADER_BYTES + TRAILER_BYTES
 /** 2^28 − 1: a length field above this is corrupt, never a record (fsys's limit). */
-export const MAX_PAYLOAD = 2 ** 28 - 1
+export const PAYLOAD_BYTES_MAX = 2 ** 28 - 1
 
 /** Unsigned little-endian u32 at `offset`; the caller guarantees 4 bytes are there. */
 export const readU32LE = (bytes: Uint8Array, offset: number): number =>
@@ -49,7 +49,7 @@ export const writeU32BE = (bytes: Uint8Array, offset: number, value: number): vo
 /**
  * The payload length a header at `offset` declares, when at least a header's worth of bytes is
  * there and the magic matches; `-1` otherwise. Readers use it to learn how many bytes a frame
- * needs before they have them all. The value may exceed `MAX_PAYLOAD` (the decoder rejects it).
+ * needs before they have them all. The value may exceed `PAYLOAD_BYTES_MAX` (the decoder rejects it).
  */
 export const declaredLength = (bytes: Uint8Array, offset: number, endIndex: number): number =>
   endIndex - offset >= HEADER_BYTES && readU32BE(bytes, offset + MAGIC_OFFSET) === MAGIC

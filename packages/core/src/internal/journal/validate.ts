@@ -1,6 +1,6 @@
 /**
  * The journal's input checks, before anything is reserved or written (bad input changes nothing
- * on disk): a payload must be a plain, attached `Uint8Array` view of at most `Frame.MAX_PAYLOAD`
+ * on disk): a payload must be a plain, attached `Uint8Array` view of at most `Frame.PAYLOAD_BYTES_MAX`
  * bytes; a batch is checked into a private array, so the caller cannot swap an element after its
  * check.
  *
@@ -18,8 +18,8 @@ const VALIDATE_PER_TURN = 16 * 1024
 export const checkPayload = (payload: Uint8Array): Uint8Array | JournalError => {
   const view = plainView(payload)
   if (view instanceof InvalidOptions) return view
-  if (view.byteLength > Frame.MAX_PAYLOAD) {
-    return new RecordTooLarge({ payloadBytes: view.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
+  if (view.byteLength > Frame.PAYLOAD_BYTES_MAX) {
+    return new RecordTooLarge({ payloadBytes: view.byteLength, maxPayloadBytes: Frame.PAYLOAD_BYTES_MAX })
   }
   return view
 }
@@ -38,7 +38,7 @@ export const validateBatch = (
     for (let i = from; i < to; i++) {
       const view = checkPayload(payloads[i]!)
       if (!(view instanceof Uint8Array)) return view
-      bytes += view.byteLength + Frame.OVERHEAD
+      bytes += view.byteLength + Frame.OVERHEAD_BYTES
       accepted.push(view)
     }
     return bytes

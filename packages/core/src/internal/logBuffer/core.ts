@@ -145,7 +145,7 @@ export class LogBufferCore {
     return state.place(payload)
   }
 
-  /** Appends one record (caller checked `payload.byteLength <= Frame.MAX_PAYLOAD`). */
+  /** Appends one record (caller checked `payload.byteLength <= Frame.PAYLOAD_BYTES_MAX`). */
   append(payload: Uint8Array): Effect.Effect<number, AppendError> {
     return Effect.suspend(() => {
       const end = this.tryAppend(payload)

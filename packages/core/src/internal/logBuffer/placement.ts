@@ -43,7 +43,7 @@ const placeMany = (state: SlotState, payloads: ReadonlyArray<Uint8Array>, fromIn
     const payload = payloads[index]!
     // A detached view reads as empty: never place it as an empty record (the caller fails).
     if (payload.byteLength === 0 && isDetached(payload)) break
-    const endBytes = activeBytes + payload.byteLength + Frame.OVERHEAD
+    const endBytes = activeBytes + payload.byteLength + Frame.OVERHEAD_BYTES
     if (endBytes > state.capacityBytes || (index > fromIndex && endBytes - startBytes > BATCH_BYTES_PER_TURN_MAX)) {
       break
     }
@@ -114,7 +114,7 @@ export const placeSlow = (
   payload: Uint8Array,
   owner: boolean,
 ): Effect.Effect<number, AppendError> => {
-  if (state.isOversize(payload.byteLength + Frame.OVERHEAD)) return placeOversize(state, payload, owner)
+  if (state.isOversize(payload.byteLength + Frame.OVERHEAD_BYTES)) return placeOversize(state, payload, owner)
   const payloadBytes = payload.byteLength
   return Effect.gen(function* () {
     // Each turn appends, seals (after which the frame fits: the carry is < 1 sector and the

@@ -138,7 +138,7 @@ export class SlotState {
 
   /** Encodes into the active slot if the frame fits there (its CRC comes later); returns its end LSN. */
   place(payload: Uint8Array): number | undefined {
-    if (this.activeBytes + payload.byteLength + Frame.OVERHEAD > this.capacityBytes) return undefined
+    if (this.activeBytes + payload.byteLength + Frame.OVERHEAD_BYTES > this.capacityBytes) return undefined
     this.activeBytes += BatchCrc.encodeWithoutCrc(this.slots[this.active]!, this.activeBytes, payload)
     this.boundUnfilled()
     return this.baseLsn + this.activeBytes

@@ -15,7 +15,7 @@ import * as NodeFs from "node:fs"
 import { IoError } from "@fsys/native"
 
 /** create ⇄ "already exists" ⇄ "deleted meanwhile" races are retried at most this many times. */
-export const MAX_OPEN_ATTEMPTS = 4
+export const OPEN_ATTEMPTS_MAX = 4
 /** Mode of files this layer creates (before umask). */
 export const CREATE_MODE = 0o644
 
@@ -58,14 +58,14 @@ export const openPath = (
     NodeFs.open(path, flags, (error, fd) => {
       if (error === null) return rejectDirectory(fd, false, path, done)
       // Removed between our O_EXCL create failing and this open: try creating again.
-      if (options.create && error.code === "ENOENT" && attempt < MAX_OPEN_ATTEMPTS) return create(attempt + 1)
+      if (options.create && error.code === "ENOENT" && attempt < OPEN_ATTEMPTS_MAX) return create(attempt + 1)
       done(fail(error, "open", path), undefined)
     })
 
   const create = (attempt: number): void =>
     NodeFs.open(path, access | O_CREAT | O_EXCL, CREATE_MODE, (error, createdFd) => {
       if (error !== null) {
-        if (error.code === "EEXIST" && attempt < MAX_OPEN_ATTEMPTS) return openExisting(attempt + 1)
+        if (error.code === "EEXIST" && attempt < OPEN_ATTEMPTS_MAX) return openExisting(attempt + 1)
         return done(fail(error, "open", path), undefined)
       }
       if (!options.direct) return rejectDirectory(createdFd, true, path, done)

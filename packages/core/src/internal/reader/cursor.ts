@@ -221,7 +221,7 @@ const stopAtBadFrame = (
       return stop(cursor, "ChecksumMismatch", position)
     default: {
       // TRUNCATED_PAYLOAD: past the end of the file, or only past the end of the window.
-      const wanted = Layout.readU32LE(cursor.window, index + Layout.LENGTH_OFFSET) + Layout.OVERHEAD
+      const wanted = Layout.readU32LE(cursor.window, index + Layout.LENGTH_OFFSET) + Layout.OVERHEAD_BYTES
       if (wanted > available) return stop(cursor, "TruncatedPayload", position)
       return need(cursor, position, wanted)
     }

@@ -119,7 +119,7 @@ const findFrame = Effect.fnUntraced(function* (search: Search, from: number) {
   const { window, fileEnd } = search
   let windowStart = from
   // Bounded: each window advances `windowStart` by ≥ 1 byte (a window holds ≥ a header).
-  while (windowStart + Layout.OVERHEAD <= fileEnd) {
+  while (windowStart + Layout.OVERHEAD_BYTES <= fileEnd) {
     const wanted = Math.min(window.length, fileEnd - windowStart)
     const windowEnd = yield* search.fileIo.readAt(search.handle, window.subarray(0, wanted), windowStart)
     if (windowEnd < Layout.HEADER_BYTES) return NOT_FOUND
@@ -127,8 +127,8 @@ const findFrame = Effect.fnUntraced(function* (search: Search, from: number) {
     for (let index = 0; index <= lastCandidate; index++) {
       if (window[index] !== MAGIC_FIRST_BYTE) continue
       const length = Layout.declaredLength(window, index, windowEnd)
-      if (length < 0 || length > Layout.MAX_PAYLOAD) continue
-      const frameBytes = length + Layout.OVERHEAD
+      if (length < 0 || length > Layout.PAYLOAD_BYTES_MAX) continue
+      const frameBytes = length + Layout.OVERHEAD_BYTES
       const at = windowStart + index
       if (at + frameBytes > fileEnd) continue
       if (search.checkBytesLeft < frameBytes) return OUT_OF_BUDGET
@@ -157,7 +157,7 @@ export const surveyAfter = (
 ): Effect.Effect<Damage, IoError.IoError> =>
   Effect.gen(function* () {
     const fileEnd = scan.fileSize
-    const bufferBytes = Math.max(Layout.OVERHEAD, Math.min(Cursor.CHUNK_BYTES, fileEnd - scan.cleanEnd))
+    const bufferBytes = Math.max(Layout.OVERHEAD_BYTES, Math.min(Cursor.CHUNK_BYTES, fileEnd - scan.cleanEnd))
     const search: Search = {
       fileIo,
       handle,

@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import type { IoError } from "@fsys/native"
 import type * as FileIo from "../../FileIo.ts"
 import * as Frame from "../../Frame.ts"
-import { declaredLength, HEADER_BYTES, MAX_PAYLOAD, OVERHEAD } from "../frame/layout.ts"
+import { declaredLength, HEADER_BYTES, PAYLOAD_BYTES_MAX, OVERHEAD_BYTES } from "../frame/layout.ts"
 import { type SparseIndex, STRIDE_BYTES } from "./sparseIndex.ts"
 
 /** One stride plus a typical record: a lookup normally needs one read. */
@@ -61,8 +61,9 @@ export const readLocal = (
           if (windowLength < HEADER_BYTES) return missing(`the file ends at offset ${position + windowLength}`)
         }
         const length = declaredLength(window, position - windowStart, windowLength)
-        if (length < 0 || length > MAX_PAYLOAD) return missing(`no frame at offset ${position} while walking to it`)
-        position += length + OVERHEAD
+        if (length < 0 || length > PAYLOAD_BYTES_MAX)
+          return missing(`no frame at offset ${position} while walking to it`)
+        position += length + OVERHEAD_BYTES
       }
       if (position !== localLsn) return missing(`it falls inside the record at an earlier LSN (next start ${position})`)
       let at = localLsn - windowStart
@@ -73,8 +74,8 @@ export const readLocal = (
         if ((yield* io.readAt(handle, header, localLsn)) === HEADER_BYTES)
           length = declaredLength(header, 0, HEADER_BYTES)
       }
-      if (length < 0 || length > MAX_PAYLOAD) return missing("no frame header there")
-      const frameBytes = length + OVERHEAD
+      if (length < 0 || length > PAYLOAD_BYTES_MAX) return missing("no frame header there")
+      const frameBytes = length + OVERHEAD_BYTES
       if (localLsn + frameBytes > localEnd) return missing("the frame runs past the segment's valid end")
       let frame = window.subarray(at, at + frameBytes)
       if (at + frameBytes > windowLength) {

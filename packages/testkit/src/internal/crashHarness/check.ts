@@ -62,7 +62,7 @@ export const checkRecovery = (expect: Expectation, recovered: ReadonlyArray<Jour
     const { lsn, payload } = recovered[index] as JournalRecord
     lsns.add(lsn)
     if (lsn !== position) report(`record ${index} starts at ${lsn}, expected ${position} (hole or overlap)`)
-    position = lsn + Frame.OVERHEAD + payload.length
+    position = lsn + Frame.OVERHEAD_BYTES + payload.length
     if (lsn < expect.startLsn) {
       const before = expect.base[index]
       if (before === undefined || before.lsn !== lsn || !sameBytes(before.payload, payload)) {

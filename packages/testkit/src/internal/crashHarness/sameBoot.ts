@@ -81,7 +81,7 @@ const poisonThenEnd = Effect.fnUntraced(function* (
     )
     const appended = yield* Effect.result(handle.append(payload))
     if (appended._tag === "Failure") break
-    model.acked.set(appended.success - payload.length - Frame.OVERHEAD, payload)
+    model.acked.set(appended.success - payload.length - Frame.OVERHEAD_BYTES, payload)
   }
   yield* Effect.exit(handle.sync.pipe(Effect.timeoutOption(context.timeout)))
   yield* disk.clearFaults
@@ -110,7 +110,7 @@ const appendB = Effect.fnUntraced(function* (
       context.fail(`append after the same-boot reopen failed: ${appended.failure._tag}`)
       return undefined
     }
-    model.acked.set(appended.success - payload.length - Frame.OVERHEAD, payload)
+    model.acked.set(appended.success - payload.length - Frame.OVERHEAD_BYTES, payload)
     end = appended.success
   }
   const synced = yield* Effect.exit(journal.syncThrough(end).pipe(Effect.timeoutOption(context.timeout)))

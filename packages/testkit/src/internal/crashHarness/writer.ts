@@ -54,12 +54,12 @@ const ackBatch = (epoch: EpochWriters, payloads: ReadonlyArray<Uint8Array>, retu
     let end = returnedEnd
     for (let index = payloads.length - 1; index >= 0; index--) {
       const payload = payloads[index] as Uint8Array
-      epoch.model.acked.set(end - payload.length - Frame.OVERHEAD, payload)
-      end -= payload.length + Frame.OVERHEAD
+      epoch.model.acked.set(end - payload.length - Frame.OVERHEAD_BYTES, payload)
+      end -= payload.length + Frame.OVERHEAD_BYTES
     }
   } else {
     const last = payloads[payloads.length - 1] as Uint8Array
-    epoch.model.acked.set(returnedEnd - last.length - Frame.OVERHEAD, last)
+    epoch.model.acked.set(returnedEnd - last.length - Frame.OVERHEAD_BYTES, last)
   }
 }
 
@@ -84,7 +84,7 @@ const operation = Effect.fnUntraced(function* (epoch: EpochWriters, writer: Writ
     // stay a gapless sequence (the check's writer-order invariant).
     if (result === undefined) return "stop"
     if (result._tag === "Failure") return stopOn("append", result.failure)
-    model.acked.set(result.success - payload.length - Frame.OVERHEAD, payload)
+    model.acked.set(result.success - payload.length - Frame.OVERHEAD_BYTES, payload)
     writer.ends.push(result.success)
     run.appended++
   } else if (draw < 60 && run.useBatches) {

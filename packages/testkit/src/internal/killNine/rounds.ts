@@ -59,7 +59,7 @@ export const parseWriterLog = (lines: ReadonlyArray<string>, epoch: number): Wri
       }
       case "A": {
         const payload = Generators.record({ epoch, writer: number(1), sequence: number(2) }, number(3))
-        acked.set(number(4) - payload.length - Frame.OVERHEAD, payload)
+        acked.set(number(4) - payload.length - Frame.OVERHEAD_BYTES, payload)
         appended++
         break
       }
