@@ -76,18 +76,8 @@ const ALLOWED: ReadonlyArray<Allowance> = [
   },
   {
     rule: "function-lines",
-    path: "packages/core/src/internal/nodeFileIo/make.ts",
-    reason: "helper direct owns the Node layer this session (branch s3-direct); a 91-line service literal",
-  },
-  {
-    rule: "function-lines",
     path: "packages/core/src/SegmentedJournal.ts",
     reason: "helper segments owns the segmented journal this session (branch s3-segments)",
-  },
-  {
-    rule: "function-lines",
-    path: "packages/cli/src/internal/segmented.ts",
-    reason: "helper segments owns the CLI's segmented support this session (branch s3-segments)",
   },
   {
     rule: "scripts",

@@ -170,6 +170,30 @@ const readControls = Effect.fnUntraced(function* (path: string) {
   return { checkpoint: typeof decoded === "string" ? null : (decoded ?? null), fault, truncateIntent }
 })
 
+/** One segment's part of the report, its LSNs made global. */
+const segmentReport = (
+  name: string,
+  baseLsn: number,
+  sealed: boolean,
+  scan: JournalReader.SurveyResult,
+): SegmentReport => ({
+  name,
+  baseLsn,
+  endLsn: baseLsn + scan.cleanEnd,
+  bytes: scan.fileSize,
+  sealed,
+  records: scan.records,
+  tailState: scan.tailState,
+  ...(scan.damage === undefined ? {} : { damage: globalDamage(Damage.report(scan.damage), baseLsn) }),
+})
+
+/** The fault of a segment whose scan did not end clean: a damaged sealed segment or tail. */
+const tailFault = (segment: SegmentReport): Fault => ({
+  file: segment.name,
+  reason: segment.sealed ? "SealedSegmentDamaged" : "DamagedTail",
+  message: `${segment.sealed ? "damaged sealed segment" : "damaged tail"} (${segment.tailState} at ${segment.endLsn})`,
+})
+
 /**
  * Surveys every segment of `path` (names from `listSegments`). `onRecord` sees the records of
  * the valid prefix only, with global LSNs; segments after the first damage are still surveyed
@@ -210,24 +234,11 @@ export const survey = Effect.fn("fsys.segmented.survey")(function* (
         onRecord(baseLsn + lsn, payload)
       },
     })
-    const segment: SegmentReport = {
-      name,
-      baseLsn,
-      endLsn: baseLsn + scan.cleanEnd,
-      bytes: scan.fileSize,
-      sealed,
-      records: scan.records,
-      tailState: scan.tailState,
-      ...(scan.damage === undefined ? {} : { damage: globalDamage(Damage.report(scan.damage), baseLsn) }),
-    }
+    const segment = segmentReport(name, baseLsn, sealed, scan)
     segments.push(segment)
     if (counting) cleanEnd = segment.endLsn
     if (scan.tailState !== "CleanEnd") {
-      faults.push({
-        file: name,
-        reason: sealed ? "SealedSegmentDamaged" : "DamagedTail",
-        message: `${sealed ? "damaged sealed segment" : "damaged tail"} (${scan.tailState} at ${segment.endLsn})`,
-      })
+      faults.push(tailFault(segment))
       inPrefix = false
     }
   }

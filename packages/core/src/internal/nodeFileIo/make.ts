@@ -182,6 +182,42 @@ const makeDirectory = (directoryPath: string): Effect.Effect<boolean, IoError.Io
     })
   })
 
+/** fsync(2) of a directory (open O_DIRECTORY, fsync, close), so a created or renamed entry is durable. */
+const syncDirectory = (directoryPath: string): Effect.Effect<void, IoError.IoError> =>
+  Effect.callback<void, IoError.IoError>((resume) => {
+    const failed = (error: unknown, syscall: string) =>
+      resume(Effect.fail(IoError.fromNodeError(error, syscall, directoryPath)))
+    NodeFs.open(directoryPath, NodeFs.constants.O_RDONLY | NodeFs.constants.O_DIRECTORY, (openError, fd) => {
+      if (openError !== null) return failed(openError, "open")
+      NodeFs.fsync(fd, (syncError) =>
+        NodeFs.close(fd, (closeError) => {
+          if (syncError !== null) return failed(syncError, "fsync")
+          if (closeError !== null) return failed(closeError, "close")
+          resume(Effect.void)
+        }),
+      )
+    })
+  })
+
+/** unlink(2) on the threadpool. */
+const removePath = (path: string): Effect.Effect<void, IoError.IoError> =>
+  Effect.callback<void, IoError.IoError>((resume) => {
+    NodeFs.unlink(path, (error) =>
+      resume(error === null ? Effect.void : Effect.fail(IoError.fromNodeError(error, "unlink", path))),
+    )
+  })
+
+/** fstat(2)'s size of an open file. */
+const sizeOf = (handle: Handle): Effect.Effect<number, IoError.IoError> =>
+  onFile<number>(handle, "fstat", (file, done) =>
+    NodeFs.fstat(file.fd, (error, stats) =>
+      done(
+        error === null ? undefined : IoError.fromNodeError(error, "fstat", file.path),
+        error === null ? stats.size : 0,
+      ),
+    ),
+  )
+
 /**
  * The Node `FileIo` service. Synchronous and cheap: acquires nothing until an operation runs.
  *
@@ -214,21 +250,7 @@ export const make = (): FileIoService => ({
 
   sync: (handle) => onFile<void>(handle, "fsync", (file, done) => NodeFs.fsync(file.fd, nodeDone(file, "fsync", done))),
 
-  syncDirectory: (directoryPath) =>
-    Effect.callback<void, IoError.IoError>((resume) => {
-      const failed = (error: unknown, syscall: string) =>
-        resume(Effect.fail(IoError.fromNodeError(error, syscall, directoryPath)))
-      NodeFs.open(directoryPath, NodeFs.constants.O_RDONLY | NodeFs.constants.O_DIRECTORY, (openError, fd) => {
-        if (openError !== null) return failed(openError, "open")
-        NodeFs.fsync(fd, (syncError) =>
-          NodeFs.close(fd, (closeError) => {
-            if (syncError !== null) return failed(syncError, "fsync")
-            if (closeError !== null) return failed(closeError, "close")
-            resume(Effect.void)
-          }),
-        )
-      })
-    }),
+  syncDirectory,
 
   truncate: (handle, sizeBytes) => {
     if (!isByteOffset(sizeBytes)) return Effect.fail(invalidArgument("ftruncate", handle.path, `size ${sizeBytes}`))
@@ -243,15 +265,7 @@ export const make = (): FileIoService => ({
       Libc.fallocate(file.fd, mode === "extend" ? 0 : Libc.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes, file.path),
     ),
 
-  size: (handle) =>
-    onFile<number>(handle, "fstat", (file, done) =>
-      NodeFs.fstat(file.fd, (error, stats) =>
-        done(
-          error === null ? undefined : IoError.fromNodeError(error, "fstat", file.path),
-          error === null ? stats.size : 0,
-        ),
-      ),
-    ),
+  size: sizeOf,
 
   // LOCK_NB never waits: Libc runs it synchronously (≈ 0.2 µs), Busy when held elsewhere.
   lock: (handle) =>
@@ -259,12 +273,7 @@ export const make = (): FileIoService => ({
 
   directAlignment: (handle) => onFileEffect(handle, "statx", (file) => Alignment.ofDescriptor(file.fd)),
 
-  remove: (path) =>
-    Effect.callback<void, IoError.IoError>((resume) => {
-      NodeFs.unlink(path, (error) =>
-        resume(error === null ? Effect.void : Effect.fail(IoError.fromNodeError(error, "unlink", path))),
-      )
-    }),
+  remove: removePath,
 
   rename: renamePath,
 
