@@ -131,6 +131,16 @@ export const logPathFrom: (argv: ReadonlyArray<string>) => string | undefined = 
 export const JOURNAL_WRITER_SCRIPT: string = Rounds.JOURNAL_WRITER_SCRIPT
 
 /**
+ * The packaged segmented journal writer child (`--dir <d> --log <file> [--epoch n] [--mode
+ * direct|buffered]`; its log lines: see its header): small segments, a sync every 7 records, a
+ * truncateFront every 200.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const SEGMENTED_WRITER_SCRIPT: string = Rounds.SEGMENTED_WRITER_SCRIPT
+
+/**
  * Runs the journal writer child once (`wrap` puts a command such as strace in front).
  *
  * @since 0.1.0

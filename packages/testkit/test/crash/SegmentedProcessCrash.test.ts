@@ -1,5 +1,5 @@
 /**
- * kill -9 of a process writing a segmented journal (scripts/segment-crash-writer.ts): at a random
+ * kill -9 of a process writing a segmented journal (`KillNineHarness.SEGMENTED_WRITER_SCRIPT`): at a random
  * moment after its open, the child is SIGKILLed; then the directory must open (never
  * `SegmentDamaged`), hold every record acknowledged durable, keep every LSN the last completed
  * truncateFront kept, and hold only intact records of the children, in order, with no gap; the
@@ -13,8 +13,9 @@ import * as NodePath from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { SegmentedJournal } from "@fsys/core"
+import { KillNineHarness } from "@fsys/testkit"
 
-const WRITER = NodePath.join(import.meta.dirname, "../../../../scripts/segment-crash-writer.ts")
+const WRITER = KillNineHarness.SEGMENTED_WRITER_SCRIPT
 const ROUNDS = 3
 const READY_TIMEOUT_MILLIS = 30_000
 const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fsys-segment-kill-"))

@@ -23,6 +23,11 @@ export const JOURNAL_WRITER_SCRIPT = fileURLToPath(
   new URL(`./journalWriter${NodePath.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 )
 
+/** The segmented journal's writer child, next to this module too. */
+export const SEGMENTED_WRITER_SCRIPT = fileURLToPath(
+  new URL(`./segmentedWriter${NodePath.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+)
+
 /** What a writer child logged, rebuilt into the harness's model. */
 export interface WriterLog {
   readonly ready: { readonly nextLsn: number; readonly syncedLsn: number; readonly description: string } | undefined

@@ -1,6 +1,7 @@
 /**
- * The writer child of the segmented journal's kill -9 test
- * (packages/testkit/test/crash/SegmentedProcessCrash.test.ts): opens a SegmentedJournal with
+ * The segmented journal writer child of the process-crash suites
+ * (`KillNineHarness.SEGMENTED_WRITER_SCRIPT`, run by
+ * packages/testkit/test/crash/SegmentedProcessCrash.test.ts): opens a SegmentedJournal with
  * small segments, appends self-describing records (epoch, sequence, filler derived from both),
  * syncs some, drops the head now and then, and logs with a synchronous write(2):
  *
@@ -9,7 +10,9 @@
  *   T <lsn>                  truncateFront(lsn) called
  *   F <lsn>                  truncateFront(lsn) returned
  *
- *   node scripts/segment-crash-writer.ts --dir /tmp/seg --log /tmp/seg.log --epoch 2 --mode direct
+ *   node packages/testkit/src/internal/killNine/segmentedWriter.ts --dir /tmp/seg --log /tmp/seg.log --epoch 2 --mode direct
+ *
+ * @internal
  */
 import * as NodeFs from "node:fs"
 import { parseArgs } from "node:util"
@@ -30,7 +33,7 @@ const logPath = values.log
 const epoch = Number(values.epoch)
 const mode = values.mode
 if (directory === undefined || logPath === undefined || (mode !== "direct" && mode !== "buffered")) {
-  process.stderr.write("usage: segment-crash-writer.ts --dir <d> --log <file> [--epoch n] [--mode direct|buffered]\n")
+  process.stderr.write("usage: segmentedWriter.ts --dir <d> --log <file> [--epoch n] [--mode direct|buffered]\n")
   process.exit(2)
 }
 const logFd = NodeFs.openSync(logPath, "a")
@@ -76,7 +79,7 @@ const program = Effect.gen(function* () {
 Effect.runPromise(Effect.scoped(program)).then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`segment-crash-writer: ${String(error)}\n`)
+    process.stderr.write(`segmentedWriter: ${String(error)}\n`)
     process.exit(1)
   },
 )
