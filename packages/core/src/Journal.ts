@@ -25,16 +25,15 @@
  */
 import * as NodePath from "node:path"
 import { Context, Effect, Exit, Layer, Scope, type Stream } from "effect"
-import * as Frame from "./Frame.ts"
-import { InvalidOptions, type JournalError, LsnOutOfRange } from "./JournalError.ts"
+import { InvalidOptions, type JournalError } from "./JournalError.ts"
 import type { Backend } from "./FileIo.ts"
 import * as Close from "./internal/journal/close.ts"
 import * as JournalEngine from "./internal/journal/engine.ts"
+import * as Entries from "./internal/journal/entries.ts"
 import * as FastPath from "./internal/journal/fastPath.ts"
 import * as Follower from "./internal/journal/follower.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
-import { checkPayload, validateBatch } from "./internal/journal/validate.ts"
 
 /**
  * How to open a journal: mode, slot size, group commit, backend, alignment, preallocation, and
@@ -145,10 +144,6 @@ export interface Handle {
  */
 export const metrics = Metrics.journalMetrics
 
-/** At most this many appends, or this many bytes copied, between two event-loop turns. */
-const YIELD_AFTER_APPENDS = 1024
-const YIELD_AFTER_BYTES = 256 * 1024
-
 /**
  * Opens (creating if needed) the journal at `path`, recovering after a crash; closes with the
  * Scope. Uses the ambient `FileIo` (Node by default).
@@ -181,148 +176,28 @@ const build = Effect.fnUntraced(function* (
   scope: Scope.Closeable,
 ): Effect.fn.Return<Handle, JournalError, Scope.Scope> {
   const engine = yield* JournalEngine.open(path, options, scope)
-  const { ambientFileIo, core, frontier, counters, groupCommit, closedError, poisoned } = engine
-  /** No new calls once `close` started. */
-  let closed = false
-
-  const appendSlow = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
-    core.append(payload).pipe(
-      Effect.tap(() =>
-        Effect.sync(() => {
-          counters.appends++
-          counters.appendedBytes += payload.byteLength + Frame.OVERHEAD_BYTES
-        }),
-      ),
-      Effect.mapError(poisoned),
-    )
-
-  // Appends that find room never wait, so a producer looping on them would keep the event loop
-  // until Effect's scheduler yields (every 2048 operations: 100 ms and more with large records).
-  // Yielding after a bounded amount of copying keeps the event-loop delay low.
-  let bytesSinceYield = 0
-  let appendsSinceYield = 0
-  const completed = (end: number, frameBytes: number): Effect.Effect<number> => {
-    bytesSinceYield += frameBytes
-    if (++appendsSinceYield < YIELD_AFTER_APPENDS && bytesSinceYield < YIELD_AFTER_BYTES) return Effect.succeed(end)
-    bytesSinceYield = 0
-    appendsSinceYield = 0
-    return Effect.as(Effect.yieldNow, end)
-  }
-
-  const append = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
-    Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
-      const view = checkPayload(payload)
-      if (!(view instanceof Uint8Array)) return Effect.fail(view)
-      const end = core.tryAppend(view)
-      if (end === undefined) return appendSlow(view)
-      const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
-      counters.appends++
-      counters.appendedBytes += frameBytes
-      return completed(end, frameBytes)
-    })
-
-  /** The Promise API's synchronous append (`internal/journal/fastPath.ts`): `append`'s fast path. */
-  const tryAppendNow = (payload: Uint8Array, budgeted: boolean): number | JournalError | undefined => {
-    if (closed) return closedError
-    const view = checkPayload(payload)
-    if (!(view instanceof Uint8Array)) return view
-    const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
-    // A spent budget goes the Effect way, whose `completed` yields to the event loop.
-    if (budgeted && (appendsSinceYield + 1 >= YIELD_AFTER_APPENDS || bytesSinceYield + frameBytes >= YIELD_AFTER_BYTES))
-      return undefined
-    const end = core.tryAppend(view)
-    if (end === undefined) return undefined
-    counters.appends++
-    counters.appendedBytes += frameBytes
-    if (budgeted) {
-      appendsSinceYield++
-      bytesSinceYield += frameBytes
-    }
-    return end
-  }
-
-  const appendBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, JournalError> =>
-    Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
-      if (!Array.isArray(payloads))
-        return Effect.fail(new InvalidOptions({ option: "payloads", reason: "must be an array" }))
-      return Effect.flatMap(validateBatch(payloads), ({ accepted, bytes }) =>
-        core.appendBatch(accepted).pipe(
-          Effect.mapError(poisoned),
-          Effect.flatMap((end) => {
-            counters.appends += accepted.length
-            counters.appendedBytes += bytes
-            return completed(end, bytes)
-          }),
-        ),
-      )
-    })
-
-  /** The group-commit wait for an already validated LSN. */
-  const syncAppended = (lsn: number): Effect.Effect<void, JournalError> => {
-    if (lsn <= groupCommit.syncedLsn) return Effect.void
-    counters.syncRequests++
-    return groupCommit.syncThrough(lsn)
-  }
-
-  /** Why `syncThrough(lsn)` must fail at once (closed, or an LSN not appended), if it must. */
-  const syncRefusal = (lsn: number): JournalError | undefined => {
-    if (closed) return closedError
-    const nextLsn = core.nextLsn
-    if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
-      return new LsnOutOfRange({ lsn, nextLsn })
-    }
-    return undefined
-  }
-
-  const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>
-    Effect.suspend(() => {
-      const refusal = syncRefusal(lsn)
-      return refusal === undefined ? syncAppended(lsn) : Effect.fail(refusal)
-    })
-
-  // One call per durable record, one primitive, one park: the append runs when the callback is
-  // registered (the Effect is still lazy: nothing happens until it runs), and the round resumes
-  // the fiber with the record's end LSN. No `suspend`, no `as` around the wait, no second yield.
-  const appendDurable = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
-    Effect.callback<number, JournalError>((resume) => {
-      if (closed) return resume(Effect.fail(closedError))
-      const view = checkPayload(payload)
-      if (!(view instanceof Uint8Array)) return resume(Effect.fail(view))
-      const end = core.tryAppend(view)
-      if (end === undefined) {
-        return resume(Effect.flatMap(appendSlow(view), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd)))
-      }
-      counters.appends++
-      counters.appendedBytes += view.byteLength + Frame.OVERHEAD_BYTES
-      counters.syncRequests++
-      groupCommit.resumeWhenDurable(end, resume)
-    })
-
-  const sync: Effect.Effect<number, JournalError> = Effect.suspend(() => {
-    const target = core.nextLsn
-    return Effect.as(syncThrough(target), target)
-  })
+  const { ambientFileIo, core, frontier, counters, groupCommit, poisoned } = engine
+  const state = Entries.makeState(engine)
+  const entries = Entries.make(state)
 
   const close = Close.make({
     claim: () => {
-      closed = true
+      state.closed = true
     },
     syncEverything: () => {
       const poison = core.poisonedBy
-      return poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison))
+      return poison === undefined ? entries.syncAppended(core.nextLsn) : Effect.fail(poisoned(poison))
     },
     scope,
   })
 
   const handle: Handle = {
     path,
-    append,
-    appendBatch,
-    appendDurable,
-    syncThrough,
-    sync,
+    append: entries.append,
+    appendBatch: entries.appendBatch,
+    appendDurable: entries.appendDurable,
+    syncThrough: entries.syncThrough,
+    sync: entries.sync,
     nextLsn: Effect.sync(() => core.nextLsn),
     syncedLsn: Effect.sync(() => groupCommit.syncedLsn),
     info: Effect.succeed(JournalEngine.info(engine, path, options.mode)),
@@ -338,13 +213,13 @@ const build = Effect.fnUntraced(function* (
           poisonedBy: () => core.poisonedBy,
         },
         recordsOptions,
-        () => closed,
+        () => state.closed,
       ),
     close,
   }
   FastPath.register(handle, {
-    tryAppend: tryAppendNow,
-    syncRefusal,
+    tryAppend: entries.tryAppendNow,
+    syncRefusal: entries.syncRefusal,
     whenDurable: (lsn, callback) => {
       if (lsn > groupCommit.syncedLsn) counters.syncRequests++
       groupCommit.whenDurable(lsn, callback)
