@@ -100,24 +100,43 @@ export interface GroupCommitConfig<E> {
    * as durable when the round starts, before anything was written or synced.
    */
   readonly publishFrontierEarly?: boolean
+  /** Rounds in flight at most, 1 or 2 (default `ROUNDS_IN_FLIGHT_MAX`); 1 = no overlap. */
+  readonly roundsInFlightMax?: number
 }
+
+/** Rounds in flight at most: round N+1 fills and starts while round N is in the kernel. */
+export const ROUNDS_IN_FLIGHT_MAX = 2
 
 export class GroupCommit<E> {
   private syncedLsnValue: number
-  private inFlight: Round<E> | undefined = undefined
+  /** Started rounds, oldest first (LSN order); at most `ROUNDS_IN_FLIGHT_MAX`. */
+  private readonly inFlight: Array<Round<E>> = []
   private pending: Round<E> | undefined = undefined
   /** True while a completion wakes its round: syncers then only queue, so the cohort fills one round. */
   private completing = false
+  /**
+   * While a completion wakes its round with no other round in flight, the pending round starts
+   * once this many woken waiters joined it (half the cohort), so the rest fill the next round
+   * while this one is in the kernel: the cohort splits in two and the halves alternate.
+   * `Infinity` otherwise.
+   */
+  private splitWaiters = Number.POSITIVE_INFINITY
   /** The committer is gone (its scope closed): nothing may wait for it any more. */
   private stopped = false
   private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly config: GroupCommitConfig<E>
   /** Fixed at construction: the hot path reads a field, never shared state. */
   private readonly publishFrontierEarly: boolean
+  private readonly roundsInFlightMax: number
 
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
     this.publishFrontierEarly = config.publishFrontierEarly === true
+    this.roundsInFlightMax = config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX
+    assert(
+      this.roundsInFlightMax >= 1 && this.roundsInFlightMax <= ROUNDS_IN_FLIGHT_MAX,
+      "rounds in flight within bounds",
+    )
     this.syncedLsnValue = startLsn
   }
 
@@ -131,7 +150,10 @@ export class GroupCommit<E> {
     const refusal = this.config.core.refusal
     if (refusal !== undefined) return Effect.fail(this.config.toError(refusal))
     const inFlight = this.inFlight
-    if (inFlight !== undefined && lsn <= inFlight.target) return inFlight.wait
+    for (let index = 0; index < inFlight.length; index++) {
+      const round = inFlight[index]!
+      if (lsn <= round.target) return round.wait
+    }
     let round = this.pending
     if (round === undefined) {
       round = new Round<E>()
@@ -140,7 +162,14 @@ export class GroupCommit<E> {
     round.waiters++
     if (round.waiters === this.config.maxBatch) round.onFull?.()
     const wait = round.wait
-    if (inFlight === undefined && !this.completing) this.kick()
+    if (this.completing) {
+      if (round.waiters >= this.splitWaiters && inFlight.length === 0) {
+        this.splitWaiters = Number.POSITIVE_INFINITY
+        this.kick()
+      }
+    } else if (inFlight.length === 0) {
+      this.kick()
+    }
     return wait
   }
 
@@ -161,8 +190,9 @@ export class GroupCommit<E> {
   /** Starts the pending round if the log buffer can take its flush now; false if it must wait. */
   private tryStart(): boolean {
     const round = this.pending
-    if (round === undefined || this.inFlight !== undefined)
-      throw new Error("fsys invariant violated: one round in flight, started from pending")
+    if (round === undefined || this.inFlight.length >= this.roundsInFlightMax) {
+      throw new Error("fsys invariant violated: a round starts from pending, within the rounds in flight")
+    }
     const core = this.config.core
     const refusal = core.refusal
     if (refusal !== undefined) {
@@ -172,24 +202,29 @@ export class GroupCommit<E> {
     // In flight before the flush is queued: over a synchronous layer the write may complete
     // (and call `complete`) before `startFlush` returns.
     this.pending = undefined
-    this.inFlight = round
+    this.inFlight.push(round)
     round.target = core.nextLsn
     round.startedMillis = performance.now()
     // Test-only mutation (off in production): publish before anything was written or synced.
     if (this.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
     const started = core.startFlush(true, (failure) => this.complete(round, failure))
     if (started !== undefined) return true
-    this.inFlight = undefined
+    assert(this.inFlight[this.inFlight.length - 1] === round, "an unstarted round is the newest")
+    this.inFlight.pop()
     this.pending = round
     return false
   }
 
-  /** The writer's report for a round: publish, wake the round, start the next one. */
+  /**
+   * The writer's report for a round (the writer settles jobs in LSN order, so rounds complete
+   * oldest first): publish, wake the round, start the next one.
+   */
   private complete(round: Round<E>, failure: JobFailure | undefined): void {
-    assert(this.inFlight === round, "the completed round is the one in flight")
-    this.inFlight = undefined
+    assert(this.inFlight[0] === round, "rounds complete oldest first")
+    this.inFlight.shift()
     if (failure !== undefined) {
-      // The buffer is poisoned: fail this round and the one that queued behind it.
+      // The buffer is poisoned: fail this round and the one that queued behind it. A round still
+      // in flight fails through its own completion (the writer reports the poison for it).
       const failed = Effect.fail(this.config.toError(failure))
       round.settle(failed)
       this.failPending(failure)
@@ -199,13 +234,18 @@ export class GroupCommit<E> {
     if (round.target > this.syncedLsnValue) this.syncedLsnValue = round.target
     // Counters first: a woken waiter may read them right away.
     this.config.onRound((performance.now() - round.startedMillis) * 1000, round.waiters)
+    // Only a lone cohort splits; two cohorts already alternate.
+    if (this.inFlight.length === 0 && this.roundsInFlightMax > 1 && round.waiters > 1) {
+      this.splitWaiters = Math.ceil(round.waiters / 2)
+    }
     this.completing = true
     try {
       round.settle(Effect.void)
     } finally {
       this.completing = false
+      this.splitWaiters = Number.POSITIVE_INFINITY
     }
-    if (this.pending !== undefined) this.kick()
+    if (this.pending !== undefined && this.inFlight.length < this.roundsInFlightMax) this.kick()
   }
 
   private failPending(cause: JobFailure): void {
@@ -232,7 +272,7 @@ export class GroupCommit<E> {
     return Effect.gen(function* () {
       for (;;) {
         const round = self.pending
-        if (round === undefined || self.inFlight !== undefined) {
+        if (round === undefined || self.inFlight.length >= self.roundsInFlightMax) {
           yield* park
           continue
         }
