@@ -25,7 +25,16 @@ class FakeBuffer implements FlushTarget {
 
 const groupCommitOver = (buffer: FakeBuffer, publishFrontierEarly = false) =>
   new GroupCommit<JobFailure>(
-    { core: buffer, toError: (cause) => cause, windowMicros: 0, maxBatch: 64, onRound: () => {}, publishFrontierEarly },
+    {
+      core: buffer,
+      toError: (cause) => cause,
+      windowMicros: 0,
+      maxBatch: 64,
+      onRound: () => {},
+      publishFrontierEarly,
+      // The fake's rounds take no time: overlap regardless of what it would pay.
+      overlap: "always",
+    },
     0,
   )
 

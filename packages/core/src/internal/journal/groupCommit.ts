@@ -1,27 +1,41 @@
 /**
- * Group commit: many `syncThrough` callers, one flush + fdatasync at a time.
+ * Group commit: many `syncThrough` callers, rounds of one flush + fdatasync, at most two rounds
+ * in flight.
  *
  * A caller whose target is already durable returns without a syscall. Otherwise it joins a
- * **round**: the round in flight if that round's target covers it, else the next (pending)
- * round. A round starts by capturing its target (every byte appended so far: they are all in the
- * log buffer already, so the target never covers bytes still in an appender's hands) and handing
- * the buffer one linked write→fdatasync. The writer reports the completion to `complete`, in the
- * same turn as the ring's completion: it publishes the durable frontier, wakes the whole round
- * (one waiter list per round, not one object per record) and, after every woken producer had
- * its turn to append and join the next round, starts that round at once. So with 64 producers a
- * round holds the 64 records appended since the last one, with no timer and no fiber hop.
+ * **round**: a round in flight whose target covers it, else the next (pending) round. A round
+ * starts by capturing its target (every byte appended so far: they are all in the log buffer
+ * already, so the target never covers bytes still in an appender's hands) and handing the buffer
+ * one linked write→fdatasync. The writer reports the completion to `complete`, in the same turn as
+ * the ring's completion: it publishes the durable frontier, wakes the whole round (one waiter list
+ * per round, not one object per record) and starts the pending round at its end.
+ *
+ * **Overlap** (issue 12 item 4): in a closed loop (every producer awaits its own record) one
+ * cohort would never append while its round is in the kernel. So when a round completes with no
+ * other round in flight, the pending round starts as soon as half the woken cohort joined it
+ * (`splitWaiters`), inside the wake, and the other half starts the next round at its end: from
+ * then on two cohorts alternate, each appending while the other's round is in the kernel. Only
+ * while overlap pays: the completed round's latency exceeded the previous wake's duration (the
+ * cohort's CPU). Where IO is nearly free (tmpfs) half rounds only double the per-round CPU, so
+ * there the cohort stays whole, and two alternating cohorts merge back (the pending round waits
+ * for the round in flight instead of starting beside it). The
+ * buffer keeps both rounds' writes in order, on two open files (`logBuffer/writer.ts` says why).
  *
  * Only two situations need the **committer** fiber (forked once, at open): a window
  * (`groupCommitWindow` delays a round until it has `groupCommitMaxBatch` waiters or the window
- * elapsed), and a round that cannot start yet because the log buffer's other slot is still being
- * written (it waits for the slot). Nothing forks per call, so no interrupt can separate a state
- * change from the fiber that serves it.
+ * elapsed), and a round that cannot start yet because a reservation is held (it waits for the
+ * buffer's idle signal). Nothing forks per call, so no interrupt can separate a state change
+ * from the fiber that serves it.
  *
  * Invariants:
- * - At most one round is in flight; `syncedLsn` only grows and only to a target whose
- *   fdatasync completed (covering writes that completed before it: the writer runs jobs in order).
+ * - At most `ROUNDS_IN_FLIGHT_MAX` (2) rounds are in flight, in LSN order (`inFlight`, oldest
+ *   first); they complete oldest first (the writer settles jobs in queue order).
+ * - `syncedLsn` only grows and only to the target of a round whose fdatasync succeeded, and only
+ *   after every older round succeeded; that fdatasync covers writes that completed before it
+ *   started (each round's write is linked before its own fdatasync).
  * - A failed round poisons the journal (the log buffer is poisoned by the failed write or
- *   fdatasync itself); every waiter of that round and of the next fails, and nothing is retried.
+ *   fdatasync itself); its waiters, the pending round's and the other round in flight's fail (the
+ *   buffer reports the poison for a job that completed after it), and nothing is retried.
  *
  * @since 0.1.0
  */
@@ -102,6 +116,8 @@ export interface GroupCommitConfig<E> {
   readonly publishFrontierEarly?: boolean
   /** Rounds in flight at most, 1 or 2 (default `ROUNDS_IN_FLIGHT_MAX`); 1 = no overlap. */
   readonly roundsInFlightMax?: number
+  /** `"adaptive"` (default): overlap only while it pays (see the module doc); `"always"`: for tests. */
+  readonly overlap?: "adaptive" | "always"
 }
 
 /** Rounds in flight at most: round N+1 fills and starts while round N is in the kernel. */
@@ -121,6 +137,8 @@ export class GroupCommit<E> {
    * `Infinity` otherwise.
    */
   private splitWaiters = Number.POSITIVE_INFINITY
+  /** How long the last completion's wake took (its cohort resuming and appending), in µs. */
+  private wakeMicros = 0
   /** The committer is gone (its scope closed): nothing may wait for it any more. */
   private stopped = false
   private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
@@ -128,11 +146,13 @@ export class GroupCommit<E> {
   /** Fixed at construction: the hot path reads a field, never shared state. */
   private readonly publishFrontierEarly: boolean
   private readonly roundsInFlightMax: number
+  private readonly overlapAlways: boolean
 
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
     this.publishFrontierEarly = config.publishFrontierEarly === true
     this.roundsInFlightMax = config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX
+    this.overlapAlways = config.overlap === "always"
     assert(
       this.roundsInFlightMax >= 1 && this.roundsInFlightMax <= ROUNDS_IN_FLIGHT_MAX,
       "rounds in flight within bounds",
@@ -233,9 +253,14 @@ export class GroupCommit<E> {
     // The flush covered at least the target captured at the start (it seals everything appended).
     if (round.target > this.syncedLsnValue) this.syncedLsnValue = round.target
     // Counters first: a woken waiter may read them right away.
-    this.config.onRound((performance.now() - round.startedMillis) * 1000, round.waiters)
+    const wakeStartMillis = performance.now()
+    const latencyMicros = (wakeStartMillis - round.startedMillis) * 1000
+    this.config.onRound(latencyMicros, round.waiters)
+    // Overlap pays when a round spends longer in the kernel than its cohort needs to re-append
+    // (the disk); where IO is nearly free (tmpfs) two half rounds only double the per-round CPU.
+    const overlapPays = this.roundsInFlightMax > 1 && (this.overlapAlways || latencyMicros > this.wakeMicros)
     // Only a lone cohort splits; two cohorts already alternate.
-    if (this.inFlight.length === 0 && this.roundsInFlightMax > 1 && round.waiters > 1) {
+    if (overlapPays && this.inFlight.length === 0 && round.waiters > 1) {
       this.splitWaiters = Math.ceil(round.waiters / 2)
     }
     this.completing = true
@@ -245,7 +270,14 @@ export class GroupCommit<E> {
       this.completing = false
       this.splitWaiters = Number.POSITIVE_INFINITY
     }
-    if (this.pending !== undefined && this.inFlight.length < this.roundsInFlightMax) this.kick()
+    this.wakeMicros = (performance.now() - wakeStartMillis) * 1000
+    // Beside the other round only when overlap pays; otherwise the pending round waits for it and
+    // takes its cohort too, so two alternating cohorts merge back into one.
+    if (
+      this.pending !== undefined &&
+      (this.inFlight.length === 0 || (overlapPays && this.inFlight.length < this.roundsInFlightMax))
+    )
+      this.kick()
   }
 
   private failPending(cause: JobFailure): void {
