@@ -15,10 +15,10 @@
  * other round in flight, the pending round starts as soon as half the woken cohort joined it
  * (`splitWaiters`), inside the wake, and the other half starts the next round at its end: from
  * then on two cohorts alternate, each appending while the other's round is in the kernel. Only
- * while overlap pays: the completed round's latency exceeded the previous wake's duration (the
- * cohort's CPU). Where IO is nearly free (tmpfs) half rounds only double the per-round CPU, so
- * there the cohort stays whole, and two alternating cohorts merge back (the pending round waits
- * for the round in flight instead of starting beside it). The
+ * while overlap pays (`decideOverlap`): a round alone in flight took longer than its cohort's
+ * wake CPU. Where IO is nearly free (tmpfs) half rounds only double the per-round CPU, so there
+ * the cohort stays whole; overlapping cohorts merge back every `OVERLAP_PROBE_ROUNDS` rounds for
+ * one round alone (the pending round waits for the round in flight) to measure again. The
  * buffer keeps both rounds' writes in order, on two open files (`logBuffer/writer.ts` says why).
  *
  * Only two situations need the **committer** fiber (forked once, at open): a window
@@ -49,6 +49,8 @@ class Round<E> {
   /** The LSN this round makes durable; set when it starts. */
   target = 0
   startedMillis = 0
+  /** No other round was in flight at any time during this one: its latency is the IO's own. */
+  alone = true
   private outcome: Effect.Effect<void, E> | undefined = undefined
   /** Bounded by the producers that can wait at once (each waits on one round at a time). */
   private resumes: Array<(outcome: Effect.Effect<void, E>) => void> = []
@@ -123,6 +125,9 @@ export interface GroupCommitConfig<E> {
 /** Rounds in flight at most: round N+1 fills and starts while round N is in the kernel. */
 export const ROUNDS_IN_FLIGHT_MAX = 2
 
+/** Overlapping rounds merge for one round alone this often, to measure the IO again. */
+const OVERLAP_PROBE_ROUNDS = 256
+
 export class GroupCommit<E> {
   private syncedLsnValue: number
   /** Started rounds, oldest first (LSN order); at most `ROUNDS_IN_FLIGHT_MAX`. */
@@ -137,8 +142,12 @@ export class GroupCommit<E> {
    * `Infinity` otherwise.
    */
   private splitWaiters = Number.POSITIVE_INFINITY
-  /** How long the last completion's wake took (its cohort resuming and appending), in µs. */
-  private wakeMicros = 0
+  /** The last completion's wake (its cohort resuming and appending), in µs per woken waiter. */
+  private wakeMicrosPerWaiter = 0
+  /** Whether rounds overlap (`decideOverlap`). */
+  private overlapping = false
+  /** Rounds completed beside another since the last decision (bounded by the probe). */
+  private roundsSinceProbe = 0
   /** The committer is gone (its scope closed): nothing may wait for it any more. */
   private stopped = false
   private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
@@ -222,6 +231,8 @@ export class GroupCommit<E> {
     // In flight before the flush is queued: over a synchronous layer the write may complete
     // (and call `complete`) before `startFlush` returns.
     this.pending = undefined
+    round.alone = this.inFlight.length === 0
+    for (let index = 0; index < this.inFlight.length; index++) this.inFlight[index]!.alone = false
     this.inFlight.push(round)
     round.target = core.nextLsn
     round.startedMillis = performance.now()
@@ -256,11 +267,9 @@ export class GroupCommit<E> {
     const wakeStartMillis = performance.now()
     const latencyMicros = (wakeStartMillis - round.startedMillis) * 1000
     this.config.onRound(latencyMicros, round.waiters)
-    // Overlap pays when a round spends longer in the kernel than its cohort needs to re-append
-    // (the disk); where IO is nearly free (tmpfs) two half rounds only double the per-round CPU.
-    const overlapPays = this.roundsInFlightMax > 1 && (this.overlapAlways || latencyMicros > this.wakeMicros)
+    const overlapping = this.decideOverlap(round, latencyMicros)
     // Only a lone cohort splits; two cohorts already alternate.
-    if (overlapPays && this.inFlight.length === 0 && round.waiters > 1) {
+    if (overlapping && this.inFlight.length === 0 && round.waiters > 1) {
       this.splitWaiters = Math.ceil(round.waiters / 2)
     }
     this.completing = true
@@ -270,14 +279,34 @@ export class GroupCommit<E> {
       this.completing = false
       this.splitWaiters = Number.POSITIVE_INFINITY
     }
-    this.wakeMicros = (performance.now() - wakeStartMillis) * 1000
-    // Beside the other round only when overlap pays; otherwise the pending round waits for it and
-    // takes its cohort too, so two alternating cohorts merge back into one.
-    if (
-      this.pending !== undefined &&
-      (this.inFlight.length === 0 || (overlapPays && this.inFlight.length < this.roundsInFlightMax))
-    )
-      this.kick()
+    this.wakeMicrosPerWaiter = ((performance.now() - wakeStartMillis) * 1000) / Math.max(1, round.waiters)
+    // Beside the other round only while overlapping; otherwise the pending round waits for it and
+    // takes its cohort too, so two alternating cohorts merge back into one (and the next round,
+    // alone in flight, measures the IO again).
+    const beside = overlapping && this.inFlight.length < this.roundsInFlightMax
+    if (this.pending !== undefined && (this.inFlight.length === 0 || beside)) this.kick()
+  }
+
+  /**
+   * Whether rounds overlap from this completion on. Overlap pays when a round spends longer in
+   * the kernel than its cohort needs to re-append (a disk); where IO is nearly free (tmpfs) two
+   * half rounds only double the per-round CPU. Decided only from a round that was alone in
+   * flight (two cohorts share one JS thread, so a round beside another measures the other
+   * cohort's CPU too); every `OVERLAP_PROBE_ROUNDS` rounds the cohorts merge for one such round.
+   */
+  private decideOverlap(round: Round<E>, latencyMicros: number): boolean {
+    if (this.roundsInFlightMax === 1) return false
+    if (this.overlapAlways) return true
+    if (round.alone) {
+      if (round.waiters > 1) {
+        this.overlapping = latencyMicros > this.wakeMicrosPerWaiter * round.waiters
+        this.roundsSinceProbe = 0
+      }
+      return this.overlapping
+    }
+    this.roundsSinceProbe++
+    if (this.roundsSinceProbe >= OVERLAP_PROBE_ROUNDS) this.overlapping = false
+    return this.overlapping
   }
 
   private failPending(cause: JobFailure): void {
