@@ -98,6 +98,12 @@ export interface FlushTarget {
   readonly startFlush: (datasync: boolean, onDone: JobDone) => number | undefined
   /** Completes when a slot became idle or a reservation was released. */
   readonly whenIdle: Effect.Effect<void>
+  /**
+   * Whether two rounds' writes can be in the kernel at once (`undefined` = yes). A Direct
+   * buffer's consecutive rounds share the carried sector and run one after the other, so there
+   * splitting a cohort would only double the rounds.
+   */
+  readonly roundsOverlap?: boolean
 }
 
 export interface GroupCommitConfig<E> {
@@ -160,7 +166,8 @@ export class GroupCommit<E> {
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
     this.publishFrontierEarly = config.publishFrontierEarly === true
-    this.roundsInFlightMax = config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX
+    this.roundsInFlightMax =
+      config.core.roundsOverlap === false ? 1 : (config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX)
     this.overlapAlways = config.overlap === "always"
     assert(
       this.roundsInFlightMax >= 1 && this.roundsInFlightMax <= ROUNDS_IN_FLIGHT_MAX,

@@ -119,6 +119,15 @@ export class LogBufferCore {
     return this.state.nextLsn
   }
 
+  /**
+   * Whether two flushes' writes can be in flight together: a buffered buffer with two lanes. A
+   * Direct buffer's consecutive writes share the carried sector, so the writer runs them one
+   * after the other (`writer.ts`).
+   */
+  get roundsOverlap(): boolean {
+    return this.sectorBytes === 1 && this.laneHandles.length > 1
+  }
+
   get flushedThrough(): number {
     return this.state.flushedLsn
   }
