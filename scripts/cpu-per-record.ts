@@ -5,6 +5,8 @@
  *
  * - `journal`: the Effect API, `append` then `syncThrough(end)` per record (what issue 12 measured);
  * - `durable`: the Effect API's single call, `appendDurable(payload)`;
+ * - `promise`: the Promise API's single call, `await journal.appendDurable(payload)`;
+ * - `promise2`: the Promise API's two calls, `await journal.syncThrough(await journal.append(payload))`;
  * - `nodefs`: a hand-written node:fs group commit (one `FileHandle.write` + `datasync` per round,
  *   plain Promises, the same v1 frames), what a careful user writes without a library.
  *
@@ -12,15 +14,22 @@
  * over the wall clock. Prints per-pass lines, then medians and each subject's ratio to `nodefs`.
  *
  * Run: `nice npx pnpm@12.4.2 exec node scripts/cpu-per-record.ts [passes=5] [records=128000] [backend=auto]`
- * (`FSYS_CPU_SUBJECTS=journal,nodefs` picks subjects.)
+ * With `node --max-semi-space-size=512 scripts/cpu-per-record.ts 3 32000` no collection runs in a
+ * pass, and each pass line also prints the JS heap bytes allocated per record.
+ * (`FSYS_CPU_SUBJECTS=journal,nodefs` picks subjects; `FSYS_CPU_PRODUCERS=8` runs rounds of 8, so
+ * comparing two producer counts splits the cost into a per-round and a per-record part.)
  */
 import * as NodeFs from "node:fs"
 import * as NodeFsPromises from "node:fs/promises"
 import * as NodePath from "node:path"
+import { PerformanceObserver } from "node:perf_hooks"
+import * as NodeV8 from "node:v8"
 import { Effect } from "effect"
 import { Frame, Journal } from "@fsys/core"
+import { openJournal } from "@fsys/core/promise"
 
-const PRODUCERS = 64
+/** 64 unless `FSYS_CPU_PRODUCERS` says otherwise (fewer producers: smaller rounds, the per-round cost shows). */
+const PRODUCERS = Number(process.env.FSYS_CPU_PRODUCERS ?? 64)
 const PAYLOAD_BYTES = 100
 const passes = Number(process.argv[2] ?? 5)
 const records = Number(process.argv[3] ?? 128_000)
@@ -31,6 +40,13 @@ const payload = new Uint8Array(PAYLOAD_BYTES).fill(7)
 
 interface Sample {
   readonly cpuMicrosPerRecord: number
+  /** The kernel's share (system time): the writes, fdatasyncs, thread and ring wake-ups. */
+  readonly systemMicrosPerRecord: number
+  /**
+   * JS heap bytes allocated per record: the heap's growth over the pass, meaningful only when no
+   * garbage collection ran during it (run with `--max-semi-space-size=512`); `undefined` otherwise.
+   */
+  readonly heapBytesPerRecord: number | undefined
   readonly recordsPerSecond: number
   readonly roundsPerSecond: number
 }
@@ -38,13 +54,25 @@ interface Sample {
 /** Times `body` (which makes `PRODUCERS × perProducer` records durable and returns the rounds used). */
 const measure = async (body: () => Promise<number>): Promise<Sample> => {
   const total = PRODUCERS * perProducer
+  let collections = 0
+  const gcObserver = new PerformanceObserver((list) => {
+    collections += list.getEntries().length
+  })
+  gcObserver.observe({ entryTypes: ["gc"] })
+  const heap0 = NodeV8.getHeapStatistics().used_heap_size
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const rounds = await body()
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const heapBytes = NodeV8.getHeapStatistics().used_heap_size - heap0
+  // GC entries are delivered asynchronously: let them arrive before deciding.
+  await new Promise((resolve) => setImmediate(resolve))
+  gcObserver.disconnect()
   return {
+    heapBytesPerRecord: collections === 0 ? heapBytes / total : undefined,
     cpuMicrosPerRecord: (cpu.user + cpu.system) / total,
+    systemMicrosPerRecord: cpu.system / total,
     recordsPerSecond: total / seconds,
     roundsPerSecond: rounds / seconds,
   }
@@ -85,6 +113,27 @@ const journalPass =
       ),
     )
     return sample!
+  }
+
+/** The Promise API: 64 async producers, each awaiting `appendDurable` (or `append` + `syncThrough`) per record. */
+const promisePass =
+  (durable: boolean) =>
+  async (file: string): Promise<Sample> => {
+    const journal = await openJournal(file, { mode: "buffered", backend })
+    // Warm-up round trip, as for the Effect subjects.
+    await journal.appendDurable(payload)
+    const producer = async (): Promise<void> => {
+      if (durable) for (let i = 0; i < perProducer; i++) await journal.appendDurable(payload)
+      else for (let i = 0; i < perProducer; i++) await journal.syncThrough(await journal.append(payload))
+    }
+    const before = journal.stats().fdatasyncs
+    const sample = await measure(async () => {
+      await Promise.all(Array.from({ length: PRODUCERS }, producer))
+      return 0
+    })
+    const rounds = journal.stats().fdatasyncs - before
+    await journal.close()
+    return { ...sample, roundsPerSecond: (rounds * sample.recordsPerSecond) / (PRODUCERS * perProducer) }
   }
 
 /** The node:fs baseline: one committer, one write + datasync per round for everyone queued. */
@@ -137,10 +186,15 @@ const nodeFsPass = async (file: string): Promise<Sample> => {
 const subjects: Record<string, (file: string) => Promise<Sample>> = {
   journal: journalPass(false),
   durable: journalPass(true),
+  promise: promisePass(true),
+  promise2: promisePass(false),
   nodefs: nodeFsPass,
 }
 const chosen = (process.env.FSYS_CPU_SUBJECTS ?? "journal,durable,nodefs").split(",")
 const results = new Map<string, Array<Sample>>(chosen.map((name) => [name, []]))
+
+const heapText = (bytes: number | undefined): string =>
+  bytes === undefined ? "" : `${Math.round(bytes)} B heap/record  `
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -160,7 +214,7 @@ for (let pass = 0; pass < passes; pass++) {
     NodeFs.rmSync(file, { force: true })
     results.get(name)!.push(sample)
     console.log(
-      `pass ${pass} ${name.padEnd(8)} ${sample.cpuMicrosPerRecord.toFixed(2)} µs CPU/record  ${Math.round(sample.recordsPerSecond)} records/s  ${Math.round(sample.roundsPerSecond)} rounds/s`,
+      `pass ${pass} ${name.padEnd(8)} ${sample.cpuMicrosPerRecord.toFixed(2)} µs CPU/record (${sample.systemMicrosPerRecord.toFixed(2)} system)  ${heapText(sample.heapBytesPerRecord)}${Math.round(sample.recordsPerSecond)} records/s  ${Math.round(sample.roundsPerSecond)} rounds/s`,
     )
   }
 }
@@ -170,11 +224,14 @@ const baselineRate = baseline === undefined ? undefined : median(baseline.map((s
 console.log("median:")
 for (const [name, samples] of results) {
   const cpu = median(samples.map((s) => s.cpuMicrosPerRecord))
+  const system = median(samples.map((s) => s.systemMicrosPerRecord))
   const rate = median(samples.map((s) => s.recordsPerSecond))
   const ratio =
     baselineCpu === undefined || baselineRate === undefined
       ? ""
       : `  CPU ${(cpu / baselineCpu).toFixed(2)}× nodefs, throughput ${(rate / baselineRate).toFixed(2)}× nodefs`
-  console.log(`  ${name.padEnd(8)} ${cpu.toFixed(2)} µs CPU/record  ${Math.round(rate)} records/s${ratio}`)
+  console.log(
+    `  ${name.padEnd(8)} ${cpu.toFixed(2)} µs CPU/record (${system.toFixed(2)} system)  ${Math.round(rate)} records/s${ratio}`,
+  )
 }
 NodeFs.rmSync(directory, { recursive: true, force: true })

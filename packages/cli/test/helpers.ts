@@ -38,6 +38,8 @@ export const fsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000): Promi
 export const spawnFsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000) => {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] })
   let stdout = ""
+  let stderr = ""
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
   const listeners = new Set<() => void>()
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     stdout += chunk
@@ -60,6 +62,25 @@ export const spawnFsys = (args: ReadonlyArray<string>, timeoutMillis = 30_000) =
         check()
       }),
     kill: () => child.kill("SIGTERM"),
+    /** Sends SIGINT (Ctrl-C) and resolves with how the process ended. */
+    interrupt: (): Promise<{ readonly code: number | null; readonly signal: string | null }> =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve({ code: child.exitCode, signal: child.signalCode })
+          return
+        }
+        child.once("close", (code, signal) => resolve({ code, signal }))
+        child.kill("SIGINT")
+      }),
+    /** Resolves once the process ends on its own, with its exit code and stderr. */
+    exited: (): Promise<{ readonly code: number | null; readonly stderr: string }> =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve({ code: child.exitCode, stderr })
+          return
+        }
+        child.once("close", (code) => resolve({ code, stderr }))
+      }),
     output: (): string => stdout,
   }
 }

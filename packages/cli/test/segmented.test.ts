@@ -7,7 +7,7 @@ import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openSegmentedJournal } from "@fsys/core/promise"
-import { fsys, oneLine, tempDirectory } from "./helpers.ts"
+import { fsys, oneLine, spawnFsys, tempDirectory } from "./helpers.ts"
 
 const RECORDS = 200
 const FIRST_KEPT = 60
@@ -119,12 +119,11 @@ describe("a segmented journal's directory", () => {
     expect(JSON.parse(json.stdout).segments.length).toBe(segments.length)
   })
 
-  it("tail prints records across segments with global LSNs; -f on a directory is refused (exit 2)", async () => {
-    const [last, from, asJson, follow] = await Promise.all([
+  it("tail prints records across segments with global LSNs", async () => {
+    const [last, from, asJson] = await Promise.all([
       fsys(["tail", "-n", "3", good]),
       fsys(["tail", "--from", String(starts[FROM]), good]),
       fsys(["tail", "--from", "0", "--format", "json", good]),
-      fsys(["tail", "-f", good]),
     ])
     expect(last.code).toBe(0)
     expect(last.stdout.trim().split("\n")).toEqual([197, 198, 199].map((i) => `${starts[i]}\t${payload(i)}`))
@@ -141,8 +140,59 @@ describe("a segmented journal's directory", () => {
       .map((line) => JSON.parse(line).lsn)
     // The records before the first kept segment's base were dropped by truncateFront.
     expect(lsns).toEqual(starts.filter((lsn) => lsn >= segments[0]!.baseLsn))
-    expect(follow.code).toBe(2)
-    expect(oneLine(follow.stderr)).toMatch(/--follow on a segmented journal's directory is not supported yet/)
+  })
+
+  it("tail -f follows a live writer across rotations, every record once and in order; SIGINT ends it cleanly", async () => {
+    const live = join(dir.path, "live")
+    await using journal = await openSegmentedJournal(live, {
+      mode: "buffered",
+      segmentBytes: 4096,
+      preallocateBytes: 0,
+    })
+    const lines: Array<string> = []
+    const appendDurably = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const lsn = journal.nextLsn()
+        await journal.append(new TextEncoder().encode(payload(i)))
+        lines.push(`${lsn}\t${payload(i)}`)
+        if (i % 5 === 4) await journal.sync()
+      }
+      await journal.sync()
+    }
+    await appendDurably(0, 30)
+    const child = spawnFsys(["tail", "-f", "-n", "2", live])
+    await child.waitFor(new RegExp(`${payload(29)}\n`))
+    // Several rotations while it follows (about 45 records per 4 KiB segment).
+    await appendDurably(30, 250)
+    await child.waitFor(new RegExp(`${payload(249)}\n`))
+    expect(journal.segments().length).toBeGreaterThan(4)
+    expect(child.output().trim().split("\n")).toEqual(lines.slice(28))
+    const ended = await child.interrupt()
+    expect(ended.signal).toBe(null)
+    expect(ended.code).toBe(130)
+  })
+
+  it("tail -f: a truncateBack below what it printed ends the run with exit 1, naming the cut", async () => {
+    const live = join(dir.path, "cut-under")
+    await using journal = await openSegmentedJournal(live, {
+      mode: "buffered",
+      segmentBytes: 4096,
+      preallocateBytes: 0,
+    })
+    const lsns: Array<number> = []
+    for (let i = 0; i < 120; i++) {
+      lsns.push(journal.nextLsn())
+      await journal.append(new TextEncoder().encode(payload(i)))
+    }
+    await journal.sync()
+    const child = spawnFsys(["tail", "-f", "--from", "0", live])
+    await child.waitFor(new RegExp(`${payload(119)}\n`))
+    // Cut below the end of what the follower printed (it shrinks the segment the follower reads,
+    // or deletes it when the cut is in an earlier one).
+    await journal.truncateBack(lsns[lsns.length - 3]!)
+    const ended = await child.exited()
+    expect(ended.code).toBe(1)
+    expect(oneLine(ended.stderr)).toMatch(/was truncated under the follower \(a truncateBack cut below LSN \d+/)
   })
 
   it("a damaged sealed segment: verify exits 1 naming it, inspect shows it, tail prints up to it and exits 1", async () => {

@@ -38,6 +38,7 @@ import {
 } from "./JournalError.ts"
 import * as LogBufferEngine from "./internal/logBuffer/make.ts"
 import type { Backend } from "./FileIo.ts"
+import * as FastPath from "./internal/journal/fastPath.ts"
 import * as Follower from "./internal/journal/follower.ts"
 import { GroupCommit } from "./internal/journal/groupCommit.ts"
 import type { AppendError } from "./internal/logBuffer/core.ts"
@@ -341,6 +342,26 @@ const build = Effect.fnUntraced(function* (
       return completed(end, frameBytes)
     })
 
+  /** The Promise API's synchronous append (`internal/journal/fastPath.ts`): `append`'s fast path. */
+  const tryAppendNow = (payload: Uint8Array, budgeted: boolean): number | JournalError | undefined => {
+    if (closed) return closedError
+    const view = checkPayload(payload)
+    if (!(view instanceof Uint8Array)) return view
+    const frameBytes = view.byteLength + Frame.OVERHEAD
+    // A spent budget goes the Effect way, whose `completed` yields to the event loop.
+    if (budgeted && (appendsSinceYield + 1 >= YIELD_AFTER_APPENDS || bytesSinceYield + frameBytes >= YIELD_AFTER_BYTES))
+      return undefined
+    const end = core.tryAppend(view)
+    if (end === undefined) return undefined
+    counters.appends++
+    counters.appendedBytes += frameBytes
+    if (budgeted) {
+      appendsSinceYield++
+      bytesSinceYield += frameBytes
+    }
+    return end
+  }
+
   const appendBatch = (payloads: ReadonlyArray<Uint8Array>): Effect.Effect<number, JournalError> =>
     Effect.suspend(() => {
       if (closed) return Effect.fail(closedError)
@@ -404,28 +425,38 @@ const build = Effect.fnUntraced(function* (
     return groupCommit.syncThrough(lsn)
   }
 
+  /** Why `syncThrough(lsn)` must fail at once (closed, or an LSN not appended), if it must. */
+  const syncRefusal = (lsn: number): JournalError | undefined => {
+    if (closed) return closedError
+    const nextLsn = core.nextLsn
+    if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
+      return new LsnOutOfRange({ lsn, nextLsn })
+    }
+    return undefined
+  }
+
   const syncThrough = (lsn: number): Effect.Effect<void, JournalError> =>
     Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
-      const nextLsn = core.nextLsn
-      if (typeof lsn !== "number" || !Number.isSafeInteger(lsn) || lsn < 0 || lsn > nextLsn) {
-        return Effect.fail(new LsnOutOfRange({ lsn, nextLsn }))
-      }
-      return syncAppended(lsn)
+      const refusal = syncRefusal(lsn)
+      return refusal === undefined ? syncAppended(lsn) : Effect.fail(refusal)
     })
 
-  // One call per durable record: one Effect to run, one park, no LSN round trip through the caller.
+  // One call per durable record, one primitive, one park: the append runs when the callback is
+  // registered (the Effect is still lazy: nothing happens until it runs), and the round resumes
+  // the fiber with the record's end LSN. No `suspend`, no `as` around the wait, no second yield.
   const appendDurable = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
-    Effect.suspend(() => {
-      if (closed) return Effect.fail(closedError)
+    Effect.callback<number, JournalError>((resume) => {
+      if (closed) return resume(Effect.fail(closedError))
       const view = checkPayload(payload)
-      if (!(view instanceof Uint8Array)) return Effect.fail(view)
+      if (!(view instanceof Uint8Array)) return resume(Effect.fail(view))
       const end = core.tryAppend(view)
-      if (end === undefined)
-        return Effect.flatMap(appendSlow(view), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd))
+      if (end === undefined) {
+        return resume(Effect.flatMap(appendSlow(view), (slowEnd) => Effect.as(syncAppended(slowEnd), slowEnd)))
+      }
       counters.appends++
       counters.appendedBytes += view.byteLength + Frame.OVERHEAD
-      return Effect.as(syncAppended(end), end)
+      counters.syncRequests++
+      groupCommit.resumeWhenDurable(end, resume)
     })
 
   const sync: Effect.Effect<number, JournalError> = Effect.suspend(() => {
@@ -471,7 +502,7 @@ const build = Effect.fnUntraced(function* (
     }),
   )
 
-  return {
+  const handle: Handle = {
     path,
     append,
     appendBatch,
@@ -497,6 +528,15 @@ const build = Effect.fnUntraced(function* (
       ),
     close,
   }
+  FastPath.register(handle, {
+    tryAppend: tryAppendNow,
+    syncRefusal,
+    whenDurable: (lsn, callback) => {
+      if (lsn > groupCommit.syncedLsn) counters.syncRequests++
+      groupCommit.whenDurable(lsn, callback)
+    },
+  })
+  return handle
 })
 
 /**

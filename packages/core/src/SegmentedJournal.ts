@@ -5,7 +5,7 @@
  * Layout: every segment is a complete fsys v1 journal file named `<base LSN, 20 digits>.journal`
  * (names sort in LSN order), whose byte 0 is LSN `base`; LSNs stay global byte offsets, contiguous
  * across segments (segment `k + 1` starts exactly where segment `k` ends). Next to them:
- * `standby.journal` (the next segment, created ahead of need), `checkpoint` (the last checkpoint,
+ * `standby.journal` (the next segment, created and preallocated ahead of need), `checkpoint` (the last checkpoint,
  * replaced atomically), `truncate-intent` (only while a `truncateBack` runs) and `lock`. Any
  * segment file can be read by `fsys inspect` or `JournalReader` on its own.
  *
@@ -24,7 +24,8 @@
  *   closed (fully synced) and the new segment's name is durable (renamed, directory fsynced).
  * - Rotation: once the active segment holds `segmentBytes` and no append is in flight on it, the
  *   next append goes to the standby (at a record boundary). Appends never wait for the rotation's
- *   IO; when the standby is not ready yet, the active segment grows past `segmentBytes`.
+ *   IO; only when the standby is not ready yet (it normally has been since the previous rotation)
+ *   does an append to a full segment wait for it.
  * - `truncateFront(lsn)` deletes whole sealed segments below `lsn`, one directory fsync per
  *   segment (a crash leaves a contiguous suffix, never a hole); durable on return.
  * - `truncateBack(lsn)` writes an intent marker first, so a crash leaves either the old end or
@@ -72,7 +73,7 @@ export type SegmentDamaged = Errors.SegmentDamaged
  */
 export type DamageReason = Errors.DamageReason
 /**
- * `read(lsn)` (or `truncateBack`, `records`) at an LSN where no record starts.
+ * `read(lsn)` (or `truncateBack`, `checkpoint`, `records`) at an LSN where no record starts.
  *
  * @since 0.2.0
  * @category errors
@@ -167,6 +168,11 @@ export interface Handle {
   readonly firstLsn: Effect.Effect<number>
   readonly truncateFront: (lsn: number) => Effect.Effect<void, SegmentedError>
   readonly truncateBack: (lsn: number) => Effect.Effect<void, SegmentedError>
+  /**
+   * Durably records "state through `lsn` is saved elsewhere". `lsn` must be a record boundary
+   * (a record's start, `firstLsn` or `nextLsn`): otherwise `NoRecordAt` (inside a record or
+   * below `firstLsn`) or `LsnOutOfRange` (past the end), and nothing is written.
+   */
   readonly checkpoint: (lsn: number, data?: Uint8Array) => Effect.Effect<void, SegmentedError>
   readonly lastCheckpoint: Effect.Effect<Checkpoint | undefined>
   readonly segments: Effect.Effect<ReadonlyArray<SegmentInfo>>
@@ -174,8 +180,10 @@ export interface Handle {
 
 interface Resolved {
   readonly journalOptions: Journal.Options
+  readonly standbyJournalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
+  readonly standbyPreallocateBytes: number
 }
 
 const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions => {
@@ -198,7 +206,18 @@ const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions
       : rest
   const checked = JournalOptions.resolve(journalOptions)
   if (checked instanceof InvalidOptions) return checked
-  return { journalOptions, segmentBytes, retainBytes }
+  // A standby is preallocated whole (the segment's size, in 64 KiB units) by the rotation fiber
+  // before it is needed, so by default its journal preallocates nothing itself: its rolling
+  // window would only overshoot the segment's end and be cut at the seal. A `preallocateBytes`
+  // the caller gave is kept, and caps the standby's.
+  const wholeSegmentBytes = Math.min(JournalOptions.PREALLOCATE_BYTES_MAX, Math.floor(segmentBytes / 65536) * 65536)
+  const preallocateGiven = rest.preallocateBytes !== undefined
+  const standbyPreallocateBytes = preallocateGiven
+    ? Math.min(checked.preallocateBytes, wholeSegmentBytes)
+    : wholeSegmentBytes
+  const standbyJournalOptions: Journal.Options =
+    !preallocateGiven && standbyPreallocateBytes > 0 ? { ...journalOptions, preallocateBytes: 0 } : journalOptions
+  return { journalOptions, standbyJournalOptions, segmentBytes, retainBytes, standbyPreallocateBytes }
 }
 
 /**
@@ -256,8 +275,10 @@ const build = Effect.fnUntraced(function* (
       directory,
       io,
       journalOptions: resolved.journalOptions,
+      standbyJournalOptions: resolved.standbyJournalOptions,
       segmentBytes: resolved.segmentBytes,
       retainBytes: resolved.retainBytes,
+      standbyPreallocateBytes: resolved.standbyPreallocateBytes,
     },
     scope,
   )

@@ -12,8 +12,15 @@
  * ```
  *
  * It is a thin layer over the same engine (`Journal.open`, `JournalReader`), not a second
- * implementation: one `Effect.runPromise` per call (≈ 0.25 µs here), nothing per record beyond
- * what the Effect API does. The journal lives in a `Scope` made at `openJournal` and closed by
+ * implementation: one `Effect.runPromise` per call, except on the two hot paths. `append` of a
+ * record that fits the log buffer's active slot is placed synchronously (no Effect is built or
+ * run: `Effect.runPromise` alone costs ≈ 0.8 µs here, more than the append) and resolves an
+ * already settled Promise; `appendDurable` does the same and then waits on its group-commit
+ * round through one plain callback, one Promise per record; `syncThrough` checks its LSN with
+ * the Effect API's own check and waits the same way. Both go the Effect way whenever
+ * the record does not fit right away (a full slot, an oversize record, a batch in progress, or,
+ * for `append`, after 1024 appends without an event-loop yield), and both check their input
+ * with the same code and fail with the same error objects as the Effect API. The journal lives in a `Scope` made at `openJournal` and closed by
  * `close` (or `await using`), which is what `Effect.scoped` does for an Effect program.
  *
  * Errors: `Effect.runPromise` rejects with the failure itself (Effect 4 squashes the `Cause` to its
@@ -27,6 +34,7 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Scope, Stream } from "effect"
+import * as FastPath from "./internal/journal/fastPath.ts"
 import * as EffectJournal from "./Journal.ts"
 import type { JournalError } from "./JournalError.ts"
 import * as JournalReader from "./JournalReader.ts"
@@ -111,6 +119,12 @@ export interface Appender extends AsyncDisposable {
  * @category models
  */
 export interface Journal extends Appender {
+  /**
+   * Appends one record and resolves to its end LSN once it is durable: `append` then
+   * `syncThrough(end)` in one call, and the cheapest way for a producer that awaits each record
+   * (one Promise per record when the record fits the log buffer's active slot).
+   */
+  readonly appendDurable: (payload: Uint8Array) => Promise<number>
   /** What the journal really uses (mode, backend, sector size) and why. */
   readonly info: () => Info
   /** The LSN the next append will start at. */
@@ -147,11 +161,37 @@ const fromHandle = (handle: EffectJournal.Handle, scope: Scope.Closeable): Journ
   const closing: Effect.Effect<void, JournalError> = Effect.ensuring(handle.close, Scope.close(scope, Exit.void))
   let closed: Promise<void> | undefined
   const close = (): Promise<void> => (closed ??= Effect.runPromise(closing))
+  const fast = FastPath.lookup(handle)
+  if (fast === undefined) throw new Error("fsys invariant violated: a journal handle without its fast path")
+  const append = (payload: Uint8Array): Promise<number> => {
+    const placed = fast.tryAppend(payload, true)
+    if (typeof placed === "number") return Promise.resolve(placed)
+    return placed === undefined ? Effect.runPromise(handle.append(payload)) : Promise.reject(placed)
+  }
+  const whenDurable = (lsn: number, value: number): Promise<number> => {
+    const { promise, resolve, reject } = Promise.withResolvers<number>()
+    fast.whenDurable(lsn, (failure) => (failure === undefined ? resolve(value) : reject(failure)))
+    return promise
+  }
+  const syncThrough = (lsn: number): Promise<void> => {
+    const refusal = fast.syncRefusal(lsn)
+    if (refusal !== undefined) return Promise.reject(refusal)
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    fast.whenDurable(lsn, (failure) => (failure === undefined ? resolve() : reject(failure)))
+    return promise
+  }
+  const appendDurable = (payload: Uint8Array): Promise<number> => {
+    const placed = fast.tryAppend(payload, false)
+    if (placed === undefined) return Effect.runPromise(handle.appendDurable(payload))
+    if (typeof placed !== "number") return Promise.reject(placed)
+    return whenDurable(placed, placed)
+  }
   return {
     path: handle.path,
-    append: (payload) => Effect.runPromise(handle.append(payload)),
+    append,
+    appendDurable,
     appendBatch: (payloads) => Effect.runPromise(handle.appendBatch(payloads)),
-    syncThrough: (lsn) => Effect.runPromise(handle.syncThrough(lsn)),
+    syncThrough,
     sync: () => Effect.runPromise(handle.sync),
     info: () => info,
     nextLsn: () => Effect.runSync(handle.nextLsn),

@@ -7,6 +7,7 @@ import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, type Duration, Effect, Exit } from "effect"
 import { Journal } from "@fsys/core"
+import * as PromiseApi from "@fsys/core/promise"
 import { decodeFile, payloadFor, tempDir } from "./journalFixtures.ts"
 
 const modes = ["buffered", "direct"] as const
@@ -47,7 +48,7 @@ describe.each(modes)("Journal input validation (%s)", (mode) => {
   const options = { mode, logBufferBytes: 4096, preallocateBytes: 0 } as const
 
   for (const [name, make] of refused) {
-    for (const call of ["append", "appendBatch"] as const) {
+    for (const call of ["append", "appendBatch", "appendDurable"] as const) {
       it.live(`${call} of ${name}: InvalidOptions, file unchanged`, () =>
         Effect.gen(function* () {
           const dir = yield* tempDir
@@ -60,7 +61,11 @@ describe.each(modes)("Journal input validation (%s)", (mode) => {
               const before = NodeFs.readFileSync(path)
               const bad = make()
               const exit = yield* Effect.exit(
-                call === "append" ? journal.append(bad) : journal.appendBatch([payloadFor(1, 2, 10), bad]),
+                call === "append"
+                  ? journal.append(bad)
+                  : call === "appendDurable"
+                    ? journal.appendDurable(bad)
+                    : journal.appendBatch([payloadFor(1, 2, 10), bad]),
               )
               assert.strictEqual(tagOf(exit), "InvalidOptions")
               assert.strictEqual(yield* journal.nextLsn, yield* journal.syncedLsn, "nothing was reserved")
@@ -79,7 +84,7 @@ describe.each(modes)("Journal input validation (%s)", (mode) => {
   }
 
   for (const Liar of [LyingLength, LyingByteLength]) {
-    for (const call of ["append", "appendBatch"] as const) {
+    for (const call of ["append", "appendBatch", "appendDurable"] as const) {
       it.live(`${call} of a Uint8Array subclass whose ${Liar.name} getter lies writes the real bytes`, () =>
         Effect.gen(function* () {
           const dir = yield* tempDir
@@ -91,7 +96,11 @@ describe.each(modes)("Journal input validation (%s)", (mode) => {
             Effect.gen(function* () {
               const journal = yield* Journal.open(path, options)
               yield* journal.syncThrough(yield* journal.appendBatch(earlier))
-              const end = yield* call === "append" ? journal.append(real) : journal.appendBatch([real])
+              const end = yield* call === "append"
+                ? journal.append(real)
+                : call === "appendDurable"
+                  ? journal.appendDurable(real)
+                  : journal.appendBatch([real])
               yield* journal.syncThrough(end)
             }),
           )
@@ -100,6 +109,75 @@ describe.each(modes)("Journal input validation (%s)", (mode) => {
         }),
       )
     }
+  }
+})
+
+describe("Promise API input validation (append and appendDurable's synchronous fast path)", () => {
+  const options = { mode: "buffered", logBufferBytes: 4096, preallocateBytes: 0 } as const
+  for (const [name, make] of refused) {
+    for (const call of ["append", "appendDurable"] as const) {
+      it.live(`${call} of ${name}: rejects with the Effect API's InvalidOptions, file unchanged`, () =>
+        Effect.gen(function* () {
+          const dir = yield* tempDir
+          const path = NodePath.join(dir, "j.log")
+          const first = payloadFor(1, 1, 300)
+          // The Effect API's error for the same input, as the reference.
+          const reference = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const journal = yield* Journal.open(NodePath.join(dir, "reference.log"), options)
+              return yield* Effect.flip(journal.append(make()))
+            }),
+          )
+          const outcome = yield* Effect.promise(async () => {
+            const journal = await PromiseApi.openJournal(path, options)
+            await journal.appendDurable(first)
+            const before = NodeFs.readFileSync(path)
+            const nextLsn = journal.nextLsn()
+            const bad = make()
+            const error = await (call === "append" ? journal.append(bad) : journal.appendDurable(bad)).then(
+              () => undefined,
+              (rejected: unknown) => rejected,
+            )
+            const unchanged = journal.nextLsn() === nextLsn
+            await journal.close()
+            return { error, before, unchanged }
+          })
+          assert.instanceOf(outcome.error, PromiseApi.InvalidOptions)
+          assert.strictEqual((outcome.error as object).constructor, reference.constructor)
+          assert.strictEqual(
+            (outcome.error as PromiseApi.InvalidOptions).reason,
+            (reference as PromiseApi.InvalidOptions).reason,
+          )
+          assert.isTrue(outcome.unchanged, "nothing was reserved")
+          assert.deepStrictEqual(NodeFs.readFileSync(path), outcome.before, "the file is unchanged")
+          assert.deepStrictEqual(
+            decodeFile(path).records.map((r) => r.payload),
+            [first],
+          )
+        }),
+      )
+    }
+  }
+
+  for (const Liar of [LyingLength, LyingByteLength]) {
+    it.live(`append and appendDurable of a subclass whose ${Liar.name} getter lies write the real bytes`, () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const path = NodePath.join(dir, "j.log")
+        const earlier = Array.from({ length: 5 }, (_, i) => payloadFor(2, i, 500))
+        yield* Effect.promise(async () => {
+          const journal = await PromiseApi.openJournal(path, options)
+          await journal.syncThrough(await journal.appendBatch(earlier))
+          await journal.append(new Liar(10).fill(0xab))
+          await journal.appendDurable(new Liar(10).fill(0xcd))
+          await journal.close()
+        })
+        assert.deepStrictEqual(
+          decodeFile(path).records.map((r) => r.payload),
+          [...earlier, new Uint8Array(10).fill(0xab), new Uint8Array(10).fill(0xcd)],
+        )
+      }),
+    )
   }
 })
 

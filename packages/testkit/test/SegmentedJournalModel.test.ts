@@ -74,7 +74,9 @@ const runSequence = (seed: number) =>
           model.splice(model.findIndex((record) => record.lsn === cut))
         }
       } else if (draw < 0.93) {
-        const lsn = rng.range(Math.max(first, checkpointLsn), endOf())
+        // A checkpoint names a record boundary (a start, or the end).
+        const boundaries = [...kept.map((record) => record.lsn), endOf()].filter((lsn) => lsn >= checkpointLsn)
+        const lsn = rng.pick(boundaries)
         yield* journal.checkpoint(lsn, new Uint8Array([step & 0xff]))
         checkpointLsn = lsn
       } else {

@@ -15,7 +15,9 @@
  * `fsys verify`.
  *
  * Given a segmented journal's directory it prints the records across segments with global LSNs,
- * up to the first damage; `--follow` there is refused (exit 2) until it can switch at rotation.
+ * up to the first damage; `--follow` there follows the newest segment and moves to the next one
+ * at each rotation (`internal/segmentedFollow.ts`), with the same caveat: the newest segment's
+ * records may not be durable yet (every sealed segment's are).
  *
  * @since 0.1.0
  */
@@ -27,6 +29,7 @@ import * as Failure from "../internal/failure.ts"
 import { legacyGapsFlag } from "../internal/flags.ts"
 import * as JournalFile from "../internal/journalFile.ts"
 import * as Segmented from "../internal/segmented.ts"
+import * as SegmentedFollow from "../internal/segmentedFollow.ts"
 
 /**
  * @since 0.1.0
@@ -161,13 +164,25 @@ const tailDirectory = Effect.fnUntraced(function* (
   from: Option.Option<number>,
   lines: Option.Option<number>,
 ) {
-  if (options.follow) {
-    return yield* Failure.usage(`${journal}: --follow on a segmented journal's directory is not supported yet`)
-  }
   const { start, scan } = yield* findStart(from, lines, (onRecord) =>
     Segmented.survey(journal, segments, options.legacyGaps, onRecord),
   )
   if (start.notice !== undefined) yield* Console.error(`fsys tail: ${start.notice}`)
+  // Only the newest segment's torn tail is something the writer repairs (as for a single file):
+  // then follow, having said so. Sealed damage or a gap stops the journal: print up to it, exit 1.
+  if (options.follow && scan.faults.every((fault) => fault.reason === "DamagedTail")) {
+    if (!scan.clean) yield* Console.error(`fsys tail: ${journal}: ${scan.problems.join("; ")}`)
+    const holding = scan.segments.filter((segment) => segment.baseLsn <= start.lsn).at(-1) ?? scan.segments[0]!
+    return yield* SegmentedFollow.follow(
+      journal,
+      { baseLsn: holding.baseLsn, from: start.lsn },
+      { legacyGaps: options.legacyGaps },
+      (batch) =>
+        batch.length === 0
+          ? Effect.void
+          : Console.log(batch.map((r) => formatRecord(r.lsn, r.payload, options.format)).join("\n")),
+    )
+  }
   yield* Stream.runForEachArray(Segmented.records(journal, scan, options.legacyGaps, start.lsn), (batch) =>
     batch.length === 0
       ? Effect.void
@@ -253,7 +268,7 @@ export const command = Command.make(
 ).pipe(
   Command.withDescription(
     `Print records (utf8, hex or json): the last ${DEFAULT_LINES} by default, -n N, or --from LSN; ` +
-      "--follow prints records as they reach the file (not necessarily durable; not supported yet on a segmented " +
-      "journal's directory, whose records print with global LSNs). Exit 1 on a damaged journal",
+      "--follow prints records as they reach the file (not necessarily durable), across rotations on a segmented " +
+      "journal's directory, whose records print with global LSNs. Exit 1 on a damaged journal",
   ),
 )

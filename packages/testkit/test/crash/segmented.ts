@@ -20,6 +20,9 @@ import { SimulatedDisk } from "@fsys/testkit"
 import * as Prng from "../../src/internal/prng.ts"
 
 export type SegmentMode = "rotation" | "truncateFront" | "truncateBack" | "retention" | "checkpoint"
+/** The journal's IO mode: each seed runs in one, chosen by the caller (CI runs both). */
+export type IoMode = "buffered" | "direct"
+export const ioModes: ReadonlyArray<IoMode> = ["buffered", "direct"]
 export const segmentModes: ReadonlyArray<SegmentMode> = [
   "rotation",
   "truncateFront",
@@ -31,6 +34,8 @@ export const segmentModes: ReadonlyArray<SegmentMode> = [
 const DIRECTORY = "/seg"
 /** Operations per workload: enough for several rotations of 4 KiB segments. */
 const OPERATIONS_MAX = 30
+/** truncateBack's workload is longer: it needs more appends to still span segments. */
+const OPERATIONS_MAX_TRUNCATE_BACK = 60
 /** The system calls a power cut may hit. */
 const CRASH_OPS: ReadonlyArray<SimulatedDisk.FaultOp> = [
   "write",
@@ -43,6 +48,13 @@ const CRASH_OPS: ReadonlyArray<SimulatedDisk.FaultOp> = [
   "open",
 ]
 
+const DIRECTORY_OPS: ReadonlyArray<SimulatedDisk.FaultOp> = ["rename", "remove", "syncDirectory"]
+const DIRECTORY_CUT_FRACTION = 0.3
+const METADATA_OPS: ReadonlyArray<SimulatedDisk.FaultOp> = ["open", "remove", "rename", "syncDirectory", "truncate"]
+const SLOW_METADATA_FRACTION = 0.4
+/** Chance that the power fails right after a sync returns (per sync). */
+const CUT_AFTER_ACK_CHANCE = 0.08
+
 interface Model {
   /** What was appended at each LSN (overwritten after a completed truncateBack). */
   readonly payloads: Map<number, Uint8Array>
@@ -53,11 +65,25 @@ interface Model {
   truncating: number | undefined
   checkpoint: { lsn: number; data: Uint8Array } | undefined
   checkpointInFlight: { lsn: number; data: Uint8Array } | undefined
+  /** The most segments the journal held during the workload (≥ 2: it rotated). */
+  segmentsMax: number
+  /** Special operations (truncateFront, …) that returned, and one in flight at the cut. */
+  specialsDone: number
+  specialInFlight: boolean
+}
+
+/** What a seed exercised: the suites assert each mode really covers its operation. */
+export interface Coverage {
+  readonly rotated: boolean
+  readonly specialsDone: number
+  /** The power cut hit during the mode's own operation (a truncation, a checkpoint). */
+  readonly cutDuringSpecial: boolean
 }
 
 export interface SeedOutcome {
   readonly failures: ReadonlyArray<string>
   readonly appended: number
+  readonly coverage: Coverage
 }
 
 const payloadOf = (rng: Prng.Prng, tag: number): Uint8Array => {
@@ -72,8 +98,8 @@ const payloadOf = (rng: Prng.Prng, tag: number): Uint8Array => {
 const sameBytes = (a: Uint8Array, b: Uint8Array | undefined): boolean =>
   b !== undefined && a.length === b.length && a.every((value, index) => value === b[index])
 
-const optionsFor = (rng: Prng.Prng, mode: SegmentMode): SegmentedJournal.Options => ({
-  mode: rng.chance(0.5) ? "direct" : "buffered",
+const optionsFor = (rng: Prng.Prng, mode: SegmentMode, ioMode: IoMode): SegmentedJournal.Options => ({
+  mode: ioMode,
   logBufferBytes: 4096,
   sectorBytes: 512,
   segmentBytes: 4096,
@@ -82,22 +108,43 @@ const optionsFor = (rng: Prng.Prng, mode: SegmentMode): SegmentedJournal.Options
 })
 
 /** The workload; it stops at the first failure (the power cut). */
-const workload = (journal: SegmentedJournal.Handle, rng: Prng.Prng, mode: SegmentMode, model: Model) =>
+const workload = (
+  journal: SegmentedJournal.Handle,
+  rng: Prng.Prng,
+  mode: SegmentMode,
+  model: Model,
+  powerCutNow: Effect.Effect<unknown>,
+) =>
   Effect.gen(function* () {
     let tag = 1
-    for (let step = 0; step < OPERATIONS_MAX; step++) {
+    const operations = mode === "truncateBack" ? OPERATIONS_MAX_TRUNCATE_BACK : OPERATIONS_MAX
+    // truncateBack takes records away: rarer, so the journal still grows across segments.
+    const specialFrom = mode === "truncateBack" ? 0.88 : 0.75
+    for (let step = 0; step < operations; step++) {
       const draw = rng.float()
-      if (draw < 0.55) {
+      if (draw < 0.55 || (draw >= 0.75 && draw < specialFrom)) {
         const payload = payloadOf(rng, tag++)
         const end = yield* journal.append(payload)
         model.payloads.set(end - payload.length - 12, payload)
         model.ends.set(end - payload.length - 12, end)
+        model.segmentsMax = Math.max(model.segmentsMax, (yield* journal.segments).length)
       } else if (draw < 0.75) {
         const target = yield* journal.nextLsn
         yield* journal.syncThrough(target)
         if (target > model.acked) model.acked = target
+        // The power fails the moment an acknowledgement returns, while a rotation or a directory
+        // change may still be running in its own fiber: what was acknowledged must survive even
+        // if nothing else reaches the disk (a name made durable late is caught here).
+        if (rng.chance(CUT_AFTER_ACK_CHANCE)) {
+          yield* powerCutNow
+          return
+        }
       } else {
-        yield* special(journal, rng, mode, model)
+        model.specialInFlight = true
+        yield* special(journal, rng, mode, model, tag)
+        tag += 8
+        model.specialInFlight = false
+        model.specialsDone++
       }
     }
     yield* journal.sync
@@ -107,22 +154,40 @@ const workload = (journal: SegmentedJournal.Handle, rng: Prng.Prng, mode: Segmen
 const recordStarts = (model: Model, from: number, to: number): Array<number> =>
   [...model.ends.keys()].filter((lsn) => lsn >= from && lsn < to).sort((a, b) => a - b)
 
-const special = (journal: SegmentedJournal.Handle, rng: Prng.Prng, mode: SegmentMode, model: Model) =>
+const special = (journal: SegmentedJournal.Handle, rng: Prng.Prng, mode: SegmentMode, model: Model, tag: number) =>
   Effect.gen(function* () {
     const first = yield* journal.firstLsn
     const next = yield* journal.nextLsn
     switch (mode) {
-      case "rotation":
+      case "rotation": {
+        // A batch (one contiguous reservation) that may straddle the rotation threshold.
+        // Registered before the call (the workload is sequential, so it starts at nextLsn): a batch
+        // that waits for a flush can be cut part-way, and what of it reached the disk is legal.
+        const batch = Array.from({ length: rng.range(2, 6) }, (_, k) => payloadOf(rng, tag + k))
+        let end = next
+        for (const payload of batch) {
+          model.payloads.set(end, payload)
+          model.ends.set(end, end + payload.length + 12)
+          end += payload.length + 12
+        }
+        yield* journal.appendBatch(batch)
+        model.segmentsMax = Math.max(model.segmentsMax, (yield* journal.segments).length)
         return
+      }
       case "truncateFront": {
-        const lsn = rng.range(first, next)
+        // Often the end: every sealed segment is then dropped (directory changes to cut into).
+        const lsn = rng.chance(0.4) ? next : rng.range(first, next)
         if (lsn > model.keepFrom) model.keepFrom = lsn
         return yield* journal.truncateFront(lsn)
       }
       case "truncateBack": {
         const starts = recordStarts(model, Math.max(first, model.checkpoint?.lsn ?? 0), next)
         if (starts.length === 0) return
-        const lsn = rng.pick(starts)
+        // Mostly one of the last few records, so the journal still grows across segments and a
+        // cut can span them; sometimes anywhere.
+        const lsn = rng.chance(0.7)
+          ? starts[starts.length - 1 - rng.int(Math.min(4, starts.length))]!
+          : rng.pick(starts)
         model.truncating = lsn
         yield* journal.truncateBack(lsn)
         model.truncating = undefined
@@ -137,7 +202,8 @@ const special = (journal: SegmentedJournal.Handle, rng: Prng.Prng, mode: Segment
       }
       case "retention":
       case "checkpoint": {
-        const lsn = rng.range(first, next)
+        // A checkpoint names a record boundary: a record's start, or the end.
+        const lsn = rng.pick([...recordStarts(model, first, next), next])
         const data = new Uint8Array(rng.int(32)).fill(rng.int(256))
         model.checkpointInFlight = { lsn, data }
         yield* journal.checkpoint(lsn, data)
@@ -199,12 +265,12 @@ const check = (journal: SegmentedJournal.Handle, model: Model, mode: SegmentMode
     if (!matches) failures.push(`checkpoint ${JSON.stringify(saved?.lsn)} is neither the last nor the one in flight`)
   })
 
-export const runSegmentSeed = (seed: number, mode: SegmentMode): Effect.Effect<SeedOutcome> =>
+export const runSegmentSeed = (seed: number, mode: SegmentMode, ioMode: IoMode): Effect.Effect<SeedOutcome> =>
   Effect.gen(function* () {
     const rng = Prng.make(Prng.derive(seed, 0x5e6))
     const disk = yield* SimulatedDisk.make({ seed })
     const io = SimulatedDisk.followReboots(disk)
-    const options = optionsFor(rng, mode)
+    const options = optionsFor(rng, mode, ioMode)
     const model: Model = {
       payloads: new Map(),
       ends: new Map(),
@@ -213,15 +279,33 @@ export const runSegmentSeed = (seed: number, mode: SegmentMode): Effect.Effect<S
       truncating: undefined,
       checkpoint: undefined,
       checkpointInFlight: undefined,
+      segmentsMax: 1,
+      specialsDone: 0,
+      specialInFlight: false,
     }
     const failures: Array<string> = []
     const provide = <A, E>(effect: Effect.Effect<A, E, FileIo.FileIo>) =>
       Effect.provideService(effect, FileIo.FileIo, io)
-    yield* disk.inject({ op: [...CRASH_OPS], nth: rng.range(1, 400), fault: SimulatedDisk.powerLoss() })
+    // Most seeds cut at any system call; some at a directory change (rename, unlink, directory
+    // fsync), which are few per workload and would otherwise be hit only rarely.
+    yield* disk.inject(
+      rng.chance(DIRECTORY_CUT_FRACTION)
+        ? { op: [...DIRECTORY_OPS], nth: rng.range(1, 8), fault: SimulatedDisk.powerLoss() }
+        : { op: [...CRASH_OPS], nth: rng.range(1, 400), fault: SimulatedDisk.powerLoss() },
+    )
+    // Some seeds slow the metadata calls down (each yields to other fibers first): a rotation or
+    // a directory change then runs long beside the workload, which widens every window where an
+    // acknowledgement could come before the name it depends on is durable.
+    if (rng.chance(SLOW_METADATA_FRACTION)) {
+      yield* disk.inject({ op: [...METADATA_OPS], fault: SimulatedDisk.yieldFirst(rng.range(4, 40)) })
+    }
+    // The first boot's own FileIo: it dies with the power cut, so no fiber of the old process
+    // (a rotation still running, the scope's close) can touch the rebooted disk.
+    const firstBoot = disk.fileIo
     yield* Effect.exit(
-      provide(
-        Effect.scoped(Effect.flatMap(SegmentedJournal.open(DIRECTORY, options), (j) => workload(j, rng, mode, model))),
-      ),
+      Effect.scoped(
+        Effect.flatMap(SegmentedJournal.open(DIRECTORY, options), (j) => workload(j, rng, mode, model, disk.crash())),
+      ).pipe(Effect.provideService(FileIo.FileIo, firstBoot)),
     )
     let report = ""
     if (disk.boot === 1) report = (yield* disk.crash()).summary
@@ -250,5 +334,10 @@ export const runSegmentSeed = (seed: number, mode: SegmentMode): Effect.Effect<S
     return {
       failures: failures.map((failure) => `seed ${seed} ${mode} ${JSON.stringify(options.mode)}: ${failure} ${report}`),
       appended: model.payloads.size,
+      coverage: {
+        rotated: model.segmentsMax > 1,
+        specialsDone: model.specialsDone,
+        cutDuringSpecial: model.specialInFlight,
+      },
     }
   })

@@ -1,7 +1,7 @@
 /**
  * Our journal as bench subjects: Direct mode over io_uring, Direct mode over pwrite, and Buffered
- * mode. Producers run as Effect fibers, as an Effect user writes them (`append` then
- * `syncThrough` per record; `appendBatch` + `sync`); the journal's Scope is held open until
+ * mode. Producers run as Effect fibers, as an Effect user writes them (`appendDurable` per
+ * durable record; `appendBatch` + `sync`); the journal's Scope is held open until
  * `close`. The backend is chosen with the journal's own `backend` option.
  *
  * A subject that cannot get what it asks for here (io_uring disabled, O_DIRECT refused) is
@@ -51,7 +51,8 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
     const durableProducer = (source: Source) =>
       Effect.gen(function* () {
         for (let payload = source.next(); payload !== undefined; payload = source.next()) {
-          yield* handle.syncThrough(yield* handle.append(payload))
+          // The single-call durable append: one park per record (what the docs tell producers to use).
+          yield* handle.appendDurable(payload)
         }
       })
     const loops: Loops = {
@@ -91,7 +92,7 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
     }
     return {
       detail,
-      appendDurable: (payload) => run(Effect.flatMap(handle.append(payload), handle.syncThrough)),
+      appendDurable: (payload) => run(Effect.asVoid(handle.appendDurable(payload))),
       appendBatchDurable: (payloads) => run(Effect.flatMap(handle.appendBatch(payloads), handle.syncThrough)),
       append: (payload) => run(Effect.asVoid(handle.append(payload))),
       appendBatch: (payloads) => run(Effect.asVoid(handle.appendBatch(payloads))),

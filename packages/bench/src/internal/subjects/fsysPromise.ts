@@ -1,9 +1,9 @@
 /**
  * `fsys-promise`: our journal through its Promise API (`@fsys/core/promise`), as code that does
- * not use Effect writes it — `await journal.syncThrough(await journal.append(payload))` per
- * durable record, `appendBatch` + `syncThrough` per batch. Same engine and the same options as
- * `fsys-direct-io_uring` (Direct mode over io_uring), so the two rows differ only in the API
- * (one `Effect.runPromise` per call here, fibers there).
+ * not use Effect writes it — `await journal.appendDurable(payload)` per durable record (one
+ * Promise each: the record is placed synchronously and waits on its round through a callback),
+ * `appendBatch` + `syncThrough` per batch. Same engine and the same options as
+ * `fsys-direct-io_uring` (Direct mode over io_uring), so the two rows differ only in the API.
  *
  * @since 0.1.0
  */
@@ -29,7 +29,9 @@ const openSession = async (directory: string): Promise<Session> => {
   }
   return {
     detail: `Promise API, ${info.mode} (O_DIRECT) over ${info.backend}, ${info.logBufferBytes / 1024} KiB slots`,
-    appendDurable: async (payload) => journal.syncThrough(await journal.append(payload)),
+    appendDurable: async (payload) => {
+      await journal.appendDurable(payload)
+    },
     appendBatchDurable: async (payloads) => journal.syncThrough(await journal.appendBatch(payloads)),
     append: async (payload) => {
       await journal.append(payload)

@@ -39,9 +39,15 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Exit } from "effect"
 import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
 import { assert } from "../logBuffer/sectors.ts"
+
+/** How a waiter that is not an Effect fiber (the Promise API) learns its round's outcome. */
+export type DurableCallback<E> = (failure: E | undefined) => void
+
+/** `ends[i]` for a waiter that resumes with its round's outcome itself (`void`), not with an LSN. */
+const NO_VALUE = -1
 
 /** The waiters of one round and how they learn its outcome. */
 class Round<E> {
@@ -51,9 +57,18 @@ class Round<E> {
   startedMillis = 0
   /** No other round was in flight at any time during this one: its latency is the IO's own. */
   alone = true
-  private outcome: Effect.Effect<void, E> | undefined = undefined
-  /** Bounded by the producers that can wait at once (each waits on one round at a time). */
-  private resumes: Array<(outcome: Effect.Effect<void, E>) => void> = []
+  private settled = false
+  /** Once settled: the failure every waiter gets, or `undefined` for success. */
+  private failed: Effect.Effect<never, E> | undefined = undefined
+  private failure: E | undefined = undefined
+  /**
+   * Fiber resumes, and beside each the LSN it resumes with on success (`NO_VALUE`: none). Bounded
+   * by the producers that can wait at once (each waits on one round at a time).
+   */
+  private resumes: Array<(outcome: Effect.Effect<number, E>) => void> = []
+  private ends: Array<number> = []
+  /** Non-fiber waiters (the Promise API), bounded the same way. */
+  private callbacks: Array<DurableCallback<E>> = []
   /** The committer waited out this round's window (or the round filled). */
   windowElapsed = false
   /** Set while the committer waits out a window: a full round starts early. */
@@ -64,17 +79,47 @@ class Round<E> {
    * no abort signal): an interrupted waiter leaves its resume behind, and a resume of a fiber that
    * already moved on is ignored by the runtime. Costs less than a `Deferred.await` per record.
    */
-  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) => {
-    if (this.outcome !== undefined) resume(this.outcome)
-    else this.resumes.push(resume)
-  })
+  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) =>
+    // A NO_VALUE waiter only ever gets `Effect.void` or the failure (see `outcomeFor`).
+    this.addResume(resume as (outcome: Effect.Effect<number, E>) => void, NO_VALUE),
+  )
 
-  settle(outcome: Effect.Effect<void, E>): void {
-    assert(this.outcome === undefined, "a round settles once")
-    this.outcome = outcome
-    const resumes = this.resumes
+  /** What a fiber waiter resumes with: the failure, its LSN, or (`NO_VALUE`) `void`. */
+  private outcomeFor(end: number): Effect.Effect<number, E> {
+    if (this.failed !== undefined) return this.failed
+    return end === NO_VALUE ? (Effect.void as unknown as Effect.Effect<number, E>) : Exit.succeed(end)
+  }
+
+  /**
+   * Resumes the fiber (an `Effect.callback`'s `resume`) when the round settles, with
+   * `Exit.succeed(end)` on success (`end` ≥ 0), so a durable append parks once and gets its LSN
+   * back without a second Effect around the wait.
+   */
+  addResume(resume: (outcome: Effect.Effect<number, E>) => void, end: number): void {
+    if (!this.settled) {
+      this.resumes.push(resume)
+      this.ends.push(end)
+    } else resume(this.outcomeFor(end))
+  }
+
+  addCallback(callback: DurableCallback<E>): void {
+    if (!this.settled) this.callbacks.push(callback)
+    else callback(this.failure)
+  }
+
+  /** Returns true when the round had non-fiber waiters, whose code runs in microtasks after this. */
+  settle(failure: E | undefined): boolean {
+    assert(!this.settled, "a round settles once")
+    this.settled = true
+    this.failure = failure
+    this.failed = failure === undefined ? undefined : Effect.fail(failure)
+    const { resumes, ends, callbacks } = this
     this.resumes = []
-    for (let i = 0; i < resumes.length; i++) resumes[i]!(outcome)
+    this.ends = []
+    this.callbacks = []
+    for (let i = 0; i < resumes.length; i++) resumes[i]!(this.outcomeFor(ends[i]!))
+    for (let i = 0; i < callbacks.length; i++) callbacks[i]!(failure)
+    return callbacks.length > 0
   }
 }
 
@@ -150,6 +195,10 @@ export class GroupCommit<E> {
   private splitWaiters = Number.POSITIVE_INFINITY
   /** The last completion's wake (its cohort resuming and appending), in µs per woken waiter. */
   private wakeMicrosPerWaiter = 0
+  /** The wake in progress: when it started, how many it wakes, whether rounds overlap after it. */
+  private wakeStartMillis = 0
+  private wakeWaiters = 0
+  private overlappingNow = false
   /** Whether rounds overlap (`decideOverlap`). */
   private overlapping = false
   /** Rounds completed beside another since the last decision (bounded by the probe). */
@@ -185,10 +234,35 @@ export class GroupCommit<E> {
     if (lsn <= this.syncedLsnValue) return Effect.void
     const refusal = this.config.core.refusal
     if (refusal !== undefined) return Effect.fail(this.config.toError(refusal))
+    return this.join(lsn).wait
+  }
+
+  /**
+   * `syncThrough` for a caller already inside an `Effect.callback` (the durable append): resumes
+   * it with `Exit.succeed(lsn)` once `[0, lsn)` is durable, or with the failure, possibly before
+   * this returns. One park per record, no Effect built per call.
+   */
+  resumeWhenDurable(lsn: number, resume: (outcome: Effect.Effect<number, E>) => void): void {
+    const refusal = this.config.core.refusal
+    if (lsn <= this.syncedLsnValue) resume(Exit.succeed(lsn))
+    else if (refusal !== undefined) resume(Effect.fail(this.config.toError(refusal)))
+    else this.join(lsn).addResume(resume, lsn)
+  }
+
+  /** `syncThrough` without Effect (the Promise API): `callback` gets the failure, or undefined. */
+  whenDurable(lsn: number, callback: DurableCallback<E>): void {
+    const refusal = this.config.core.refusal
+    if (lsn <= this.syncedLsnValue) callback(undefined)
+    else if (refusal !== undefined) callback(this.config.toError(refusal))
+    else this.join(lsn).addCallback(callback)
+  }
+
+  /** The round that covers `lsn` (the one in flight, else the pending one), counted and started. */
+  private join(lsn: number): Round<E> {
     const inFlight = this.inFlight
     for (let index = 0; index < inFlight.length; index++) {
       const round = inFlight[index]!
-      if (lsn <= round.target) return round.wait
+      if (lsn <= round.target) return round
     }
     let round = this.pending
     if (round === undefined) {
@@ -197,8 +271,10 @@ export class GroupCommit<E> {
     }
     round.waiters++
     if (round.waiters === this.config.maxBatch) round.onFull?.()
-    const wait = round.wait
+    // The caller registers after this: over a synchronous layer the round may already be settled,
+    // and a Round resumes a late waiter at once.
     if (this.completing) {
+      // Half the woken cohort joined: start its round now, inside the wake (see the module doc).
       if (round.waiters >= this.splitWaiters && inFlight.length === 0) {
         this.splitWaiters = Number.POSITIVE_INFINITY
         this.kick()
@@ -206,7 +282,7 @@ export class GroupCommit<E> {
     } else if (inFlight.length === 0) {
       this.kick()
     }
-    return wait
+    return round
   }
 
   /** Starts the pending round now when nothing needs waiting for, else hands it to the committer. */
@@ -263,8 +339,7 @@ export class GroupCommit<E> {
     if (failure !== undefined) {
       // The buffer is poisoned: fail this round and the one that queued behind it. A round still
       // in flight fails through its own completion (the writer reports the poison for it).
-      const failed = Effect.fail(this.config.toError(failure))
-      round.settle(failed)
+      round.settle(this.config.toError(failure))
       this.failPending(failure)
       return
     }
@@ -280,17 +355,34 @@ export class GroupCommit<E> {
       this.splitWaiters = Math.ceil(round.waiters / 2)
     }
     this.completing = true
+    this.wakeStartMillis = wakeStartMillis
+    this.wakeWaiters = round.waiters
+    this.overlappingNow = overlapping
+    let deferred = false
     try {
-      round.settle(Effect.void)
+      // Woken fibers run inside `settle` and join the next round right there. Promise waiters
+      // run in the microtasks their resolution queued: the next round starts after those, in a
+      // microtask queued behind them, so it holds their records too instead of only the first's.
+      deferred = round.settle(undefined)
     } finally {
-      this.completing = false
-      this.splitWaiters = Number.POSITIVE_INFINITY
+      if (deferred) queueMicrotask(this.afterCallbacks)
+      else this.endWake()
     }
-    this.wakeMicrosPerWaiter = ((performance.now() - wakeStartMillis) * 1000) / Math.max(1, round.waiters)
-    // Beside the other round only while overlapping; otherwise the pending round waits for it and
-    // takes its cohort too, so two alternating cohorts merge back into one (and the next round,
-    // alone in flight, measures the IO again).
-    const beside = overlapping && this.inFlight.length < this.roundsInFlightMax
+  }
+
+  private readonly afterCallbacks = (): void => this.endWake()
+
+  /**
+   * The end of a completion's wake: measure it, then start the pending round. Beside the other
+   * round only while overlapping; otherwise the pending round waits for it and takes its cohort
+   * too, so two alternating cohorts merge back into one (and the next round, alone in flight,
+   * measures the IO again).
+   */
+  private endWake(): void {
+    this.completing = false
+    this.splitWaiters = Number.POSITIVE_INFINITY
+    this.wakeMicrosPerWaiter = ((performance.now() - this.wakeStartMillis) * 1000) / Math.max(1, this.wakeWaiters)
+    const beside = this.overlappingNow && this.inFlight.length < this.roundsInFlightMax
     if (this.pending !== undefined && (this.inFlight.length === 0 || beside)) this.kick()
   }
 
@@ -319,7 +411,7 @@ export class GroupCommit<E> {
   private failPending(cause: JobFailure): void {
     const next = this.pending
     this.pending = undefined
-    next?.settle(Effect.fail(this.config.toError(cause)))
+    next?.settle(this.config.toError(cause))
   }
 
   private closedError(): JobFailure {

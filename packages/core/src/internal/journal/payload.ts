@@ -11,8 +11,9 @@
  * typed array), and a payload that is not a plain `Uint8Array` or `Buffer` is replaced by a plain
  * `Uint8Array` view of the same bytes (no copy). Nothing is written for a payload that fails.
  *
- * Cost per payload: three intrinsic getter calls and a prototype check (tens of ns); the view is
- * allocated only for subclasses.
+ * Cost per payload: two intrinsic getter calls, a prototype check and two own-property checks
+ * (the buffer is looked at only for a view that reads as empty); the view is allocated only for
+ * subclasses.
  *
  * @internal
  */
@@ -32,8 +33,12 @@ const byteOffsetOf = intrinsicGetter("byteOffset")
 const bufferOf = intrinsicGetter("buffer")
 const tagOf = intrinsicGetter(Symbol.toStringTag)
 
-/** Prototypes whose `length`/`byteLength` are the intrinsic ones (Buffer is a plain subclass). */
-const plainPrototypes: ReadonlySet<object> = new Set([Uint8Array.prototype, Buffer.prototype])
+/**
+ * The prototypes whose `length`/`byteLength` are the intrinsic ones (Buffer is a plain subclass),
+ * compared by identity: two comparisons cost less than a `Set` lookup on every append.
+ */
+const uint8ArrayPrototype: object = Uint8Array.prototype
+const bufferPrototype: object = Buffer.prototype
 
 const invalidPayload = (reason: string) => new InvalidOptions({ option: "payload", reason })
 
@@ -49,17 +54,19 @@ export const plainView = (payload: unknown): Uint8Array | InvalidOptions => {
     return invalidPayload("must be a Uint8Array")
   }
   const view = payload as Uint8Array
-  const buffer = bufferOf.call(view) as ArrayBufferLike
-  if ((buffer as { readonly detached?: boolean }).detached === true) {
+  const byteLength = byteLengthOf.call(view) as number
+  // A view on a detached (or out-of-bounds) buffer reads as 0 bytes through the intrinsic getter:
+  // only an empty-looking view needs the (costlier) look at its buffer.
+  if (byteLength === 0 && (bufferOf.call(view) as { readonly detached?: boolean }).detached === true) {
     return invalidPayload("is a view on a detached ArrayBuffer")
   }
-  const byteLength = byteLengthOf.call(view) as number
+  const prototype: unknown = Object.getPrototypeOf(view)
   if (
-    plainPrototypes.has(Object.getPrototypeOf(view)) &&
+    (prototype === uint8ArrayPrototype || prototype === bufferPrototype) &&
     !Object.hasOwn(view, "length") &&
     !Object.hasOwn(view, "byteLength")
   ) {
     return view
   }
-  return new Uint8Array(buffer, byteOffsetOf.call(view) as number, byteLength)
+  return new Uint8Array(bufferOf.call(view) as ArrayBufferLike, byteOffsetOf.call(view) as number, byteLength)
 }

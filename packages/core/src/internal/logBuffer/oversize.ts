@@ -100,6 +100,7 @@ const rotate = (state: SlotState): void => {
   const from = state.active
   const to = 1 - from
   assert(!state.busy[to], "the slot that becomes active is idle")
+  state.fillCrcs()
   const lengthBytes = state.activeBytes
   const carryStart = roundDown(lengthBytes, state.sectorBytes)
   if (carryStart > 0 && lengthBytes > state.writtenBytes) {
@@ -120,6 +121,7 @@ const rotate = (state: SlotState): void => {
   state.activeBytes = lengthBytes - carryStart
   // The carried bytes go out with the record's first chunk (or the next seal, if it fails).
   state.writtenBytes = state.activeBytes
+  state.crcFilledBytes = state.activeBytes
 }
 
 /**
@@ -193,5 +195,6 @@ const claimOversize = (
   state.baseLsn = newBase
   state.activeBytes = endLsn - newBase
   state.writtenBytes = state.activeBytes
+  state.crcFilledBytes = state.activeBytes
   return endLsn
 }

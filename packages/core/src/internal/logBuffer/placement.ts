@@ -15,6 +15,7 @@
  */
 import { Deferred, Effect } from "effect"
 import * as Frame from "../../Frame.ts"
+import * as BatchCrc from "../frame/batchCrc.ts"
 import type { InvalidOptions } from "../../JournalError.ts"
 import { detached } from "./frameCopy.ts"
 import { placeOversize } from "./oversize.ts"
@@ -46,10 +47,11 @@ const placeMany = (state: SlotState, payloads: ReadonlyArray<Uint8Array>, fromIn
     if (endBytes > state.appendLimitBytes || (index > fromIndex && endBytes - startBytes > BATCH_BYTES_PER_TURN_MAX)) {
       break
     }
-    activeBytes += Frame.encodeInto(slot, activeBytes, payload)
+    activeBytes += BatchCrc.encodeWithoutCrc(slot, activeBytes, payload)
     index++
   }
   state.activeBytes = activeBytes
+  state.boundUnfilled()
   return index
 }
 

@@ -23,10 +23,15 @@
  *   nothing but the carried sector, which waits in `parkedCarry` until the slot is idle, and
  *   `appendLimitBytes` is 0 so no append encodes into it (`activeBytes === writtenBytes`).
  *   Otherwise `appendLimitBytes === capacityBytes`. So at most two slot writes are in flight.
- * - A record's LSN range is claimed in the same synchronous step that completes its bytes in the
+ * - A record's LSN range is claimed in the same synchronous step that copies its bytes into the
  *   buffer (fsys bug FS-J1); an oversize record is copied first, under the reservation, and
  *   claimed after. So a sealed write covers complete records only and the durable frontier never
  *   covers bytes still in an appender's hands (fsys bug FS-J3).
+ * - CRCs are filled in batches (`internal/frame/batchCrc.ts`): frames in `[crcFilledBytes,
+ *   activeBytes)` have their header and payload but not yet their CRC. Every step that hands
+ *   bytes to a write or copies them (`seal`, the oversize rotation) calls `fillCrcs` first, and
+ *   the unfilled run never exceeds `FILL_AHEAD_MAX_BYTES` plus one turn's placement.
+ *   `writtenBytes <= crcFilledBytes <= activeBytes`.
  * - `flushedLsn` only grows, and only over bytes whose write completed.
  *
  * @since 0.1.0
@@ -35,6 +40,7 @@ import { Deferred, Effect, Exit } from "effect"
 import type { IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import * as Frame from "../../Frame.ts"
+import * as BatchCrc from "../frame/batchCrc.ts"
 import type { JournalClosed } from "../../JournalError.ts"
 import type { Preallocator } from "./preallocator.ts"
 import { assert, roundDown, roundUp } from "./sectors.ts"
@@ -84,6 +90,8 @@ export class SlotState {
   activeBytes: number
   /** Bytes at the start of the active slot already in a queued or completed write. */
   writtenBytes: number
+  /** Bytes at the start of the active slot whose frames have their CRC (see the module doc). */
+  crcFilledBytes: number
   readonly busy: [boolean, boolean] = [false, false]
   /** Appends fit below this: `capacityBytes`, or 0 while the active slot is still being written. */
   appendLimitBytes: number
@@ -118,6 +126,7 @@ export class SlotState {
     this.slots[0].set(carry, 0)
     this.activeBytes = carry.byteLength
     this.writtenBytes = carry.byteLength
+    this.crcFilledBytes = carry.byteLength
     this.flushedLsn = startLsn
     this.appendLimitBytes = capacityBytes
     this.parkedCarry = new Uint8Array(sectorBytes)
@@ -137,11 +146,24 @@ export class SlotState {
     return frameBytes > this.capacityBytes - this.sectorBytes
   }
 
-  /** Encodes into the active slot if the frame fits there; returns its end LSN. */
+  /** Encodes into the active slot if the frame fits there (its CRC comes later); returns its end LSN. */
   place(payload: Uint8Array): number | undefined {
     if (this.activeBytes + payload.byteLength + Frame.OVERHEAD > this.appendLimitBytes) return undefined
-    this.activeBytes += Frame.encodeInto(this.slots[this.active]!, this.activeBytes, payload)
+    this.activeBytes += BatchCrc.encodeWithoutCrc(this.slots[this.active]!, this.activeBytes, payload)
+    this.boundUnfilled()
     return this.baseLsn + this.activeBytes
+  }
+
+  /** Fills the CRCs of every frame placed since the last fill (before any write or copy reads them). */
+  fillCrcs(): void {
+    if (this.crcFilledBytes === this.activeBytes) return
+    BatchCrc.fillCrcs(this.slots[this.active]!, this.crcFilledBytes, this.activeBytes)
+    this.crcFilledBytes = this.activeBytes
+  }
+
+  /** Keeps the unfilled run bounded, so a seal never computes more than a bounded run's CRCs. */
+  boundUnfilled(): void {
+    if (this.activeBytes - this.crcFilledBytes >= BatchCrc.FILL_AHEAD_MAX_BYTES) this.fillCrcs()
   }
 
   /**
@@ -156,6 +178,7 @@ export class SlotState {
     const to = 1 - from
     assert(!this.busy[from], "the sealed slot is the writable active one")
     assert(this.activeBytes > this.writtenBytes, "seal has records to write")
+    this.fillCrcs()
     const slot = this.slots[from]!
     const lengthBytes = this.activeBytes
     const paddedBytes = roundUp(lengthBytes, sector)
@@ -182,6 +205,7 @@ export class SlotState {
     this.baseLsn += carryStart
     this.activeBytes = lengthBytes - carryStart
     this.writtenBytes = this.activeBytes
+    this.crcFilledBytes = this.activeBytes
     if (datasync) {
       const preallocation = this.preallocator.next(this.nextLsn)
       if (preallocation !== undefined) this.pushJob(preallocation)

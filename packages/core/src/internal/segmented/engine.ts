@@ -19,8 +19,9 @@
  * free, the standby becomes the active segment in the same turn (the new base is the old
  * segment's exact end) and a rotation fiber, holding the directory lock, closes the old segment,
  * cuts its preallocated zeros, renames the standby to `<base>.journal`, fsyncs the directory,
- * applies retention and prepares the next standby. Appends never wait for any of it: when the
- * standby is not ready yet, they keep going into the active segment (the size is a threshold).
+ * applies retention and prepares (and preallocates) the next standby. Appends never wait for any
+ * of it; only when the standby is not ready yet (normally it has been since the previous
+ * rotation) does an append to a full segment wait for it (`enter`).
  *
  * @internal
  */
@@ -62,9 +63,14 @@ export interface Opened {
 export interface Config {
   readonly directory: string
   readonly io: FileIo.FileIoService
+  /** For the segment found newest at open (and reopened by truncateBack). */
   readonly journalOptions: Journal.Options
+  /** For standbys: preallocated whole before use, so their own preallocation is normally off. */
+  readonly standbyJournalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
+  /** Zeros written into a new standby before it is opened (0 = none): the journal's preallocation. */
+  readonly standbyPreallocateBytes: number
 }
 
 const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } => ({
@@ -92,6 +98,41 @@ export const makeSegment = (
   sealed: Deferred.makeUnsafe<void, SegmentedError>(),
 })
 
+/** Zeros per write while preallocating a standby: bounded memory, and many small IOs avoided. */
+const PREALLOCATE_CHUNK_BYTES = 1024 * 1024
+
+/**
+ * Writes `bytes` of zeros into the new standby's file and fdatasyncs them, so the segment it
+ * becomes is allocated (written blocks, size committed) before its first record: its syncs
+ * overwrite written blocks instead of growing the file, as the log buffer's own preallocator
+ * arranges for a single file (`internal/logBuffer/preallocator.ts`), but in the rotation fiber
+ * instead of the writer's queue, and never past the segment's end. Zeros past the last record
+ * read as a clean end (recovery keeps them). A failure only leaves the segment unpreallocated:
+ * it is an optimisation, never worth an error. The name needs no directory fsync: the rotation
+ * renames the file and fsyncs the directory then.
+ */
+const preallocate = (io: FileIo.FileIoService, path: string, bytes: number): Effect.Effect<void> =>
+  bytes === 0
+    ? Effect.void
+    : Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* io.open(path, { create: true })
+          const zeros = new Uint8Array(Math.min(PREALLOCATE_CHUNK_BYTES, bytes))
+          // Bounded: bytes / PREALLOCATE_CHUNK_BYTES writes (at most segmentBytes / 1 MiB).
+          for (let offset = 0; offset < bytes; offset += zeros.length) {
+            yield* io.writeAt(handle, zeros.subarray(0, Math.min(zeros.length, bytes - offset)), offset)
+          }
+          yield* io.datasync(handle)
+        }),
+      ).pipe(Effect.ignore)
+
+/** The sparse-index note of a single append, for `enter`. */
+const noteAppend =
+  (payload: Uint8Array) =>
+  (segment: Segment, localEnd: number): void => {
+    if (payload instanceof Uint8Array) segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
+  }
+
 export class Engine {
   readonly segments: Array<Segment> = []
   standby: Opened | undefined = undefined
@@ -105,8 +146,11 @@ export class Engine {
   /** Completed when the active segment's in-flight appends drain to 0. */
   drainWaiter: Deferred.Deferred<void> | undefined = undefined
   readonly mutex = new Mutex(() => this.signal())
-  /** Completed (and replaced) whenever something a waiting append depends on changed. */
-  changed: Deferred.Deferred<void> = Deferred.makeUnsafe<void>()
+  /**
+   * Completed (and dropped) whenever something a waiting append depends on changed; made only
+   * when an append waits, so the common append (which signals on every drain to 0) allocates none.
+   */
+  private changed: Deferred.Deferred<void> | undefined = undefined
   readonly accumulated = emptyStats()
   readonly closedError: JournalClosed
   readonly standbyPath: string
@@ -153,8 +197,8 @@ export class Engine {
   }
 
   /** Opens a segment file as a single-file journal, in its own Scope under the engine's. */
-  openSegment(path: string): Effect.Effect<Opened, JournalError> {
-    const { io, journalOptions } = this.config
+  openSegment(path: string, journalOptions = this.config.journalOptions): Effect.Effect<Opened, JournalError> {
+    const { io } = this.config
     return Effect.gen({ self: this }, function* () {
       const scope = yield* Scope.fork(this.scope, "sequential")
       const opened = yield* Effect.exit(
@@ -190,11 +234,39 @@ export class Engine {
   // Appends
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * The common case is one check and the active segment's own append: while the active segment
+   * is below `segmentBytes` and nothing gates or refuses, no rotation can involve it, so the
+   * append only needs counting in flight. The count and the choice of segment happen in the
+   * same synchronous step (inside the `onExit` frame, so the decrement is paired with it whatever
+   * ends the append, interruption included); everything else takes `enter`.
+   */
   append(payload: Uint8Array): Effect.Effect<number, SegmentedError> {
-    return this.enter(
-      (journal) => journal.append(payload),
-      (segment, localEnd) => {
-        if (payload instanceof Uint8Array) segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
+    let counted: Segment | undefined
+    return Effect.onExit(
+      Effect.suspend((): Effect.Effect<number, SegmentedError> => {
+        const segment = this.active
+        const journal = segment.journal
+        if (
+          journal === undefined ||
+          segment.localEnd >= this.config.segmentBytes ||
+          this.gate !== undefined ||
+          this.closed ||
+          this.failure !== undefined
+        ) {
+          return this.enter((journal) => journal.append(payload), noteAppend(payload))
+        }
+        segment.inflight++
+        counted = segment
+        return Effect.map(journal.append(payload), (localEnd) => {
+          segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
+          if (localEnd > segment.localEnd) segment.localEnd = localEnd
+          return segment.baseLsn + localEnd
+        })
+      }),
+      () => {
+        if (counted !== undefined) this.leave(counted)
+        return Effect.void
       },
     )
   }
@@ -232,6 +304,7 @@ export class Engine {
           // Full, and the rotation cannot happen yet (an append still in flight on it, or the
           // standby still being prepared): wait for that, then retry. Normally the standby has
           // been ready since long before the segment filled.
+          this.changed ??= Deferred.makeUnsafe<void>()
           return Effect.andThen(restore(Deferred.await(this.changed)), this.enter(run, index))
         }
         const segment = this.active
@@ -254,7 +327,8 @@ export class Engine {
   /** Wakes appends waiting for a rotation to become possible (they re-check everything). */
   signal(): void {
     const changed = this.changed
-    this.changed = Deferred.makeUnsafe<void>()
+    if (changed === undefined) return
+    this.changed = undefined
     Deferred.doneUnsafe(changed, Exit.void)
   }
 
@@ -312,7 +386,11 @@ export class Engine {
           () => Effect.void,
         ),
       )
-      this.standby = yield* this.openSegment(this.standbyPath)
+      const standby = yield* this.openSegment(this.standbyPath, this.config.standbyJournalOptions)
+      // After the open, not before: the open's recovery would otherwise read every zero back.
+      // Nothing writes the file yet (it becomes the standby below), so the zeros race no record.
+      yield* preallocate(this.config.io, this.standbyPath, this.config.standbyPreallocateBytes)
+      this.standby = standby
     })
   }
 

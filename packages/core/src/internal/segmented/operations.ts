@@ -88,11 +88,20 @@ export const checkpoint = (
         reason: `must be a Uint8Array of at most ${SmallFile.DATA_BYTES_MAX} bytes`,
       })
     }
+    if (lsn < engine.firstLsn) return yield* outsideKept(engine, lsn)
     const saved = { lsn, data: bytes.slice() }
     yield* engine.syncThrough(lsn)
     yield* engine.mutex.withLock(
       Effect.gen(function* () {
         yield* refuse(engine)
+        // Checked again under the lock: a truncateFront/truncateBack may have run since.
+        if (lsn < engine.firstLsn) return yield* outsideKept(engine, lsn)
+        if (lsn > engine.nextLsn) return yield* new LsnOutOfRange({ lsn, nextLsn: engine.nextLsn })
+        // "State through `lsn` is saved" only means something at a record boundary: an LSN inside
+        // a record would let truncateBack and retention split that record's fate. `read` walks to
+        // it; the first LSN kept and the end are boundaries. No rotation or truncation can run
+        // while this lock is held, so the answer stays true until the checkpoint is written.
+        if (lsn !== engine.firstLsn && lsn !== engine.nextLsn) yield* read(engine, lsn)
         yield* SmallFile.replaceAtomically(
           engine.config.io,
           engine.config.directory,
@@ -104,6 +113,14 @@ export const checkpoint = (
         yield* retain(engine)
       }).pipe(Effect.tapError((error) => Effect.sync(() => failIfIo(engine, error)))),
     )
+  })
+
+const outsideKept = (engine: Engine, lsn: number): NoRecordAt =>
+  new NoRecordAt({
+    lsn,
+    firstLsn: engine.firstLsn,
+    nextLsn: engine.nextLsn,
+    reason: "below the first LSN still kept (truncateFront or retention dropped it)",
   })
 
 /** A failed directory change leaves the directory in a state only recovery should judge. */
