@@ -356,9 +356,12 @@ describe("LogBufferLive scope order", () => {
         "-slot",
         "+slot",
         "+slot",
+        // The log's second open file, for a second round in flight (closed after the drain).
+        "+direct-file",
         "+register(2)",
         "used",
         "-register(2)",
+        "-direct-file",
         "-slot",
         "-slot",
         "-direct-file",

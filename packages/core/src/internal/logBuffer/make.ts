@@ -51,11 +51,16 @@ export const make = Effect.fnUntraced(function* (
   const preallocateBytes = options.preallocateBytes ?? 0
   const zeros =
     preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
+  // A second open file of the same log for the second round in flight: a writeback error is
+  // reported once per open file, so two concurrent fdatasyncs on one open file could hide it
+  // from one of them (see `writer.ts`). Opened before the writer: closed after the drain.
+  const secondHandle = yield* fileIo.open(options.handle.path, { direct: options.handle.direct })
   const registration = yield* fileIo.registerBuffers([first, second])
   options.onRegistered?.(registration)
   const core = new LogBufferCore({
     fileIo,
     handle: options.handle,
+    secondHandle,
     slots: [first, second],
     capacityBytes: options.capacityBytes,
     sectorBytes: options.sectorBytes,

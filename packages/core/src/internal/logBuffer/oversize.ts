@@ -78,11 +78,12 @@ export const placeOversize = (
   )
 }
 
-/** Open, no other reservation held, the other slot and the scratch idle. */
+/** Open, no other reservation held, both slots and the scratch idle. */
 const wayClear = (state: SlotState, owner: boolean): boolean =>
   state.refusal === undefined &&
   (owner || state.reservation === undefined) &&
-  !state.busy[1 - state.active] &&
+  !state.busy[0] &&
+  !state.busy[1] &&
   !state.scratchBusy
 
 /** One wait (interruptible, through `restore`) for what keeps the way from being clear. */

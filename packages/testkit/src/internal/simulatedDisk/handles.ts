@@ -52,7 +52,7 @@ export const open = (boot: Boot) => (pathInput: string, openOptions?: FileIo.Ope
         readOnly: openOptions?.readOnly ?? false,
         created,
       }
-      state.handles.set(handle.id, { handle, inode, boot: boot.ownBoot })
+      state.handles.set(handle.id, { handle, inode, boot: boot.ownBoot, writebackErrorsSeen: inode.writebackErrors })
       return Effect.succeed(handle)
     })
   })
