@@ -107,6 +107,13 @@ export interface Options extends Journal.Options {
   readonly segmentBytes?: number
   /** Retention: drop the oldest segments below the last checkpoint once the journal holds more. */
   readonly retainBytes?: number
+  /**
+   * Reuse a segment retention or truncateFront retires as the next standby (zeroed first)
+   * instead of unlinking it: no extent is freed (or discarded) and none allocated per rotation.
+   * Default false: another process reading a retired segment through a descriptor it already
+   * holds (a lagging `fsys tail -f`) would see its bytes zeroed and then rewritten.
+   */
+  readonly recycleSegments?: boolean
 }
 
 /**
@@ -184,12 +191,16 @@ interface Resolved {
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
   readonly standbyPreallocateBytes: number
+  readonly recycleSegments: boolean
 }
 
 const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions => {
   const given = options ?? {}
   if (typeof given !== "object") return new InvalidOptions({ option: "options", reason: "must be an object" })
-  const { segmentBytes = SEGMENT_BYTES_DEFAULT, retainBytes, ...rest } = given
+  const { segmentBytes = SEGMENT_BYTES_DEFAULT, retainBytes, recycleSegments = false, ...rest } = given
+  if (typeof recycleSegments !== "boolean") {
+    return new InvalidOptions({ option: "recycleSegments", reason: "must be a boolean" })
+  }
   if (!Number.isSafeInteger(segmentBytes) || segmentBytes < SEGMENT_BYTES_MIN || segmentBytes > SEGMENT_BYTES_MAX) {
     return new InvalidOptions({
       option: "segmentBytes",
@@ -217,7 +228,14 @@ const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions
     : wholeSegmentBytes
   const standbyJournalOptions: Journal.Options =
     !preallocateGiven && standbyPreallocateBytes > 0 ? { ...journalOptions, preallocateBytes: 0 } : journalOptions
-  return { journalOptions, standbyJournalOptions, segmentBytes, retainBytes, standbyPreallocateBytes }
+  return {
+    journalOptions,
+    standbyJournalOptions,
+    segmentBytes,
+    retainBytes,
+    standbyPreallocateBytes,
+    recycleSegments,
+  }
 }
 
 /**
@@ -279,6 +297,7 @@ const build = Effect.fnUntraced(function* (
       segmentBytes: resolved.segmentBytes,
       retainBytes: resolved.retainBytes,
       standbyPreallocateBytes: resolved.standbyPreallocateBytes,
+      recycleSegments: resolved.recycleSegments,
     },
     scope,
   )

@@ -37,6 +37,7 @@ import type { NoRecordAt, SegmentDamaged } from "./errors.ts"
 import { Mutex } from "./mutex.ts"
 import * as Names from "./names.ts"
 import type * as SmallFile from "./smallFile.ts"
+import { takeRecycled } from "./recycle.ts"
 import { rotate } from "./rotation.ts"
 import { SparseIndex } from "./sparseIndex.ts"
 
@@ -69,8 +70,10 @@ export interface Config {
   readonly standbyJournalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
-  /** Zeros written into a new standby before it is opened (0 = none): the journal's preallocation. */
+  /** Zeros written into a new standby after it is opened (0 = none): the journal's preallocation. */
   readonly standbyPreallocateBytes: number
+  /** Reuse retired segments as standbys instead of unlinking them (`recycle.ts`). */
+  readonly recycleSegments: boolean
 }
 
 const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } => ({
@@ -154,6 +157,12 @@ export class Engine {
   readonly accumulated = emptyStats()
   readonly closedError: JournalClosed
   readonly standbyPath: string
+  /** Where a retired segment waits to become a standby (`recycle.ts`). */
+  readonly recycledPath: string
+  /** Retired files waiting under `recycledPath` (≤ RECYCLED_FILES_MAX). */
+  recycledFiles = 0
+  /** Segments recycled so far (tests and benchmarks read it). */
+  recycles = 0
 
   readonly config: Config
   readonly scope: Scope.Closeable
@@ -163,6 +172,7 @@ export class Engine {
     this.scope = scope
     this.closedError = new JournalClosed({ path: config.directory })
     this.standbyPath = NodePath.join(config.directory, Names.STANDBY_NAME)
+    this.recycledPath = NodePath.join(config.directory, Names.RECYCLED_NAME)
   }
 
   get active(): Segment {
@@ -380,16 +390,22 @@ export class Engine {
   get prepareStandby(): Effect.Effect<void, SegmentedError> {
     return Effect.gen({ self: this }, function* () {
       if (this.standby !== undefined || this.closed) return
-      yield* this.config.io.remove(this.standbyPath).pipe(
-        Effect.catchIf(
-          (error) => error.reason === "NotFound",
-          () => Effect.void,
-        ),
-      )
+      // A recycled file arrives all zeros and durable, under the standby's name (it replaces any
+      // stale one); otherwise a fresh file is created.
+      const recycled = yield* takeRecycled(this)
+      if (!recycled) {
+        yield* this.config.io.remove(this.standbyPath).pipe(
+          Effect.catchIf(
+            (error) => error.reason === "NotFound",
+            () => Effect.void,
+          ),
+        )
+      }
       const standby = yield* this.openSegment(this.standbyPath, this.config.standbyJournalOptions)
-      // After the open, not before: the open's recovery would otherwise read every zero back.
-      // Nothing writes the file yet (it becomes the standby below), so the zeros race no record.
-      yield* preallocate(this.config.io, this.standbyPath, this.config.standbyPreallocateBytes)
+      // A fresh file is preallocated after the open, not before: the open's recovery would
+      // otherwise read every zero back. Nothing writes the file yet (it becomes the standby
+      // below), so the zeros race no record. A recycled file's blocks are written already.
+      if (!recycled) yield* preallocate(this.config.io, this.standbyPath, this.config.standbyPreallocateBytes)
       this.standby = standby
     })
   }

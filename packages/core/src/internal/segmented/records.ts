@@ -98,6 +98,16 @@ export const records = (
             opened = { segment, path: segment.path, handle }
           }
           const { batch, cursor } = yield* readBatch(io, opened.handle, segment, durable, position)
+          // Retired while it was read (segments leave the list before their file is touched): the
+          // bytes may be a recycled standby's, so they are not this segment's records.
+          if (segment.baseLsn < engine.firstLsn) {
+            return yield* new NoRecordAt({
+              lsn: position,
+              firstLsn: engine.firstLsn,
+              nextLsn: engine.nextLsn,
+              reason: "the journal was truncated under the stream",
+            })
+          }
           const last = batch[batch.length - 1]
           if (last === undefined) {
             return yield* new NoRecordAt({
