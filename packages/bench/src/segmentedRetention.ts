@@ -92,6 +92,7 @@ const open = (
   mode: "direct" | "buffered",
   preallocateBytes: number | undefined,
   retainBytes: number,
+  recycleSegments: boolean,
 ) =>
   Effect.gen(function* () {
     if (subject === "single-file") {
@@ -108,6 +109,7 @@ const open = (
       mode,
       segmentBytes: SEGMENT_BYTES,
       retainBytes,
+      recycleSegments,
       ...(preallocateBytes === undefined ? {} : { preallocateBytes }),
     })
     const target: Target = {
@@ -130,6 +132,7 @@ const runPass = (
     readonly preallocateBytes: number | undefined
     readonly checkpoints: boolean
     readonly retainBytes: number
+    readonly recycleSegments: boolean
   },
 ) =>
   Effect.gen(function* () {
@@ -146,7 +149,14 @@ const runPass = (
     try {
       const result = yield* Effect.scoped(
         Effect.gen(function* () {
-          const target = yield* open(subject, directory, options.mode, options.preallocateBytes, options.retainBytes)
+          const target = yield* open(
+            subject,
+            directory,
+            options.mode,
+            options.preallocateBytes,
+            options.retainBytes,
+            options.recycleSegments,
+          )
           let base = yield* target.newestBase
           let sinceSync = 0
           let sinceCheckpoint = 0
@@ -227,6 +237,8 @@ const main = async (): Promise<void> => {
       "no-checkpoint": { type: "boolean", default: false },
       /** Retention's `retainBytes` (default 256 MiB); a large value checkpoints without deleting. */
       "retain-mib": { type: "string", default: "256" },
+      /** Unlink retired segments instead of recycling them as standbys (`recycleSegments: false`). */
+      "no-recycle": { type: "boolean", default: false },
     },
   })
   const mode = values.mode === "buffered" ? "buffered" : "direct"
@@ -237,6 +249,7 @@ const main = async (): Promise<void> => {
     mode,
     checkpoints: values["no-checkpoint"] !== true,
     retainBytes: Number(values["retain-mib"]) * MIB,
+    recycleSegments: values["no-recycle"] !== true,
     preallocateBytes:
       values["segmented-preallocate-mib"] === undefined ? undefined : Number(values["segmented-preallocate-mib"]) * MIB,
   } as const
@@ -266,6 +279,7 @@ const main = async (): Promise<void> => {
     recordBytes: options.recordBytes,
     segmentBytes: SEGMENT_BYTES,
     retainBytes: options.retainBytes,
+    recycleSegments: options.recycleSegments,
     medianMibPerSecond: { singleFile: single, segmented },
     segmentedVsSingle: segmented / single,
     peakDirectoryMib: {
