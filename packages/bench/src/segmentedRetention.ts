@@ -237,8 +237,8 @@ const main = async (): Promise<void> => {
       "no-checkpoint": { type: "boolean", default: false },
       /** Retention's `retainBytes` (default 256 MiB); a large value checkpoints without deleting. */
       "retain-mib": { type: "string", default: "256" },
-      /** Unlink retired segments instead of recycling them as standbys (`recycleSegments: false`). */
-      "no-recycle": { type: "boolean", default: false },
+      /** Recycle retired segments as standbys (`recycleSegments: true`) instead of unlinking them. */
+      recycle: { type: "boolean", default: false },
     },
   })
   const mode = values.mode === "buffered" ? "buffered" : "direct"
@@ -249,7 +249,7 @@ const main = async (): Promise<void> => {
     mode,
     checkpoints: values["no-checkpoint"] !== true,
     retainBytes: Number(values["retain-mib"]) * MIB,
-    recycleSegments: values["no-recycle"] !== true,
+    recycleSegments: values.recycle === true,
     preallocateBytes:
       values["segmented-preallocate-mib"] === undefined ? undefined : Number(values["segmented-preallocate-mib"]) * MIB,
   } as const
