@@ -11,7 +11,7 @@ const writing = Effect.scoped(
     yield* journal.syncThrough(end) // durable now
     yield* journal.appendBatch([encode("a"), encode("b"), encode("c")]) // one reservation, in order
     const durable = yield* journal.sync // everything appended so far
-    const info = yield* journal.info // { mode, directActive, backend, sectorSize, logBufferBytes, reason, … }
+    const info = yield* journal.info // { mode, directActive, backend, sectorBytes, logBufferBytes, reason, … }
     yield* Console.log(`durable through LSN ${durable}; ${info.mode} over ${info.backend}`)
   }),
 )

@@ -48,7 +48,7 @@ const rawRead = (path: string) =>
     }),
   )
 
-const time = <A>(effect: Effect.Effect<A, unknown, FileIo.FileIo>) =>
+const time = <A>(effect: Effect.Effect<A, unknown>) =>
   Effect.gen(function* () {
     let best = Number.POSITIVE_INFINITY
     let value: A | undefined

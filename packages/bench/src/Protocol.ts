@@ -44,7 +44,14 @@ export type SubjectName = (typeof SUBJECTS)[number]
  * @since 0.1.0
  * @category models
  */
-export const DEFAULT_SUBJECTS: ReadonlyArray<SubjectName> = SUBJECTS.filter((subject) => subject !== "better-sqlite3")
+export const SUBJECTS_DEFAULT: ReadonlyArray<SubjectName> = SUBJECTS.filter((subject) => subject !== "better-sqlite3")
+
+/**
+ * @deprecated Use `SUBJECTS_DEFAULT` (qualifiers come last: `_MIN`, `_MAX`, `_DEFAULT`).
+ * @since 0.1.0
+ * @category models
+ */
+export const DEFAULT_SUBJECTS: ReadonlyArray<SubjectName> = SUBJECTS_DEFAULT
 
 /**
  * Subjects that are ours; the others are the baseline (`node-fs`) and the peers users pick instead.

@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DEFAULT_SUBJECTS, type Workload } from "@fsys/bench/Protocol"
+import { SUBJECTS_DEFAULT, type Workload } from "@fsys/bench/Protocol"
 import { fsys, tempDirectory } from "./helpers.ts"
 
 interface Row {
@@ -39,7 +39,7 @@ describe("bench --quick", () => {
     expect(results.quick).toBe(true)
     const durable = results.workloads.filter((w: Workload) => w.kind === "durable" || w.kind === "durableBatch")
     // Every subject in every workload, the limit only in durable ones.
-    expect(results.rows.length).toBe(results.workloads.length * (DEFAULT_SUBJECTS.length - 1) + durable.length)
+    expect(results.rows.length).toBe(results.workloads.length * (SUBJECTS_DEFAULT.length - 1) + durable.length)
     for (const row of results.rows as ReadonlyArray<Row>) {
       expect(
         row.outcome._tag,
@@ -53,7 +53,7 @@ describe("bench --quick", () => {
     const measuredIn = (subject: string) =>
       (results.rows as ReadonlyArray<Row>).filter((r) => r.subject === subject && r.outcome._tag === "Measured")
     // A default run skips no subject on a fresh install (better-sqlite3 is opt-in for that reason).
-    for (const subject of DEFAULT_SUBJECTS) expect(measuredIn(subject).length, subject).toBeGreaterThan(0)
+    for (const subject of SUBJECTS_DEFAULT) expect(measuredIn(subject).length, subject).toBeGreaterThan(0)
     // node:fs is the baseline every ratio needs, node:sqlite is built into Node: both always run.
     expect(measuredIn("node-fs")).toHaveLength(results.workloads.length)
     expect(measuredIn("node-sqlite")).toHaveLength(results.workloads.length)

@@ -91,7 +91,14 @@ export interface Capabilities {
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_SECTOR_BYTES = 4096
+export const SECTOR_BYTES_DEFAULT = 4096
+
+/**
+ * @deprecated Use `SECTOR_BYTES_DEFAULT` (qualifiers come last: `_MIN`, `_MAX`, `_DEFAULT`).
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_SECTOR_BYTES = SECTOR_BYTES_DEFAULT
 
 /**
  * Most devices whose facts are cached (a process rarely sees more than a handful).
@@ -121,7 +128,7 @@ export const sectorBytesOf = (facts: {
       ? facts.dioOffsetAlign
       : facts.logicalBlockSize !== "unknown"
         ? facts.logicalBlockSize
-        : DEFAULT_SECTOR_BYTES
+        : SECTOR_BYTES_DEFAULT
   return facts.acceptedAlignment !== "unknown" ? Math.max(preferred, facts.acceptedAlignment) : preferred
 }
 

@@ -222,6 +222,13 @@ export const nodeDefault = (): FileIoService => {
  * `Journal.open` needs nothing but a Scope; provide `FileIoAuto.layer`, `IoUringFileIo.layer` or
  * the testkit's `SimulatedDisk` layer to change it.
  *
+ * Why the signatures do not name it: a Reference always has a value, so to the type checker it
+ * is never a requirement (`R` of an Effect that reads it stays `never`) and a layer that sets it
+ * provides nothing (`Layer<never, E>`). A requirement the compiler never checks would only look
+ * like one, so no signature names it; the doc comment of each function that reads the ambient
+ * service says so. Making it a required service instead would put a layer in front of every
+ * `Journal.open` for the one default nearly everyone wants.
+ *
  * @since 0.1.0
  * @category services
  */
@@ -230,10 +237,10 @@ export const FileIo: Context.Reference<FileIoService> = Context.Reference<FileIo
 })
 
 /**
- * The requirement a signature names when it uses the FileIo service. A Reference always has a
- * value, so it is `never` to the type checker: `Effect<A, E, FileIo>` needs nothing provided, and
- * `Layer<FileIo>` is a layer that overrides the default.
+ * 0.1.0 named the ambient FileIo as a requirement with this type; it is `never` to the compiler
+ * (see {@link FileIo}), so signatures no longer name it.
  *
+ * @deprecated Drop it from signatures: `Effect<A, E, FileIo.FileIo>` is `Effect<A, E>`.
  * @since 0.1.0
  * @category services
  */

@@ -207,7 +207,7 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError | InvalidOptions> = Layer.effect(FileIo.FileIo, make())
+export const layer: Layer.Layer<never, IoError.IoError | InvalidOptions> = Layer.effect(FileIo.FileIo, make())
 
 /**
  * `layer` with options (force a backend, size the ring).
@@ -215,5 +215,5 @@ export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError | InvalidOptions>
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<FileIo.FileIo, IoError.IoError | InvalidOptions> =>
+export const layerWith = (options: Options): Layer.Layer<never, IoError.IoError | InvalidOptions> =>
   Layer.effect(FileIo.FileIo, make(options))

@@ -107,7 +107,7 @@ export const make = (options?: Options): Effect.Effect<FileIo.FileIoService, IoE
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError> = Layer.effect(FileIo.FileIo, make())
+export const layer: Layer.Layer<never, IoError.IoError> = Layer.effect(FileIo.FileIo, make())
 
 /**
  * `layer` with options.
@@ -115,5 +115,5 @@ export const layer: Layer.Layer<FileIo.FileIo, IoError.IoError> = Layer.effect(F
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<FileIo.FileIo, IoError.IoError> =>
+export const layerWith = (options: Options): Layer.Layer<never, IoError.IoError> =>
   Layer.effect(FileIo.FileIo, make(options))

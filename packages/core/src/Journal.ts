@@ -24,65 +24,28 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import { Context, Deferred, Effect, Exit, Layer, Scope, type Stream } from "effect"
-import type * as Duration from "effect/Duration"
-import * as FileIo from "./FileIo.ts"
+import { Context, Effect, Exit, Layer, Scope, type Stream } from "effect"
 import * as Frame from "./Frame.ts"
-import {
-  InvalidOptions,
-  JournalClosed,
-  type JournalError,
-  JournalPoisoned,
-  LsnOutOfRange,
-  RecordTooLarge,
-} from "./JournalError.ts"
-import * as LogBufferEngine from "./internal/logBuffer/make.ts"
+import { InvalidOptions, type JournalError, LsnOutOfRange } from "./JournalError.ts"
 import type { Backend } from "./FileIo.ts"
+import * as Close from "./internal/journal/close.ts"
+import * as JournalEngine from "./internal/journal/engine.ts"
 import * as FastPath from "./internal/journal/fastPath.ts"
 import * as Follower from "./internal/journal/follower.ts"
-import { GroupCommit } from "./internal/journal/groupCommit.ts"
-import type { AppendError } from "./internal/logBuffer/core.ts"
 import * as Metrics from "./internal/journal/metrics.ts"
 import * as JournalOptions from "./internal/journal/options.ts"
-import { plainView } from "./internal/journal/payload.ts"
-import { openForAppend } from "./internal/recovery/resume.ts"
-import { Mutations } from "./internal/testing.ts"
+import { checkPayload, validateBatch } from "./internal/journal/validate.ts"
 
 /**
+ * How to open a journal: mode, slot size, group commit, backend, alignment, preallocation, and
+ * what recovery does with an unreadable sector. Every field is optional and checked before
+ * anything is opened (a bad one is `InvalidOptions` and changes nothing on disk); each field's
+ * default and bounds are documented on the field (defined once, in `internal/journal/options.ts`).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  /** "direct" (default) uses O_DIRECT where the filesystem accepts it, else falls back (see `info`). */
-  readonly mode?: "direct" | "buffered"
-  /** Bytes per log-buffer slot (two slots): a power of two, 4 KiB–64 MiB; default 4 MiB. */
-  readonly logBufferBytes?: number
-  /** How long a group-commit round may wait for more syncers; default 0 (rounds run back to back). */
-  readonly groupCommitWindow?: Duration.Input
-  /** With a window: start the round once this many syncers wait; default 64. */
-  readonly groupCommitMaxBatch?: number
-  /** Default "auto": the provided FileIo layer, or io_uring when the kernel allows it, else pwrite. */
-  readonly backend?: "auto" | "io_uring" | "pwrite"
-  /** Also read fsys 1.1.0's zero-gapped files (see `JournalReader`); default false. */
-  readonly legacyGaps?: boolean
-  /** Direct-IO alignment override; default: `FileIo.directAlignment` of the open file (its physical sector when larger than the DIO alignment). */
-  readonly sectorBytes?: number
-  /**
-   * Bytes kept written with zeros ahead of the end of the log, so syncs overwrite written blocks
-   * instead of growing the file: fdatasync then has no size or allocation to commit
-   * (`scripts/sync-cost.ts` measures the difference). Done by sync rounds only, so a bulk loader never
-   * writes its bytes twice. 0 turns it off; default 8 MiB or four log buffers, whichever is
-   * larger. Zeros read as a clean end, so the file stays a valid fsys journal; a failing zero
-   * write only turns preallocation off.
-   */
-  readonly preallocateBytes?: number
-  /**
-   * When recovery cannot read a sector (EIO): "fail" (default) refuses with `JournalUnreadable`,
-   * naming the offset, and changes nothing; "truncate" keeps the records before it, saving the
-   * rest to the sidecar (unreadable bytes as zeros) — see docs/CRASH-SAFETY.md.
-   */
-  readonly onReadError?: "fail" | "truncate"
-}
+export type Options = JournalOptions.Options
 
 /**
  * What the journal really uses, and why (fsys's habit: every fallback is observable).
@@ -95,6 +58,9 @@ export interface Info {
   readonly mode: "direct" | "buffered"
   readonly directActive: boolean
   readonly backend: Backend
+  /** The alignment Direct writes use (1 when buffered): `FileIo.journalAlignmentBytes` of the file. */
+  readonly sectorBytes: number
+  /** @deprecated Use `sectorBytes` (the same value; kept for 0.1.0 callers). */
   readonly sectorSize: number
   readonly logBufferBytes: number
   readonly reason: string
@@ -177,20 +143,11 @@ export interface Handle {
  * @since 0.1.0
  * @category metrics
  */
-export const metrics = {
-  appends: Metrics.appends,
-  appendedBytes: Metrics.appendedBytes,
-  syncRequests: Metrics.syncRequests,
-  fdatasyncs: Metrics.fdatasyncs,
-  waitersPerSync: Metrics.waitersPerSync,
-  syncLatencyMicros: Metrics.syncLatencyMicros,
-} as const
+export const metrics = Metrics.journalMetrics
 
 /** At most this many appends, or this many bytes copied, between two event-loop turns. */
 const YIELD_AFTER_APPENDS = 1024
 const YIELD_AFTER_BYTES = 256 * 1024
-/** Payloads of one `appendBatch` checked per event-loop turn (≈ 2 ms even before the JIT warms up). */
-const VALIDATE_PER_TURN = 16 * 1024
 
 /**
  * Opens (creating if needed) the journal at `path`, recovering after a crash; closes with the
@@ -201,13 +158,8 @@ const VALIDATE_PER_TURN = 16 * 1024
  */
 export const open = (path: string, options?: Options): Effect.Effect<Handle, JournalError, Scope.Scope> =>
   Effect.gen(function* () {
-    if (typeof path !== "string" || path.length === 0) {
-      return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must be a non-empty string" }))
-    }
-    // node:fs throws on a NUL byte (a defect), and no file system can name a file with one.
-    if (path.includes("\0")) {
-      return yield* Effect.fail(new InvalidOptions({ option: "path", reason: "must not contain a NUL byte" }))
-    }
+    const badPath = JournalOptions.checkPath(path)
+    if (badPath !== undefined) return yield* Effect.fail(badPath)
     const resolved = JournalOptions.resolve(options)
     if (resolved instanceof InvalidOptions) return yield* Effect.fail(resolved)
     const absolutePath = NodePath.resolve(path)
@@ -227,73 +179,11 @@ const build = Effect.fnUntraced(function* (
   path: string,
   options: JournalOptions.Resolved,
   scope: Scope.Closeable,
-): Effect.fn.Return<Handle, JournalError, Scope.Scope | FileIo.FileIo> {
-  // The durable follower reads through this one, never through the journal's own ring.
-  const ambientFileIo = yield* FileIo.FileIo
-  const opened = yield* openForAppend(path, {
-    mode: options.mode,
-    requireDirect: false,
-    backend: options.backend,
-    legacyGaps: options.legacyGaps,
-    onReadError: options.onReadError,
-    ...(options.sectorBytes === undefined ? {} : { sectorBytes: options.sectorBytes }),
-  })
-  const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)
-  let reason = opened.reason
-  const core = yield* LogBufferEngine.make({
-    onRegistered: (registration) => {
-      if (registration.reason !== "") reason = `${opened.reason}; ${registration.reason}`
-    },
-    handle: opened.handle,
-    capacityBytes: logBufferBytes,
-    sectorBytes: opened.sectorBytes,
-    startLsn: opened.cleanEnd,
-    carry: opened.carry,
-    preallocateBytes: options.preallocateBytes,
-    fileSizeBytes: opened.fileSize,
-  }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
-
+): Effect.fn.Return<Handle, JournalError, Scope.Scope> {
+  const engine = yield* JournalEngine.open(path, options, scope)
+  const { ambientFileIo, core, frontier, counters, groupCommit, closedError, poisoned } = engine
   /** No new calls once `close` started. */
   let closed = false
-  const closedError = new JournalClosed({ path })
-  /** The buffer's refusal as the journal reports it: only an IoError poisons. */
-  const poisoned = (cause: AppendError): JournalError =>
-    cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause
-
-  const frontier = new Follower.Frontier()
-  yield* Scope.addFinalizer(
-    scope,
-    Effect.sync(() => frontier.end()),
-  )
-  const metricsContext = yield* Effect.context<never>()
-  const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
-  const published: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
-  // Read once, at open: a test-only mutation is a construction option, never a global switch.
-  const mutations = yield* Mutations
-  const groupCommit = new GroupCommit<JournalError>(
-    {
-      core,
-      publishFrontierEarly: mutations.publishFrontierEarly,
-      toError: (cause) => poisoned(cause),
-      windowMicros: options.windowMicros,
-      maxBatch: options.maxBatch,
-      onRound: (latencyMicros, waiters) => {
-        frontier.advance()
-        counters.fdatasyncs++
-        const delta: Metrics.Counters = {
-          appends: counters.appends - published.appends,
-          appendedBytes: counters.appendedBytes - published.appendedBytes,
-          syncRequests: counters.syncRequests - published.syncRequests,
-          fdatasyncs: counters.fdatasyncs - published.fdatasyncs,
-        }
-        Object.assign(published, counters)
-        Metrics.publishRoundUnsafe(metricsContext, delta, waiters, latencyMicros)
-      },
-    },
-    opened.cleanEnd,
-  )
-  // Forked once, here: a sync never forks, so no interrupt can separate a round from its server.
-  yield* Effect.forkIn(groupCommit.committer, scope)
 
   const appendSlow = (payload: Uint8Array): Effect.Effect<number, JournalError> =>
     core.append(payload).pipe(
@@ -305,16 +195,6 @@ const build = Effect.fnUntraced(function* (
       ),
       Effect.mapError(poisoned),
     )
-
-  /** The payload as a plain view of the caller's bytes, or why it cannot be appended. */
-  const checkPayload = (payload: Uint8Array): Uint8Array | JournalError => {
-    const view = plainView(payload)
-    if (view instanceof InvalidOptions) return view
-    if (view.byteLength > Frame.MAX_PAYLOAD) {
-      return new RecordTooLarge({ payloadBytes: view.byteLength, maxPayloadBytes: Frame.MAX_PAYLOAD })
-    }
-    return view
-  }
 
   // Appends that find room never wait, so a producer looping on them would keep the event loop
   // until Effect's scheduler yields (every 2048 operations: 100 ms and more with large records).
@@ -379,45 +259,6 @@ const build = Effect.fnUntraced(function* (
       )
     })
 
-  /**
-   * Checks every payload before anything is appended (bad input changes nothing on disk). A big
-   * batch is checked `VALIDATE_PER_TURN` payloads per event-loop turn (1 M payloads took 120 ms
-   * in one turn) into a copy of the array, so the caller cannot swap an element after its check.
-   */
-  /**
-   * Validates a batch into a private array of plain views (the caller's array may change while
-   * the batch waits), `VALIDATE_PER_TURN` payloads per event-loop turn.
-   */
-  const validateBatch = (
-    payloads: ReadonlyArray<Uint8Array>,
-  ): Effect.Effect<{ readonly accepted: ReadonlyArray<Uint8Array>; readonly bytes: number }, JournalError> => {
-    const accepted: Array<Uint8Array> = []
-    const check = (from: number, to: number): number | JournalError => {
-      let bytes = 0
-      for (let i = from; i < to; i++) {
-        const view = checkPayload(payloads[i]!)
-        if (!(view instanceof Uint8Array)) return view
-        bytes += view.byteLength + Frame.OVERHEAD
-        accepted.push(view)
-      }
-      return bytes
-    }
-    if (payloads.length <= VALIDATE_PER_TURN) {
-      const bytes = check(0, payloads.length)
-      return typeof bytes === "number" ? Effect.succeed({ accepted, bytes }) : Effect.fail(bytes)
-    }
-    return Effect.gen(function* () {
-      let bytes = 0
-      for (let from = 0; from < payloads.length; from += VALIDATE_PER_TURN) {
-        if (from > 0) yield* Effect.yieldNow
-        const checked = check(from, Math.min(payloads.length, from + VALIDATE_PER_TURN))
-        if (typeof checked !== "number") return yield* Effect.fail(checked)
-        bytes += checked
-      }
-      return { accepted, bytes }
-    })
-  }
-
   /** The group-commit wait for an already validated LSN. */
   const syncAppended = (lsn: number): Effect.Effect<void, JournalError> => {
     if (lsn <= groupCommit.syncedLsn) return Effect.void
@@ -464,43 +305,16 @@ const build = Effect.fnUntraced(function* (
     return Effect.as(syncThrough(target), target)
   })
 
-  const info: Info = {
-    path,
-    mode: options.mode,
-    directActive: opened.directActive,
-    backend: opened.fileIo.backend,
-    sectorSize: opened.sectorBytes,
-    logBufferBytes,
-    reason,
-    sidecarPath: opened.sidecarPath,
-    recoveredRecords: opened.records,
-  }
-
-  // Close syncs what was appended, then releases in reverse order of acquisition whatever
-  // happened. The first caller runs it; every later caller waits for the same outcome.
-  // The claim (`closeDone`, `closed`) and the region that completes it are one uninterruptible
-  // step: claimed in a plain `suspend`, an interrupt at the yield before the region would leave a
-  // claim nobody completes, and the scope's finalizer (another close) would wait for it forever.
-  // An interrupted caller's close still runs to the end (the file is released); only its wait for
-  // the outcome is cut short.
-  let closeDone: Deferred.Deferred<void, JournalError> | undefined
-  const close: Effect.Effect<void, JournalError> = Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      if (closeDone !== undefined) return restore(Deferred.await(closeDone))
-      const done = Deferred.makeUnsafe<void, JournalError>()
-      closeDone = done
+  const close = Close.make({
+    claim: () => {
       closed = true
-      return Effect.gen(function* () {
-        const poison = core.poisonedBy
-        const synced = yield* Effect.exit(
-          poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison)),
-        )
-        yield* Scope.close(scope, Exit.void)
-        Deferred.doneUnsafe(done, Exit.isSuccess(synced) ? Exit.void : Exit.failCause(synced.cause))
-        return yield* synced
-      })
-    }),
-  )
+    },
+    syncEverything: () => {
+      const poison = core.poisonedBy
+      return poison === undefined ? syncAppended(core.nextLsn) : Effect.fail(poisoned(poison))
+    },
+    scope,
+  })
 
   const handle: Handle = {
     path,
@@ -511,7 +325,7 @@ const build = Effect.fnUntraced(function* (
     sync,
     nextLsn: Effect.sync(() => core.nextLsn),
     syncedLsn: Effect.sync(() => groupCommit.syncedLsn),
-    info: Effect.succeed(info),
+    info: Effect.succeed(JournalEngine.info(engine, path, options.mode)),
     stats: Effect.sync(() => ({ ...counters })),
     records: (recordsOptions = {}) =>
       Follower.records(

@@ -123,10 +123,7 @@ export type RecordsOptions = Records.RecordsOptions
  * @since 0.1.0
  * @category constructors
  */
-export const scan = (
-  path: string,
-  options: ScanOptions = {},
-): Effect.Effect<ScanResult, IoError.IoError, FileIo.FileIo> =>
+export const scan = (path: string, options: ScanOptions = {}): Effect.Effect<ScanResult, IoError.IoError> =>
   Effect.scoped(
     Effect.gen(function* () {
       const fileIo = yield* FileIo.FileIo
@@ -158,7 +155,7 @@ export const scanHandle: (
 export const records: (
   path: string,
   options?: RecordsOptions,
-) => Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions, FileIo.FileIo> = Records.records
+) => Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions> = Records.records
 
 /**
  * Scans the journal at `path` like `scan` and, when the tail is not clean, also looks past the
@@ -183,10 +180,7 @@ export const records: (
  * @since 0.1.0
  * @category constructors
  */
-export const survey = (
-  path: string,
-  options: ScanOptions = {},
-): Effect.Effect<SurveyResult, IoError.IoError, FileIo.FileIo> =>
+export const survey = (path: string, options: ScanOptions = {}): Effect.Effect<SurveyResult, IoError.IoError> =>
   Effect.scoped(
     Effect.gen(function* () {
       const fileIo = yield* FileIo.FileIo

@@ -6,14 +6,14 @@
  * machine and its invariants are in `internal/logBuffer/core.ts`). This module is a thin layer on
  * the internal engine (`internal/logBuffer/make.ts`, which `Journal` also builds on) and never the
  * reverse: an application that wants only the buffer provides `LogBufferLive` (alias `layer`),
- * `make` builds one over a handle it opened, and tests swap in `LogBufferTest` from
- * `@fsys/testkit`. The scope order of the engine's resources is documented in `make.ts`.
+ * `make` builds one over a handle it opened, and tests swap in `layerTest` (the real engine over
+ * the ambient FileIo) or `LogBufferTest` from `@fsys/testkit` (the same over a simulated disk). The scope order of the engine's resources is documented in `make.ts`.
  *
  * @since 0.1.0
  */
 import { Context, Effect, Layer, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
-import type * as FileIo from "./FileIo.ts"
+import * as FileIo from "./FileIo.ts"
 import * as Frame from "./Frame.ts"
 import { type InvalidOptions, type JournalClosed, JournalPoisoned, RecordTooLarge } from "./JournalError.ts"
 import type * as JournalError from "./JournalError.ts"
@@ -58,9 +58,16 @@ export interface LogBufferService {
   /** Through here records have been handed to the kernel and the write completed. */
   readonly flushedThrough: Effect.Effect<number>
   /** Bytes appended but not yet written: `nextLsn - flushedThrough`. */
-  readonly bufferedLen: Effect.Effect<number>
+  readonly bufferedBytes: Effect.Effect<number>
   /** Bytes per slot. */
+  readonly capacityBytes: number
+  /** The alignment every write uses (the Direct-IO alignment of the file). */
+  readonly sectorBytes: number
+  /** @deprecated Use `bufferedBytes` (0.1.0's name, same value). */
+  readonly bufferedLen: Effect.Effect<number>
+  /** @deprecated Use `capacityBytes` (0.1.0's name, same value). */
   readonly capacity: number
+  /** @deprecated Use `sectorBytes` (0.1.0's name, same value). */
   readonly sectorSize: number
 }
 
@@ -136,6 +143,9 @@ const toService = (core: LogBufferCore, path: string): LogBufferService => {
     ),
     nextLsn: Effect.sync(() => core.nextLsn),
     flushedThrough: Effect.sync(() => core.flushedThrough),
+    bufferedBytes: Effect.sync(() => core.nextLsn - core.flushedThrough),
+    capacityBytes: core.capacityBytes,
+    sectorBytes: core.sectorBytes,
     bufferedLen: Effect.sync(() => core.nextLsn - core.flushedThrough),
     capacity: core.capacityBytes,
     sectorSize: core.sectorBytes,
@@ -150,9 +160,7 @@ const toService = (core: LogBufferCore, path: string): LogBufferService => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  options: MakeOptions,
-): Effect.Effect<LogBufferService, IoError.IoError, FileIo.FileIo | Scope.Scope> =>
+export const make = (options: MakeOptions): Effect.Effect<LogBufferService, IoError.IoError, Scope.Scope> =>
   Effect.map(Engine.make(options), (core) => toService(core, options.path))
 
 /**
@@ -164,6 +172,8 @@ export interface LiveOptions {
   /** Bytes per slot: a power of two, 4 KiB–64 MiB. */
   readonly capacityBytes: number
   /** Defaults to `FileIo.directAlignment` of the open file (the physical sector when larger). */
+  readonly sectorBytes?: number
+  /** @deprecated Use `sectorBytes` (0.1.0's name); ignored when `sectorBytes` is given. */
   readonly sectorSize?: number
   readonly backend?: "auto" | "io_uring" | "pwrite"
 }
@@ -183,16 +193,56 @@ export const LogBufferLive = (options: LiveOptions): Layer.Layer<LogBuffer, Jour
         path: options.path,
         capacityBytes: options.capacityBytes,
         backend: options.backend ?? "auto",
-        ...(options.sectorSize === undefined ? {} : { sectorBytes: options.sectorSize }),
+        ...((options.sectorBytes ?? options.sectorSize) === undefined
+          ? {}
+          : { sectorBytes: options.sectorBytes ?? options.sectorSize }),
       }),
       (core) => toService(core, options.path),
     ),
   )
 
 /**
- * `LogBufferLive` under Effect 4's layer naming.
+ * `LogBufferLive` under Effect 4's layer naming (`LogBufferLive` stays the documented name).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer: (options: LiveOptions) => Layer.Layer<LogBuffer, JournalError.JournalError> = LogBufferLive
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestOptions {
+  /** Path of the (fresh) file on the ambient FileIo; default "/log-buffer". */
+  readonly path?: string
+  /** Bytes per slot (power of two, 4 KiB–64 MiB); default 64 KiB as in fsys. */
+  readonly capacityBytes?: number
+  /** Default 512. */
+  readonly sectorBytes?: number
+}
+
+/**
+ * A log buffer for tests: the real engine over a fresh file of the **ambient** `FileIo`, starting
+ * at LSN 0, with no recovery. Provide the testkit's `SimulatedDisk.layer` (or use the testkit's
+ * `LogBufferTest`, which does) to get production behaviour with no file system, faults included.
+ * Invalid sizes fail the layer with `InvalidOptions`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (options: TestOptions = {}): Layer.Layer<LogBuffer, IoError.IoError | InvalidOptions> =>
+  Layer.effect(
+    LogBuffer,
+    Effect.gen(function* () {
+      const path = options.path ?? "/log-buffer"
+      const sectorBytes = options.sectorBytes ?? 512
+      const capacityBytes = options.capacityBytes ?? 64 * 1024
+      const invalid = validateCapacity(capacityBytes, sectorBytes)
+      if (invalid !== undefined) return yield* Effect.fail(invalid)
+      const fileIo = yield* FileIo.FileIo
+      const handle = yield* fileIo.open(path, { create: true, direct: true })
+      const core = yield* Engine.make({ handle, capacityBytes, sectorBytes, startLsn: 0, carry: new Uint8Array(0) })
+      return toService(core, path)
+    }),
+  )

@@ -245,10 +245,7 @@ const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions
  * @since 0.2.0
  * @category constructors
  */
-export const open = (
-  directory: string,
-  options?: Options,
-): Effect.Effect<Handle, SegmentedError, Scope.Scope | FileIo.FileIo> =>
+export const open = (directory: string, options?: Options): Effect.Effect<Handle, SegmentedError, Scope.Scope> =>
   Effect.gen(function* () {
     if (typeof directory !== "string" || directory.length === 0) {
       return yield* new InvalidOptions({ option: "directory", reason: "must be a non-empty string" })
@@ -271,7 +268,7 @@ const build = Effect.fnUntraced(function* (
   directory: string,
   resolved: Resolved,
   scope: Scope.Closeable,
-): Effect.fn.Return<Handle, SegmentedError, Scope.Scope | FileIo.FileIo> {
+): Effect.fn.Return<Handle, SegmentedError, Scope.Scope> {
   // Directory operations go through the ambient FileIo; each segment's journal selects its
   // backend from it as a single-file journal does (with the default, its own io_uring ring; a
   // provided io_uring layer is one ring whose fixed-buffer table the segments share).

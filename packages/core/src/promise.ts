@@ -34,6 +34,7 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Scope, Stream } from "effect"
+import { violated } from "./internal/assert.ts"
 import * as FastPath from "./internal/journal/fastPath.ts"
 import * as EffectJournal from "./Journal.ts"
 import type { JournalError } from "./JournalError.ts"
@@ -162,7 +163,7 @@ const fromHandle = (handle: EffectJournal.Handle, scope: Scope.Closeable): Journ
   let closed: Promise<void> | undefined
   const close = (): Promise<void> => (closed ??= Effect.runPromise(closing))
   const fast = FastPath.lookup(handle)
-  if (fast === undefined) throw new Error("fsys invariant violated: a journal handle without its fast path")
+  if (fast === undefined) return violated("a journal handle without its fast path")
   const append = (payload: Uint8Array): Promise<number> => {
     const placed = fast.tryAppend(payload, true)
     if (typeof placed === "number") return Promise.resolve(placed)

@@ -8,7 +8,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { type FileIo, FileIoAuto, IoUringFileIo, Journal } from "@fsys/core"
+import { FileIoAuto, IoUringFileIo, Journal } from "@fsys/core"
 import { decodeFile, tempDir } from "./journalFixtures.ts"
 
 const JOURNALS_ON_ONE_LAYER = 4
@@ -17,7 +17,7 @@ const RECORDS_PER_JOURNAL = 3
 const payloadOf = (journal: number, record: number) => new TextEncoder().encode(`journal ${journal} record ${record}`)
 
 /** Opens `count` journals at once through `layer` (built once), appends, syncs, closes; twice. */
-const severalOnOneLayer = (layer: Layer.Layer<FileIo.FileIo, unknown>, dir: string, count: number) =>
+const severalOnOneLayer = (layer: Layer.Layer<never, unknown>, dir: string, count: number) =>
   Effect.gen(function* () {
     const context = yield* Layer.build(layer)
     const session = (round: number) =>

@@ -102,7 +102,7 @@ describe("Capabilities", () => {
         assert.strictEqual(caps.dioOffsetAlign, "unknown", "tmpfs reports no DIO alignment")
         // Linux ≥ 6.6 gives tmpfs "trivial" O_DIRECT; older kernels refuse it. Either is reported.
         assert.include([true, false], caps.directIo)
-        assert.strictEqual(caps.sectorBytes, Capabilities.DEFAULT_SECTOR_BYTES)
+        assert.strictEqual(caps.sectorBytes, Capabilities.SECTOR_BYTES_DEFAULT)
         assert.deepStrictEqual(leftovers("/dev/shm"), [])
       }),
   )
@@ -117,7 +117,7 @@ describe("Capabilities", () => {
       assert.strictEqual(caps.directIo, false)
       assert.match(caps.directIoReason, /EINVAL/)
       assert.deepStrictEqual(leftovers(directory), [], "the half-created probe file was removed")
-      assert.strictEqual(caps.sectorBytes, Capabilities.DEFAULT_SECTOR_BYTES)
+      assert.strictEqual(caps.sectorBytes, Capabilities.SECTOR_BYTES_DEFAULT)
     }).pipe(Effect.scoped),
   )
 

@@ -45,8 +45,8 @@ describe("FileIo.directAlignment", () => {
       const journal = yield* Journal.open(path, { mode: "direct", preallocateBytes: 0, backend: "pwrite" })
       const info = yield* journal.info
       if (info.directActive) {
-        assert.strictEqual(info.sectorSize, FileIo.journalAlignmentBytes(alignment))
-        if (physical !== undefined && physical > 512) assert.isAtLeast(info.sectorSize, physical)
+        assert.strictEqual(info.sectorBytes, FileIo.journalAlignmentBytes(alignment))
+        if (physical !== undefined && physical > 512) assert.isAtLeast(info.sectorBytes, physical)
       }
       yield* journal.close
     }),

@@ -25,7 +25,16 @@ class FakeBuffer implements FlushTarget {
 
 const groupCommitOver = (buffer: FakeBuffer, publishFrontierEarly = false) =>
   new GroupCommit<JobFailure>(
-    { core: buffer, toError: (cause) => cause, windowMicros: 0, maxBatch: 64, onRound: () => {}, publishFrontierEarly },
+    {
+      core: buffer,
+      toError: (cause) => cause,
+      windowMicros: 0,
+      maxBatch: 64,
+      onRound: () => {},
+      publishFrontierEarly,
+      // The fake's rounds take no time: overlap regardless of what it would pay.
+      overlap: "always",
+    },
     0,
   )
 
@@ -76,6 +85,72 @@ describe("GroupCommit over a FlushTarget", () => {
       yield* Effect.yieldNow
       assert.strictEqual(commit.syncedLsn, 50, "the mutation claims durability before the fdatasync")
       assert.strictEqual(groupCommitOver(new FakeBuffer()).syncedLsn, 0)
+    }),
+  )
+
+  it.effect("a lone cohort splits in two rounds in flight; each is published in LSN order", () =>
+    Effect.gen(function* () {
+      const buffer = new FakeBuffer()
+      const commit = groupCommitOver(buffer)
+      const cohort = 8
+      // Each producer: one record, then (once durable) a second one, each awaiting its durability.
+      const producer = Effect.gen(function* () {
+        buffer.nextLsn += 10
+        yield* commit.syncThrough(buffer.nextLsn)
+        buffer.nextLsn += 10
+        yield* commit.syncThrough(buffer.nextLsn)
+      })
+      const fibers = []
+      for (let index = 0; index < cohort; index++) fibers.push(yield* Effect.forkChild(producer))
+      yield* Effect.yieldNow
+      assert.strictEqual(buffer.flushes.length, 1, "the first record starts a round; the rest wait behind it")
+      // The first round held one record; its completion leaves one round for all eight.
+      buffer.flushes[0]!(undefined)
+      yield* Effect.yieldNow
+      assert.strictEqual(buffer.flushes.length, 2)
+      // That round's completion wakes all eight: half start a round inside the wake, the other
+      // half a second one at its end, both in flight at once.
+      buffer.flushes[1]!(undefined)
+      yield* Effect.yieldNow
+      assert.strictEqual(buffer.flushes.length, 4, "the cohort split into two rounds in flight")
+      // Complete the rest in order; every round publishes its own target, never a later one's.
+      for (let index = 2; index < buffer.flushes.length; index++) {
+        const before = commit.syncedLsn
+        buffer.flushes[index]!(undefined)
+        yield* Effect.yieldNow
+        assert.isAtLeast(commit.syncedLsn, before)
+      }
+      for (const fiber of fibers) yield* Fiber.join(fiber)
+      assert.strictEqual(commit.syncedLsn, buffer.nextLsn)
+    }),
+  )
+
+  it.effect("two rounds in flight: the later is published only after the earlier, and fails with it", () =>
+    Effect.gen(function* () {
+      const buffer = new FakeBuffer()
+      const commit = groupCommitOver(buffer)
+      buffer.nextLsn = 10
+      const first = yield* Effect.forkChild(commit.syncThrough(10))
+      yield* Effect.yieldNow
+      // A completion with two waiters splits them: one round starts inside the wake, the next at its end.
+      buffer.nextLsn = 20
+      const second = yield* Effect.forkChild(commit.syncThrough(20))
+      const third = yield* Effect.forkChild(commit.syncThrough(20))
+      yield* Effect.yieldNow
+      buffer.flushes[0]!(undefined)
+      yield* Fiber.join(first)
+      assert.strictEqual(buffer.flushes.length, 2)
+      buffer.nextLsn = 30
+      const fourth = yield* Effect.forkChild(commit.syncThrough(30))
+      yield* Effect.yieldNow
+      assert.strictEqual(buffer.flushes.length, 2, "a sync outside a completion waits for the round in flight")
+      const failure = new IoError.IoError({ syscall: "fdatasync", path: "/fake", code: "EIO", reason: "Io" })
+      buffer.refusal = failure
+      buffer.flushes[1]!(failure)
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(second)))
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(third)))
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(fourth)), "the round behind a failed one fails too")
+      assert.strictEqual(commit.syncedLsn, 10)
     }),
   )
 })

@@ -424,7 +424,7 @@ describe("Journal on a 4Kn device", () => {
           const journal = yield* Journal.open(path, { mode: "direct", logBufferBytes: 16 * 1024 })
           const info = yield* journal.info
           assert.isTrue(info.directActive)
-          assert.strictEqual(info.sectorSize, 4096)
+          assert.strictEqual(info.sectorBytes, 4096)
           for (let i = 0; i < 300; i++) yield* journal.append(payloadFor(1, i, (i * 71) % 900))
           yield* journal.sync
         }),

@@ -258,6 +258,8 @@ const commitOver = (buffer: FakeBuffer, waitersPerRound: Array<number> = []) =>
       windowMicros: 0,
       maxBatch: 64,
       onRound: (_latency, waiters) => waitersPerRound.push(waiters),
+      // One round in flight: these tests count rounds per cohort, which overlap would split.
+      roundsInFlightMax: 1,
     },
     0,
   )

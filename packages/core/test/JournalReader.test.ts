@@ -6,7 +6,7 @@ import { Effect, Fiber, Stream } from "effect"
 import fc from "fast-check"
 import { Frame, JournalReader, NodeFileIo } from "@fsys/core"
 import { CHUNK_BYTES } from "../src/internal/reader/cursor.ts"
-import { MAX_BATCH_BYTES, MAX_RECORDS_PER_BATCH } from "../src/internal/reader/records.ts"
+import { BATCH_BYTES_MAX, RECORDS_PER_BATCH_MAX } from "../src/internal/reader/records.ts"
 
 const tempDirectory = Effect.acquireRelease(
   Effect.promise(() => NodeFs.promises.mkdtemp(NodePath.join(NodeOs.tmpdir(), "fsys-reader-"))),
@@ -311,9 +311,9 @@ describe("JournalReader.records", () => {
       )
       assert.isAbove(batches.length, 1)
       for (const batch of batches) {
-        assert.isAtMost(batch.length, MAX_RECORDS_PER_BATCH)
+        assert.isAtMost(batch.length, RECORDS_PER_BATCH_MAX)
         const bytes = batch.reduce((sum, record) => sum + Frame.frameBytes(record.payload.length), 0)
-        assert.isAtMost(bytes, MAX_BATCH_BYTES + Frame.frameBytes(200))
+        assert.isAtMost(bytes, BATCH_BYTES_MAX + Frame.frameBytes(200))
       }
       for (const [index, record] of batches.flat().entries()) assert.deepStrictEqual(record.payload, payloads[index])
     }),

@@ -75,6 +75,25 @@ export const QUEUED_OPS_MAX = Internal.QUEUED_OPS_MAX
 export const REGISTERED_BUFFERS_MAX = Internal.REGISTERED_BUFFERS_MAX
 
 /**
+ * When SQEs prepared by callers go to the kernel. `"immediate"`: one io_uring_enter from a
+ * `setImmediate` scheduled by the turn's first SQE, so everything prepared during the event-loop
+ * turn shares it. `"microtask"`: the enter runs from a microtask, before the current callback
+ * returns to the event loop, so everything prepared in the same synchronous run (and its
+ * microtasks) shares it: a write prepared from a completion goes out without waiting for the
+ * loop's check phase.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FlushTiming = Internal.FlushTiming
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const FLUSH_TIMING_DEFAULT: FlushTiming = "immediate"
+
+/**
  * Counters for tests and benchmarks (`enters` counts io_uring_enter calls made to submit).
  *
  * @since 0.1.0
@@ -174,14 +193,20 @@ export interface WriteThenFsyncResult {
  */
 export const make = (options: {
   readonly entries: number
-  /** @internal Test seams (other kernels' behaviour, partial submissions). */
+  /** When prepared SQEs are submitted (default `FLUSH_TIMING_DEFAULT`); see `FlushTiming`. */
+  readonly flushTiming?: FlushTiming
+  /** @internal Test seams (other kernels' behaviour, partial submissions) and the observer. */
   readonly seams?: Internal.Seams
 }): Effect.Effect<Ring, IoError.IoError, Scope.Scope> => {
   const entries = options.entries
   if (!Number.isSafeInteger(entries) || entries < ENTRIES_MIN || entries > ENTRIES_MAX) {
     return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", "", `${entries} entries`))
   }
-  return Effect.acquireRelease(Request.createRing(entries, options.seams), Request.closeRing).pipe(
+  const flushTiming = options.flushTiming ?? FLUSH_TIMING_DEFAULT
+  if (flushTiming !== "immediate" && flushTiming !== "microtask") {
+    return Effect.fail(IoError.fromErrno("EINVAL", "io_uring_setup", "", `flushTiming ${String(flushTiming)}`))
+  }
+  return Effect.acquireRelease(Request.createRing(entries, options.seams, flushTiming), Request.closeRing).pipe(
     Effect.map((state) => {
       const ring: Ring = {
         fd: state.fd,

@@ -43,6 +43,36 @@ describe("IoUring", () => {
     }),
   )
 
+  it.live("flushTiming: microtask submits before the event loop's check phase, immediate after", () =>
+    Effect.gen(function* () {
+      const bad = typedFailure(
+        yield* Effect.exit(
+          Effect.scoped(IoUring.make({ entries: 8, flushTiming: "later" as unknown as IoUring.FlushTiming })),
+        ),
+      )
+      assert.strictEqual(bad.reason, "InvalidArgument")
+      for (const flushTiming of ["microtask", "immediate"] as const) {
+        let enters = 0
+        const ring = yield* IoUring.make({
+          entries: 8,
+          flushTiming,
+          seams: { observer: { onEnter: () => enters++ } },
+        })
+        // Three NOPs prepared in one synchronous run: one enter either way; a microtask flush has
+        // made it by the time a microtask queued after them runs, a setImmediate flush has not.
+        const nops = Effect.runPromise(
+          Effect.all([IoUring.nop(ring), IoUring.nop(ring), IoUring.nop(ring)], { concurrency: "unbounded" }),
+        )
+        const seenAfterMicrotask = yield* Effect.promise(
+          () => new Promise<number>((resolve) => queueMicrotask(() => queueMicrotask(() => resolve(enters)))),
+        )
+        yield* Effect.promise(() => nops)
+        assert.strictEqual(enters, 1, `${flushTiming}: one io_uring_enter for the three SQEs`)
+        assert.strictEqual(seenAfterMicrotask, flushTiming === "microtask" ? 1 : 0, flushTiming)
+      }
+    }),
+  )
+
   it.live("many O_DIRECT writes in flight, batched: one io_uring_enter per event-loop turn", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir()

@@ -52,7 +52,14 @@ const RECORD_HEADER_BYTES = 24
  * @since 0.1.0
  * @category models
  */
-export const MIN_RECORD_BYTES = RECORD_HEADER_BYTES
+export const RECORD_BYTES_MIN = RECORD_HEADER_BYTES
+
+/**
+ * @deprecated Use `RECORD_BYTES_MIN` (qualifiers come last: `_MIN`, `_MAX`, `_DEFAULT`).
+ * @since 0.1.0
+ * @category models
+ */
+export const MIN_RECORD_BYTES = RECORD_BYTES_MIN
 
 /** FNV-1a over the id and body: a checksum unrelated to the journal's CRC-32C. */
 const checksumOf = (bytes: Uint8Array, bodyStart: number, id: RecordId): number => {
@@ -71,7 +78,7 @@ const checksumOf = (bytes: Uint8Array, bodyStart: number, id: RecordId): number 
 }
 
 /**
- * A record of `sizeBytes` (at least `MIN_RECORD_BYTES`) that identifies itself; its body is a
+ * A record of `sizeBytes` (at least `RECORD_BYTES_MIN`) that identifies itself; its body is a
  * pattern derived from the id, so two records never share bytes by accident.
  *
  * @since 0.1.0
@@ -130,7 +137,7 @@ export const recordKey = (id: RecordId): string => `e${id.epoch}/w${id.writer}/s
  */
 export const recordSizeBytes = (random: Random, options: { readonly logBufferBytes: number }): number => {
   const draw = random.int(100)
-  if (draw < 55) return random.range(MIN_RECORD_BYTES, 120)
+  if (draw < 55) return random.range(RECORD_BYTES_MIN, 120)
   if (draw < 80) return random.range(400, 700)
   if (draw < 97) return random.range(700, 5000)
   return random.range(options.logBufferBytes, options.logBufferBytes * 2 + 100)

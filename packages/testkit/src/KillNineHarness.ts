@@ -1,7 +1,8 @@
 /**
  * Real process crashes: run a child process that writes a journal, SIGKILL it mid-stream, and
  * check what survived against what the child said it had done — one implementation for the
- * test suites, `scripts/crash-kill9.ts`, `scripts/crash-strace.ts` and `fsys demo`.
+ * test suites, `scripts/crash-kill9.ts`, `scripts/crash-strace.ts` and `fsys demo`; and the
+ * strace run that injects an fdatasync EIO into that child (`runStraceEio`).
  *
  * The protocol, in two halves:
  * - **child** (`childLog`): every step is logged with a synchronous write(2) to a log file
@@ -24,6 +25,7 @@
 import * as ChildLogImpl from "./internal/killNine/childLog.ts"
 import * as Process from "./internal/killNine/process.ts"
 import * as Rounds from "./internal/killNine/rounds.ts"
+import * as Strace from "./internal/killNine/strace.ts"
 
 /**
  * What to run and when to kill it.
@@ -159,3 +161,42 @@ export const expectationFor = Rounds.expectationFor
  * @category constructors
  */
 export const runKillRounds = Rounds.runKillRounds
+
+/**
+ * Why strace cannot be used here (not installed, or ptrace refused), or undefined when it can.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const straceUnavailable: () => string | undefined = Strace.straceUnavailable
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StraceOptions = Strace.StraceOptions
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StraceResult = Strace.StraceResult
+
+/**
+ * The fdatasync calls strace's log shows on the failed call's descriptor after the injected EIO
+ * (a journal must never retry one).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const retriesAfterInjection = Strace.retriesAfterInjection
+
+/**
+ * Runs the journal writer child under strace with its nth fdatasync failing with EIO, then checks
+ * that the journal poisoned itself, never retried the fdatasync, and recovers every record
+ * acknowledged durable before the failure.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const runStraceEio: (options: StraceOptions) => Promise<StraceResult> = Strace.runStraceEio

@@ -20,6 +20,8 @@ export interface Options {
   /** Bytes per slot (power of two, 4 KiB–64 MiB); default 64 KiB as in fsys. */
   readonly capacityBytes?: number
   /** Default 512. */
+  readonly sectorBytes?: number
+  /** @deprecated Use `sectorBytes` (0.1.0's name); ignored when `sectorBytes` is given. */
   readonly sectorSize?: number
   /** The disk the buffer writes to; default a fresh one (seed 1). Pass one to inject faults or read bytes. */
   readonly disk?: SimulatedDisk.Disk
@@ -28,29 +30,32 @@ export interface Options {
 }
 
 /**
+ * `LogBuffer.layerTest` over a simulated disk (the documented name; `layerTest` below is the same
+ * under Effect 4's naming). Invalid sizes are a defect: they are a bug in the test.
+ *
  * @since 0.1.0
  * @category layers
  */
 export const LogBufferTest = (options: Options = {}): Layer.Layer<LogBuffer.LogBuffer> =>
-  Layer.effect(
-    LogBuffer.LogBuffer,
+  Layer.unwrap(
     Effect.gen(function* () {
-      const sectorBytes = options.sectorSize ?? 512
-      const capacityBytes = options.capacityBytes ?? 64 * 1024
-      const invalid = LogBuffer.validateCapacity(capacityBytes, sectorBytes)
-      if (invalid !== undefined) return yield* Effect.die(invalid)
+      const sectorBytes = options.sectorBytes ?? options.sectorSize ?? 512
       const disk =
         options.disk ?? (yield* SimulatedDisk.make({ seed: 1, sectorBytes, directAlignmentBytes: sectorBytes }))
-      const path = options.path ?? "/log-buffer"
+      const { capacityBytes, path } = options
       // An in-memory disk with no injected faults cannot fail to open or allocate: a failure here is a bug.
-      const handle = yield* Effect.orDie(disk.fileIo.open(path, { create: true, direct: true }))
-      return yield* LogBuffer.make({
-        path,
-        handle,
-        capacityBytes,
+      return LogBuffer.layerTest({
         sectorBytes,
-        startLsn: 0,
-        carry: new Uint8Array(0),
-      }).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo), Effect.orDie)
+        ...(capacityBytes === undefined ? {} : { capacityBytes }),
+        ...(path === undefined ? {} : { path }),
+      }).pipe(Layer.provide(Layer.succeed(FileIo.FileIo, disk.fileIo)), Layer.orDie)
     }),
   )
+
+/**
+ * `LogBufferTest` under Effect 4's layer naming.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest: (options?: Options) => Layer.Layer<LogBuffer.LogBuffer> = LogBufferTest

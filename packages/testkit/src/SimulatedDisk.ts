@@ -3,38 +3,28 @@
  * layer the crash-safety suites run the real journal on.
  *
  * The disk implements the `FileIo` contract exactly (same typed `IoError`s as the Node and
- * io_uring layers) and models what stable storage holds separately from what the running system
- * sees:
+ * io_uring layers) and models what stable storage holds apart from what the running system sees:
  *
- * - written bytes become durable only through `datasync`/`sync` of their file (which also make the
- *   file's size durable, as fdatasync does on ext4: the size is metadata needed to read the data);
- * - a new file's name (its directory entry) becomes durable only through `syncDirectory` of its
- *   directory, as POSIX requires (ext4 often persists it with the file's fsync; we never count
- *   on that);
- * - a failed datasync loses the unsynced writes for good (they stay readable until the next
- *   crash, but a retried datasync succeeds without writing them — Linux's behaviour after an
- *   fsync error);
+ * - written bytes (and the file's size, as fdatasync does on ext4) become durable only through
+ *   `datasync`/`sync` of their file;
+ * - a new file's name becomes durable only through `syncDirectory` of its directory, as POSIX
+ *   requires (ext4 often persists it with the file's fsync; we never count on that);
+ * - a failed datasync loses the unsynced writes for good: they stay readable until the next crash,
+ *   but a retried datasync succeeds without writing them (Linux's behaviour after an fsync error);
  * - `crash` replaces the disk's state by what a reboot would see, in a mode drawn from the seeded
  *   PRNG (see {@link CrashMode}); every handle and every `FileIo` of the old boot dies with it.
  *
- * Direct handles enforce O_DIRECT's rules: buffer address, length and file offset must be
- * multiples of `directAlignmentBytes` and the buffer must come from this disk's `allocateAligned`,
- * otherwise the call fails with EINVAL — so alignment bugs show up in tests, not in production.
- *
- * Everything is deterministic from `seed`: the same seed and the same sequence of calls give the
- * same faults and the same crash images, and the seed is in every crash report.
+ * Direct handles enforce O_DIRECT's rules (address, length and offset multiples of
+ * `directAlignmentBytes`, buffers from this disk's `allocateAligned`), else fail with EINVAL, so
+ * alignment bugs show up in tests. Everything is deterministic from `seed`: the same seed and calls
+ * give the same faults and crash images, and the seed is in every crash report.
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { FileIo } from "@fsys/core"
- * import { SimulatedDisk } from "@fsys/testkit"
- *
+ * // import { FileIo } from "@fsys/core"; import { SimulatedDisk } from "@fsys/testkit"
  * const program = Effect.gen(function* () {
  *   const disk = yield* SimulatedDisk.SimulatedDisk
- *   const io = yield* FileIo.FileIo
- *   const handle = yield* io.open("/data/a.log", { create: true })
- *   yield* io.writeAt(handle, new Uint8Array([1, 2, 3]), 0)
+ *   const handle = yield* (yield* FileIo.FileIo).open("/data/a.log", { create: true })
  *   yield* disk.inject({ op: "datasync", nth: 1, fault: SimulatedDisk.fail("EIO") })
  *   const report = yield* disk.crash({ mode: "dropUnsynced" })
  * }).pipe(Effect.scoped, Effect.provide(SimulatedDisk.layer({ seed: 42 })))
@@ -90,11 +80,9 @@ export interface Options {
   /** The unit a power cut persists atomically (and tears at). Power of two, 512..65536. Default 512. */
   readonly sectorBytes?: number
   /**
-   * The device's physical sector (its atomic write unit): a power of two from `sectorBytes` to
-   * 65536, default `sectorBytes`. Larger than `sectorBytes` makes a 512e-style disk: a power cut
-   * tears only at physical boundaries, and a Direct write covering a physical sector in part
-   * (a read-modify-write inside the device) may leave that whole physical sector unreadable.
-   * Reported by `FileIo.directAlignment`.
+   * The device's atomic write unit (`sectorBytes`..65536, default `sectorBytes`; reported by
+   * `FileIo.directAlignment`). Larger makes a 512e-style disk: a power cut tears only at physical
+   * boundaries, and a Direct write covering one in part may leave it unreadable.
    */
   readonly physicalSectorBytes?: number
   /** O_DIRECT alignment for buffer address, length and offset. Power of two ≥ 1. Default 512. */
@@ -333,7 +321,7 @@ export const followReboots: (disk: Disk) => FileIo.FileIoService = internalFollo
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
+export const layer = (options: Options): Layer.Layer<SimulatedDisk> =>
   Layer.effectContext(Effect.map(make(options), (disk) => contextOf(SimulatedDisk, disk)))
 
 /**
@@ -343,7 +331,7 @@ export const layer = (options: Options): Layer.Layer<SimulatedDisk | FileIo.File
  * @since 0.1.0
  * @category layers
  */
-export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk | FileIo.FileIo> =>
+export const layerFrom = (disk: Disk): Layer.Layer<SimulatedDisk> =>
   Layer.succeedContext(contextOf(SimulatedDisk, disk))
 
 /**

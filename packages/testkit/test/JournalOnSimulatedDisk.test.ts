@@ -26,7 +26,7 @@ describe("Journal on a filesystem without O_DIRECT", () => {
       ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
       assert.strictEqual(outcome.mode, "direct")
       assert.isFalse(outcome.directActive)
-      assert.strictEqual(outcome.sectorSize, 1)
+      assert.strictEqual(outcome.sectorBytes, 1)
       assert.include(outcome.reason, "refused O_DIRECT")
       const bytes = yield* disk.readDurableFile("/data/j.log")
       assert.isTrue(Option.isSome(bytes))

@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, type Scope } from "effect"
 import { FileIo, Frame, LogBuffer } from "@fsys/core"
 import { LogBufferTest, SimulatedDisk } from "@fsys/testkit"
+import * as LogBufferTestModule from "../src/LogBufferTest.ts"
 
 const SECTOR = 512
 const SLOT = 4096
@@ -33,7 +34,7 @@ const live: Subject = {
     )
     const path = NodePath.join(dir, "buffer.log")
     return {
-      layer: LogBuffer.LogBufferLive({ path, capacityBytes: SLOT, sectorSize: SECTOR, backend: "pwrite" }),
+      layer: LogBuffer.LogBufferLive({ path, capacityBytes: SLOT, sectorBytes: SECTOR, backend: "pwrite" }),
       read: Effect.sync(() => new Uint8Array(NodeFs.readFileSync(path))),
     }
   }),
@@ -44,7 +45,7 @@ const simulated: Subject = {
   make: Effect.gen(function* () {
     const disk = yield* SimulatedDisk.make({ seed: 7, sectorBytes: SECTOR, directAlignmentBytes: SECTOR })
     return {
-      layer: LogBufferTest({ capacityBytes: SLOT, sectorSize: SECTOR, disk, path: "/buffer.log" }),
+      layer: LogBufferTest({ capacityBytes: SLOT, sectorBytes: SECTOR, disk, path: "/buffer.log" }),
       read: Effect.map(
         disk.readFile("/buffer.log"),
         Option.getOrElse(() => new Uint8Array(0)),
@@ -85,6 +86,9 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
   it.live("reports its geometry", () =>
     withBuffer((buffer) =>
       Effect.sync(() => {
+        assert.strictEqual(buffer.capacityBytes, SLOT)
+        assert.strictEqual(buffer.sectorBytes, SECTOR)
+        // 0.1.0's names stay as deprecated aliases of the same values.
         assert.strictEqual(buffer.capacity, SLOT)
         assert.strictEqual(buffer.sectorSize, SECTOR)
       }),
@@ -96,7 +100,7 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
       Effect.gen(function* () {
         const first = yield* buffer.append(record(1, 100))
         assert.deepStrictEqual(first, { start: 0, end: 112 })
-        assert.strictEqual(yield* buffer.bufferedLen, 112)
+        assert.strictEqual(yield* buffer.bufferedBytes, 112)
         assert.strictEqual(yield* buffer.flushPartial, 112)
         assert.strictEqual(yield* buffer.flushedThrough, 112)
         let bytes = yield* read
@@ -208,7 +212,7 @@ describe.each([live, simulated])("LogBuffer: $name", (subject) => {
           )
           const end = yield* buffer.flushPartial
           assert.strictEqual(yield* buffer.nextLsn, end)
-          assert.strictEqual(yield* buffer.bufferedLen, 0)
+          assert.strictEqual(yield* buffer.bufferedBytes, 0)
           const frames = framesUntil(yield* read, end)
           assert.strictEqual(frames.length, 16 * 300)
           for (const frame of frames) assert.deepStrictEqual(frame.payload, expected.get(frame.lsn))
@@ -255,6 +259,48 @@ describe("LogBufferTest faults", () => {
   )
 })
 
+describe("LogBuffer.layerTest", () => {
+  it.live("is the real engine over the ambient FileIo: the simulated disk holds its frames", () =>
+    Effect.gen(function* () {
+      const disk = yield* SimulatedDisk.make({ seed: 5 })
+      const end = yield* Effect.gen(function* () {
+        const buffer = yield* LogBuffer.LogBuffer
+        const range = yield* buffer.append(record(1, 100))
+        yield* buffer.flushPartial
+        return range.end
+      }).pipe(
+        Effect.provide(
+          LogBuffer.layerTest({ path: "/t.log", capacityBytes: SLOT }).pipe(
+            Layer.provide(SimulatedDisk.layerFrom(disk)),
+          ),
+        ),
+      )
+      const bytes = Option.getOrThrow(yield* disk.readFile("/t.log"))
+      assert.strictEqual(end, 112)
+      const decoded = Frame.decode(bytes.subarray(0, end), 0)
+      assert.strictEqual(decoded._tag, "Ok")
+      if (decoded._tag === "Ok") assert.deepStrictEqual(decoded.payload, record(1, 100))
+    }),
+  )
+
+  it.live("refuses a slot that cannot hold two sectors with InvalidOptions", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Layer.build(LogBuffer.layerTest({ capacityBytes: 4096, sectorBytes: 4096 })).pipe(
+          Effect.provide(SimulatedDisk.layer({ seed: 6 })),
+          Effect.scoped,
+        ),
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) assert.include(String(exit.cause), "capacityBytes")
+    }),
+  )
+
+  it("LogBufferTest's Effect 4 name is the same layer", () => {
+    assert.strictEqual(LogBufferTestModule.layerTest, LogBufferTest)
+  })
+})
+
 describe("LogBufferLive scope order", () => {
   it.live("acquires ring, file, slots, registration in that order and releases in reverse", () =>
     Effect.gen(function* () {
@@ -296,7 +342,7 @@ describe("LogBufferLive scope order", () => {
             LogBuffer.LogBufferLive({
               path: NodePath.join(dir, "b.log"),
               capacityBytes: SLOT,
-              sectorSize: SECTOR,
+              sectorBytes: SECTOR,
             }).pipe(Layer.provide(recording)),
           ),
         ),
@@ -310,9 +356,12 @@ describe("LogBufferLive scope order", () => {
         "-slot",
         "+slot",
         "+slot",
+        // The log's second open file, for a second round in flight (closed after the drain).
+        "+direct-file",
         "+register(2)",
         "used",
         "-register(2)",
+        "-direct-file",
         "-slot",
         "-slot",
         "-direct-file",

@@ -16,7 +16,7 @@ import type { Measurement, Workload } from "../Protocol.ts"
 /** Records carry their id in the first 4 bytes; the rest is filled with `id & 0xff`. */
 const ID_BYTES = 4
 /** The smallest record the bench writes: the id plus at least one fill byte to check. */
-export const MIN_RECORD_BYTES = ID_BYTES + 1
+export const RECORD_BYTES_MIN = ID_BYTES + 1
 /** Deadline checks cost a clock read; producers check once per this many records. */
 const DEADLINE_CHECK_EVERY = 16
 
@@ -32,8 +32,8 @@ export class Source {
   private exhausted = false
 
   constructor(recordBytes: number, maxRecords: number) {
-    if (!(Number.isInteger(recordBytes) && recordBytes >= MIN_RECORD_BYTES)) {
-      throw new RangeError(`recordBytes must be an integer ≥ ${MIN_RECORD_BYTES}, got ${recordBytes}`)
+    if (!(Number.isInteger(recordBytes) && recordBytes >= RECORD_BYTES_MIN)) {
+      throw new RangeError(`recordBytes must be an integer ≥ ${RECORD_BYTES_MIN}, got ${recordBytes}`)
     }
     if (!(Number.isInteger(maxRecords) && maxRecords > 0 && maxRecords <= 0xffff_ffff)) {
       throw new RangeError(`maxRecords must be in [1, 2^32), got ${maxRecords}`)

@@ -12,7 +12,7 @@
  */
 
 /** A bound on one commit, so a flood of producers cannot build an unbounded transaction. */
-const MAX_ITEMS_PER_COMMIT = 64 * 1024
+const ITEMS_PER_COMMIT_MAX = 64 * 1024
 
 interface Waiter {
   readonly resolve: () => void
@@ -31,7 +31,7 @@ export const make = <A>(commit: (items: ReadonlyArray<A>) => Promise<void> | voi
     running = true
     try {
       while (queue.length > 0) {
-        const take = Math.min(queue.length, MAX_ITEMS_PER_COMMIT)
+        const take = Math.min(queue.length, ITEMS_PER_COMMIT_MAX)
         const items = queue.length === take ? queue : queue.slice(0, take)
         const woken = waiters.length === take ? waiters : waiters.slice(0, take)
         queue = queue.length === take ? [] : queue.slice(take)

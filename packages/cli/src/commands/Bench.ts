@@ -18,7 +18,7 @@ import { join, resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { Outcome, SubjectName, Workload } from "@fsys/bench/Protocol"
-import { DEFAULT_SUBJECTS, runsIn, SUBJECTS } from "@fsys/bench/Protocol"
+import { SUBJECTS_DEFAULT, runsIn, SUBJECTS } from "@fsys/bench/Protocol"
 import * as Chart from "../internal/bench/chart.ts"
 import * as Render from "../internal/bench/render.ts"
 import * as Report from "../internal/bench/report.ts"
@@ -303,7 +303,7 @@ export const command = Command.make(
   },
   ({ quick, only, workloads, out, repeat, dir, duration }) =>
     Effect.gen(function* () {
-      const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...DEFAULT_SUBJECTS]
+      const subjects = Option.isSome(only) ? yield* parseList(only.value, SUBJECTS, "subject") : [...SUBJECTS_DEFAULT]
       const names = Workloads.full.map((w) => w.name)
       const chosen = Option.isSome(workloads) ? yield* parseList(workloads.value, names, "workload") : undefined
       if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) {

@@ -38,8 +38,8 @@ export interface Options {
 }
 
 /** Bounds that keep the demo a demo (seconds, not minutes). */
-const MAX_PRODUCERS = 1024
-const MAX_RECORDS_PER_PRODUCER = 100_000
+const PRODUCERS_MAX = 1024
+const RECORDS_PER_PRODUCER_MAX = 100_000
 /** The child is killed after this many acknowledged records… */
 const KILL_AFTER_ACKS = 5_000
 /** …or this long after it opened the journal. */
@@ -121,17 +121,17 @@ const phaseGroupCommit = Effect.fnUntraced(function* (path: string, options: Opt
 
 /** Refuses sizes that would not make a demo (a usage error, exit 2). */
 const checkOptions = (options: Options): Effect.Effect<void, Failure.CliFailure> => {
-  if (!(Number.isInteger(options.producers) && options.producers >= 1 && options.producers <= MAX_PRODUCERS)) {
-    return Effect.fail(Failure.usage(`--producers must be an integer in [1, ${MAX_PRODUCERS}]`))
+  if (!(Number.isInteger(options.producers) && options.producers >= 1 && options.producers <= PRODUCERS_MAX)) {
+    return Effect.fail(Failure.usage(`--producers must be an integer in [1, ${PRODUCERS_MAX}]`))
   }
   if (
     !(
       Number.isInteger(options.recordsPerProducer) &&
       options.recordsPerProducer >= 1 &&
-      options.recordsPerProducer <= MAX_RECORDS_PER_PRODUCER
+      options.recordsPerProducer <= RECORDS_PER_PRODUCER_MAX
     )
   ) {
-    return Effect.fail(Failure.usage(`--records must be an integer in [1, ${MAX_RECORDS_PER_PRODUCER}]`))
+    return Effect.fail(Failure.usage(`--records must be an integer in [1, ${RECORDS_PER_PRODUCER_MAX}]`))
   }
   return Effect.void
 }

@@ -27,7 +27,7 @@ export interface Report {
     readonly mode: string
     readonly directActive: boolean
     readonly backend: string
-    readonly sectorSize: number
+    readonly sectorBytes: number
     readonly logBufferBytes: number
     readonly reason: string
   }
@@ -63,7 +63,7 @@ export const probe = Effect.fn("fsys.probe")(function* (path: string) {
       mode: info.mode,
       directActive: info.directActive,
       backend: info.backend,
-      sectorSize: info.sectorSize,
+      sectorBytes: info.sectorBytes,
       logBufferBytes: info.logBufferBytes,
       reason: info.reason,
     },
@@ -81,7 +81,7 @@ const render = (report: Report): string => {
     "a journal opened here would use",
     `  ${"mode".padEnd(width)}  ${j.mode}${j.directActive ? " (O_DIRECT active)" : ""}`,
     `  ${"backend".padEnd(width)}  ${j.backend}`,
-    `  ${"sector size".padEnd(width)}  ${j.sectorSize} B`,
+    `  ${"sector size".padEnd(width)}  ${j.sectorBytes} B`,
     `  ${"log buffer".padEnd(width)}  ${j.logBufferBytes / 1024} KiB per slot (two slots)`,
     `  ${"why".padEnd(width)}  ${j.reason}`,
   ].join("\n")

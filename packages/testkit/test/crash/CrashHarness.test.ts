@@ -38,7 +38,7 @@ describe("Generators", () => {
   it("record sizes cover small, sector-sized, multi-sector and oversize records", () => {
     const random = Generators.random(1)
     const sizes = Array.from({ length: 2000 }, () => Generators.recordSizeBytes(random, { logBufferBytes: 4096 }))
-    assert.isTrue(sizes.every((size) => size >= Generators.MIN_RECORD_BYTES))
+    assert.isTrue(sizes.every((size) => size >= Generators.RECORD_BYTES_MIN))
     assert.isTrue(sizes.some((size) => size < 120))
     assert.isTrue(sizes.some((size) => size > 1000 && size < 4096))
     assert.isTrue(

@@ -1,7 +1,7 @@
 /**
  * Real process crashes (SIGKILL of a writer child at random moments) and fdatasync EIO injected
  * into the Node path with strace. The kill rounds are @fsys/testkit's KillNineHarness (also run
- * by scripts/crash-kill9.ts and `fsys demo`); the strace run lives in scripts/crash-strace.ts.
+ * by scripts/crash-kill9.ts and `fsys demo`); the strace run is `KillNineHarness.runStraceEio`.
  */
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
@@ -9,7 +9,6 @@ import * as NodePath from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { KillNineHarness } from "@fsys/testkit"
-import { retriesAfterInjection, runStraceEio, straceUnavailable } from "../../../../scripts/crash-strace.ts"
 
 const directory = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fsys-process-crash-"))
 afterAll(() => NodeFs.rmSync(directory, { recursive: true, force: true }))
@@ -34,14 +33,14 @@ describe("kill -9 of a writer process", () => {
   }
 })
 
-const unavailable = straceUnavailable()
+const unavailable = KillNineHarness.straceUnavailable()
 
 describe("fdatasync EIO injected with strace (Node pwrite path)", () => {
   for (const mode of ["buffered", "direct"] as const) {
     it.skipIf(unavailable !== undefined)(
       `${mode}: poisons, never retries the fdatasync, keeps every durable record${unavailable === undefined ? "" : ` — skipped: ${unavailable}`}`,
       async () => {
-        const result = await runStraceEio({ mode, directory, whenNth: 3, seed: 1 })
+        const result = await KillNineHarness.runStraceEio({ mode, directory, whenNth: 3, seed: 1 })
         assert.deepStrictEqual(result.failures, [], result.summary)
       },
       TIMEOUT_MILLIS,
@@ -55,9 +54,9 @@ describe("fdatasync EIO injected with strace (Node pwrite path)", () => {
       "102 <... fdatasync resumed>)          = -1 EIO (Input/output error) (INJECTED)",
       "103 fdatasync(30)                     = 0",
     ].join("\n")
-    assert.deepStrictEqual(retriesAfterInjection(clean), { injected: true, fd: "21", retries: 0 })
+    assert.deepStrictEqual(KillNineHarness.retriesAfterInjection(clean), { injected: true, fd: "21", retries: 0 })
     const retried = `${clean}\n101 fdatasync(21)                     = 0\n`
-    assert.deepStrictEqual(retriesAfterInjection(retried), { injected: true, fd: "21", retries: 1 })
-    assert.isFalse(retriesAfterInjection("101 fdatasync(21) = 0\n").injected)
+    assert.deepStrictEqual(KillNineHarness.retriesAfterInjection(retried), { injected: true, fd: "21", retries: 1 })
+    assert.isFalse(KillNineHarness.retriesAfterInjection("101 fdatasync(21) = 0\n").injected)
   })
 })

@@ -182,16 +182,16 @@ describe.each(modes)("physical sectors and latent read errors (%s)", (mode) => {
       if (mode === "buffered") return
       for (const physicalSectorBytes of [512, 4096, 8192]) {
         const disk = yield* newDisk(1, { sectorBytes: 512, physicalSectorBytes, directAlignmentBytes: 512 })
-        const sectorSize = yield* Effect.scoped(
+        const sectorBytes = yield* Effect.scoped(
           Effect.gen(function* () {
             const journal = yield* Journal.open(PATH, { mode, logBufferBytes: 65536, preallocateBytes: 0 }).pipe(
               Effect.provideService(FileIo.FileIo, disk.fileIo),
             )
-            return (yield* journal.info).sectorSize
+            return (yield* journal.info).sectorBytes
           }),
         )
         assert.strictEqual(
-          sectorSize,
+          sectorBytes,
           physicalSectorBytes,
           `on a disk with ${physicalSectorBytes}-byte physical sectors`,
         )

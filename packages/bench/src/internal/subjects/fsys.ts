@@ -24,6 +24,52 @@ interface Variant {
   readonly expect: { readonly backend?: string; readonly directActive?: boolean }
 }
 
+/** The workloads' loops over one handle, each one Effect run (no Promise per record). */
+const journalLoops = (handle: Journal.Handle, run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>): Loops => {
+  const durableProducer = (source: Source) =>
+    Effect.gen(function* () {
+      for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+        // The single-call durable append: one park per record (what the docs tell producers to use).
+        yield* handle.appendDurable(payload)
+      }
+    })
+  return {
+    durable: (source, producers) =>
+      run(
+        Effect.forEach(Array.from({ length: producers }), () => durableProducer(source), {
+          concurrency: "unbounded",
+          discard: true,
+        }),
+      ),
+    durableBatch: (source, batchSize) =>
+      run(
+        Effect.gen(function* () {
+          for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+            yield* handle.syncThrough(yield* handle.appendBatch(batch))
+          }
+        }),
+      ),
+    unsynced: (source) =>
+      run(
+        Effect.gen(function* () {
+          for (let payload = source.next(); payload !== undefined; payload = source.next()) {
+            yield* handle.append(payload)
+          }
+          yield* handle.sync
+        }),
+      ),
+    unsyncedBatch: (source, batchSize) =>
+      run(
+        Effect.gen(function* () {
+          for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
+            yield* handle.appendBatch(batch)
+          }
+          yield* handle.sync
+        }),
+      ),
+  }
+}
+
 const openSession = async (variant: Variant, directory: string): Promise<Session> => {
   const scope = Scope.makeUnsafe()
   const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
@@ -40,7 +86,7 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
     const info = await run(handle.info)
     const detail =
       `${info.mode}${info.directActive ? " (O_DIRECT)" : ""} over ${info.backend}, ` +
-      `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorSize} B`
+      `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorBytes} B`
     if (variant.expect.backend !== undefined && info.backend !== variant.expect.backend) {
       throw new SubjectUnavailable(`journal chose ${info.backend}: ${info.reason}`)
     }
@@ -48,48 +94,7 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
       throw new SubjectUnavailable(`O_DIRECT not active: ${info.reason}`)
     }
 
-    const durableProducer = (source: Source) =>
-      Effect.gen(function* () {
-        for (let payload = source.next(); payload !== undefined; payload = source.next()) {
-          // The single-call durable append: one park per record (what the docs tell producers to use).
-          yield* handle.appendDurable(payload)
-        }
-      })
-    const loops: Loops = {
-      durable: (source, producers) =>
-        run(
-          Effect.forEach(Array.from({ length: producers }), () => durableProducer(source), {
-            concurrency: "unbounded",
-            discard: true,
-          }),
-        ),
-      durableBatch: (source, batchSize) =>
-        run(
-          Effect.gen(function* () {
-            for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
-              yield* handle.syncThrough(yield* handle.appendBatch(batch))
-            }
-          }),
-        ),
-      unsynced: (source) =>
-        run(
-          Effect.gen(function* () {
-            for (let payload = source.next(); payload !== undefined; payload = source.next()) {
-              yield* handle.append(payload)
-            }
-            yield* handle.sync
-          }),
-        ),
-      unsyncedBatch: (source, batchSize) =>
-        run(
-          Effect.gen(function* () {
-            for (let batch = source.nextBatch(batchSize); batch !== undefined; batch = source.nextBatch(batchSize)) {
-              yield* handle.appendBatch(batch)
-            }
-            yield* handle.sync
-          }),
-        ),
-    }
+    const loops = journalLoops(handle, run)
     return {
       detail,
       appendDurable: (payload) => run(Effect.asVoid(handle.appendDurable(payload))),

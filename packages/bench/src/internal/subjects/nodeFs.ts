@@ -46,11 +46,16 @@ const writeAll = async (file: FileHandle, bytes: Uint8Array, offsetBytes: number
   }
 }
 
-const openSession = async (directory: string): Promise<Session> => {
-  const file = await open(join(directory, FILE_NAME), "w+")
+/** Zeros written (and synced) ahead, as the journal preallocates: syncs then grow nothing. */
+const preallocate = async (file: FileHandle): Promise<void> => {
   const zeros = new Uint8Array(PREALLOCATE_CHUNK_BYTES)
   for (let at = 0; at < PREALLOCATE_BYTES; at += PREALLOCATE_CHUNK_BYTES) await writeAll(file, zeros, at)
   await file.datasync()
+}
+
+const openSession = async (directory: string): Promise<Session> => {
+  const file = await open(join(directory, FILE_NAME), "w+")
+  await preallocate(file)
 
   // Invariant: `endBytes` is where the next write goes; writes are issued in order, one at a time
   // (the group committer and the single producers never overlap two writes).

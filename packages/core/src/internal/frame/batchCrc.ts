@@ -15,6 +15,7 @@
  *
  * @internal
  */
+import { violated } from "../assert.ts"
 import * as Native from "../crc/native.ts"
 import * as Software from "../crc/software.ts"
 import * as Layout from "./layout.ts"
@@ -65,7 +66,7 @@ export const fillCrcs = (bytes: Uint8Array, fromOffset: number, toOffset: number
     const payloadLength = Layout.readU32LE(bytes, offset + Layout.LENGTH_OFFSET)
     const crcOffset = offset + Layout.HEADER_BYTES + payloadLength
     if (payloadLength > Layout.MAX_PAYLOAD || crcOffset + Layout.TRAILER_BYTES > toOffset) {
-      throw new Error(`fsys invariant violated: no whole frame at ${offset} before ${toOffset}`)
+      return violated(`no whole frame at ${offset} before ${toOffset}`)
     }
     const crc =
       native !== undefined && crcOffset - offset >= NATIVE_MIN_BYTES

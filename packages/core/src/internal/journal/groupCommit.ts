@@ -1,111 +1,50 @@
 /**
- * Group commit: many `syncThrough` callers, one flush + fdatasync at a time.
+ * Group commit: many `syncThrough` callers, rounds of one flush + fdatasync, at most two rounds
+ * in flight.
  *
  * A caller whose target is already durable returns without a syscall. Otherwise it joins a
- * **round**: the round in flight if that round's target covers it, else the next (pending)
- * round. A round starts by capturing its target (every byte appended so far: they are all in the
- * log buffer already, so the target never covers bytes still in an appender's hands) and handing
- * the buffer one linked write→fdatasync. The writer reports the completion to `complete`, in the
- * same turn as the ring's completion: it publishes the durable frontier, wakes the whole round
- * (one waiter list per round, not one object per record) and, after every woken producer had
- * its turn to append and join the next round, starts that round at once. So with 64 producers a
- * round holds the 64 records appended since the last one, with no timer and no fiber hop.
+ * **round**: a round in flight whose target covers it, else the next (pending) round. A round
+ * starts by capturing its target (every byte appended so far: they are all in the log buffer
+ * already, so the target never covers bytes still in an appender's hands) and handing the buffer
+ * one linked write→fdatasync. The writer reports the completion to `complete`, in the same turn as
+ * the ring's completion: it publishes the durable frontier, wakes the whole round (one waiter list
+ * per round, not one object per record) and starts the pending round at its end.
+ *
+ * **Overlap** (issue 12 item 4): in a closed loop (every producer awaits its own record) one
+ * cohort would never append while its round is in the kernel. So when a round completes with no
+ * other round in flight, the pending round starts as soon as half the woken cohort joined it
+ * (`splitWaiters`), inside the wake, and the other half starts the next round at its end: from
+ * then on two cohorts alternate, each appending while the other's round is in the kernel. Only
+ * while overlap pays (`decideOverlap`): a round alone in flight took longer than its cohort's
+ * wake CPU. Where IO is nearly free (tmpfs) half rounds only double the per-round CPU, so there
+ * the cohort stays whole; overlapping cohorts merge back every `OVERLAP_PROBE_ROUNDS` rounds for
+ * one round alone (the pending round waits for the round in flight) to measure again. The
+ * buffer keeps both rounds' writes in order, on two open files (`logBuffer/writer.ts` says why).
  *
  * Only two situations need the **committer** fiber (forked once, at open): a window
  * (`groupCommitWindow` delays a round until it has `groupCommitMaxBatch` waiters or the window
- * elapsed), and a round that cannot start yet because the log buffer's other slot is still being
- * written (it waits for the slot). Nothing forks per call, so no interrupt can separate a state
- * change from the fiber that serves it.
+ * elapsed), and a round that cannot start yet because a reservation is held (it waits for the
+ * buffer's idle signal). Nothing forks per call, so no interrupt can separate a state change
+ * from the fiber that serves it.
  *
  * Invariants:
- * - At most one round is in flight; `syncedLsn` only grows and only to a target whose
- *   fdatasync completed (covering writes that completed before it: the writer runs jobs in order).
+ * - At most `ROUNDS_IN_FLIGHT_MAX` (2) rounds are in flight, in LSN order (`inFlight`, oldest
+ *   first); they complete oldest first (the writer settles jobs in queue order).
+ * - `syncedLsn` only grows and only to the target of a round whose fdatasync succeeded, and only
+ *   after every older round succeeded; that fdatasync covers writes that completed before it
+ *   started (each round's write is linked before its own fdatasync).
  * - A failed round poisons the journal (the log buffer is poisoned by the failed write or
- *   fdatasync itself); every waiter of that round and of the next fails, and nothing is retried.
+ *   fdatasync itself); its waiters, the pending round's and the other round in flight's fail (the
+ *   buffer reports the poison for a job that completed after it), and nothing is retried.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, Exit } from "effect"
 import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
-import { assert } from "../logBuffer/sectors.ts"
+import { assert, violated } from "../assert.ts"
+import { type DurableCallback, Round } from "./round.ts"
 
-/** How a waiter that is not an Effect fiber (the Promise API) learns its round's outcome. */
-export type DurableCallback<E> = (failure: E | undefined) => void
-
-/** `ends[i]` for a waiter that resumes with its round's outcome itself (`void`), not with an LSN. */
-const NO_VALUE = -1
-
-/** The waiters of one round and how they learn its outcome. */
-class Round<E> {
-  waiters = 0
-  /** The LSN this round makes durable; set when it starts. */
-  target = 0
-  startedMillis = 0
-  private settled = false
-  /** Once settled: the failure every waiter gets, or `undefined` for success. */
-  private failed: Effect.Effect<never, E> | undefined = undefined
-  private failure: E | undefined = undefined
-  /**
-   * Fiber resumes, and beside each the LSN it resumes with on success (`NO_VALUE`: none). Bounded
-   * by the producers that can wait at once (each waits on one round at a time).
-   */
-  private resumes: Array<(outcome: Effect.Effect<number, E>) => void> = []
-  private ends: Array<number> = []
-  /** Non-fiber waiters (the Promise API), bounded the same way. */
-  private callbacks: Array<DurableCallback<E>> = []
-  /** The committer waited out this round's window (or the round filled). */
-  windowElapsed = false
-  /** Set while the committer waits out a window: a full round starts early. */
-  onFull: (() => void) | undefined = undefined
-
-  /**
-   * What every waiter of the round runs, built once per round. A bare callback (no cancel hook,
-   * no abort signal): an interrupted waiter leaves its resume behind, and a resume of a fiber that
-   * already moved on is ignored by the runtime. Costs less than a `Deferred.await` per record.
-   */
-  readonly wait: Effect.Effect<void, E> = Effect.callback<void, E>((resume) =>
-    // A NO_VALUE waiter only ever gets `Effect.void` or the failure (see `outcomeFor`).
-    this.addResume(resume as (outcome: Effect.Effect<number, E>) => void, NO_VALUE),
-  )
-
-  /** What a fiber waiter resumes with: the failure, its LSN, or (`NO_VALUE`) `void`. */
-  private outcomeFor(end: number): Effect.Effect<number, E> {
-    if (this.failed !== undefined) return this.failed
-    return end === NO_VALUE ? (Effect.void as unknown as Effect.Effect<number, E>) : Exit.succeed(end)
-  }
-
-  /**
-   * Resumes the fiber (an `Effect.callback`'s `resume`) when the round settles, with
-   * `Exit.succeed(end)` on success (`end` ≥ 0), so a durable append parks once and gets its LSN
-   * back without a second Effect around the wait.
-   */
-  addResume(resume: (outcome: Effect.Effect<number, E>) => void, end: number): void {
-    if (!this.settled) {
-      this.resumes.push(resume)
-      this.ends.push(end)
-    } else resume(this.outcomeFor(end))
-  }
-
-  addCallback(callback: DurableCallback<E>): void {
-    if (!this.settled) this.callbacks.push(callback)
-    else callback(this.failure)
-  }
-
-  /** Returns true when the round had non-fiber waiters, whose code runs in microtasks after this. */
-  settle(failure: E | undefined): boolean {
-    assert(!this.settled, "a round settles once")
-    this.settled = true
-    this.failure = failure
-    this.failed = failure === undefined ? undefined : Effect.fail(failure)
-    const { resumes, ends, callbacks } = this
-    this.resumes = []
-    this.ends = []
-    this.callbacks = []
-    for (let i = 0; i < resumes.length; i++) resumes[i]!(this.outcomeFor(ends[i]!))
-    for (let i = 0; i < callbacks.length; i++) callbacks[i]!(failure)
-    return callbacks.length > 0
-  }
-}
+export type { DurableCallback } from "./round.ts"
 
 /**
  * What group commit needs of the log buffer, and nothing more (the engine in
@@ -127,6 +66,12 @@ export interface FlushTarget {
   readonly startFlush: (datasync: boolean, onDone: JobDone) => number | undefined
   /** Completes when a slot became idle or a reservation was released. */
   readonly whenIdle: Effect.Effect<void>
+  /**
+   * Whether two rounds' writes can be in the kernel at once (`undefined` = yes). A Direct
+   * buffer's consecutive rounds share the carried sector and run one after the other, so there
+   * splitting a cohort would only double the rounds.
+   */
+  readonly roundsOverlap?: boolean
 }
 
 export interface GroupCommitConfig<E> {
@@ -145,24 +90,61 @@ export interface GroupCommitConfig<E> {
    * as durable when the round starts, before anything was written or synced.
    */
   readonly publishFrontierEarly?: boolean
+  /** Rounds in flight at most, 1 or 2 (default `ROUNDS_IN_FLIGHT_MAX`); 1 = no overlap. */
+  readonly roundsInFlightMax?: number
+  /** `"adaptive"` (default): overlap only while it pays (see the module doc); `"always"`: for tests. */
+  readonly overlap?: "adaptive" | "always"
 }
+
+/** Rounds in flight at most: round N+1 fills and starts while round N is in the kernel. */
+export const ROUNDS_IN_FLIGHT_MAX = 2
+
+/** Overlapping rounds merge for one round alone this often, to measure the IO again. */
+const OVERLAP_PROBE_ROUNDS = 256
 
 export class GroupCommit<E> {
   private syncedLsnValue: number
-  private inFlight: Round<E> | undefined = undefined
+  /** Started rounds, oldest first (LSN order); at most `ROUNDS_IN_FLIGHT_MAX`. */
+  private readonly inFlight: Array<Round<E>> = []
   private pending: Round<E> | undefined = undefined
   /** True while a completion wakes its round: syncers then only queue, so the cohort fills one round. */
   private completing = false
+  /**
+   * While a completion wakes its round with no other round in flight, the pending round starts
+   * once this many woken waiters joined it (half the cohort), so the rest fill the next round
+   * while this one is in the kernel: the cohort splits in two and the halves alternate.
+   * `Infinity` otherwise.
+   */
+  private splitWaiters = Number.POSITIVE_INFINITY
+  /** The last completion's wake (its cohort resuming and appending), in µs per woken waiter. */
+  private wakeMicrosPerWaiter = 0
+  /** The wake in progress: when it started, how many it wakes, whether rounds overlap after it. */
+  private wakeStartMillis = 0
+  private wakeWaiters = 0
+  private overlappingNow = false
+  /** Whether rounds overlap (`decideOverlap`). */
+  private overlapping = false
+  /** Rounds completed beside another since the last decision (bounded by the probe). */
+  private roundsSinceProbe = 0
   /** The committer is gone (its scope closed): nothing may wait for it any more. */
   private stopped = false
   private committerWake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly config: GroupCommitConfig<E>
   /** Fixed at construction: the hot path reads a field, never shared state. */
   private readonly publishFrontierEarly: boolean
+  private readonly roundsInFlightMax: number
+  private readonly overlapAlways: boolean
 
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
     this.publishFrontierEarly = config.publishFrontierEarly === true
+    this.roundsInFlightMax =
+      config.core.roundsOverlap === false ? 1 : (config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX)
+    this.overlapAlways = config.overlap === "always"
+    assert(
+      this.roundsInFlightMax >= 1 && this.roundsInFlightMax <= ROUNDS_IN_FLIGHT_MAX,
+      "rounds in flight within bounds",
+    )
     this.syncedLsnValue = startLsn
   }
 
@@ -201,7 +183,10 @@ export class GroupCommit<E> {
   /** The round that covers `lsn` (the one in flight, else the pending one), counted and started. */
   private join(lsn: number): Round<E> {
     const inFlight = this.inFlight
-    if (inFlight !== undefined && lsn <= inFlight.target) return inFlight
+    for (let index = 0; index < inFlight.length; index++) {
+      const round = inFlight[index]!
+      if (lsn <= round.target) return round
+    }
     let round = this.pending
     if (round === undefined) {
       round = new Round<E>()
@@ -211,7 +196,15 @@ export class GroupCommit<E> {
     if (round.waiters === this.config.maxBatch) round.onFull?.()
     // The caller registers after this: over a synchronous layer the round may already be settled,
     // and a Round resumes a late waiter at once.
-    if (inFlight === undefined && !this.completing) this.kick()
+    if (this.completing) {
+      // Half the woken cohort joined: start its round now, inside the wake (see the module doc).
+      if (round.waiters >= this.splitWaiters && inFlight.length === 0) {
+        this.splitWaiters = Number.POSITIVE_INFINITY
+        this.kick()
+      }
+    } else if (inFlight.length === 0) {
+      this.kick()
+    }
     return round
   }
 
@@ -232,8 +225,8 @@ export class GroupCommit<E> {
   /** Starts the pending round if the log buffer can take its flush now; false if it must wait. */
   private tryStart(): boolean {
     const round = this.pending
-    if (round === undefined || this.inFlight !== undefined)
-      throw new Error("fsys invariant violated: one round in flight, started from pending")
+    if (round === undefined || this.inFlight.length >= this.roundsInFlightMax)
+      return violated("a round starts from pending, within the rounds in flight")
     const core = this.config.core
     const refusal = core.refusal
     if (refusal !== undefined) {
@@ -243,24 +236,31 @@ export class GroupCommit<E> {
     // In flight before the flush is queued: over a synchronous layer the write may complete
     // (and call `complete`) before `startFlush` returns.
     this.pending = undefined
-    this.inFlight = round
+    round.alone = this.inFlight.length === 0
+    for (let index = 0; index < this.inFlight.length; index++) this.inFlight[index]!.alone = false
+    this.inFlight.push(round)
     round.target = core.nextLsn
     round.startedMillis = performance.now()
     // Test-only mutation (off in production): publish before anything was written or synced.
     if (this.publishFrontierEarly) this.syncedLsnValue = Math.max(this.syncedLsnValue, round.target)
     const started = core.startFlush(true, (failure) => this.complete(round, failure))
     if (started !== undefined) return true
-    this.inFlight = undefined
+    assert(this.inFlight[this.inFlight.length - 1] === round, "an unstarted round is the newest")
+    this.inFlight.pop()
     this.pending = round
     return false
   }
 
-  /** The writer's report for a round: publish, wake the round, start the next one. */
+  /**
+   * The writer's report for a round (the writer settles jobs in LSN order, so rounds complete
+   * oldest first): publish, wake the round, start the next one.
+   */
   private complete(round: Round<E>, failure: JobFailure | undefined): void {
-    assert(this.inFlight === round, "the completed round is the one in flight")
-    this.inFlight = undefined
+    assert(this.inFlight[0] === round, "rounds complete oldest first")
+    this.inFlight.shift()
     if (failure !== undefined) {
-      // The buffer is poisoned: fail this round and the one that queued behind it.
+      // The buffer is poisoned: fail this round and the one that queued behind it. A round still
+      // in flight fails through its own completion (the writer reports the poison for it).
       round.settle(this.config.toError(failure))
       this.failPending(failure)
       return
@@ -268,8 +268,18 @@ export class GroupCommit<E> {
     // The flush covered at least the target captured at the start (it seals everything appended).
     if (round.target > this.syncedLsnValue) this.syncedLsnValue = round.target
     // Counters first: a woken waiter may read them right away.
-    this.config.onRound((performance.now() - round.startedMillis) * 1000, round.waiters)
+    const wakeStartMillis = performance.now()
+    const latencyMicros = (wakeStartMillis - round.startedMillis) * 1000
+    this.config.onRound(latencyMicros, round.waiters)
+    const overlapping = this.decideOverlap(round, latencyMicros)
+    // Only a lone cohort splits; two cohorts already alternate.
+    if (overlapping && this.inFlight.length === 0 && round.waiters > 1) {
+      this.splitWaiters = Math.ceil(round.waiters / 2)
+    }
     this.completing = true
+    this.wakeStartMillis = wakeStartMillis
+    this.wakeWaiters = round.waiters
+    this.overlappingNow = overlapping
     let deferred = false
     try {
       // Woken fibers run inside `settle` and join the next round right there. Promise waiters
@@ -278,14 +288,46 @@ export class GroupCommit<E> {
       deferred = round.settle(undefined)
     } finally {
       if (deferred) queueMicrotask(this.afterCallbacks)
-      else this.completing = false
+      else this.endWake()
     }
-    if (!deferred && this.pending !== undefined) this.kick()
   }
 
-  private readonly afterCallbacks = (): void => {
+  private readonly afterCallbacks = (): void => this.endWake()
+
+  /**
+   * The end of a completion's wake: measure it, then start the pending round. Beside the other
+   * round only while overlapping; otherwise the pending round waits for it and takes its cohort
+   * too, so two alternating cohorts merge back into one (and the next round, alone in flight,
+   * measures the IO again).
+   */
+  private endWake(): void {
     this.completing = false
-    if (this.pending !== undefined && this.inFlight === undefined) this.kick()
+    this.splitWaiters = Number.POSITIVE_INFINITY
+    this.wakeMicrosPerWaiter = ((performance.now() - this.wakeStartMillis) * 1000) / Math.max(1, this.wakeWaiters)
+    const beside = this.overlappingNow && this.inFlight.length < this.roundsInFlightMax
+    if (this.pending !== undefined && (this.inFlight.length === 0 || beside)) this.kick()
+  }
+
+  /**
+   * Whether rounds overlap from this completion on. Overlap pays when a round spends longer in
+   * the kernel than its cohort needs to re-append (a disk); where IO is nearly free (tmpfs) two
+   * half rounds only double the per-round CPU. Decided only from a round that was alone in
+   * flight (two cohorts share one JS thread, so a round beside another measures the other
+   * cohort's CPU too); every `OVERLAP_PROBE_ROUNDS` rounds the cohorts merge for one such round.
+   */
+  private decideOverlap(round: Round<E>, latencyMicros: number): boolean {
+    if (this.roundsInFlightMax === 1) return false
+    if (this.overlapAlways) return true
+    if (round.alone) {
+      if (round.waiters > 1) {
+        this.overlapping = latencyMicros > this.wakeMicrosPerWaiter * round.waiters
+        this.roundsSinceProbe = 0
+      }
+      return this.overlapping
+    }
+    this.roundsSinceProbe++
+    if (this.roundsSinceProbe >= OVERLAP_PROBE_ROUNDS) this.overlapping = false
+    return this.overlapping
   }
 
   private failPending(cause: JobFailure): void {
@@ -312,7 +354,7 @@ export class GroupCommit<E> {
     return Effect.gen(function* () {
       for (;;) {
         const round = self.pending
-        if (round === undefined || self.inFlight !== undefined) {
+        if (round === undefined || self.inFlight.length >= self.roundsInFlightMax) {
           yield* park
           continue
         }

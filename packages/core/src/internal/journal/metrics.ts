@@ -32,6 +32,16 @@ export const syncLatencyMicros = Metric.histogram("fsys_journal_sync_latency_mic
   boundaries: Metric.exponentialBoundaries({ start: 16, factor: 2, count: 16 }),
 })
 
+/** Every metric above, as `Journal.metrics` shows them. */
+export const journalMetrics = {
+  appends,
+  appendedBytes,
+  syncRequests,
+  fdatasyncs,
+  waitersPerSync,
+  syncLatencyMicros,
+} as const
+
 /** Plain counters kept on the handle; the metrics above receive their deltas once per round. */
 export interface Counters {
   appends: number

@@ -6,19 +6,43 @@
  */
 import { Duration, Option } from "effect"
 import { InvalidOptions } from "../../JournalError.ts"
-import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "../logBuffer/limits.ts"
+import { validateSlotBytes } from "../logBuffer/limits.ts"
 import { isValidSectorBytes } from "../logBuffer/sectors.ts"
-import { type BackendChoice, isBackendChoice } from "./backend.ts"
+import { type BackendChoice, isBackendChoice } from "../backend.ts"
 
+/** `Journal.Options`, defined here once (the public module names it). */
 export interface Options {
+  /** "direct" (default) uses O_DIRECT where the filesystem accepts it, else falls back (see `info`). */
   readonly mode?: "direct" | "buffered"
+  /** Bytes per log-buffer slot (two slots): a power of two, 4 KiB–64 MiB; default 4 MiB. */
   readonly logBufferBytes?: number
+  /** How long a group-commit round may wait for more syncers; default 0 (rounds run back to back). */
   readonly groupCommitWindow?: Duration.Input
+  /** With a window: start the round once this many syncers wait; default 64. */
   readonly groupCommitMaxBatch?: number
+  /** Default "auto": the provided FileIo layer, or io_uring when the kernel allows it, else pwrite. */
   readonly backend?: BackendChoice
+  /** Also read fsys 1.1.0's zero-gapped files (see `JournalReader`); default false. */
   readonly legacyGaps?: boolean
+  /**
+   * Direct-IO alignment override (a power of two, 512–65536); default: `FileIo.directAlignment`
+   * of the open file (its physical sector when larger than the DIO alignment).
+   */
   readonly sectorBytes?: number
+  /**
+   * Bytes kept written with zeros ahead of the end of the log, so syncs overwrite written blocks
+   * instead of growing the file: fdatasync then has no size or allocation to commit
+   * (`scripts/sync-cost.ts` measures the difference). Done by sync rounds only, so a bulk loader never
+   * writes its bytes twice. 0 turns it off; default 8 MiB or four log buffers, whichever is
+   * larger. Zeros read as a clean end, so the file stays a valid fsys journal; a failing zero
+   * write only turns preallocation off.
+   */
   readonly preallocateBytes?: number
+  /**
+   * When recovery cannot read a sector (EIO): "fail" (default) refuses with `JournalUnreadable`,
+   * naming the offset, and changes nothing; "truncate" keeps the records before it, saving the
+   * rest to the sidecar (unreadable bytes as zeros) — see docs/CRASH-SAFETY.md.
+   */
   readonly onReadError?: "fail" | "truncate"
 }
 
@@ -55,10 +79,17 @@ export const WINDOW_MICROS_MAX = 1_000_000
  */
 export const PREALLOCATE_BYTES_DEFAULT = 8 * 1024 * 1024
 export const PREALLOCATE_BYTES_MAX = 1024 * 1024 * 1024
-export const MAX_BATCH_DEFAULT = 64
-export const MAX_BATCH_MAX = 1_000_000
+export const GROUP_COMMIT_BATCH_DEFAULT = 64
+export const GROUP_COMMIT_BATCH_MAX = 1_000_000
 
 const invalid = (option: string, reason: string) => new InvalidOptions({ option, reason })
+
+/** A journal's path: a non-empty string without NUL (node:fs throws on one: a defect). */
+export const checkPath = (path: unknown): InvalidOptions | undefined => {
+  if (typeof path !== "string" || path.length === 0) return invalid("path", "must be a non-empty string")
+  if (path.includes("\0")) return invalid("path", "must not contain a NUL byte")
+  return undefined
+}
 
 const describe = (value: unknown): string => {
   try {
@@ -100,17 +131,8 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   if (mode !== "direct" && mode !== "buffered")
     return invalid("mode", `must be "direct" or "buffered", got ${String(mode)}`)
   const logBufferBytes = given.logBufferBytes ?? LOG_BUFFER_BYTES_DEFAULT
-  if (
-    !Number.isInteger(logBufferBytes) ||
-    logBufferBytes < CAPACITY_BYTES_MIN ||
-    logBufferBytes > CAPACITY_BYTES_MAX ||
-    (logBufferBytes & (logBufferBytes - 1)) !== 0
-  ) {
-    return invalid(
-      "logBufferBytes",
-      `must be a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}, got ${logBufferBytes}`,
-    )
-  }
+  const badSlot = validateSlotBytes("logBufferBytes", logBufferBytes, 1)
+  if (badSlot !== undefined) return badSlot
   let windowMicros = WINDOW_MICROS_DEFAULT
   if (given.groupCommitWindow !== undefined) {
     // Duration.fromInput reads NaN and {} as 0: a typo would silently turn the window off.
@@ -124,9 +146,9 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
       return invalid("groupCommitWindow", `must be between 0 and ${WINDOW_MICROS_MAX} µs`)
     }
   }
-  const maxBatch = given.groupCommitMaxBatch ?? MAX_BATCH_DEFAULT
-  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_BATCH_MAX) {
-    return invalid("groupCommitMaxBatch", `must be an integer between 1 and ${MAX_BATCH_MAX}, got ${maxBatch}`)
+  const maxBatch = given.groupCommitMaxBatch ?? GROUP_COMMIT_BATCH_DEFAULT
+  if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > GROUP_COMMIT_BATCH_MAX) {
+    return invalid("groupCommitMaxBatch", `must be an integer between 1 and ${GROUP_COMMIT_BATCH_MAX}, got ${maxBatch}`)
   }
   const backend = given.backend ?? "auto"
   if (!isBackendChoice(backend))
@@ -137,9 +159,9 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   if (sectorBytes !== undefined && (!isValidSectorBytes(sectorBytes) || sectorBytes < 512)) {
     return invalid("sectorBytes", `must be a power of two between 512 and 65536, got ${sectorBytes}`)
   }
-  if (sectorBytes !== undefined && logBufferBytes < 2 * sectorBytes) {
-    return invalid("logBufferBytes", `must hold at least two ${sectorBytes}-byte sectors`)
-  }
+  const badSlotForSector =
+    sectorBytes === undefined ? undefined : validateSlotBytes("logBufferBytes", logBufferBytes, sectorBytes)
+  if (badSlotForSector !== undefined) return badSlotForSector
   const preallocateBytes = given.preallocateBytes ?? Math.max(PREALLOCATE_BYTES_DEFAULT, 4 * logBufferBytes)
   if (
     !Number.isInteger(preallocateBytes) ||

@@ -7,7 +7,8 @@
  * its records are zero-padded to the sector, the partial trailing sector is **carried** (copied) to
  * the start of the other slot, which becomes active, and the sealed slot is handed to the writer
  * (`writer.ts`). Appenders keep filling the new active slot while the sealed one is written; they
- * wait only when both slots are busy (the active one is full and the other is still in flight).
+ * wait only when both slots are busy (two writes in flight, or the active one is full and the
+ * other is still in flight).
  *
  * A buffered journal runs the same machine with `sectorBytes = 1`: nothing is padded or carried,
  * and each write appends exactly the new bytes.
@@ -36,7 +37,7 @@ import type { FileIoService, Handle } from "../../FileIo.ts"
 import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
 import { appendBatch, placeSlow } from "./placement.ts"
 import { Preallocator } from "./preallocator.ts"
-import { assert } from "./sectors.ts"
+import { assert, assertNever } from "../assert.ts"
 import { SlotState, TURNS_MAX } from "./state.ts"
 import { type Job, type JobDone, type JobFailure, Writer } from "./writer.ts"
 
@@ -46,6 +47,11 @@ export type AppendError = JobFailure | InvalidOptions
 export interface CoreConfig {
   readonly fileIo: FileIoService
   readonly handle: Handle
+  /**
+   * Another open file of the same log, for the second round in flight (`writer.ts`); without it
+   * the writer keeps one job in flight.
+   */
+  readonly secondHandle?: Handle | undefined
   readonly slots: readonly [AlignedBuffer, AlignedBuffer]
   readonly capacityBytes: number
   readonly sectorBytes: number
@@ -68,6 +74,8 @@ export class LogBufferCore {
   readonly closedError: JournalClosed
   private readonly state: SlotState
   private readonly queue: Writer
+  /** One open file per lane (`writer.ts`): a job in flight beside another uses the other one. */
+  private readonly laneHandles: ReadonlyArray<Handle>
 
   constructor(config: CoreConfig) {
     const { capacityBytes, sectorBytes } = config
@@ -96,8 +104,10 @@ export class LogBufferCore {
         allocatedEndBytes: Math.max(config.fileSizeBytes, config.startLsn),
       }),
     })
+    this.laneHandles = config.secondHandle === undefined ? [config.handle] : [config.handle, config.secondHandle]
     this.queue = new Writer({
-      perform: (job) => this.perform(job),
+      lanes: this.laneHandles.length,
+      perform: (job, lane) => this.perform(job, lane),
       refusal: () => this.state.refusal,
       settle: (job, exit) => this.settle(job, exit),
       afterSettle: () => this.state.signalIdle(),
@@ -107,6 +117,15 @@ export class LogBufferCore {
 
   get nextLsn(): number {
     return this.state.nextLsn
+  }
+
+  /**
+   * Whether two flushes' writes can be in flight together: a buffered buffer with two lanes. A
+   * Direct buffer's consecutive writes share the carried sector, so the writer runs them one
+   * after the other (`writer.ts`).
+   */
+  get roundsOverlap(): boolean {
+    return this.sectorBytes === 1 && this.laneHandles.length > 1
   }
 
   get flushedThrough(): number {
@@ -192,8 +211,9 @@ export class LogBufferCore {
    * Starts a flush now if it needs no wait, and returns the LSN it covers (every record appended
    * so far); `onDone` runs from the writer once the write (and, with `datasync`, the fdatasync
    * after it) completed and was settled. Returns `undefined`, starting nothing, while a
-   * reservation is held or while the active slot must be sealed but the other is being written.
-   * The caller checked `refusal`. Synchronous: the group commit starts its next round inside the
+   * reservation is held. At most two slot writes are ever queued (a seal with the other slot in
+   * flight parks the active one until that write completes); bounding the rounds is the caller's
+   * job (the group commit keeps at most two in flight). The caller checked `refusal`. Synchronous: the group commit starts its next round inside the
    * previous round's completion with it.
    */
   startFlush(datasync: boolean, onDone: JobDone): number | undefined {
@@ -202,7 +222,8 @@ export class LogBufferCore {
     if (state.reservation !== undefined) return undefined
     const target = state.nextLsn
     if (state.activeBytes > state.writtenBytes) {
-      if (state.busy[1 - state.active]) return undefined
+      // The other slot may still be in flight: the seal then parks the carry (see `state.ts`) and
+      // the writer decides when this write may start (`writer.ts`).
       state.seal(datasync, onDone)
     } else {
       // Every record is in a queued or completed write: an fdatasync behind them covers them.
@@ -235,28 +256,36 @@ export class LogBufferCore {
         assert(turn < TURNS_MAX, "drain made no progress")
         yield* self.state.awaitIdle()
       }
+      // Background zeros read the zeros buffer until their CQEs.
+      yield* self.state.preallocator.settled
     })
   })
 
-  private perform(job: Job): Effect.Effect<void, IoError.IoError> {
-    const { fileIo, handle } = this.state
-    switch (job.kind) {
-      case "datasync":
-        return fileIo.datasync(handle)
-      case "preallocate":
-        return this.state.preallocator.run(job.fromBytes, job.toBytes)
-      case "scratch":
-        return fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
-      case "slot":
-        return job.datasync
-          ? fileIo.writeAtThenDatasync(handle, job.bytes, job.fileOffsetBytes)
-          : fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
-    }
+  /** One job's IO, through the open file of its lane. */
+  private perform(job: Job, lane: number): Effect.Effect<void, IoError.IoError> {
+    const { fileIo, preallocator } = this.state
+    const handle = this.laneHandles[lane]!
+    if (job.kind === "datasync") return fileIo.datasync(handle)
+    if (job.kind === "preallocate") return preallocator.start(job.fromBytes, job.toBytes)
+    const write =
+      job.kind === "slot" && job.datasync
+        ? fileIo.writeAtThenDatasync(handle, job.bytes, job.fileOffsetBytes)
+        : fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
+    // Zeros still being written where this write lands must land first (`preallocator.ts`).
+    const zeros = preallocator.before(job.fileOffsetBytes + job.bytes.byteLength)
+    return zeros === undefined ? write : Effect.andThen(zeros, write)
   }
 
   /** The writer's bookkeeping for a finished job; returns the failure to report to its waiters. */
-  private settle(job: Job, exit: Exit.Exit<void, JobFailure>): JobFailure | undefined {
+  private settle(job: Job, completed: Exit.Exit<void, JobFailure>): JobFailure | undefined {
     const state = this.state
+    // A refused preallocation job never starts its zeros: nobody may wait for them. The raw
+    // outcome decides: a started preallocation stays in the drain's wait even under a poison.
+    if (job.kind === "preallocate" && Exit.isFailure(completed)) state.preallocator.cancel(job.fromBytes)
+    // A job that succeeded after an earlier one poisoned the buffer reports the poison: its
+    // bytes follow bytes that never made it, so nothing past the failure may count as written.
+    const lifecycle = state.lifecycle
+    const exit = Exit.isSuccess(completed) && lifecycle._tag === "Poisoned" ? Exit.fail(lifecycle.error) : completed
     if (Exit.isSuccess(exit)) {
       if (job.kind !== "preallocate") {
         // FS-J3: the frontier moves only over bytes whose write completed, in LSN order.
@@ -264,7 +293,7 @@ export class LogBufferCore {
         state.flushedLsn = job.endLsn
       }
     }
-    if (job.kind === "slot") state.busy[job.slot] = false
+    if (job.kind === "slot") state.slotIdle(job.slot)
     // The last chunk of an oversize record frees the scratch; earlier chunks reuse it.
     if (job.kind === "scratch" && job.scratchScope !== undefined) state.scratchBusy = false
     if (Exit.isSuccess(exit)) return undefined
@@ -286,8 +315,4 @@ const failureOf = (exit: Exit.Failure<void, JobFailure>, path: string): JobFailu
     path,
     cause: Cause.squash(exit.cause),
   })
-}
-
-const assertNever = (message: string): never => {
-  throw new Error(`fsys invariant violated: ${message}`)
 }

@@ -8,7 +8,7 @@
 import { Effect, type Scope } from "effect"
 import * as FileIo from "../../FileIo.ts"
 import type * as JournalError from "../../JournalError.ts"
-import type { BackendChoice } from "../journal/backend.ts"
+import type { BackendChoice } from "../backend.ts"
 import { openForAppend } from "../recovery/resume.ts"
 import type { LogBufferCore } from "./core.ts"
 import { make, validateCapacity } from "./make.ts"
@@ -24,7 +24,7 @@ export interface LiveOptions {
 /** Opens (creating) `path` with O_DIRECT, resumes at its clean end and builds the engine there. */
 export const openLive = Effect.fnUntraced(function* (
   options: LiveOptions,
-): Effect.fn.Return<LogBufferCore, JournalError.JournalError, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<LogBufferCore, JournalError.JournalError, Scope.Scope> {
   const opened = yield* openForAppend(options.path, {
     mode: "direct",
     requireDirect: true,

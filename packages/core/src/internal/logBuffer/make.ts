@@ -15,10 +15,7 @@
 import { Effect, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
 import * as FileIo from "../../FileIo.ts"
-import { InvalidOptions } from "../../JournalError.ts"
 import { LogBufferCore } from "./core.ts"
-import { CAPACITY_BYTES_MAX, CAPACITY_BYTES_MIN } from "./limits.ts"
-import { isValidSectorBytes } from "./sectors.ts"
 
 /** What `make` needs: an open file, where to resume and how big the slots are. */
 export interface MakeOptions {
@@ -38,33 +35,7 @@ export interface MakeOptions {
   readonly onRegistered?: (registration: FileIo.Registration) => void
 }
 
-/** Validates a slot capacity against a sector size; `undefined` when both are acceptable. */
-export const validateCapacity = (capacityBytes: number, sectorBytes: number): InvalidOptions | undefined => {
-  if (!isValidSectorBytes(sectorBytes)) {
-    return new InvalidOptions({
-      option: "sectorSize",
-      reason: `${sectorBytes} is not a power of two between 1 and 65536`,
-    })
-  }
-  if (
-    !Number.isInteger(capacityBytes) ||
-    capacityBytes < CAPACITY_BYTES_MIN ||
-    capacityBytes > CAPACITY_BYTES_MAX ||
-    (capacityBytes & (capacityBytes - 1)) !== 0
-  ) {
-    return new InvalidOptions({
-      option: "capacityBytes",
-      reason: `${capacityBytes} is not a power of two between ${CAPACITY_BYTES_MIN} and ${CAPACITY_BYTES_MAX}`,
-    })
-  }
-  if (capacityBytes < 2 * sectorBytes) {
-    return new InvalidOptions({
-      option: "capacityBytes",
-      reason: `a slot must hold at least two ${sectorBytes}-byte sectors`,
-    })
-  }
-  return undefined
-}
+export { validateCapacity } from "./limits.ts"
 
 /** Preallocation writes zeros 1 MiB at a time from one aligned buffer. */
 const ZEROS_BYTES = 1024 * 1024
@@ -72,7 +43,7 @@ const ZEROS_BYTES = 1024 * 1024
 /** Builds the engine over an open handle with the ambient `FileIo`; released with the Scope. */
 export const make = Effect.fnUntraced(function* (
   options: MakeOptions,
-): Effect.fn.Return<LogBufferCore, IoError.IoError, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<LogBufferCore, IoError.IoError, Scope.Scope> {
   const fileIo = yield* FileIo.FileIo
   const alignmentBytes = Math.max(options.sectorBytes, 4096)
   const first = yield* fileIo.allocateAligned(options.capacityBytes, alignmentBytes)
@@ -80,11 +51,16 @@ export const make = Effect.fnUntraced(function* (
   const preallocateBytes = options.preallocateBytes ?? 0
   const zeros =
     preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
+  // A second open file of the same log for the second round in flight: a writeback error is
+  // reported once per open file, so two concurrent fdatasyncs on one open file could hide it
+  // from one of them (see `writer.ts`). Opened before the writer: closed after the drain.
+  const secondHandle = yield* fileIo.open(options.handle.path, { direct: options.handle.direct })
   const registration = yield* fileIo.registerBuffers([first, second])
   options.onRegistered?.(registration)
   const core = new LogBufferCore({
     fileIo,
     handle: options.handle,
+    secondHandle,
     slots: [first, second],
     capacityBytes: options.capacityBytes,
     sectorBytes: options.sectorBytes,

@@ -10,13 +10,15 @@
  * step that queues the last chunk. A failure or a detached payload before then leaves unclaimed
  * bytes past `nextLsn`, which the next write overwrites.
  *
- * At most one scratch write is queued or in flight (`SlotState.scratchBusy`): it bounds the
- * memory and the writer's queue.
+ * One oversize append at a time (`SlotState.scratchBusy`); its chunks, up to
+ * `OVERSIZE_CHUNKS_IN_FLIGHT_MAX` of them in flight, are written beside the writer, and only its
+ * last chunk goes through the writer's queue (see `streamFrame`).
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Exit, Scope } from "effect"
-import type { InvalidOptions } from "../../JournalError.ts"
+import { Cause, Deferred, Effect, Exit, Option, Scope } from "effect"
+import { IoError } from "@fsys/native"
+import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
 import { detached, FrameStream, STREAM_CHUNK_BYTES } from "./frameCopy.ts"
 import { assert, roundDown, roundUp } from "./sectors.ts"
 import { type SlotState, TURNS_MAX } from "./state.ts"
@@ -24,6 +26,11 @@ import type { JobFailure } from "./writer.ts"
 
 /** Alignment of oversize scratch buffers: a page satisfies every DIO alignment we accept. */
 const SCRATCH_ALIGNMENT_BYTES = 4096
+/**
+ * Chunk writes of one oversize record in flight at once, so its scratch is at most this many
+ * `STREAM_CHUNK_BYTES` chunks (8 MiB): the bound on an oversize append's memory and its writes.
+ */
+export const OVERSIZE_CHUNKS_IN_FLIGHT_MAX = 4
 
 /** `owner`: the caller holds the reservation, so it must not wait for it. */
 export const placeOversize = (
@@ -36,10 +43,10 @@ export const placeOversize = (
   return Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const scratchScope = yield* Scope.make()
-      const scratchBytes = Math.min(
-        STREAM_CHUNK_BYTES,
-        roundUp(state.sectorBytes - 1 + stream.frameBytes, state.sectorBytes),
-      )
+      // The carried partial sector and the frame, in chunks of at most STREAM_CHUNK_BYTES.
+      const spanBytes = roundUp(state.sectorBytes - 1 + stream.frameBytes, state.sectorBytes)
+      const chunkBytes = Math.min(STREAM_CHUNK_BYTES, spanBytes)
+      const scratchBytes = chunkBytes * Math.min(OVERSIZE_CHUNKS_IN_FLIGHT_MAX, Math.ceil(spanBytes / chunkBytes))
       const allocated = yield* Effect.exit(
         restore(Scope.provide(state.fileIo.allocateAligned(scratchBytes, SCRATCH_ALIGNMENT_BYTES), scratchScope)),
       )
@@ -71,11 +78,12 @@ export const placeOversize = (
   )
 }
 
-/** Open, no other reservation held, the other slot and the scratch idle. */
+/** Open, no other reservation held, both slots and the scratch idle. */
 const wayClear = (state: SlotState, owner: boolean): boolean =>
   state.refusal === undefined &&
   (owner || state.reservation === undefined) &&
-  !state.busy[1 - state.active] &&
+  !state.busy[0] &&
+  !state.busy[1] &&
   !state.scratchBusy
 
 /** One wait (interruptible, through `restore`) for what keeps the way from being clear. */
@@ -124,9 +132,15 @@ const rotate = (state: SlotState): void => {
 }
 
 /**
- * Writes the active slot's carried sector and then the frame from `stream`, one scratch-full
- * at a time, waiting for each write; the last chunk claims the LSN range. Runs under the
- * reservation, uninterruptibly.
+ * Writes the active slot's carried sector and then the frame from `stream`, one chunk of
+ * `STREAM_CHUNK_BYTES` at a time, up to `OVERSIZE_CHUNKS_IN_FLIGHT_MAX` chunks in flight: the
+ * next chunk is copied (and its CRC computed) while the earlier ones are in the kernel, and the
+ * device sees several disjoint whole-sector writes at once. These writes bypass the writer's
+ * queue: under the reservation nothing else writes at or past their range, they move no
+ * frontier (nothing in them is claimed), and every one of them has completed before the last
+ * chunk goes to the writer, which claims the LSN range and moves the frontier in queue order.
+ * Runs under the reservation, uninterruptibly; on every exit it first waits for every chunk in
+ * flight, so the scratch is never freed while the kernel reads it.
  */
 const streamFrame = (
   state: SlotState,
@@ -135,34 +149,109 @@ const streamFrame = (
   scratchScope: Scope.Closeable,
 ): Effect.Effect<number, JobFailure | InvalidOptions> =>
   Effect.gen(function* () {
-    const active = state.slots[state.active]!
-    const startLsn = state.nextLsn
-    let fileOffsetBytes = state.baseLsn
-    scratch.set(active.subarray(0, state.activeBytes), 0)
-    let filledBytes = state.activeBytes
-    for (let chunk = 0; ; chunk++) {
-      assert(chunk < TURNS_MAX, "oversize stream made no progress")
-      if (!stream.intact) return yield* Effect.fail(detached())
-      filledBytes += stream.read(scratch, filledBytes, scratch.byteLength - filledBytes)
-      if (stream.done) break
-      // A full scratch (whole sectors): nothing in it is claimed yet, so it reports `startLsn`.
-      const done = Deferred.makeUnsafe<void, JobFailure>()
-      state.pushJob({
-        kind: "scratch",
-        bytes: scratch,
-        fileOffsetBytes,
-        endLsn: startLsn,
-        scratchScope: undefined,
-        onDone: (failure) => Deferred.doneUnsafe(done, failure === undefined ? Exit.void : Exit.fail(failure)),
-      })
-      yield* Deferred.await(done)
-      fileOffsetBytes += scratch.byteLength
-      filledBytes = 0
-      const refusal = state.refusal
-      if (refusal !== undefined) return yield* Effect.fail(refusal)
+    // The scratch is a whole number of chunks (see `placeOversize`).
+    const chunkBytes = Math.min(STREAM_CHUNK_BYTES, scratch.byteLength)
+    const chunkCount = scratch.byteLength / chunkBytes
+    assert(Number.isInteger(chunkCount) && chunkCount <= OVERSIZE_CHUNKS_IN_FLIGHT_MAX, "scratch is whole chunks")
+    const chunkAt = (index: number): Uint8Array => {
+      const from = (index % chunkCount) * chunkBytes
+      return scratch.subarray(from, from + chunkBytes)
     }
-    return claimOversize(state, scratch, filledBytes, fileOffsetBytes, scratchScope)
+    const inFlight: Array<Deferred.Deferred<void, JobFailure> | undefined> = Array.from({ length: chunkCount })
+    /** Waits for every chunk in flight; the first failure, if any. */
+    const settleAll = Effect.gen(function* () {
+      let failure: JobFailure | undefined
+      for (let i = 0; i < chunkCount; i++) {
+        const done = inFlight[i]
+        if (done === undefined) continue
+        inFlight[i] = undefined
+        const exit = yield* Effect.exit(Deferred.await(done))
+        if (Exit.isFailure(exit)) failure ??= chunkFailure(exit, state.handle.path)
+      }
+      return failure
+    })
+    const fail = (error: JobFailure | InvalidOptions) => Effect.flatMap(settleAll, () => Effect.fail(error))
+    const active = state.slots[state.active]!
+    let fileOffsetBytes = state.baseLsn
+    let index = 0
+    let chunk = chunkAt(0)
+    chunk.set(active.subarray(0, state.activeBytes), 0)
+    let filledBytes = state.activeBytes
+    for (;;) {
+      assert(index < TURNS_MAX, "oversize stream made no progress")
+      if (!stream.intact) return yield* fail(detached())
+      filledBytes += stream.read(chunk, filledBytes, chunk.byteLength - filledBytes)
+      if (stream.done) break
+      // A full chunk (whole sectors): nothing in it is claimed yet.
+      inFlight[index % chunkCount] = yield* startChunk(state, chunk, fileOffsetBytes)
+      fileOffsetBytes += chunk.byteLength
+      index++
+      filledBytes = 0
+      chunk = chunkAt(index)
+      // The chunk about to be refilled must have left the kernel's hands.
+      const previous = inFlight[index % chunkCount]
+      if (previous !== undefined) {
+        inFlight[index % chunkCount] = undefined
+        const exit = yield* Effect.exit(Deferred.await(previous))
+        if (Exit.isFailure(exit)) return yield* fail(chunkFailure(exit, state.handle.path))
+      }
+      const refusal = state.refusal
+      if (refusal !== undefined) return yield* fail(refusal)
+    }
+    const failure = yield* settleAll
+    if (failure !== undefined) return yield* Effect.fail(failure)
+    const refusal = state.refusal
+    if (refusal !== undefined) return yield* Effect.fail(refusal)
+    return claimOversize(state, chunk, filledBytes, fileOffsetBytes, scratchScope)
   })
+
+/**
+ * Starts one chunk write beside the writer (after any zeros in flight where it lands); the
+ * returned Deferred completes when the write did.
+ * A failed write poisons the buffer, as a failed job does (nothing is retried: FS-J4).
+ */
+const startChunk = (
+  state: SlotState,
+  bytes: Uint8Array,
+  fileOffsetBytes: number,
+): Effect.Effect<Deferred.Deferred<void, JobFailure>> =>
+  Effect.suspend(() => {
+    const done = Deferred.makeUnsafe<void, JobFailure>()
+    // Zeros of a background preallocation still in flight where this chunk lands land first
+    // (`preallocator.ts`): the writer's jobs wait for them in `perform`, these chunks here.
+    const zeros = state.preallocator.before(fileOffsetBytes + bytes.byteLength)
+    const raw = state.fileIo.writeAt(state.handle, bytes, fileOffsetBytes)
+    const write = Effect.flatMap(Effect.exit(zeros === undefined ? raw : Effect.andThen(zeros, raw)), (exit) =>
+      Effect.sync(() => {
+        if (Exit.isSuccess(exit)) {
+          Deferred.doneUnsafe(done, Exit.void)
+          return
+        }
+        const failure = chunkFailure(exit, state.handle.path)
+        if (state.lifecycle._tag === "Open" && failure._tag === "IoError") {
+          state.lifecycle = { _tag: "Poisoned", error: failure }
+        }
+        state.signalIdle()
+        Deferred.doneUnsafe(done, Exit.fail(failure))
+      }),
+    )
+    return Effect.as(Effect.forkDetach(Effect.uninterruptible(write)), done)
+  })
+
+/** The failure of a chunk write; a defect in a layer is reported as an `Unknown` IoError. */
+const chunkFailure = (exit: Exit.Failure<unknown, unknown>, path: string): JobFailure => {
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isSome(error) && (error.value instanceof IoError.IoError || error.value instanceof JournalClosed)) {
+    return error.value
+  }
+  return new IoError.IoError({
+    reason: "Unknown",
+    syscall: "write",
+    code: "EUNKNOWN",
+    path,
+    cause: Cause.squash(exit.cause),
+  })
+}
 
 /**
  * The synchronous end of an oversize append: `scratch[0, filledBytes)` is the frame's last

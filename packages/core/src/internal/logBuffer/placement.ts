@@ -19,7 +19,7 @@ import * as BatchCrc from "../frame/batchCrc.ts"
 import type { InvalidOptions } from "../../JournalError.ts"
 import { detached } from "./frameCopy.ts"
 import { placeOversize } from "./oversize.ts"
-import { assert } from "./sectors.ts"
+import { assert, violated } from "../assert.ts"
 import { isDetached, type SlotState, TURNS_MAX } from "./state.ts"
 import type { JobFailure } from "./writer.ts"
 
@@ -44,7 +44,7 @@ const placeMany = (state: SlotState, payloads: ReadonlyArray<Uint8Array>, fromIn
     // A detached view reads as empty: never place it as an empty record (the caller fails).
     if (payload.byteLength === 0 && isDetached(payload)) break
     const endBytes = activeBytes + payload.byteLength + Frame.OVERHEAD
-    if (endBytes > state.capacityBytes || (index > fromIndex && endBytes - startBytes > BATCH_BYTES_PER_TURN_MAX)) {
+    if (endBytes > state.appendLimitBytes || (index > fromIndex && endBytes - startBytes > BATCH_BYTES_PER_TURN_MAX)) {
       break
     }
     activeBytes += BatchCrc.encodeWithoutCrc(slot, activeBytes, payload)
@@ -131,12 +131,12 @@ export const placeSlow = (
       if (payload.byteLength !== payloadBytes || isDetached(payload)) return yield* Effect.fail(detached())
       const end = state.place(payload)
       if (end !== undefined) return end
-      if (state.busy[1 - state.active]) {
+      if (state.busy[0] || state.busy[1]) {
         yield* state.awaitIdle()
         continue
       }
       state.seal(false, undefined)
     }
-    throw new Error("fsys invariant violated: append made no progress")
+    return violated("append made no progress")
   })
 }

@@ -1,5 +1,5 @@
 /**
- * Sector arithmetic for the log buffer, with the assertions every caller relies on.
+ * Sector arithmetic for the log buffer and recovery (the assertion helper lives in `../assert.ts`).
  *
  * A buffered journal uses a "sector" of 1 byte: every rounding is then the identity, nothing is
  * padded and nothing is carried, so one state machine serves both modes.
@@ -26,7 +26,5 @@ export const roundUp = (value: number, sectorBytes: number): number => {
   return rest === 0 ? value : value + sectorBytes - rest
 }
 
-/** Throws a defect: used only for invariants that no input can break (bugs, not errors). */
-export const assert = (condition: boolean, message: string): void => {
-  if (!condition) throw new Error(`fsys invariant violated: ${message}`)
-}
+/** The assertion helper, re-exported for the engine's files that import it with the arithmetic. */
+export { assert } from "../assert.ts"

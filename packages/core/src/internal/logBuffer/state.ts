@@ -17,8 +17,12 @@
  * - Bytes `[0, writtenBytes)` of the active slot are already part of a queued or completed write
  *   (the carried sector); `activeBytes > writtenBytes` means the active slot holds unwritten
  *   records. `writtenBytes <= activeBytes <= capacityBytes`.
- * - `busy[i]` ⟹ `i !== active`: the kernel may be reading slot `i`; nobody writes into it until
- *   the writer clears the flag after the write completed.
+ * - `busy[i]`: the kernel may be reading slot `i`; nobody writes into it until the writer clears
+ *   the flag after the write completed. `busy[active]` only right after a seal that found the
+ *   other slot still in flight (two writes in flight, see `writer.ts`): the active slot then holds
+ *   nothing but the carried sector, which waits in `parkedCarry` until the slot is idle, and
+ *   `appendLimitBytes` is 0 so no append encodes into it (`activeBytes === writtenBytes`).
+ *   Otherwise `appendLimitBytes === capacityBytes`. So at most two slot writes are in flight.
  * - A record's LSN range is claimed in the same synchronous step that copies its bytes into the
  *   buffer (fsys bug FS-J1); an oversize record is copied first, under the reservation, and
  *   claimed after. So a sealed write covers complete records only and the durable frontier never
@@ -89,6 +93,10 @@ export class SlotState {
   /** Bytes at the start of the active slot whose frames have their CRC (see the module doc). */
   crcFilledBytes: number
   readonly busy: [boolean, boolean] = [false, false]
+  /** Appends fit below this: `capacityBytes`, or 0 while the active slot is still being written. */
+  appendLimitBytes: number
+  /** The carried sector of a seal whose destination slot was still in flight (whole sectors of room). */
+  private readonly parkedCarry: Uint8Array
   /** An oversize scratch write is queued or in flight; at most one (bounds memory and the queue). */
   scratchBusy = false
   /** Through here records have reached the file (page cache or device). */
@@ -120,6 +128,8 @@ export class SlotState {
     this.writtenBytes = carry.byteLength
     this.crcFilledBytes = carry.byteLength
     this.flushedLsn = startLsn
+    this.appendLimitBytes = capacityBytes
+    this.parkedCarry = new Uint8Array(sectorBytes)
   }
 
   get nextLsn(): number {
@@ -138,7 +148,7 @@ export class SlotState {
 
   /** Encodes into the active slot if the frame fits there (its CRC comes later); returns its end LSN. */
   place(payload: Uint8Array): number | undefined {
-    if (this.activeBytes + payload.byteLength + Frame.OVERHEAD > this.capacityBytes) return undefined
+    if (this.activeBytes + payload.byteLength + Frame.OVERHEAD > this.appendLimitBytes) return undefined
     this.activeBytes += BatchCrc.encodeWithoutCrc(this.slots[this.active]!, this.activeBytes, payload)
     this.boundUnfilled()
     return this.baseLsn + this.activeBytes
@@ -157,14 +167,16 @@ export class SlotState {
   }
 
   /**
-   * Seals the active slot: pads, carries the partial sector into the other (idle) slot, makes
-   * that slot active and queues the write. Synchronous: one state transition.
+   * Seals the active slot: pads, carries the partial sector into the other slot, makes that slot
+   * active and queues the write. Synchronous: one state transition. When the other slot is still
+   * being written (the group commit's second round in flight), the carry is parked and the new
+   * active slot takes no append until `slotIdle` restores it.
    */
   seal(datasync: boolean, onDone: JobDone | undefined): void {
     const sector = this.sectorBytes
     const from = this.active
     const to = 1 - from
-    assert(!this.busy[to], "seal needs the other slot idle")
+    assert(!this.busy[from], "the sealed slot is the writable active one")
     assert(this.activeBytes > this.writtenBytes, "seal has records to write")
     this.fillCrcs()
     const slot = this.slots[from]!
@@ -172,7 +184,13 @@ export class SlotState {
     const paddedBytes = roundUp(lengthBytes, sector)
     slot.fill(0, lengthBytes, paddedBytes)
     const carryStart = roundDown(lengthBytes, sector)
-    this.slots[to]!.set(slot.subarray(carryStart, lengthBytes), 0)
+    const carry = slot.subarray(carryStart, lengthBytes)
+    if (this.busy[to]) {
+      this.parkedCarry.set(carry, 0)
+      this.appendLimitBytes = 0
+    } else {
+      this.slots[to]!.set(carry, 0)
+    }
     this.busy[from] = true
     this.pushJob({
       kind: "slot",
@@ -191,6 +209,17 @@ export class SlotState {
     if (datasync) {
       const preallocation = this.preallocator.next(this.nextLsn)
       if (preallocation !== undefined) this.pushJob(preallocation)
+    }
+  }
+
+  /** The writer settled slot `slot`'s write: it is idle; an active slot waiting for it takes its carry. */
+  slotIdle(slot: number): void {
+    assert(this.busy[slot], "only a busy slot becomes idle")
+    this.busy[slot] = false
+    if (slot === this.active && this.appendLimitBytes === 0) {
+      assert(this.activeBytes === this.writtenBytes, "a parked active slot holds only its carry")
+      this.slots[slot]!.set(this.parkedCarry.subarray(0, this.activeBytes), 0)
+      this.appendLimitBytes = this.capacityBytes
     }
   }
 

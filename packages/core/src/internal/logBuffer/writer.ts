@@ -1,12 +1,33 @@
 /**
- * The log buffer's writer: one fiber that runs queued jobs one at a time, in queue order (LSN
- * order), so a sector that appears in two writes (padded, then completed) is always left with the
- * newer bytes and the flushed frontier only moves forward.
+ * The log buffer's writer: runs queued jobs in queue order (LSN order), with at most
+ * `IN_FLIGHT_MAX` (two) in flight, and settles them strictly in queue order, so the flushed
+ * frontier only moves forward and a round's success is never reported before an earlier one's.
  *
- * A job, once started, runs to completion even when the Scope closes: the kernel reads the slot
- * or scratch buffer until the write's completion. The writer is interruptible only while parked
- * on an empty queue. After a job, its bookkeeping (`settle`, then `afterSettle`) runs before its
- * `onDone` is called: completions resume waiters synchronously, and they may append, seal, start
+ * Two jobs overlap only when that cannot change what reaches the disk, or what an fdatasync's
+ * success proves (`mayOverlap`):
+ * - Both are slot writes each linked to its own fdatasync: every write is covered by the
+ *   fdatasync that starts after it completed, so no fdatasync is trusted for a write that may not
+ *   have completed before it started.
+ * - Their file ranges are disjoint. A Direct journal's consecutive writes share the carried
+ *   sector (written padded, then rewritten with more records): two such writes in flight at once
+ *   have no defined order in the kernel and the older, padded version could win, losing
+ *   acknowledged records. So a Direct round overlaps the previous one only when that one ended on
+ *   a sector boundary; a buffered journal's writes never share a byte.
+ * - They run on different **lanes** (open files of the same log). Linux reports a writeback
+ *   error once per open file (errseq): of two concurrent fdatasyncs on one open file, one may
+ *   get the EIO and the other 0 although its pages were lost too. With one open file per job in
+ *   flight, each fdatasync reports every error since its lane's previous one.
+ * Every other job (a write without fdatasync, a bare fdatasync, an oversize chunk, a
+ * preallocation) runs alone: it starts when nothing is in flight and nothing starts beside it.
+ * A failure poisons the buffer; a later job that was already in flight is then reported failed
+ * too (the core's `settle`), so both rounds' waiters fail.
+ *
+ * A job, once started, runs to completion even when the Scope closes: each runs on its own
+ * detached, uninterruptible fiber (the kernel reads the slot or scratch buffer until the write's
+ * completion), and `drain` waits for the queue to empty before the slots are freed. The writer
+ * fiber itself only starts jobs and is interruptible only while parked. After a job, its
+ * bookkeeping (`settle`, then `afterSettle`) runs before its `onDone` is called, on the fiber
+ * that completed it: completions resume waiters synchronously, and they may append, seal, start
  * the next group-commit round or close the buffer, all of which must see the settled state.
  *
  * @since 0.1.0
@@ -52,14 +73,28 @@ export type Job =
   | { readonly kind: "preallocate"; readonly fromBytes: number; readonly toBytes: number }
 
 /**
- * Jobs queued at most: one per slot, one oversize scratch write, one datasync and one
- * preallocation. Sealing requires the other slot to be idle, so the queue never grows past this.
+ * Jobs queued at most: one per slot (a slot is busy from its seal to its write's settlement), one
+ * oversize scratch write, two bare fdatasyncs (one per group-commit round in flight) and one
+ * preallocation.
  */
-export const JOBS_MAX = 5
+export const JOBS_MAX = 6
+
+/** Jobs in flight at most: two group-commit rounds (the device serves concurrent syncs in parallel). */
+export const IN_FLIGHT_MAX = 2
+
+/** Whether `later` may start while `earlier` is in flight (see the module doc; lanes aside). */
+export const mayOverlap = (earlier: Job, later: Job): boolean =>
+  earlier.kind === "slot" &&
+  later.kind === "slot" &&
+  earlier.datasync &&
+  later.datasync &&
+  later.fileOffsetBytes >= earlier.fileOffsetBytes + earlier.bytes.byteLength
 
 export interface WriterConfig {
-  /** Runs one job's IO. */
-  readonly perform: (job: Job) => Effect.Effect<void, IoError.IoError>
+  /** Open files the jobs can run on: 1 keeps one job in flight, 2 allows `IN_FLIGHT_MAX`. */
+  readonly lanes: number
+  /** Runs one job's IO on the open file of `lane`. */
+  readonly perform: (job: Job, lane: number) => Effect.Effect<void, IoError.IoError>
   /** Set when the buffer refuses IO (poisoned or closing): queued jobs then fail without IO. */
   readonly refusal: () => JobFailure | undefined
   /** The buffer's bookkeeping for a finished job; returns the failure to report, if any. */
@@ -68,38 +103,84 @@ export interface WriterConfig {
   readonly afterSettle: () => void
 }
 
+/** A queued job and where it is: entries `[0, started)` have started, in queue order. */
+interface Entry {
+  readonly job: Job
+  started: boolean
+  /** The open file it runs on, set when it starts. */
+  lane: number
+  exit: Exit.Exit<void, JobFailure> | undefined
+}
+
 export class Writer {
-  private readonly jobs: Array<Job> = []
-  /** The parked writer's resume, set only while the queue is empty. */
+  private readonly entries: Array<Entry> = []
+  /** Started and not completed. */
+  private inFlight = 0
+  /** A fiber is settling completed jobs (a completion during its yields leaves the work to it). */
+  private settling = false
+  /** The parked writer's resume, set only while no job can start. */
   private wake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly config: WriterConfig
 
+  private readonly inFlightMax: number
+
   constructor(config: WriterConfig) {
+    assert(config.lanes === 1 || config.lanes === IN_FLIGHT_MAX, "one lane per job in flight")
     this.config = config
+    this.inFlightMax = config.lanes
   }
 
-  /** Jobs queued or in flight (the head of the queue is in flight while the writer runs it). */
+  /** Jobs queued, in flight, or completed but not yet settled. */
   get queuedJobs(): number {
-    return this.jobs.length
+    return this.entries.length
   }
 
   push(job: Job): void {
-    assert(this.jobs.length < JOBS_MAX, "job queue bound")
-    this.jobs.push(job)
+    assert(this.entries.length < JOBS_MAX, "job queue bound")
+    this.entries.push({ job, started: false, lane: 0, exit: undefined })
+    this.wakeWriter()
+  }
+
+  /**
+   * Never resumes the writer inside the caller: a seal queues the job before it rotates the
+   * slots, and over a synchronous layer the whole job, its completion and the producers it wakes
+   * would run against that half-changed state. A microtask still starts it in the same turn.
+   */
+  private wakeWriter(): void {
     const wake = this.wake
     if (wake !== undefined) {
       this.wake = undefined
-      // Never resume the writer inside `push`: its caller is mid-transition (a seal queues the
-      // job before it rotates the slots), and over a synchronous layer the whole job, its
-      // completion and the producers it wakes would run against that half-changed state. A
-      // microtask still starts the write in the same event-loop turn.
       queueMicrotask(() => wake(Effect.void))
     }
   }
 
+  /** The first job not started, if the overlap rules let it start now. */
+  private nextStartable(): Entry | undefined {
+    const entries = this.entries
+    let index = 0
+    while (index < entries.length && entries[index]!.started) index++
+    const candidate = entries[index]
+    if (candidate === undefined) return undefined
+    if (this.inFlight === 0) {
+      candidate.lane = 0
+      return candidate
+    }
+    if (this.inFlight >= this.inFlightMax) return undefined
+    let busyLane = -1
+    for (let earlier = 0; earlier < index; earlier++) {
+      const entry = entries[earlier]!
+      if (entry.exit !== undefined) continue
+      if (!mayOverlap(entry.job, candidate.job)) return undefined
+      busyLane = entry.lane
+    }
+    // Two lanes, at most one in flight here: the candidate takes the other one.
+    candidate.lane = busyLane === 0 ? 1 : 0
+    return candidate
+  }
+
   /**
-   * The writer fiber's loop. One loop, no `Effect.forever`: a job queued from the previous one's
-   * completion (the next group-commit round) starts in the same turn.
+   * The writer fiber's loop: starts every job the rules allow, then parks until a push or a
+   * completion may allow another. Started jobs run on their own fibers (`runEntry`).
    */
   readonly run: Effect.Effect<never> = Effect.uninterruptibleMask((restore) => {
     const self = this
@@ -110,20 +191,59 @@ export class Writer {
     )
     return Effect.gen(function* () {
       while (true) {
-        const job = self.jobs[0]
-        if (job === undefined) {
+        const entry = self.nextStartable()
+        if (entry === undefined) {
           yield* park
           continue
         }
+        // Marked before the fork: over a synchronous layer the job completes inside it.
+        entry.started = true
+        self.inFlight++
+        assert(self.inFlight <= self.inFlightMax, "jobs in flight bound")
+        yield* Effect.forkDetach(self.runEntry(entry), { startImmediately: true })
+      }
+    })
+  })
+
+  /** One job's fiber: its IO (or its refusal), then the settlement of every completed job in order. */
+  private runEntry(entry: Entry): Effect.Effect<void> {
+    const self = this
+    return Effect.uninterruptible(
+      Effect.gen(function* () {
         const refusal = self.config.refusal()
-        const exit: Exit.Exit<void, JobFailure> =
-          refusal === undefined ? yield* Effect.exit(self.config.perform(job)) : Exit.fail(refusal)
-        self.jobs.shift()
-        const failure = self.config.settle(job, exit)
+        entry.exit =
+          refusal === undefined ? yield* Effect.exit(self.config.perform(entry.job, entry.lane)) : Exit.fail(refusal)
+        self.inFlight--
+        yield* self.settleCompleted()
+        self.wakeWriter()
+      }),
+    )
+  }
+
+  /**
+   * Settles completed jobs from the head of the queue, stopping at the first still in flight.
+   * One settler at a time: a job completing while another fiber settles (during its yields)
+   * leaves its settlement to that fiber, whose loop checks the head and clears `settling` in one
+   * synchronous step, so no completed job is ever left behind.
+   */
+  private settleCompleted(): Effect.Effect<void> {
+    if (this.settling) return Effect.void
+    const self = this
+    this.settling = true
+    return Effect.gen(function* () {
+      while (true) {
+        const head = self.entries[0]
+        if (head?.exit === undefined) {
+          self.settling = false
+          return
+        }
+        self.entries.shift()
+        const job = head.job
+        const failure = self.config.settle(job, head.exit)
         if (job.kind === "scratch" && job.scratchScope !== undefined) yield* Scope.close(job.scratchScope, Exit.void)
         self.config.afterSettle()
         if (job.kind !== "preallocate") job.onDone?.(failure)
       }
     })
-  })
+  }
 }

@@ -169,6 +169,65 @@ const need = (cursor: Cursor, from: number, bytes: number): number => {
   return NEED_BYTES
 }
 
+/** `stepZeroRun`'s answer when the scan goes on (not one of the step results). */
+const ZEROS_CONTINUE = -1
+
+/**
+ * Inside a zero run: skips zeros through the window. The run ends the log (padding to the end of
+ * the file, or a hole), is a legacy gap before a frame, or needs more bytes.
+ */
+const stepZeroRun = (cursor: Cursor, legacyGaps: boolean, windowStart: number, windowEnd: number): number => {
+  const fileEnd = cursor.fileEnd
+  let scan = cursor.zeroScan
+  if (scan >= fileEnd) {
+    // Zeros to the end of the file: padding after the last frame, not a hole.
+    const runStart = cursor.zeroRunStart
+    cursor.zeroRunStart = -1
+    return stop(cursor, "CleanEnd", runStart)
+  }
+  if (scan < windowStart || scan >= windowEnd) return need(cursor, scan, 1)
+  const limit = Math.min(windowEnd, fileEnd) - windowStart
+  const index = skipZeros(cursor.window, scan - windowStart, limit)
+  scan = windowStart + index
+  cursor.zeroScan = scan
+  if (index === limit) return ZEROS_CONTINUE
+  // A non-zero byte at `scan`: the run [zeroRunStart, scan) is a hole, unless it is a legacy gap.
+  const runStart = cursor.zeroRunStart
+  cursor.zeroRunStart = -1
+  const isLegacyGap = legacyGaps && scan % LEGACY_GAP_ALIGNMENT_BYTES === 0 && scan - runStart <= LEGACY_GAP_MAX_BYTES
+  if (!isLegacyGap) return stop(cursor, "TruncatedHeader", runStart)
+  cursor.gapStart = runStart
+  cursor.position = scan
+  return ZEROS_CONTINUE
+}
+
+/** A frame that does not check at `position`: the tail, or (a payload past the window) a need. */
+const stopAtBadFrame = (
+  cursor: Cursor,
+  frameLength: number,
+  index: number,
+  position: number,
+  available: number,
+): number => {
+  switch (frameLength) {
+    case Check.TRUNCATED_HEADER:
+      // headerBytes were in the window, so fewer than 8 bytes are left in the file.
+      return stop(cursor, "TruncatedHeader", position)
+    case Check.BAD_MAGIC:
+      return stop(cursor, "BadMagic", position)
+    case Check.LENGTH_OVERFLOW:
+      return stop(cursor, "LengthOverflow", position)
+    case Check.CHECKSUM_MISMATCH:
+      return stop(cursor, "ChecksumMismatch", position)
+    default: {
+      // TRUNCATED_PAYLOAD: past the end of the file, or only past the end of the window.
+      const wanted = Layout.readU32LE(cursor.window, index + Layout.LENGTH_OFFSET) + Layout.OVERHEAD
+      if (wanted > available) return stop(cursor, "TruncatedPayload", position)
+      return need(cursor, position, wanted)
+    }
+  }
+}
+
 /**
  * Advances over as many frames as the window holds, visiting each; returns when the visitor asks
  * to pause (PAUSED), when it needs bytes outside the window (NEED_BYTES), or at the tail
@@ -183,28 +242,9 @@ export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefin
     const windowEnd = windowStart + cursor.windowLength
 
     if (cursor.zeroRunStart >= 0) {
-      let scan = cursor.zeroScan
-      if (scan >= fileEnd) {
-        // Zeros to the end of the file: padding after the last frame, not a hole.
-        const runStart = cursor.zeroRunStart
-        cursor.zeroRunStart = -1
-        return stop(cursor, "CleanEnd", runStart)
-      }
-      if (scan < windowStart || scan >= windowEnd) return need(cursor, scan, 1)
-      const limit = Math.min(windowEnd, fileEnd) - windowStart
-      const index = skipZeros(window, scan - windowStart, limit)
-      scan = windowStart + index
-      cursor.zeroScan = scan
-      if (index === limit) continue
-      // A non-zero byte at `scan`: the run [zeroRunStart, scan) is a hole, unless it is a legacy gap.
-      const runStart = cursor.zeroRunStart
-      cursor.zeroRunStart = -1
-      const isLegacyGap =
-        legacyGaps && scan % LEGACY_GAP_ALIGNMENT_BYTES === 0 && scan - runStart <= LEGACY_GAP_MAX_BYTES
-      if (!isLegacyGap) return stop(cursor, "TruncatedHeader", runStart)
-      cursor.gapStart = runStart
-      cursor.position = scan
-      continue
+      const outcome = stepZeroRun(cursor, legacyGaps, windowStart, windowEnd)
+      if (outcome === ZEROS_CONTINUE) continue
+      return outcome
     }
 
     const position = cursor.position
@@ -222,25 +262,7 @@ export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefin
       continue
     }
     const frameLength = Check.checkAt(window, index, Math.min(windowEnd, fileEnd) - windowStart)
-    if (frameLength < 0) {
-      switch (frameLength) {
-        case Check.TRUNCATED_HEADER:
-          // headerBytes were in the window, so fewer than 8 bytes are left in the file.
-          return stop(cursor, "TruncatedHeader", position)
-        case Check.BAD_MAGIC:
-          return stop(cursor, "BadMagic", position)
-        case Check.LENGTH_OVERFLOW:
-          return stop(cursor, "LengthOverflow", position)
-        case Check.CHECKSUM_MISMATCH:
-          return stop(cursor, "ChecksumMismatch", position)
-        default: {
-          // TRUNCATED_PAYLOAD: past the end of the file, or only past the end of the window.
-          const wanted = Layout.readU32LE(window, index + Layout.LENGTH_OFFSET) + Layout.OVERHEAD
-          if (wanted > available) return stop(cursor, "TruncatedPayload", position)
-          return need(cursor, position, wanted)
-        }
-      }
-    }
+    if (frameLength < 0) return stopAtBadFrame(cursor, frameLength, index, position, available)
     cursor.records++
     cursor.lastLsn = position
     cursor.gapStart = -1

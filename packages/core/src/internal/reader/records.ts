@@ -2,7 +2,7 @@
  * The record stream: the scanner's walk, with each payload copied out of the (reused) window and
  * emitted in batches, optionally following the file as a writer appends.
  *
- * Batches hold at most `MAX_RECORDS_PER_BATCH` records and about `MAX_BATCH_BYTES` of payload
+ * Batches hold at most `RECORDS_PER_BATCH_MAX` records and about `BATCH_BYTES_MAX` of payload
  * (or one larger record), so a slow consumer never makes the reader buffer more than that.
  *
  * How far the walk may read, and what it does at that point, is the `Bound`'s business: the
@@ -19,17 +19,17 @@ import * as Cursor from "./cursor.ts"
 import { fill } from "./scan.ts"
 
 /** Records per emitted batch, at most. */
-export const MAX_RECORDS_PER_BATCH = 1024
+export const RECORDS_PER_BATCH_MAX = 1024
 /**
  * Payload bytes per batch before it is emitted (a single larger record makes its own batch).
  * Kept under glibc's mmap threshold (128 KiB): a batch's copy then reuses heap memory instead of
  * faulting in fresh pages — measured here, 4 MiB copies made the stream ~10× slower.
  */
-export const MAX_BATCH_BYTES = 64 * 1024
+export const BATCH_BYTES_MAX = 64 * 1024
 /** Follow mode's poll interval bounds and default. */
-export const MIN_POLL_MILLIS = 1
-export const MAX_POLL_MILLIS = 60_000
-export const DEFAULT_POLL_MILLIS = 100
+export const POLL_MILLIS_MIN = 1
+export const POLL_MILLIS_MAX = 60_000
+export const POLL_MILLIS_DEFAULT = 100
 
 /** @internal */
 export interface JournalRecord {
@@ -59,11 +59,11 @@ export const validateFrom = (from: number): InvalidOptions | undefined =>
 const validate = (options: RecordsOptions): InvalidOptions | undefined => {
   const invalidFrom = validateFrom(options.from ?? 0)
   if (invalidFrom !== undefined) return invalidFrom
-  const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
-  if (!(Number.isInteger(pollMillis) && pollMillis >= MIN_POLL_MILLIS && pollMillis <= MAX_POLL_MILLIS)) {
+  const pollMillis = options.pollMillis ?? POLL_MILLIS_DEFAULT
+  if (!(Number.isInteger(pollMillis) && pollMillis >= POLL_MILLIS_MIN && pollMillis <= POLL_MILLIS_MAX)) {
     return new InvalidOptions({
       option: "pollMillis",
-      reason: `must be an integer in [${MIN_POLL_MILLIS}, ${MAX_POLL_MILLIS}], got ${pollMillis}`,
+      reason: `must be an integer in [${POLL_MILLIS_MIN}, ${POLL_MILLIS_MAX}], got ${pollMillis}`,
     })
   }
   return undefined
@@ -111,7 +111,7 @@ export const walk = <E>(
         lsns.push(lsn)
         starts.push(start)
         ends.push(end)
-        return lsns.length < MAX_RECORDS_PER_BATCH && end - starts[0] < MAX_BATCH_BYTES
+        return lsns.length < RECORDS_PER_BATCH_MAX && end - starts[0] < BATCH_BYTES_MAX
       }
       // One allocation and one copy per batch, not per record: a batch's frames are adjacent in
       // the window, so their payloads are views into one copy of the span they cover.
@@ -153,14 +153,14 @@ export const walk = <E>(
 export const records = (
   path: string,
   options: RecordsOptions = {},
-): Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions, FileIo.FileIo> =>
+): Stream.Stream<JournalRecord, IoError.IoError | InvalidOptions> =>
   Stream.unwrap(
     Effect.gen(function* () {
       const invalid = validate(options)
       if (invalid !== undefined) return yield* invalid
       const follow = options.follow === true
       const legacyGaps = options.legacyGaps === true
-      const pollMillis = options.pollMillis ?? DEFAULT_POLL_MILLIS
+      const pollMillis = options.pollMillis ?? POLL_MILLIS_DEFAULT
 
       const fileIo = yield* FileIo.FileIo
       const handle = yield* fileIo.open(path, { readOnly: true })

@@ -27,10 +27,9 @@ import { Effect, Exit, Scope } from "effect"
 import { IoError } from "@fsys/native"
 import type * as FileIo from "../../FileIo.ts"
 import { type InvalidOptions, JournalLocked, JournalUnreadable, NotAJournal } from "../../JournalError.ts"
-import type { TailState } from "../../JournalReader.ts"
-import { type ScanResult, scanHandle } from "../reader/scan.ts"
+import { type ScanResult, scanHandle, type TailState } from "../reader/scan.ts"
 import { roundDown } from "../logBuffer/sectors.ts"
-import { selectFileIo, type BackendChoice } from "../journal/backend.ts"
+import { selectFileIo, type BackendChoice } from "../backend.ts"
 import * as Media from "./media.ts"
 import { saveTail } from "./sidecar.ts"
 import { openDirect } from "./sector.ts"
@@ -82,7 +81,7 @@ type ResumeError = IoError.IoError | JournalLocked | InvalidOptions | NotAJourna
 export const openForAppend = Effect.fnUntraced(function* (
   path: string,
   options: ResumeOptions,
-): Effect.fn.Return<Resumed, ResumeError, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<Resumed, ResumeError, Scope.Scope> {
   const selected = yield* selectFileIo(options.backend)
   const fileIo = selected.fileIo
   const readHandle = yield* fileIo.open(path, { create: true })
@@ -122,61 +121,23 @@ export const openForAppend = Effect.fnUntraced(function* (
       new JournalUnreadable({ path, offsetBytes: unreadableAt, cleanEnd: scan.cleanEnd, cause }),
     )
   }
-  const cut =
-    scan.fileSize > scan.cleanEnd &&
-    (scan.tailState !== "CleanEnd" ||
-      unreadableAt !== undefined ||
-      (reader.direct && !(yield* cachedZeros(fileIo, readHandle, scan.cleanEnd, scan.fileSize))))
-  let sidecarPath: string | undefined
-  if (cut) {
-    // Saved as the page cache shows it (the media's copy may be older): evidence, not records.
-    sidecarPath = yield* saveTail(fileIo, readHandle, path, scan.cleanEnd, scan.fileSize)
-    // Truncating also drops every cached page past the clean end, stale ones included.
-    yield* fileIo.truncate(readHandle, scan.cleanEnd)
-    yield* fileIo.sync(readHandle)
-  } else {
-    // Never trust the page cache: a killed writer's bytes may be only in memory.
-    yield* fileIo.datasync(readHandle)
-  }
-  yield* fileIo.syncDirectory(NodePath.dirname(path))
-
-  let handle = readHandle
-  let directActive = false
-  let reason = `${selected.reason}; buffered IO (mode "buffered")`
-  let sectorBytes = 1
-  if (options.mode === "direct" && direct !== undefined) {
-    handle = direct.handle
-    directActive = true
-    sectorBytes = direct.sectorBytes
-    reason = `${selected.reason}; O_DIRECT with ${sectorBytes}-byte sectors`
-  } else if (options.mode === "direct") {
-    reason = `${selected.reason}; the filesystem refused O_DIRECT (EINVAL), so buffered IO`
-  } else if (direct !== undefined) {
-    yield* Effect.ignore(fileIo.close(direct.handle))
-  }
-  const carryStart = roundDown(scan.cleanEnd, sectorBytes)
-  const carry = new Uint8Array(scan.cleanEnd - carryStart)
-  if (carry.byteLength > 0) {
-    // From the media, like the scan: the bytes the next flush rewrites must be the device's.
-    const read = yield* reader.readAt(carry, carryStart)
-    if (read !== carry.byteLength) {
-      return yield* Effect.die(new Error(`fsys: the file shrank under the journal's lock while reading ${path}`))
-    }
-  }
+  const cut = yield* cutTail(fileIo, readHandle, path, scan, reader, unreadableAt)
+  const chosen = yield* chooseIo(fileIo, readHandle, options.mode, direct, selected.reason)
+  const carry = yield* readCarry(reader, scan.cleanEnd, chosen.sectorBytes, path)
   yield* Scope.close(recoveryScope, Exit.void)
   return {
     fileIo,
-    handle,
+    handle: chosen.handle,
     readHandle,
-    directActive,
-    sectorBytes,
+    directActive: chosen.directActive,
+    sectorBytes: chosen.sectorBytes,
     cleanEnd: scan.cleanEnd,
-    fileSize: cut ? scan.cleanEnd : scan.fileSize,
+    fileSize: cut.cut ? scan.cleanEnd : scan.fileSize,
     records: scan.records,
     tailState: scan.tailState,
-    sidecarPath,
+    sidecarPath: cut.sidecarPath,
     carry,
-    reason,
+    reason: chosen.reason,
     created: readHandle.created,
   }
 })
@@ -229,4 +190,80 @@ const cachedZeros = Effect.fnUntraced(function* (
     offset += read
   }
   return true
+})
+
+/**
+ * Cuts the tail past the clean end when it is damaged, unreadable, or (reading the media) only
+ * the page cache shows non-zero bytes there; makes the start and the file's name durable.
+ */
+const cutTail = Effect.fnUntraced(function* (
+  fileIo: FileIo.FileIoService,
+  readHandle: FileIo.Handle,
+  path: string,
+  scan: ScanResult,
+  reader: Media.MediaReader,
+  unreadableAt: number | undefined,
+): Effect.fn.Return<{ readonly cut: boolean; readonly sidecarPath: string | undefined }, IoError.IoError> {
+  const cut =
+    scan.fileSize > scan.cleanEnd &&
+    (scan.tailState !== "CleanEnd" ||
+      unreadableAt !== undefined ||
+      (reader.direct && !(yield* cachedZeros(fileIo, readHandle, scan.cleanEnd, scan.fileSize))))
+  let sidecarPath: string | undefined
+  if (cut) {
+    // Saved as the page cache shows it (the media's copy may be older): evidence, not records.
+    sidecarPath = yield* saveTail(fileIo, readHandle, path, scan.cleanEnd, scan.fileSize)
+    // Truncating also drops every cached page past the clean end, stale ones included.
+    yield* fileIo.truncate(readHandle, scan.cleanEnd)
+    yield* fileIo.sync(readHandle)
+  } else {
+    // Never trust the page cache: a killed writer's bytes may be only in memory.
+    yield* fileIo.datasync(readHandle)
+  }
+  yield* fileIo.syncDirectory(NodePath.dirname(path))
+  return { cut, sidecarPath }
+})
+
+/** The handle records are written through: the Direct one when asked for and opened. */
+const chooseIo = Effect.fnUntraced(function* (
+  fileIo: FileIo.FileIoService,
+  readHandle: FileIo.Handle,
+  mode: "direct" | "buffered",
+  direct: { readonly handle: FileIo.Handle; readonly sectorBytes: number } | undefined,
+  selectedReason: string,
+) {
+  if (mode === "direct" && direct !== undefined) {
+    const sectorBytes = direct.sectorBytes
+    const reason = `${selectedReason}; O_DIRECT with ${sectorBytes}-byte sectors`
+    return { handle: direct.handle, directActive: true, sectorBytes, reason }
+  }
+  if (mode === "direct") {
+    const reason = `${selectedReason}; the filesystem refused O_DIRECT (EINVAL), so buffered IO`
+    return { handle: readHandle, directActive: false, sectorBytes: 1, reason }
+  }
+  if (direct !== undefined) yield* Effect.ignore(fileIo.close(direct.handle))
+  return {
+    handle: readHandle,
+    directActive: false,
+    sectorBytes: 1,
+    reason: `${selectedReason}; buffered IO (mode "buffered")`,
+  }
+})
+
+/** `[roundDown(cleanEnd), cleanEnd)` from the media, like the scan: the next flush rewrites it. */
+const readCarry = Effect.fnUntraced(function* (
+  reader: Media.MediaReader,
+  cleanEnd: number,
+  sectorBytes: number,
+  path: string,
+): Effect.fn.Return<Uint8Array, IoError.IoError> {
+  const carryStart = roundDown(cleanEnd, sectorBytes)
+  const carry = new Uint8Array(cleanEnd - carryStart)
+  if (carry.byteLength > 0) {
+    const read = yield* reader.readAt(carry, carryStart)
+    if (read !== carry.byteLength) {
+      return yield* Effect.die(new Error(`fsys: the file shrank under the journal's lock while reading ${path}`))
+    }
+  }
+  return carry
 })

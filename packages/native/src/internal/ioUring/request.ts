@@ -15,7 +15,7 @@ import * as Memory from "../memory.ts"
 import * as Abi from "./abi.ts"
 import { settled } from "./holds.ts"
 import { makeOp, type Op } from "./op.ts"
-import { Ring, type Seams } from "./ring.ts"
+import { type FlushTiming, Ring, type Seams } from "./ring.ts"
 
 /**
  * What the ring needs of the caller's options: the hook called once it is done with the op, and
@@ -37,10 +37,14 @@ export const whereOf = (fd: number, options: { readonly path?: string } | undefi
   options?.path ?? `fd ${fd}`
 
 /** Sets up a ring once libc is loaded; a failure is always an `IoError` (never a defect). */
-export const createRing = (entries: number, seams: Seams | undefined): Effect.Effect<Ring, IoError.IoError> =>
+export const createRing = (
+  entries: number,
+  seams: Seams | undefined,
+  flushTiming?: FlushTiming,
+): Effect.Effect<Ring, IoError.IoError> =>
   Effect.flatMap(native, () =>
     Effect.try({
-      try: () => Ring.create(entries, seams),
+      try: () => Ring.create(entries, seams, flushTiming),
       catch: (error) =>
         error instanceof IoError.IoError
           ? error

@@ -71,7 +71,27 @@ export interface Seams {
   readonly sparseBuffers?: boolean
   /** How many of the `unsubmitted` SQEs to pass to one io_uring_enter (the kernel may take fewer). */
   readonly submitCount?: (unsubmitted: number) => number
+  /** Told when SQEs are submitted and CQEs reaped (latency breakdowns: `scripts/latency-breakdown.ts`). */
+  readonly observer?: Observer
 }
+
+/** Timestamps of the ring's own steps, for measurements; called synchronously, keep them cheap. */
+export interface Observer {
+  /** After an op's SQEs were written and published (before its io_uring_enter). */
+  readonly onPrepare?: () => void
+  /** After an io_uring_enter that submitted `submitted` SQEs. */
+  readonly onEnter?: (submitted: number) => void
+  /** At the start of a reap (the ring fd turned readable), before any CQE is read. */
+  readonly onReap?: () => void
+}
+
+/**
+ * When prepared SQEs go to the kernel. `"immediate"`: from a `setImmediate` scheduled by the
+ * first SQE of the turn (everything prepared in the event-loop turn shares one io_uring_enter).
+ * `"microtask"`: from a microtask, i.e. before the current macrotask returns to the event loop
+ * (everything prepared in the same synchronous run and its microtasks shares one enter).
+ */
+export type FlushTiming = "immediate" | "microtask"
 
 export class Ring {
   readonly fd: number
@@ -105,18 +125,20 @@ export class Ring {
   /** Registered buffers of every caller of this ring. */
   private readonly buffers: BufferTable
   private readonly seams: Seams
+  readonly flushTiming: FlushTiming
 
   private readonly flushCallback = (): void => this.flush()
 
   /** Builds a ring; throws an `IoError` after releasing whatever it had set up. */
-  static create(entries: number, seams: Seams = {}): Ring {
+  static create(entries: number, seams: Seams = {}, flushTiming: FlushTiming = "immediate"): Ring {
     const lib = nativeUnsafe()
-    return new Ring(lib, { ...Setup.setUp(lib, entries), seams })
+    return new Ring(lib, { ...Setup.setUp(lib, entries), seams, flushTiming })
   }
 
-  private constructor(lib: Native, setup: Setup.SetUp & { readonly seams: Seams }) {
+  private constructor(lib: Native, setup: Setup.SetUp & { readonly seams: Seams; readonly flushTiming: FlushTiming }) {
     const { fd, setupFlags, features, sqEntries, cqEntries, sqOff, cqOff, views, mappings } = setup
     this.seams = setup.seams
+    this.flushTiming = setup.flushTiming
     this.buffers = new BufferTable(lib, fd, setup.seams.sparseBuffers !== false)
     this.lib = lib
     this.fd = fd
@@ -190,12 +212,14 @@ export class Ring {
     this.sq.pushOp(op, op.submittedOpcode, bufIndex, this.slots)
     // Release the SQEs to the kernel: it reads the tail only inside io_uring_enter (no SQPOLL).
     this.sq.publish()
+    this.seams.observer?.onPrepare?.()
     if (this.inFlight === 0) this.refPoll()
     this.inFlight += op.sqeCount
     if (this.inFlight > this.stats.inFlightHigh) this.stats.inFlightHigh = this.inFlight
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      setImmediate(this.flushCallback)
+      if (this.flushTiming === "microtask") queueMicrotask(this.flushCallback)
+      else setImmediate(this.flushCallback)
     }
   }
 
@@ -212,6 +236,7 @@ export class Ring {
       const submitted = this.lib.ioUringEnter(this.fd, toSubmit, 0, 0, null, 0)
       this.stats.enters += 1
       if (submitted > 0) {
+        this.seams.observer?.onEnter?.(submitted)
         this.sq.consumed(submitted)
         this.stats.sqesSubmitted += submitted
         this.unlinkSplitPair()
@@ -275,6 +300,7 @@ export class Ring {
   /** The poll callback: drain the CQ, admit waiters, and only then complete operations. */
   private reap(): void {
     if (this.closed) return
+    this.seams.observer?.onReap?.()
     const done: Array<Op> = []
     const settleInto = (slot: number, position: number, result: number): void =>
       this.settle(slot, position, result, done)

@@ -40,12 +40,12 @@ export const sameBytes = (left: Uint8Array, right: Uint8Array): boolean =>
   )
 
 /** More violations than this in one check add nothing: the first ones say what broke. */
-const MAX_REPORTED_VIOLATIONS = 8
+const REPORTED_VIOLATIONS_MAX = 8
 
 export const checkRecovery = (expect: Expectation, recovered: ReadonlyArray<JournalRecord>): Array<string> => {
   const violations: Array<string> = []
   const report = (message: string) => {
-    if (violations.length < MAX_REPORTED_VIOLATIONS) violations.push(message)
+    if (violations.length < REPORTED_VIOLATIONS_MAX) violations.push(message)
   }
   const seen = new Set<string>()
   // Where each acknowledged record must be: a record found elsewhere was misplaced (for a batch:

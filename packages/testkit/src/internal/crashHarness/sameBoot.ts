@@ -44,19 +44,10 @@ export interface SameBootContext {
   readonly trace: (line: string) => void
 }
 
-/**
- * Runs the scenario on the epoch's open journal; returns the reopened journal's scope (the
- * runner closes it after the power cut), or undefined when the reopen did not happen.
- */
-export const failedWritebackThenReopen = Effect.fnUntraced(function* (
-  context: SameBootContext,
-  handle: Journal.Handle,
-  scope: Scope.Closeable,
-) {
-  const { disk, rng, model } = context
-  const epochBoot = disk.boot
+/** Hands out each writer's next record id and records the payload as submitted. */
+const submitter = (model: SameBootModel) => {
   const sequences = new Map<number, number>()
-  const submit = (writer: number, sizeBytes: number): Uint8Array => {
+  return (writer: number, sizeBytes: number): Uint8Array => {
     const sequence = sequences.get(writer) ?? 0
     sequences.set(writer, sequence + 1)
     const id: Generators.RecordId = { epoch: model.epoch, writer, sequence }
@@ -64,7 +55,23 @@ export const failedWritebackThenReopen = Effect.fnUntraced(function* (
     model.submitted.set(Generators.recordKey(id), payload)
     return payload
   }
-  // More records, then the fdatasync that fails: the journal is poisoned.
+}
+
+type Submit = ReturnType<typeof submitter>
+
+/**
+ * More records, then the fdatasync that fails: the journal is poisoned. Its process then ends,
+ * cleanly (close, then its scope) or killed without any cleanup. Returns whether it was killed,
+ * or undefined when the power went meanwhile.
+ */
+const poisonThenEnd = Effect.fnUntraced(function* (
+  context: SameBootContext,
+  submit: Submit,
+  handle: Journal.Handle,
+  scope: Scope.Closeable,
+) {
+  const { disk, rng, model } = context
+  const epochBoot = disk.boot
   yield* disk.inject({ op: "datasync", nth: 1, fault: SimulatedDisk.fail("EIO") })
   const before = rng.range(1, RECORDS_BEFORE_FAILURE_MAX)
   for (let index = 0; index < before; index++) {
@@ -79,11 +86,55 @@ export const failedWritebackThenReopen = Effect.fnUntraced(function* (
   yield* Effect.exit(handle.sync.pipe(Effect.timeoutOption(context.timeout)))
   yield* disk.clearFaults
   if (disk.boot !== epochBoot) return undefined
-  // The poisoned process ends: cleanly (close, then its scope) or killed without any cleanup.
   const killed = rng.chance(0.5)
   if (killed) yield* disk.crashProcesses
   else yield* Effect.exit(handle.close.pipe(Effect.timeoutOption(context.timeout)))
   yield* Scope.close(scope, Exit.void).pipe(Effect.timeoutOption(context.timeout))
+  return killed
+})
+
+/** Records B on the reopened journal, acknowledged by one `syncThrough`; returns B's end. */
+const appendB = Effect.fnUntraced(function* (
+  context: SameBootContext,
+  submit: Submit,
+  journal: Journal.Handle,
+  nextLsn: number,
+) {
+  const { rng, model } = context
+  const after = rng.range(1, RECORDS_AFTER_REOPEN_MAX)
+  let end = nextLsn
+  for (let index = 0; index < after; index++) {
+    const payload = submit(REOPEN_WRITER, Generators.recordSizeBytes(rng, { logBufferBytes: context.logBufferBytes }))
+    const appended = yield* Effect.result(journal.append(payload))
+    if (appended._tag === "Failure") {
+      context.fail(`append after the same-boot reopen failed: ${appended.failure._tag}`)
+      return undefined
+    }
+    model.acked.set(appended.success - payload.length - Frame.OVERHEAD, payload)
+    end = appended.success
+  }
+  const synced = yield* Effect.exit(journal.syncThrough(end).pipe(Effect.timeoutOption(context.timeout)))
+  if (Exit.isSuccess(synced) && Option.isSome(synced.value)) {
+    if (end > model.durableLsn) model.durableLsn = end
+  } else {
+    context.fail(`syncThrough after the same-boot reopen failed: ${String(synced)}`)
+  }
+  return end
+})
+
+/**
+ * Runs the scenario on the epoch's open journal; returns the reopened journal's scope (the
+ * runner closes it after the power cut), or undefined when the reopen did not happen.
+ */
+export const failedWritebackThenReopen = Effect.fnUntraced(function* (
+  context: SameBootContext,
+  handle: Journal.Handle,
+  scope: Scope.Closeable,
+) {
+  const { model } = context
+  const submit = submitter(model)
+  const killed = yield* poisonThenEnd(context, submit, handle, scope)
+  if (killed === undefined) return undefined
 
   // A new journal in the same boot: it must resume where the media's log ends.
   const reopenScope = yield* Scope.make()
@@ -107,24 +158,8 @@ export const failedWritebackThenReopen = Effect.fnUntraced(function* (
   // Appends at or past the resume point that returned before the failure are void now: the
   // reopen rolled them back, and B takes their LSNs.
   for (const lsn of [...model.acked.keys()]) if (lsn >= nextLsn) model.acked.delete(lsn)
-  const after = rng.range(1, RECORDS_AFTER_REOPEN_MAX)
-  let end = nextLsn
-  for (let index = 0; index < after; index++) {
-    const payload = submit(REOPEN_WRITER, Generators.recordSizeBytes(rng, { logBufferBytes: context.logBufferBytes }))
-    const appended = yield* Effect.result(journal.append(payload))
-    if (appended._tag === "Failure") {
-      context.fail(`append after the same-boot reopen failed: ${appended.failure._tag}`)
-      return reopenScope
-    }
-    model.acked.set(appended.success - payload.length - Frame.OVERHEAD, payload)
-    end = appended.success
-  }
-  const synced = yield* Effect.exit(journal.syncThrough(end).pipe(Effect.timeoutOption(context.timeout)))
-  if (Exit.isSuccess(synced) && Option.isSome(synced.value)) {
-    if (end > model.durableLsn) model.durableLsn = end
-  } else {
-    context.fail(`syncThrough after the same-boot reopen failed: ${String(synced)}`)
-  }
-  context.trace(`same-boot reopen (${killed ? "killed" : "closed"}) at ${nextLsn}, B through ${end}`)
+  const end = yield* appendB(context, submit, journal, nextLsn)
+  if (end !== undefined)
+    context.trace(`same-boot reopen (${killed ? "killed" : "closed"}) at ${nextLsn}, B through ${end}`)
   return reopenScope
 })

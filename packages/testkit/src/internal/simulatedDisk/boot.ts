@@ -14,7 +14,7 @@ import { powerIsGone, withFaults } from "./dispatch.ts"
 import { type DiskState, type OpenFile, violation } from "./state.ts"
 
 /** Largest offset or size accepted, like a 2^53-byte file system limit for JS numbers. */
-const MAX_FILE_BYTES = Number.MAX_SAFE_INTEGER
+const FILE_BYTES_MAX = Number.MAX_SAFE_INTEGER
 
 /** The syscall context of one boot, shared by the FileIo operations of that boot. */
 export interface Boot {
@@ -77,7 +77,7 @@ export const makeBoot = (state: DiskState, ownBoot: number): Boot => {
 
   const checkRange = (syscall: string, path: string, offsetBytes: number, lengthBytes: number) => {
     if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0) return invalid(syscall, path, `offset ${offsetBytes}`)
-    if (offsetBytes + lengthBytes > MAX_FILE_BYTES) return IoError.fromErrno("EFBIG", syscall, path)
+    if (offsetBytes + lengthBytes > FILE_BYTES_MAX) return IoError.fromErrno("EFBIG", syscall, path)
     return undefined
   }
 

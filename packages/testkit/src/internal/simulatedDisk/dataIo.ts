@@ -14,7 +14,7 @@ import { errorOf } from "./dispatch.ts"
 import { freeBytesFor, type OpenFile, verify, violation } from "./state.ts"
 
 /** A write continued after this many short writes is a livelock: fail it instead. */
-const MAX_WRITE_SYSCALLS = 4096
+const WRITE_SYSCALLS_MAX = 4096
 
 /** How many bytes of `bytes[doneBytes..]` this syscall writes: short-write faults, then free space. */
 const writeLengthOf = (
@@ -77,9 +77,9 @@ const writeSyscall = (
     verify(state, open.inode)
     const done = doneBytes + lengthBytes
     if (done === bytes.length) return Effect.void
-    if (syscalls + 1 >= MAX_WRITE_SYSCALLS) {
+    if (syscalls + 1 >= WRITE_SYSCALLS_MAX) {
       return Effect.fail(
-        IoError.fromErrno("ESHORT", "pwrite", path, `no completion after ${MAX_WRITE_SYSCALLS} writes`),
+        IoError.fromErrno("ESHORT", "pwrite", path, `no completion after ${WRITE_SYSCALLS_MAX} writes`),
       )
     }
     return writeSyscall(boot, open, bytes, offsetBytes, done, syscalls + 1, record)

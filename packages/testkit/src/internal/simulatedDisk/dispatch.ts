@@ -15,11 +15,11 @@ import { crashNow, crashProcessesNow } from "./power.ts"
 import type { DiskState } from "./state.ts"
 
 /** A `Yield` fault waits at most this many scheduler turns (a bound on every loop). */
-const MAX_YIELDS = 100_000
+const YIELDS_MAX = 100_000
 
 /** Gives way to other fibers `times` times: a delay measured in scheduler turns, not in time. */
 const yieldTimes = (times: number): Effect.Effect<void> => {
-  const remaining = Math.min(MAX_YIELDS, Math.max(0, Math.trunc(times)))
+  const remaining = Math.min(YIELDS_MAX, Math.max(0, Math.trunc(times)))
   return remaining === 0
     ? Effect.void
     : Effect.andThen(

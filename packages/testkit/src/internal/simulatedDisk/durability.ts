@@ -34,7 +34,15 @@ export const syncFile = (boot: Boot) => (handle: FileIo.Handle, op: "datasync" |
         inode.failWritebackThrough(seqEnd, (ops, _durableSize) =>
           randomSubset(state.faultRng, ops, inode.sizeHistory().slice(0, ops.length + 1)),
         )
+        inode.writebackErrors++
+        open.writebackErrorsSeen = inode.writebackErrors
         return Effect.fail(injected(failure, syscall, handle.path))
+      }
+      if (open.writebackErrorsSeen < inode.writebackErrors) {
+        // A writeback failed since this open file last synced (seen by another open file's
+        // fdatasync): Linux reports it once to every open file (errseq), so this call fails too.
+        open.writebackErrorsSeen = inode.writebackErrors
+        return Effect.fail(IoError.fromErrno("EIO", syscall, handle.path, "writeback failed since the last sync"))
       }
       inode.persistThrough(seqEnd)
       verify(state, inode)

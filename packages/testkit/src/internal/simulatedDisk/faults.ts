@@ -11,7 +11,7 @@ import type { Fault, FaultOp, FaultRule } from "../../SimulatedDisk.ts"
 import type { Prng } from "../prng.ts"
 
 /** More rules than this at once is a test bug (a rule injected in a loop without clearing). */
-export const MAX_FAULT_RULES = 1024
+export const FAULT_RULES_MAX = 1024
 
 interface RuleState {
   readonly rule: FaultRule
@@ -25,8 +25,8 @@ export class FaultTable {
   private rules: Array<RuleState> = []
 
   add(rule: FaultRule): void {
-    if (this.rules.length >= MAX_FAULT_RULES) {
-      throw new RangeError(`SimulatedDisk: more than ${MAX_FAULT_RULES} fault rules injected`)
+    if (this.rules.length >= FAULT_RULES_MAX) {
+      throw new RangeError(`SimulatedDisk: more than ${FAULT_RULES_MAX} fault rules injected`)
     }
     if (rule.nth !== undefined && (!Number.isSafeInteger(rule.nth) || rule.nth < 1)) {
       throw new RangeError(`SimulatedDisk: fault rule nth must be an integer ≥ 1, got ${rule.nth}`)

@@ -15,7 +15,7 @@ import { Inode } from "./inode.ts"
 import { type DiskState, isPowerOfTwo, normalizePath, violation } from "./state.ts"
 
 /** Largest single aligned allocation (1 GiB): bigger is a bug in the caller, as with posix_memalign. */
-const MAX_ALIGNED_ALLOCATION_BYTES = 1 << 30
+const ALIGNED_ALLOCATION_BYTES_MAX = 1 << 30
 
 export const closeHandle = (state: DiskState, handle: FileIo.Handle): void => {
   const open = state.handles.get(handle.id)
@@ -52,7 +52,7 @@ export const open = (boot: Boot) => (pathInput: string, openOptions?: FileIo.Ope
         readOnly: openOptions?.readOnly ?? false,
         created,
       }
-      state.handles.set(handle.id, { handle, inode, boot: boot.ownBoot })
+      state.handles.set(handle.id, { handle, inode, boot: boot.ownBoot, writebackErrorsSeen: inode.writebackErrors })
       return Effect.succeed(handle)
     })
   })
@@ -103,7 +103,7 @@ export const allocateAligned = (boot: Boot) => (byteLength: number, alignmentByt
       if (!isPowerOfTwo(alignmentBytes)) {
         return Effect.fail(boot.invalid("posix_memalign", "<memory>", `alignment ${alignmentBytes}`))
       }
-      if (!Number.isSafeInteger(byteLength) || byteLength <= 0 || byteLength > MAX_ALIGNED_ALLOCATION_BYTES) {
+      if (!Number.isSafeInteger(byteLength) || byteLength <= 0 || byteLength > ALIGNED_ALLOCATION_BYTES_MAX) {
         return Effect.fail(IoError.fromErrno("ENOMEM", "posix_memalign", "<memory>", `length ${byteLength}`))
       }
       const { bytes, record } = boot.state.buffers.allocate(byteLength, alignmentBytes)

@@ -139,6 +139,8 @@ export class Inode {
   allocatedBytes = 0
   /** Set when a failed datasync discarded pending writes: visible ≠ durable + pending from then on. */
   lostWriteback = false
+  /** Failed writebacks so far (Linux's `mapping->wb_err`); see `OpenFile.writebackErrorsSeen`. */
+  writebackErrors = 0
   /** The handle id holding the exclusive lock, if any. */
   lockHolder: number | undefined = undefined
   /**

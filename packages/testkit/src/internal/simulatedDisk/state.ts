@@ -38,6 +38,12 @@ export interface OpenFile {
   readonly handle: FileIo.Handle
   readonly inode: Inode
   readonly boot: number
+  /**
+   * The inode's `writebackErrors` this open file has reported (Linux's per-open-file errseq
+   * cursor, `f_wb_err`): a writeback error is reported once to every open file, by its next
+   * fdatasync. Two fdatasyncs on ONE open file share the cursor, so only one of them reports it.
+   */
+  writebackErrorsSeen: number
 }
 
 export type MutableStats = { -readonly [K in keyof SimulatedDisk.Stats]: number }

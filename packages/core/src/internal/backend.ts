@@ -11,9 +11,9 @@
  */
 import { Effect, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
-import * as FileIo from "../../FileIo.ts"
-import * as FileIoAuto from "../../FileIoAuto.ts"
-import type { InvalidOptions } from "../../JournalError.ts"
+import * as FileIo from "../FileIo.ts"
+import * as FileIoAuto from "../FileIoAuto.ts"
+import type { InvalidOptions } from "../JournalError.ts"
 
 /** Defined once, in `FileIoAuto` (the layer that resolves it). */
 export type BackendChoice = FileIoAuto.BackendChoice
@@ -27,7 +27,7 @@ export const isBackendChoice = FileIoAuto.isBackendChoice
 
 export const selectFileIo = Effect.fnUntraced(function* (
   choice: BackendChoice,
-): Effect.fn.Return<Selected, IoError.IoError | InvalidOptions, FileIo.FileIo | Scope.Scope> {
+): Effect.fn.Return<Selected, IoError.IoError | InvalidOptions, Scope.Scope> {
   const ambient = yield* FileIo.FileIo
   const provided = ambient !== FileIo.nodeDefault()
   if (ambient.backend === "simulated") return { fileIo: ambient, reason: ambient.reason }
