@@ -86,17 +86,10 @@ interface Target {
   readonly newestBase: Effect.Effect<number>
 }
 
-const open = (
-  subject: SubjectName,
-  directory: string,
-  mode: "direct" | "buffered",
-  preallocateBytes: number | undefined,
-  retainBytes: number,
-  recycleSegments: boolean,
-) =>
+const open = (subject: SubjectName, directory: string, options: PassOptions) =>
   Effect.gen(function* () {
     if (subject === "single-file") {
-      const journal = yield* Journal.open(NodePath.join(directory, "single.journal"), { mode })
+      const journal = yield* Journal.open(NodePath.join(directory, "single.journal"), { mode: options.mode })
       const target: Target = {
         append: journal.append,
         sync: journal.sync,
@@ -105,6 +98,7 @@ const open = (
       }
       return target
     }
+    const { mode, retainBytes, recycleSegments, preallocateBytes } = options
     const journal = yield* SegmentedJournal.open(NodePath.join(directory, "segmented"), {
       mode,
       segmentBytes: SEGMENT_BYTES,
@@ -121,90 +115,93 @@ const open = (
     return target
   })
 
-const runPass = (
-  subject: SubjectName,
-  root: string,
-  options: {
-    readonly totalBytes: number
-    readonly recordBytes: number
-    readonly syncBytes: number
-    readonly mode: "direct" | "buffered"
-    readonly preallocateBytes: number | undefined
-    readonly checkpoints: boolean
-    readonly retainBytes: number
-    readonly recycleSegments: boolean
-  },
-) =>
+interface PassOptions {
+  readonly totalBytes: number
+  readonly recordBytes: number
+  readonly syncBytes: number
+  readonly mode: "direct" | "buffered"
+  readonly preallocateBytes: number | undefined
+  readonly checkpoints: boolean
+  readonly retainBytes: number
+  readonly recycleSegments: boolean
+}
+
+interface Samples {
+  readonly appendMicros: Float64Array
+  readonly syncMicros: Array<number>
+  readonly rotationsAt: Array<number>
+}
+
+/** The producer: `count` appends, a sync every `syncBytes`, a checkpoint every 64 MiB; seconds taken. */
+const writeAll = (target: Target, options: PassOptions, count: number, samples: Samples) =>
+  Effect.gen(function* () {
+    const payload = new Uint8Array(options.recordBytes).map((_, i) => (i * 31) & 0xff)
+    let base = yield* target.newestBase
+    let sinceSync = 0
+    let sinceCheckpoint = 0
+    const started = performance.now()
+    for (let i = 0; i < count; i++) {
+      const before = performance.now()
+      yield* target.append(payload)
+      samples.appendMicros[i] = (performance.now() - before) * 1000
+      sinceSync += options.recordBytes
+      if (sinceSync < options.syncBytes) continue
+      sinceSync = 0
+      const syncStart = performance.now()
+      const end = yield* target.sync
+      samples.syncMicros.push((performance.now() - syncStart) * 1000)
+      sinceCheckpoint += options.syncBytes
+      if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
+        sinceCheckpoint = 0
+        yield* target.checkpoint(end)
+      }
+      const newest = yield* target.newestBase
+      if (newest !== base) {
+        base = newest
+        samples.rotationsAt.push(i)
+      }
+    }
+    yield* target.sync
+    return (performance.now() - started) / 1000
+  })
+
+/** Append latency within ROTATION_WINDOW_APPENDS of each rotation. */
+const nearRotations = (samples: Samples, options: PassOptions, count: number): Array<number> => {
+  const near: Array<number> = []
+  for (const at of samples.rotationsAt) {
+    // The rotation happened somewhere in the sync interval before `at`: window around it.
+    const from = Math.max(0, at - ROTATION_WINDOW_APPENDS - Math.ceil(options.syncBytes / options.recordBytes))
+    for (let i = from; i < Math.min(count, at + ROTATION_WINDOW_APPENDS); i++) near.push(samples.appendMicros[i]!)
+  }
+  return near
+}
+
+const runPass = (subject: SubjectName, root: string, options: PassOptions) =>
   Effect.gen(function* () {
     const directory = NodeFs.mkdtempSync(NodePath.join(root, `${subject}-`))
     const count = Math.ceil(options.totalBytes / options.recordBytes)
-    const appendMicros = new Float64Array(count)
-    const syncMicros: Array<number> = []
-    const rotationsAt: Array<number> = []
+    const samples: Samples = { appendMicros: new Float64Array(count), syncMicros: [], rotationsAt: [] }
     let peak = 0
     const sampler = setInterval(() => {
       peak = Math.max(peak, allocatedBytes(directory))
     }, SAMPLE_MILLIS)
-    const payload = new Uint8Array(options.recordBytes).map((_, i) => (i * 31) & 0xff)
     try {
-      const result = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const target = yield* open(
-            subject,
-            directory,
-            options.mode,
-            options.preallocateBytes,
-            options.retainBytes,
-            options.recycleSegments,
-          )
-          let base = yield* target.newestBase
-          let sinceSync = 0
-          let sinceCheckpoint = 0
-          const started = performance.now()
-          for (let i = 0; i < count; i++) {
-            const before = performance.now()
-            yield* target.append(payload)
-            appendMicros[i] = (performance.now() - before) * 1000
-            sinceSync += options.recordBytes
-            if (sinceSync >= options.syncBytes) {
-              sinceSync = 0
-              const syncStart = performance.now()
-              const end = yield* target.sync
-              syncMicros.push((performance.now() - syncStart) * 1000)
-              sinceCheckpoint += options.syncBytes
-              if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
-                sinceCheckpoint = 0
-                yield* target.checkpoint(end)
-              }
-              const newest = yield* target.newestBase
-              if (newest !== base) {
-                base = newest
-                rotationsAt.push(i)
-              }
-            }
-          }
-          yield* target.sync
-          return (performance.now() - started) / 1000
-        }),
+      const seconds = yield* Effect.scoped(
+        Effect.flatMap(open(subject, directory, options), (target) => writeAll(target, options, count, samples)),
       )
       peak = Math.max(peak, allocatedBytes(directory))
-      const near: Array<number> = []
-      for (const at of rotationsAt) {
-        // The rotation happened somewhere in the sync interval before `at`: window around it.
-        const from = Math.max(0, at - ROTATION_WINDOW_APPENDS - Math.ceil(options.syncBytes / options.recordBytes))
-        for (let i = from; i < Math.min(count, at + ROTATION_WINDOW_APPENDS); i++) near.push(appendMicros[i]!)
-      }
+      const near = nearRotations(samples, options, count)
       const bytes = count * options.recordBytes
       const pass: PassResult = {
         subject,
         bytes,
-        seconds: result,
-        mibPerSecond: bytes / MIB / result,
+        seconds,
+        mibPerSecond: bytes / MIB / seconds,
         peakDirectoryBytes: peak,
-        rotations: rotationsAt.length,
-        appendMicros: percentiles(appendMicros),
+        rotations: samples.rotationsAt.length,
+        appendMicros: percentiles(samples.appendMicros),
         appendNearRotationMicros: near.length === 0 ? undefined : percentiles(Float64Array.from(near)),
-        syncMicros: percentiles(Float64Array.from(syncMicros)),
+        syncMicros: percentiles(Float64Array.from(samples.syncMicros)),
       }
       return pass
     } finally {
