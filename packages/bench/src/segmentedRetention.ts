@@ -86,16 +86,10 @@ interface Target {
   readonly newestBase: Effect.Effect<number>
 }
 
-const open = (
-  subject: SubjectName,
-  directory: string,
-  mode: "direct" | "buffered",
-  preallocateBytes: number | undefined,
-  retainBytes: number,
-) =>
+const open = (subject: SubjectName, directory: string, options: PassOptions) =>
   Effect.gen(function* () {
     if (subject === "single-file") {
-      const journal = yield* Journal.open(NodePath.join(directory, "single.journal"), { mode })
+      const journal = yield* Journal.open(NodePath.join(directory, "single.journal"), { mode: options.mode })
       const target: Target = {
         append: journal.append,
         sync: journal.sync,
@@ -104,10 +98,12 @@ const open = (
       }
       return target
     }
+    const { mode, retainBytes, recycleSegments, preallocateBytes } = options
     const journal = yield* SegmentedJournal.open(NodePath.join(directory, "segmented"), {
       mode,
       segmentBytes: SEGMENT_BYTES,
       retainBytes,
+      recycleSegments,
       ...(preallocateBytes === undefined ? {} : { preallocateBytes }),
     })
     const target: Target = {
@@ -127,14 +123,19 @@ interface PassOptions {
   readonly preallocateBytes: number | undefined
   readonly checkpoints: boolean
   readonly retainBytes: number
+  readonly recycleSegments: boolean
 }
 
-/** The timed loop of one pass: appends, syncs every `syncBytes`, checkpoints, notes rotations. */
-const writeAll = (target: Target, options: PassOptions, payload: Uint8Array, appendMicros: Float64Array) =>
+interface Samples {
+  readonly appendMicros: Float64Array
+  readonly syncMicros: Array<number>
+  readonly rotationsAt: Array<number>
+}
+
+/** The producer: `count` appends, a sync every `syncBytes`, a checkpoint every 64 MiB; seconds taken. */
+const writeAll = (target: Target, options: PassOptions, count: number, samples: Samples) =>
   Effect.gen(function* () {
-    const count = appendMicros.length
-    const syncMicros: Array<number> = []
-    const rotationsAt: Array<number> = []
+    const payload = new Uint8Array(options.recordBytes).map((_, i) => (i * 31) & 0xff)
     let base = yield* target.newestBase
     let sinceSync = 0
     let sinceCheckpoint = 0
@@ -142,40 +143,35 @@ const writeAll = (target: Target, options: PassOptions, payload: Uint8Array, app
     for (let i = 0; i < count; i++) {
       const before = performance.now()
       yield* target.append(payload)
-      appendMicros[i] = (performance.now() - before) * 1000
+      samples.appendMicros[i] = (performance.now() - before) * 1000
       sinceSync += options.recordBytes
-      if (sinceSync >= options.syncBytes) {
-        sinceSync = 0
-        const syncStart = performance.now()
-        const end = yield* target.sync
-        syncMicros.push((performance.now() - syncStart) * 1000)
-        sinceCheckpoint += options.syncBytes
-        if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
-          sinceCheckpoint = 0
-          yield* target.checkpoint(end)
-        }
-        const newest = yield* target.newestBase
-        if (newest !== base) {
-          base = newest
-          rotationsAt.push(i)
-        }
+      if (sinceSync < options.syncBytes) continue
+      sinceSync = 0
+      const syncStart = performance.now()
+      const end = yield* target.sync
+      samples.syncMicros.push((performance.now() - syncStart) * 1000)
+      sinceCheckpoint += options.syncBytes
+      if (options.checkpoints && sinceCheckpoint >= CHECKPOINT_EVERY_BYTES) {
+        sinceCheckpoint = 0
+        yield* target.checkpoint(end)
+      }
+      const newest = yield* target.newestBase
+      if (newest !== base) {
+        base = newest
+        samples.rotationsAt.push(i)
       }
     }
     yield* target.sync
-    return { seconds: (performance.now() - started) / 1000, syncMicros, rotationsAt }
+    return (performance.now() - started) / 1000
   })
 
-/** Append latencies in a window around each rotation. */
-const nearRotations = (
-  appendMicros: Float64Array,
-  rotationsAt: ReadonlyArray<number>,
-  options: PassOptions,
-): Array<number> => {
+/** Append latency within ROTATION_WINDOW_APPENDS of each rotation. */
+const nearRotations = (samples: Samples, options: PassOptions, count: number): Array<number> => {
   const near: Array<number> = []
-  for (const at of rotationsAt) {
+  for (const at of samples.rotationsAt) {
     // The rotation happened somewhere in the sync interval before `at`: window around it.
     const from = Math.max(0, at - ROTATION_WINDOW_APPENDS - Math.ceil(options.syncBytes / options.recordBytes))
-    for (let i = from; i < Math.min(appendMicros.length, at + ROTATION_WINDOW_APPENDS); i++) near.push(appendMicros[i]!)
+    for (let i = from; i < Math.min(count, at + ROTATION_WINDOW_APPENDS); i++) near.push(samples.appendMicros[i]!)
   }
   return near
 }
@@ -184,21 +180,17 @@ const runPass = (subject: SubjectName, root: string, options: PassOptions) =>
   Effect.gen(function* () {
     const directory = NodeFs.mkdtempSync(NodePath.join(root, `${subject}-`))
     const count = Math.ceil(options.totalBytes / options.recordBytes)
-    const appendMicros = new Float64Array(count)
+    const samples: Samples = { appendMicros: new Float64Array(count), syncMicros: [], rotationsAt: [] }
     let peak = 0
     const sampler = setInterval(() => {
       peak = Math.max(peak, allocatedBytes(directory))
     }, SAMPLE_MILLIS)
-    const payload = new Uint8Array(options.recordBytes).map((_, i) => (i * 31) & 0xff)
     try {
-      const { seconds, syncMicros, rotationsAt } = yield* Effect.scoped(
-        Effect.flatMap(
-          open(subject, directory, options.mode, options.preallocateBytes, options.retainBytes),
-          (target) => writeAll(target, options, payload, appendMicros),
-        ),
+      const seconds = yield* Effect.scoped(
+        Effect.flatMap(open(subject, directory, options), (target) => writeAll(target, options, count, samples)),
       )
       peak = Math.max(peak, allocatedBytes(directory))
-      const near = nearRotations(appendMicros, rotationsAt, options)
+      const near = nearRotations(samples, options, count)
       const bytes = count * options.recordBytes
       const pass: PassResult = {
         subject,
@@ -206,10 +198,10 @@ const runPass = (subject: SubjectName, root: string, options: PassOptions) =>
         seconds,
         mibPerSecond: bytes / MIB / seconds,
         peakDirectoryBytes: peak,
-        rotations: rotationsAt.length,
-        appendMicros: percentiles(appendMicros),
+        rotations: samples.rotationsAt.length,
+        appendMicros: percentiles(samples.appendMicros),
         appendNearRotationMicros: near.length === 0 ? undefined : percentiles(Float64Array.from(near)),
-        syncMicros: percentiles(Float64Array.from(syncMicros)),
+        syncMicros: percentiles(Float64Array.from(samples.syncMicros)),
       }
       return pass
     } finally {
@@ -242,6 +234,8 @@ const main = async (): Promise<void> => {
       "no-checkpoint": { type: "boolean", default: false },
       /** Retention's `retainBytes` (default 256 MiB); a large value checkpoints without deleting. */
       "retain-mib": { type: "string", default: "256" },
+      /** Recycle retired segments as standbys (`recycleSegments: true`) instead of unlinking them. */
+      recycle: { type: "boolean", default: false },
     },
   })
   const mode = values.mode === "buffered" ? "buffered" : "direct"
@@ -252,6 +246,7 @@ const main = async (): Promise<void> => {
     mode,
     checkpoints: values["no-checkpoint"] !== true,
     retainBytes: Number(values["retain-mib"]) * MIB,
+    recycleSegments: values.recycle === true,
     preallocateBytes:
       values["segmented-preallocate-mib"] === undefined ? undefined : Number(values["segmented-preallocate-mib"]) * MIB,
   } as const
@@ -281,6 +276,7 @@ const main = async (): Promise<void> => {
     recordBytes: options.recordBytes,
     segmentBytes: SEGMENT_BYTES,
     retainBytes: options.retainBytes,
+    recycleSegments: options.recycleSegments,
     medianMibPerSecond: { singleFile: single, segmented },
     segmentedVsSingle: segmented / single,
     peakDirectoryMib: {

@@ -45,13 +45,14 @@ import { Deferred, Effect, Exit, Scope } from "effect"
 import * as FileIo from "./FileIo.ts"
 import type * as Journal from "./Journal.ts"
 import { InvalidOptions, JournalLocked } from "./JournalError.ts"
-import * as JournalOptions from "./internal/journal/options.ts"
 import { scanHandle } from "./internal/reader/scan.ts"
 import { Engine, makeSegment, type SegmentedError } from "./internal/segmented/engine.ts"
 import * as Errors from "./internal/segmented/errors.ts"
 import * as Names from "./internal/segmented/names.ts"
 import * as Operations from "./internal/segmented/operations.ts"
 import * as Records from "./internal/segmented/records.ts"
+import * as SegmentedOptions from "./internal/segmented/options.ts"
+import { type Resolved, resolveOptions } from "./internal/segmented/options.ts"
 import { recover } from "./internal/segmented/recover.ts"
 import { SparseIndex } from "./internal/segmented/sparseIndex.ts"
 
@@ -93,10 +94,10 @@ export type NoRecordAt = Errors.NoRecordAt
 export type SegmentedJournalError = SegmentedError
 
 /** 64 MiB: big enough that rotation (one close + rename + directory fsync) is rare. */
-export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024
+export const SEGMENT_BYTES_DEFAULT: number = SegmentedOptions.SEGMENT_BYTES_DEFAULT
 /** Smallest segment: one log-buffer slot's minimum; smaller rotates on nearly every record. */
-export const SEGMENT_BYTES_MIN = 4096
-export const SEGMENT_BYTES_MAX = 2 ** 40
+export const SEGMENT_BYTES_MIN: number = SegmentedOptions.SEGMENT_BYTES_MIN
+export const SEGMENT_BYTES_MAX: number = SegmentedOptions.SEGMENT_BYTES_MAX
 
 /**
  * @since 0.2.0
@@ -107,6 +108,13 @@ export interface Options extends Journal.Options {
   readonly segmentBytes?: number
   /** Retention: drop the oldest segments below the last checkpoint once the journal holds more. */
   readonly retainBytes?: number
+  /**
+   * Reuse a segment retention or truncateFront retires as the next standby (zeroed first)
+   * instead of unlinking it: no extent is freed (or discarded) and none allocated per rotation.
+   * Default false: another process reading a retired segment through a descriptor it already
+   * holds (a lagging `fsys tail -f`) would see its bytes zeroed and then rewritten.
+   */
+  readonly recycleSegments?: boolean
 }
 
 /**
@@ -178,48 +186,6 @@ export interface Handle {
   readonly segments: Effect.Effect<ReadonlyArray<SegmentInfo>>
 }
 
-interface Resolved {
-  readonly journalOptions: Journal.Options
-  readonly standbyJournalOptions: Journal.Options
-  readonly segmentBytes: number
-  readonly retainBytes: number | undefined
-  readonly standbyPreallocateBytes: number
-}
-
-const resolveOptions = (options: Options | undefined): Resolved | InvalidOptions => {
-  const given = options ?? {}
-  if (typeof given !== "object") return new InvalidOptions({ option: "options", reason: "must be an object" })
-  const { segmentBytes = SEGMENT_BYTES_DEFAULT, retainBytes, ...rest } = given
-  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < SEGMENT_BYTES_MIN || segmentBytes > SEGMENT_BYTES_MAX) {
-    return new InvalidOptions({
-      option: "segmentBytes",
-      reason: `must be an integer between ${SEGMENT_BYTES_MIN} and ${SEGMENT_BYTES_MAX}, got ${segmentBytes}`,
-    })
-  }
-  if (retainBytes !== undefined && (!Number.isSafeInteger(retainBytes) || retainBytes < 0)) {
-    return new InvalidOptions({ option: "retainBytes", reason: `must be an integer ≥ 0, got ${retainBytes}` })
-  }
-  // Preallocating more than a segment would only be cut again at the seal.
-  const journalOptions: Journal.Options =
-    rest.preallocateBytes === undefined && segmentBytes < JournalOptions.PREALLOCATE_BYTES_DEFAULT
-      ? { ...rest, preallocateBytes: 0 }
-      : rest
-  const checked = JournalOptions.resolve(journalOptions)
-  if (checked instanceof InvalidOptions) return checked
-  // A standby is preallocated whole (the segment's size, in 64 KiB units) by the rotation fiber
-  // before it is needed, so by default its journal preallocates nothing itself: its rolling
-  // window would only overshoot the segment's end and be cut at the seal. A `preallocateBytes`
-  // the caller gave is kept, and caps the standby's.
-  const wholeSegmentBytes = Math.min(JournalOptions.PREALLOCATE_BYTES_MAX, Math.floor(segmentBytes / 65536) * 65536)
-  const preallocateGiven = rest.preallocateBytes !== undefined
-  const standbyPreallocateBytes = preallocateGiven
-    ? Math.min(checked.preallocateBytes, wholeSegmentBytes)
-    : wholeSegmentBytes
-  const standbyJournalOptions: Journal.Options =
-    !preallocateGiven && standbyPreallocateBytes > 0 ? { ...journalOptions, preallocateBytes: 0 } : journalOptions
-  return { journalOptions, standbyJournalOptions, segmentBytes, retainBytes, standbyPreallocateBytes }
-}
-
 /**
  * Opens (creating if needed) the segmented journal in `directory`, recovering after a crash;
  * closes with the Scope. Uses the ambient `FileIo` (Node by default).
@@ -276,6 +242,7 @@ const build = Effect.fnUntraced(function* (
       segmentBytes: resolved.segmentBytes,
       retainBytes: resolved.retainBytes,
       standbyPreallocateBytes: resolved.standbyPreallocateBytes,
+      recycleSegments: resolved.recycleSegments,
     },
     scope,
   )

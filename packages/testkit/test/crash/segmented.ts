@@ -36,6 +36,8 @@ const DIRECTORY = "/seg"
 const OPERATIONS_MAX = 30
 /** truncateBack's workload is longer: it needs more appends to still span segments. */
 const OPERATIONS_MAX_TRUNCATE_BACK = 60
+/** Retention's too: it drops (and recycles) segments only once more than `retainBytes` is kept. */
+const OPERATIONS_MAX_RETENTION = 80
 /** The system calls a power cut may hit. */
 const CRASH_OPS: ReadonlyArray<SimulatedDisk.FaultOp> = [
   "write",
@@ -70,6 +72,9 @@ interface Model {
   /** Special operations (truncateFront, …) that returned, and one in flight at the cut. */
   specialsDone: number
   specialInFlight: boolean
+  /** Segments renamed to `recycled.journal`, and whether one is between that and becoming the standby. */
+  recycles: number
+  recycling: boolean
 }
 
 /** What a seed exercised: the suites assert each mode really covers its operation. */
@@ -78,6 +83,9 @@ export interface Coverage {
   readonly specialsDone: number
   /** The power cut hit during the mode's own operation (a truncation, a checkpoint). */
   readonly cutDuringSpecial: boolean
+  /** Segments recycled as standbys, and whether the cut hit between retiring one and its reuse. */
+  readonly recycles: number
+  readonly cutDuringRecycle: boolean
 }
 
 export interface SeedOutcome {
@@ -105,7 +113,15 @@ const optionsFor = (rng: Prng.Prng, mode: SegmentMode, ioMode: IoMode): Segmente
   segmentBytes: 4096,
   preallocateBytes: 0,
   ...(mode === "retention" ? { retainBytes: 4096 * rng.range(1, 3) } : {}),
+  // Retired segments become standbys (rename, zero, rename, open) in most retention seeds and
+  // half the truncateFront ones (where one waits in the pool until a rotation takes it); the
+  // other seeds keep the unlink path covered.
+  ...(mode === "retention" || mode === "truncateFront"
+    ? { recycleSegments: rng.chance(mode === "retention" ? 0.75 : 0.5) }
+    : {}),
 })
+
+const RECYCLED_NAME = "recycled.journal"
 
 /** The workload; it stops at the first failure (the power cut). */
 const workload = (
@@ -117,7 +133,12 @@ const workload = (
 ) =>
   Effect.gen(function* () {
     let tag = 1
-    const operations = mode === "truncateBack" ? OPERATIONS_MAX_TRUNCATE_BACK : OPERATIONS_MAX
+    const operations =
+      mode === "truncateBack"
+        ? OPERATIONS_MAX_TRUNCATE_BACK
+        : mode === "retention"
+          ? OPERATIONS_MAX_RETENTION
+          : OPERATIONS_MAX
     // truncateBack takes records away: rarer, so the journal still grows across segments.
     const specialFrom = mode === "truncateBack" ? 0.88 : 0.75
     for (let step = 0; step < operations; step++) {
@@ -265,6 +286,20 @@ const check = (journal: SegmentedJournal.Handle, model: Model, mode: SegmentMode
     if (!matches) failures.push(`checkpoint ${JSON.stringify(saved?.lsn)} is neither the last nor the one in flight`)
   })
 
+/** The first boot's FileIo, noting when a segment is recycled and when the standby takes it. */
+const watchRecycling = (io: FileIo.FileIoService, model: Model): FileIo.FileIoService => ({
+  ...io,
+  rename: (from, to) =>
+    Effect.tap(io.rename(from, to), () =>
+      Effect.sync(() => {
+        if (to.endsWith(`/${RECYCLED_NAME}`)) {
+          model.recycles++
+          model.recycling = true
+        } else if (from.endsWith(`/${RECYCLED_NAME}`)) model.recycling = false
+      }),
+    ),
+})
+
 export const runSegmentSeed = (seed: number, mode: SegmentMode, ioMode: IoMode): Effect.Effect<SeedOutcome> =>
   Effect.gen(function* () {
     const rng = Prng.make(Prng.derive(seed, 0x5e6))
@@ -282,6 +317,8 @@ export const runSegmentSeed = (seed: number, mode: SegmentMode, ioMode: IoMode):
       segmentsMax: 1,
       specialsDone: 0,
       specialInFlight: false,
+      recycles: 0,
+      recycling: false,
     }
     const failures: Array<string> = []
     const provide = <A, E>(effect: Effect.Effect<A, E, FileIo.FileIo>) =>
@@ -301,13 +338,14 @@ export const runSegmentSeed = (seed: number, mode: SegmentMode, ioMode: IoMode):
     }
     // The first boot's own FileIo: it dies with the power cut, so no fiber of the old process
     // (a rotation still running, the scope's close) can touch the rebooted disk.
-    const firstBoot = disk.fileIo
+    const firstBoot = watchRecycling(disk.fileIo, model)
     yield* Effect.exit(
       Effect.scoped(
         Effect.flatMap(SegmentedJournal.open(DIRECTORY, options), (j) => workload(j, rng, mode, model, disk.crash())),
       ).pipe(Effect.provideService(FileIo.FileIo, firstBoot)),
     )
     let report = ""
+    const cutInWorkload = disk.boot !== 1
     if (disk.boot === 1) report = (yield* disk.crash()).summary
     yield* disk.clearFaults
     const reopened = yield* Effect.exit(
@@ -338,6 +376,8 @@ export const runSegmentSeed = (seed: number, mode: SegmentMode, ioMode: IoMode):
         rotated: model.segmentsMax > 1,
         specialsDone: model.specialsDone,
         cutDuringSpecial: model.specialInFlight,
+        recycles: model.recycles,
+        cutDuringRecycle: cutInWorkload && model.recycling,
       },
     }
   })

@@ -25,6 +25,14 @@ const CHUNK_TIMEOUT_MILLIS = 240_000
  */
 const ROTATED_FRACTION_MIN = 0.2
 const CUT_DURING_SPECIAL_MIN = 1
+/**
+ * Recycling (`recycleSegments`, on in most retention seeds and half the truncateFront ones).
+ * Measured at seeds 1..200: 12–19 retention and 7–8 truncateFront seeds per chunk recycled a
+ * segment; power cuts between retiring a segment and the standby taking it, 2–6 per retention
+ * chunk — too few to floor per chunk, so they are counted over the whole run.
+ */
+const RECYCLED_SEEDS_MIN = { retention: 5, truncateFront: 2 } as const
+const CUT_DURING_RECYCLE_MIN = 1
 
 const envInteger = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback)
@@ -36,6 +44,7 @@ export const segmentedPowerLossSuite = (ioMode: IoMode): void => {
   const seeds = envInteger("FSYS_SEGMENT_SEEDS", 200)
   const from = envInteger("FSYS_SEGMENT_SEED_FROM", 1)
   describe.each(segmentModes)(`segmented journal power loss, ${ioMode}, %s (${seeds} seeds)`, (mode) => {
+    let cutsWhileRecycling = 0
     for (let chunkStart = from; chunkStart < from + seeds; chunkStart += CHUNK_SEEDS) {
       const chunkEnd = Math.min(chunkStart + CHUNK_SEEDS, from + seeds) - 1
       it.live(
@@ -47,6 +56,8 @@ export const segmentedPowerLossSuite = (ioMode: IoMode): void => {
             let rotated = 0
             let specialsDone = 0
             let cutDuringSpecial = 0
+            let recycledSeeds = 0
+            let cutDuringRecycle = 0
             for (let seed = chunkStart; seed <= chunkEnd; seed++) {
               const outcome = yield* runSegmentSeed(seed, mode, ioMode)
               appended += outcome.appended
@@ -54,19 +65,35 @@ export const segmentedPowerLossSuite = (ioMode: IoMode): void => {
               if (outcome.coverage.rotated) rotated++
               specialsDone += outcome.coverage.specialsDone
               if (outcome.coverage.cutDuringSpecial) cutDuringSpecial++
+              if (outcome.coverage.recycles > 0) recycledSeeds++
+              if (outcome.coverage.cutDuringRecycle) {
+                cutDuringRecycle++
+                cutsWhileRecycling++
+              }
             }
             assert.deepStrictEqual(messages.slice(0, FAILURES_SHOWN), [], `${messages.length} failures`)
             const count = chunkEnd - chunkStart + 1
-            const coverage = `rotated ${rotated}/${count}, ${mode} done ${specialsDone}, cut inside ${cutDuringSpecial}`
+            const coverage =
+              `rotated ${rotated}/${count}, ${mode} done ${specialsDone}, cut inside ${cutDuringSpecial}, ` +
+              `recycled in ${recycledSeeds}, cut while recycling ${cutDuringRecycle}`
             assert.isAbove(appended, 0, "the workloads appended nothing")
             if (count === CHUNK_SEEDS) {
               assert.isAtLeast(rotated, ROTATED_FRACTION_MIN * count, coverage)
               assert.isAtLeast(specialsDone, count, coverage)
               if (mode !== "rotation") assert.isAtLeast(cutDuringSpecial, CUT_DURING_SPECIAL_MIN, coverage)
+              if (mode === "retention" || mode === "truncateFront") {
+                assert.isAtLeast(recycledSeeds, RECYCLED_SEEDS_MIN[mode], coverage)
+              }
             }
           }),
         CHUNK_TIMEOUT_MILLIS,
       )
+    }
+    if (mode === "retention" && seeds >= CHUNK_SEEDS) {
+      // Runs after the chunks (a file's tests run in order).
+      it("power cuts landed between retiring a segment and its reuse as the standby", () => {
+        assert.isAtLeast(cutsWhileRecycling, CUT_DURING_RECYCLE_MIN)
+      })
     }
   })
 }

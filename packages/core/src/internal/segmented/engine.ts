@@ -38,22 +38,12 @@ import { Mutex } from "./mutex.ts"
 import * as Names from "./names.ts"
 import type * as SmallFile from "./smallFile.ts"
 import { rotate } from "./rotation.ts"
-import { SparseIndex } from "./sparseIndex.ts"
+import { makeSegment, type Segment } from "./segment.ts"
+import { prepareStandby } from "./standby.ts"
+
+export { makeSegment, type Segment } from "./segment.ts"
 
 export type SegmentedError = JournalError | NoRecordAt | SegmentDamaged
-
-export interface Segment {
-  readonly baseLsn: number
-  path: string
-  readonly index: SparseIndex
-  state: "active" | "sealing" | "sealed"
-  localEnd: number
-  journal: Journal.Handle | undefined
-  scope: Scope.Closeable | undefined
-  inflight: number
-  named: Deferred.Deferred<void, SegmentedError>
-  sealed: Deferred.Deferred<void, SegmentedError>
-}
 
 export interface Opened {
   readonly journal: Journal.Handle
@@ -69,8 +59,10 @@ export interface Config {
   readonly standbyJournalOptions: Journal.Options
   readonly segmentBytes: number
   readonly retainBytes: number | undefined
-  /** Zeros written into a new standby before it is opened (0 = none): the journal's preallocation. */
+  /** Zeros written into a new standby after it is opened (0 = none): the journal's preallocation. */
   readonly standbyPreallocateBytes: number
+  /** Reuse retired segments as standbys instead of unlinking them (`recycle.ts`). */
+  readonly recycleSegments: boolean
 }
 
 const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } => ({
@@ -79,52 +71,6 @@ const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } => ({
   syncRequests: 0,
   fdatasyncs: 0,
 })
-
-export const makeSegment = (
-  baseLsn: number,
-  path: string,
-  state: Segment["state"],
-  index: SparseIndex = new SparseIndex(),
-): Segment => ({
-  baseLsn,
-  path,
-  index,
-  state,
-  localEnd: 0,
-  journal: undefined,
-  scope: undefined,
-  inflight: 0,
-  named: Deferred.makeUnsafe<void, SegmentedError>(),
-  sealed: Deferred.makeUnsafe<void, SegmentedError>(),
-})
-
-/** Zeros per write while preallocating a standby: bounded memory, and many small IOs avoided. */
-const PREALLOCATE_CHUNK_BYTES = 1024 * 1024
-
-/**
- * Writes `bytes` of zeros into the new standby's file and fdatasyncs them, so the segment it
- * becomes is allocated (written blocks, size committed) before its first record: its syncs
- * overwrite written blocks instead of growing the file, as the log buffer's own preallocator
- * arranges for a single file (`internal/logBuffer/preallocator.ts`), but in the rotation fiber
- * instead of the writer's queue, and never past the segment's end. Zeros past the last record
- * read as a clean end (recovery keeps them). A failure only leaves the segment unpreallocated:
- * it is an optimisation, never worth an error. The name needs no directory fsync: the rotation
- * renames the file and fsyncs the directory then.
- */
-const preallocate = (io: FileIo.FileIoService, path: string, bytes: number): Effect.Effect<void> =>
-  bytes === 0
-    ? Effect.void
-    : Effect.scoped(
-        Effect.gen(function* () {
-          const handle = yield* io.open(path, { create: true })
-          const zeros = new Uint8Array(Math.min(PREALLOCATE_CHUNK_BYTES, bytes))
-          // Bounded: bytes / PREALLOCATE_CHUNK_BYTES writes (at most segmentBytes / 1 MiB).
-          for (let offset = 0; offset < bytes; offset += zeros.length) {
-            yield* io.writeAt(handle, zeros.subarray(0, Math.min(zeros.length, bytes - offset)), offset)
-          }
-          yield* io.datasync(handle)
-        }),
-      ).pipe(Effect.ignore)
 
 /** The sparse-index note of a single append, for `enter`. */
 const noteAppend =
@@ -154,6 +100,12 @@ export class Engine {
   readonly accumulated = emptyStats()
   readonly closedError: JournalClosed
   readonly standbyPath: string
+  /** Where a retired segment waits to become a standby (`recycle.ts`). */
+  readonly recycledPath: string
+  /** Retired files waiting under `recycledPath` (≤ RECYCLED_FILES_MAX). */
+  recycledFiles = 0
+  /** Segments recycled so far (tests and benchmarks read it). */
+  recycles = 0
 
   readonly config: Config
   readonly scope: Scope.Closeable
@@ -163,6 +115,7 @@ export class Engine {
     this.scope = scope
     this.closedError = new JournalClosed({ path: config.directory })
     this.standbyPath = NodePath.join(config.directory, Names.STANDBY_NAME)
+    this.recycledPath = NodePath.join(config.directory, Names.RECYCLED_NAME)
   }
 
   get active(): Segment {
@@ -376,22 +329,9 @@ export class Engine {
     })
   }
 
-  /** Creates the next segment ahead of need (called holding the directory lock). */
+  /** Creates the next segment ahead of need (called holding the directory lock; `standby.ts`). */
   get prepareStandby(): Effect.Effect<void, SegmentedError> {
-    return Effect.gen({ self: this }, function* () {
-      if (this.standby !== undefined || this.closed) return
-      yield* this.config.io.remove(this.standbyPath).pipe(
-        Effect.catchIf(
-          (error) => error.reason === "NotFound",
-          () => Effect.void,
-        ),
-      )
-      const standby = yield* this.openSegment(this.standbyPath, this.config.standbyJournalOptions)
-      // After the open, not before: the open's recovery would otherwise read every zero back.
-      // Nothing writes the file yet (it becomes the standby below), so the zeros race no record.
-      yield* preallocate(this.config.io, this.standbyPath, this.config.standbyPreallocateBytes)
-      this.standby = standby
-    })
+    return prepareStandby(this)
   }
 
   // -------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
  * | `<base, 20 digits>.journal`   | a segment: an fsys v1 journal whose byte 0 is LSN `base`        |
  * | `<segment>.corrupt-<offset>`  | a torn tail saved by the single-file journal's recovery        |
  * | `standby.journal`             | the next segment, created ahead of need; holds no acknowledged record |
+ * | `recycled.journal`            | a retired segment being zeroed to become the standby (`recycleSegments`) |
  * | `checkpoint`                  | the last checkpoint (replaced atomically through `checkpoint.tmp`) |
  * | `truncate-intent`             | a `truncateBack` in progress: recovery finishes it (roll forward) |
  * | `lock`                        | held with flock by the open handle (a second open fails `JournalLocked`) |
@@ -19,6 +20,7 @@ import * as NodePath from "node:path"
 export const SEGMENT_SUFFIX = ".journal"
 export const BASE_DIGITS = 20
 export const STANDBY_NAME = "standby.journal"
+export const RECYCLED_NAME = "recycled.journal"
 export const CHECKPOINT_NAME = "checkpoint"
 export const CHECKPOINT_TEMP_NAME = "checkpoint.tmp"
 export const INTENT_NAME = "truncate-intent"

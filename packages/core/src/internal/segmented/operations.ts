@@ -53,6 +53,8 @@ export const read = (engine: Engine, lsn: number): Effect.Effect<Uint8Array, Seg
       lsn - segment.baseLsn,
       segment.localEnd,
     )
+    // Retired while it was read: its file may already be a recycled standby's zeros or records.
+    if (segment.baseLsn < engine.firstLsn) return yield* noRecord("dropped by truncateFront or retention meanwhile")
     if (found._tag === "Missing") return yield* noRecord(found.reason)
     return found.payload
   })

@@ -58,6 +58,14 @@ const readBatch = (
     return { batch, cursor }
   })
 
+const truncatedUnder = (engine: Engine, position: number): NoRecordAt =>
+  new NoRecordAt({
+    lsn: position,
+    firstLsn: engine.firstLsn,
+    nextLsn: engine.nextLsn,
+    reason: "the journal was truncated under the stream",
+  })
+
 export const records = (
   engine: Engine,
   options: { readonly from?: number | undefined; readonly follow?: boolean | undefined } = {},
@@ -82,14 +90,7 @@ export const records = (
       const pullOnce: Effect.Effect<ReadonlyArray<SegmentedRecord> | undefined, SegmentedError> = Effect.gen(
         function* () {
           const durable = engine.syncedLsn
-          if (position < engine.firstLsn || position > engine.nextLsn) {
-            return yield* new NoRecordAt({
-              lsn: position,
-              firstLsn: engine.firstLsn,
-              nextLsn: engine.nextLsn,
-              reason: "the journal was truncated under the stream",
-            })
-          }
+          if (position < engine.firstLsn || position > engine.nextLsn) return yield* truncatedUnder(engine, position)
           if (position >= durable) return undefined
           const segment = engine.segmentHolding(position)
           if (opened === undefined || opened.segment !== segment || opened.path !== segment.path) {
@@ -98,6 +99,9 @@ export const records = (
             opened = { segment, path: segment.path, handle }
           }
           const { batch, cursor } = yield* readBatch(io, opened.handle, segment, durable, position)
+          // Retired while it was read (segments leave the list before their file is touched): the
+          // bytes may be a recycled standby's, so they are not this segment's records.
+          if (segment.baseLsn < engine.firstLsn) return yield* truncatedUnder(engine, position)
           const last = batch[batch.length - 1]
           if (last === undefined) {
             return yield* new NoRecordAt({

@@ -8,7 +8,7 @@
  *
  * | what open finds                                        | what it does                                   |
  * |--------------------------------------------------------|------------------------------------------------|
- * | `standby.journal`, `checkpoint.tmp`, `truncate-intent.tmp` | removes them: they never hold acknowledged data |
+ * | `standby.journal`, `recycled.journal`, `checkpoint.tmp`, `truncate-intent.tmp` | removes them: they never hold acknowledged data |
  * | `truncate-intent` (valid)                              | finishes the truncation (roll forward), then removes the marker |
  * | `truncate-intent` (damaged)                            | `SegmentDamaged(IntentDamaged)`, touches nothing |
  * | `checkpoint` (damaged)                                 | `SegmentDamaged(CheckpointDamaged)`            |
@@ -64,7 +64,12 @@ const isNotFound = (error: IoError.IoError) => error.reason === "NotFound"
 const listSegments = Effect.fnUntraced(function* (io: FileIo.FileIoService, directory: string) {
   const names = yield* io.listDirectory(directory)
   let removed = false
-  for (const leftover of [Names.STANDBY_NAME, Names.CHECKPOINT_TEMP_NAME, Names.INTENT_TEMP_NAME]) {
+  for (const leftover of [
+    Names.STANDBY_NAME,
+    Names.RECYCLED_NAME,
+    Names.CHECKPOINT_TEMP_NAME,
+    Names.INTENT_TEMP_NAME,
+  ]) {
     if (!names.includes(leftover)) continue
     yield* io.remove(NodePath.join(directory, leftover)).pipe(Effect.catchIf(isNotFound, () => Effect.void))
     removed = true

@@ -13,6 +13,7 @@ import type { IoError } from "@fsys/native"
 import type * as FileIo from "../../FileIo.ts"
 import type { Engine, Segment, SegmentedError } from "./engine.ts"
 import * as Names from "./names.ts"
+import { retire } from "./recycle.ts"
 
 /** Cuts the zeros preallocation left past a sealed segment's last record (no fsync: zeros are a clean end). */
 const cutPreallocation = (io: FileIo.FileIoService, segment: Segment): Effect.Effect<void, IoError.IoError> =>
@@ -58,11 +59,10 @@ export const retain = (engine: Engine): Effect.Effect<void, SegmentedError> =>
     }
   })
 
-/** Deletes the oldest segment durably (called holding the directory lock; it is sealed). */
+/**
+ * Retires the oldest segment durably (called holding the directory lock; it is sealed): unlinked,
+ * or kept to become the next standby (`recycle.ts`). It leaves the list first, synchronously, so
+ * a reader that finds it still listed after a read knows its bytes were the segment's.
+ */
 export const dropOldest = (engine: Engine): Effect.Effect<void, IoError.IoError> =>
-  Effect.gen(function* () {
-    const oldest = engine.segments.shift() as Segment
-    // One directory fsync per segment: a crash then leaves a contiguous suffix, never a hole.
-    yield* engine.config.io.remove(oldest.path)
-    yield* engine.config.io.syncDirectory(engine.config.directory)
-  })
+  Effect.suspend(() => retire(engine, engine.segments.shift() as Segment))
