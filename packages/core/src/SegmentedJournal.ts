@@ -285,6 +285,25 @@ const indexNewest = Effect.fnUntraced(function* (engine: Engine, segment: Return
   segment.localEnd = scan.cleanEnd
 })
 
+/** Under the directory lock: refuses later calls, closes the active segment and drops the standby. */
+const closeSegments = (engine: Engine): Effect.Effect<void, SegmentedError> =>
+  Effect.gen(function* () {
+    engine.closed = true
+    engine.signal()
+    const failure = engine.failure
+    const active = yield* Effect.exit(engine.closeSegment(engine.active))
+    const standby = engine.standby
+    engine.standby = undefined
+    if (standby !== undefined) {
+      yield* Effect.ignore(standby.journal.close)
+      yield* Scope.close(standby.scope, Exit.void)
+      // It never held a record; open would remove it anyway.
+      yield* Effect.ignore(engine.config.io.remove(engine.standbyPath))
+    }
+    if (failure !== undefined) return yield* Effect.fail(failure)
+    return yield* active
+  })
+
 const makeHandle = (engine: Engine): Handle => {
   let closeDone: Deferred.Deferred<void, SegmentedError> | undefined
   const close: Effect.Effect<void, SegmentedError> = Effect.suspend(() => {
@@ -293,26 +312,7 @@ const makeHandle = (engine: Engine): Handle => {
     closeDone = done
     return Effect.uninterruptible(
       Effect.gen(function* () {
-        const outcome = yield* Effect.exit(
-          engine.mutex.withLock(
-            Effect.gen(function* () {
-              engine.closed = true
-              engine.signal()
-              const failure = engine.failure
-              const active = yield* Effect.exit(engine.closeSegment(engine.active))
-              const standby = engine.standby
-              engine.standby = undefined
-              if (standby !== undefined) {
-                yield* Effect.ignore(standby.journal.close)
-                yield* Scope.close(standby.scope, Exit.void)
-                // It never held a record; open would remove it anyway.
-                yield* Effect.ignore(engine.config.io.remove(engine.standbyPath))
-              }
-              if (failure !== undefined) return yield* Effect.fail(failure)
-              return yield* active
-            }),
-          ),
-        )
+        const outcome = yield* Effect.exit(engine.mutex.withLock(closeSegments(engine)))
         yield* Scope.close(engine.scope, Exit.void)
         Deferred.doneUnsafe(done, outcome)
         return yield* outcome
