@@ -31,15 +31,15 @@
  *
  * @since 0.1.0
  */
-import { Cause, Deferred, Effect, Exit, Option } from "effect"
-import { type AlignedBuffer, IoError } from "@fsys/native"
+import { Deferred, Effect, Exit } from "effect"
+import type { AlignedBuffer, IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
 import { appendBatch, placeSlow } from "./placement.ts"
 import { Preallocator } from "./preallocator.ts"
 import { assert, assertNever } from "../assert.ts"
 import { SlotState, TURNS_MAX } from "./state.ts"
-import { type Job, type JobDone, type JobFailure, Writer } from "./writer.ts"
+import { failureOf, type Job, type JobDone, type JobFailure, Writer } from "./writer.ts"
 
 /** What an append can fail with: the poison, the buffer closing, or a payload detached mid-copy. */
 export type AppendError = JobFailure | InvalidOptions
@@ -302,17 +302,4 @@ export class LogBufferCore {
       state.lifecycle = { _tag: "Poisoned", error: failure }
     return failure
   }
-}
-
-/** The failure a failed job carries; a defect in a layer is reported as an `Unknown` IoError. */
-const failureOf = (exit: Exit.Failure<void, JobFailure>, path: string): JobFailure => {
-  const error = Cause.findErrorOption(exit.cause)
-  if (Option.isSome(error)) return error.value
-  return new IoError.IoError({
-    reason: "Unknown",
-    syscall: "write",
-    code: "EUNKNOWN",
-    path,
-    cause: Cause.squash(exit.cause),
-  })
 }

@@ -16,13 +16,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Deferred, Effect, Exit, Option, Scope } from "effect"
-import { IoError } from "@fsys/native"
-import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
+import { Deferred, Effect, Exit, Scope } from "effect"
+import type { InvalidOptions } from "../../JournalError.ts"
 import { detached, FrameStream, STREAM_CHUNK_BYTES } from "./frameCopy.ts"
 import { assert, roundDown, roundUp } from "./sectors.ts"
 import { type SlotState, TURNS_MAX } from "./state.ts"
-import type { JobFailure } from "./writer.ts"
+import { failureOf, type JobFailure } from "./writer.ts"
 
 /** Alignment of oversize scratch buffers: a page satisfies every DIO alignment we accept. */
 const SCRATCH_ALIGNMENT_BYTES = 4096
@@ -166,7 +165,7 @@ const streamFrame = (
         if (done === undefined) continue
         inFlight[i] = undefined
         const exit = yield* Effect.exit(Deferred.await(done))
-        if (Exit.isFailure(exit)) failure ??= chunkFailure(exit, state.handle.path)
+        if (Exit.isFailure(exit)) failure ??= failureOf(exit, state.handle.path)
       }
       return failure
     })
@@ -193,7 +192,7 @@ const streamFrame = (
       if (previous !== undefined) {
         inFlight[index % chunkCount] = undefined
         const exit = yield* Effect.exit(Deferred.await(previous))
-        if (Exit.isFailure(exit)) return yield* fail(chunkFailure(exit, state.handle.path))
+        if (Exit.isFailure(exit)) return yield* fail(failureOf(exit, state.handle.path))
       }
       const refusal = state.refusal
       if (refusal !== undefined) return yield* fail(refusal)
@@ -227,7 +226,7 @@ const startChunk = (
           Deferred.doneUnsafe(done, Exit.void)
           return
         }
-        const failure = chunkFailure(exit, state.handle.path)
+        const failure = failureOf(exit, state.handle.path)
         if (state.lifecycle._tag === "Open" && failure._tag === "IoError") {
           state.lifecycle = { _tag: "Poisoned", error: failure }
         }
@@ -237,21 +236,6 @@ const startChunk = (
     )
     return Effect.as(Effect.forkDetach(Effect.uninterruptible(write)), done)
   })
-
-/** The failure of a chunk write; a defect in a layer is reported as an `Unknown` IoError. */
-const chunkFailure = (exit: Exit.Failure<unknown, unknown>, path: string): JobFailure => {
-  const error = Cause.findErrorOption(exit.cause)
-  if (Option.isSome(error) && (error.value instanceof IoError.IoError || error.value instanceof JournalClosed)) {
-    return error.value
-  }
-  return new IoError.IoError({
-    reason: "Unknown",
-    syscall: "write",
-    code: "EUNKNOWN",
-    path,
-    cause: Cause.squash(exit.cause),
-  })
-}
 
 /**
  * The synchronous end of an oversize append: `scratch[0, filledBytes)` is the frame's last

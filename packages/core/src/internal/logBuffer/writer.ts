@@ -32,13 +32,31 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Scope } from "effect"
-import type { IoError } from "@fsys/native"
-import type { JournalClosed } from "../../JournalError.ts"
+import { Cause, Effect, Exit, Option, Scope } from "effect"
+import { IoError } from "@fsys/native"
+import { JournalClosed } from "../../JournalError.ts"
 import { assert } from "./sectors.ts"
 
 /** Why a job did not complete: the IoError that poisoned the buffer, or the buffer closed first. */
 export type JobFailure = IoError.IoError | JournalClosed
+
+/**
+ * The failure a failed job (or an oversize chunk written beside the writer) carries: its
+ * IoError or JournalClosed; a defect in a layer is reported as an `Unknown` IoError.
+ */
+export const failureOf = (exit: Exit.Failure<unknown, unknown>, path: string): JobFailure => {
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isSome(error) && (error.value instanceof IoError.IoError || error.value instanceof JournalClosed)) {
+    return error.value
+  }
+  return new IoError.IoError({
+    reason: "Unknown",
+    syscall: "write",
+    code: "EUNKNOWN",
+    path,
+    cause: Cause.squash(exit.cause),
+  })
+}
 
 /** How a job reports: called once its bookkeeping is done (`undefined` = success). */
 export type JobDone = (failure: JobFailure | undefined) => void
