@@ -20,6 +20,7 @@ export const SUBJECTS = [
   "fsys-direct-io_uring",
   "fsys-direct-pwrite",
   "fsys-buffered",
+  "fsys-buffered-overlap",
   "fsys-promise",
   "node-fs",
   "node-sqlite",
@@ -40,11 +41,15 @@ export type SubjectName = (typeof SUBJECTS)[number]
  * ships no binary (its install script downloads or compiles one), so a fresh install without
  * internet access never loads it and a default run would always report it skipped; `node-sqlite`
  * is the same SQLite engine, built into Node. Name it with `--only` where it is installed.
+ * `fsys-buffered-overlap` (the buffered journal with `overlapRounds: "adaptive"`) is for A/B runs
+ * of the overlap against `fsys-buffered`, so it too runs only when named.
  *
  * @since 0.1.0
  * @category models
  */
-export const SUBJECTS_DEFAULT: ReadonlyArray<SubjectName> = SUBJECTS.filter((subject) => subject !== "better-sqlite3")
+export const SUBJECTS_DEFAULT: ReadonlyArray<SubjectName> = SUBJECTS.filter(
+  (subject) => subject !== "better-sqlite3" && subject !== "fsys-buffered-overlap",
+)
 
 /**
  * @deprecated Use `SUBJECTS_DEFAULT` (qualifiers come last: `_MIN`, `_MAX`, `_DEFAULT`).
@@ -63,6 +68,7 @@ export const OURS: ReadonlyArray<SubjectName> = [
   "fsys-direct-io_uring",
   "fsys-direct-pwrite",
   "fsys-buffered",
+  "fsys-buffered-overlap",
   "fsys-promise",
 ]
 

@@ -23,6 +23,7 @@ const loadSubject = async (name: SubjectName): Promise<Subject> => {
     case "fsys-direct-io_uring":
     case "fsys-direct-pwrite":
     case "fsys-buffered":
+    case "fsys-buffered-overlap":
       return (await import("./internal/subjects/fsys.ts")).subjects[name]
     case "fsys-promise":
       return (await import("./internal/subjects/fsysPromise.ts")).subject

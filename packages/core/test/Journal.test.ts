@@ -269,6 +269,9 @@ describe.each(modes)("Journal (%s)", (mode) => {
         { groupCommitMaxBatch: 0 },
         { groupCommitWindow: "-5 millis" },
         { sectorBytes: 100 },
+        { onReadError: "ignore" },
+        { overlapRounds: true },
+        { overlapRounds: "sometimes" },
       ]) {
         const error = yield* Effect.flip(Journal.open(NodePath.join(dir, "other.log"), options as Journal.Options))
         assert.strictEqual(error._tag, "InvalidOptions", JSON.stringify(options))

@@ -240,6 +240,10 @@ export interface Stats {
   readonly crashes: number
   readonly processCrashes: number
   readonly faultsFired: number
+  /** fdatasyncs in progress at once, at most (one that a fault delays stays in progress). */
+  readonly datasyncsInFlightMax: number
+  /** fdatasyncs in progress now: a call counts from its start until it returns or fails. */
+  readonly datasyncsInFlight: number
 }
 
 /**

@@ -272,7 +272,7 @@ export const command = Command.make(
     ),
     only: Flag.String("only").pipe(
       Flag.withDescription(
-        `Comma-separated subjects to run, of ${SUBJECTS.join(", ")} (default: all but better-sqlite3, which needs a native build)`,
+        `Comma-separated subjects to run, of ${SUBJECTS.join(", ")} (default: all but better-sqlite3, which needs a native build, and fsys-buffered-overlap, an A/B subject)`,
       ),
       Flag.optional,
     ),

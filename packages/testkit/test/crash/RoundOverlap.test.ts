@@ -46,9 +46,13 @@ describe("SimulatedDisk reports a writeback error once per open file", () => {
 })
 
 /** Runs a cohort of durable producers; returns every acknowledged end LSN (a failed sync ends its producer). */
-const runCohort = (mode: "buffered" | "direct") =>
+const runCohort = (mode: "buffered" | "direct", overlapRounds: Journal.Options["overlapRounds"]) =>
   Effect.gen(function* () {
-    const journal = yield* Journal.open(PATH, { mode, preallocateBytes: 0 })
+    const journal = yield* Journal.open(PATH, {
+      mode,
+      preallocateBytes: 0,
+      ...(overlapRounds === undefined ? {} : { overlapRounds }),
+    })
     const acked: Array<number> = []
     const producer = (index: number) =>
       Effect.gen(function* () {
@@ -93,11 +97,12 @@ describe("two rounds in flight", () => {
         // together. Round 2's fdatasync waits; round 3's fails first and takes round 2's pages.
         yield* disk.inject({ op: "datasync", nth: 2, fault: SimulatedDisk.yieldFirst(50) })
         yield* disk.inject({ op: "datasync", nth: 3, fault: SimulatedDisk.fail("EIO") })
-        const acked = yield* Effect.scoped(runCohort("buffered")).pipe(
+        const acked = yield* Effect.scoped(runCohort("buffered", "always")).pipe(
           Effect.provideService(FileIo.FileIo, disk.fileIo),
         )
         const stats = yield* disk.stats
         assert.isAtLeast(stats.datasyncs, 3, `seed ${seed}: the injected fdatasyncs ran`)
+        assert.strictEqual(stats.datasyncsInFlightMax, 2, `seed ${seed}: two rounds were in flight together`)
         if (acked.length < PRODUCERS * APPENDS_PER_PRODUCER) poisonedRuns++
         yield* assertAckedDurable(disk, acked, `seed ${seed}`)
       }
@@ -112,8 +117,10 @@ describe("two rounds in flight", () => {
         // Writes and fdatasyncs take a seeded number of scheduler turns, so writes in flight
         // together would complete in any order.
         yield* disk.inject({ op: ["write", "datasync"], probability: 0.5, fault: SimulatedDisk.yieldFirst(7) })
-        const acked = yield* Effect.scoped(runCohort("direct")).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
+        const acked = yield* Effect.scoped(runCohort("direct", "always")).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
         assert.strictEqual(acked.length, PRODUCERS * APPENDS_PER_PRODUCER, `seed ${seed}: nothing failed`)
+        const stats = yield* disk.stats
+        assert.strictEqual(stats.datasyncsInFlightMax, 1, `seed ${seed}: "always" is ignored by a Direct journal`)
         yield* disk.crash({ mode: "dropUnsynced" })
         // Reopened after the power cut, the journal recovers every acknowledged record.
         const ackedEnd = acked.reduce((max, end) => Math.max(max, end), 0)
@@ -125,6 +132,23 @@ describe("two rounds in flight", () => {
           ackedEnd,
           `seed ${seed}: recovered through ${recoveredEnd}, acknowledged ${ackedEnd}`,
         )
+      }
+    }),
+  )
+
+  it.live("overlap is off by default and adaptive overlaps only while it pays", () =>
+    Effect.gen(function* () {
+      for (const overlapRounds of [undefined, "never", "adaptive"] as const) {
+        const disk = yield* SimulatedDisk.make({ seed: 5 })
+        // Every fdatasync takes scheduler turns, so a second round could start beside it.
+        yield* disk.inject({ op: "datasync", probability: 1, fault: SimulatedDisk.yieldFirst(20) })
+        const acked = yield* Effect.scoped(runCohort("buffered", overlapRounds)).pipe(
+          Effect.provideService(FileIo.FileIo, disk.fileIo),
+        )
+        assert.strictEqual(acked.length, PRODUCERS * APPENDS_PER_PRODUCER, `${overlapRounds}: nothing failed`)
+        const stats = yield* disk.stats
+        if (overlapRounds === "adaptive") assert.isAtMost(stats.datasyncsInFlightMax, 2, "adaptive: two at most")
+        else assert.strictEqual(stats.datasyncsInFlightMax, 1, `${overlapRounds ?? "default"}: one round in flight`)
       }
     }),
   )

@@ -142,4 +142,8 @@ export const subjects = {
     options: { mode: "buffered", backend: "pwrite" },
     expect: { directActive: false },
   }),
+  "fsys-buffered-overlap": makeSubject({
+    options: { mode: "buffered", backend: "pwrite", overlapRounds: "adaptive" },
+    expect: { directActive: false },
+  }),
 } satisfies Record<string, Subject>

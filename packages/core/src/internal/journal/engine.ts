@@ -83,10 +83,7 @@ export const open = Effect.fnUntraced(function* (
     cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause
 
   const frontier = new Follower.Frontier()
-  yield* Scope.addFinalizer(
-    scope,
-    Effect.sync(() => frontier.end()),
-  )
+  yield* Scope.addFinalizer(scope, Effect.sync(() => frontier.end()))
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const publishRound = publisher(counters, yield* Effect.context<never>())
   // Read once, at open: a test-only mutation is a construction option, never a global switch.
@@ -98,6 +95,7 @@ export const open = Effect.fnUntraced(function* (
       toError: (cause) => poisoned(cause),
       windowMicros: options.windowMicros,
       maxBatch: options.maxBatch,
+      overlap: options.overlapRounds,
       onRound: (latencyMicros, waiters) => {
         frontier.advance()
         publishRound(latencyMicros, waiters)

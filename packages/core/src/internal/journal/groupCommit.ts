@@ -10,7 +10,7 @@
  * the ring's completion: it publishes the durable frontier, wakes the whole round (one waiter list
  * per round, not one object per record) and starts the pending round at its end.
  *
- * **Overlap** (issue 12 item 4): in a closed loop (every producer awaits its own record) one
+ * **Overlap** (issue 12 item 4; opt-in, `Journal.Options.overlapRounds`): in a closed loop (every producer awaits its own record) one
  * cohort would never append while its round is in the kernel. So when a round completes with no
  * other round in flight, the pending round starts as soon as half the woken cohort joined it
  * (`splitWaiters`), inside the wake, and the other half starts the next round at its end: from
@@ -20,6 +20,9 @@
  * the cohort stays whole; overlapping cohorts merge back every `OVERLAP_PROBE_ROUNDS` rounds for
  * one round alone (the pending round waits for the round in flight) to measure again. The
  * buffer keeps both rounds' writes in order, on two open files (`logBuffer/writer.ts` says why).
+ * It is off by default: in same-minute A/B runs on this project's VM (ext4 on a virtual disk)
+ * half-size rounds cost more than the overlap won (docs/BENCHMARKS.md, "Overlap"), and the
+ * adaptive decision reads the wall clock, which a seeded simulated-disk replay must not.
  *
  * Only two situations need the **committer** fiber (forked once, at open): a window
  * (`groupCommitWindow` delays a round until it has `groupCommitMaxBatch` waiters or the window
@@ -92,9 +95,17 @@ export interface GroupCommitConfig<E> {
   readonly publishFrontierEarly?: boolean
   /** Rounds in flight at most, 1 or 2 (default `ROUNDS_IN_FLIGHT_MAX`); 1 = no overlap. */
   readonly roundsInFlightMax?: number
-  /** `"adaptive"` (default): overlap only while it pays (see the module doc); `"always"`: for tests. */
-  readonly overlap?: "adaptive" | "always"
+  /**
+   * `Journal.Options.overlapRounds`: `"never"` (default) keeps one round in flight;
+   * `"adaptive"` overlaps only while it pays (see the module doc); `"always"` splits every lone
+   * cohort of two or more. Only `"adaptive"` reads the clock, so the other two group a seeded
+   * simulated-disk run the same way every time.
+   */
+  readonly overlap?: OverlapRounds
 }
+
+/** Whether two group-commit rounds may be in flight (`Journal.Options.overlapRounds`). */
+export type OverlapRounds = "never" | "adaptive" | "always"
 
 /** Rounds in flight at most: round N+1 fills and starts while round N is in the kernel. */
 export const ROUNDS_IN_FLIGHT_MAX = 2
@@ -138,9 +149,12 @@ export class GroupCommit<E> {
   constructor(config: GroupCommitConfig<E>, startLsn: number) {
     this.config = config
     this.publishFrontierEarly = config.publishFrontierEarly === true
+    const overlap = config.overlap ?? "never"
     this.roundsInFlightMax =
-      config.core.roundsOverlap === false ? 1 : (config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX)
-    this.overlapAlways = config.overlap === "always"
+      config.core.roundsOverlap === false || overlap === "never"
+        ? 1
+        : (config.roundsInFlightMax ?? ROUNDS_IN_FLIGHT_MAX)
+    this.overlapAlways = overlap === "always"
     assert(
       this.roundsInFlightMax >= 1 && this.roundsInFlightMax <= ROUNDS_IN_FLIGHT_MAX,
       "rounds in flight within bounds",

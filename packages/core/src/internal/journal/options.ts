@@ -9,6 +9,7 @@ import { InvalidOptions } from "../../JournalError.ts"
 import { validateSlotBytes } from "../logBuffer/limits.ts"
 import { isValidSectorBytes } from "../logBuffer/sectors.ts"
 import { type BackendChoice, isBackendChoice } from "../backend.ts"
+import type { OverlapRounds } from "./groupCommit.ts"
 
 /** `Journal.Options`, defined here once (the public module names it). */
 export interface Options {
@@ -44,6 +45,15 @@ export interface Options {
    * rest to the sidecar (unreadable bytes as zeros) — see docs/CRASH-SAFETY.md.
    */
   readonly onReadError?: "fail" | "truncate"
+  /**
+   * Whether a second group-commit round may start while one is in the kernel (buffered mode
+   * only: a Direct journal's consecutive writes share a sector). "never" (default): one round in
+   * flight; "adaptive": a lone cohort splits in two alternating halves while a round's IO takes
+   * longer than the cohort's CPU, re-measured every 256 rounds; "always": every lone cohort of two
+   * or more splits. Overlap can pay where fdatasync is slow and CPU is cheap (network or spinning
+   * disks); on the VM disk we measure it lost (docs/BENCHMARKS.md, "Overlap").
+   */
+  readonly overlapRounds?: OverlapRounds
 }
 
 export interface Resolved {
@@ -56,6 +66,7 @@ export interface Resolved {
   readonly sectorBytes: number | undefined
   readonly preallocateBytes: number
   readonly onReadError: "fail" | "truncate"
+  readonly overlapRounds: OverlapRounds
 }
 
 /**
@@ -83,6 +94,14 @@ export const GROUP_COMMIT_BATCH_DEFAULT = 64
 export const GROUP_COMMIT_BATCH_MAX = 1_000_000
 
 const invalid = (option: string, reason: string) => new InvalidOptions({ option, reason })
+
+const ON_READ_ERROR: ReadonlyArray<unknown> = ["fail", "truncate"]
+const OVERLAP_ROUNDS: ReadonlyArray<unknown> = ["never", "adaptive", "always"]
+/** `must be "a", "b" or "c", got x`. */
+const notOneOf = (option: string, choices: ReadonlyArray<unknown>, got: unknown) => {
+  const quoted = choices.map((choice) => `"${String(choice)}"`)
+  return invalid(option, `must be ${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}, got ${String(got)}`)
+}
 
 /** A journal's path: a non-empty string without NUL (node:fs throws on one: a defect). */
 export const checkPath = (path: unknown): InvalidOptions | undefined => {
@@ -176,9 +195,9 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
     )
   }
   const onReadError = given.onReadError ?? "fail"
-  if (onReadError !== "fail" && onReadError !== "truncate") {
-    return invalid("onReadError", `must be "fail" or "truncate", got ${String(onReadError)}`)
-  }
+  if (!ON_READ_ERROR.includes(onReadError)) return notOneOf("onReadError", ON_READ_ERROR, onReadError)
+  const overlapRounds = given.overlapRounds ?? "never"
+  if (!OVERLAP_ROUNDS.includes(overlapRounds)) return notOneOf("overlapRounds", OVERLAP_ROUNDS, overlapRounds)
   return {
     mode,
     logBufferBytes,
@@ -189,5 +208,6 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
     sectorBytes,
     preallocateBytes,
     onReadError,
+    overlapRounds,
   }
 }

@@ -80,6 +80,9 @@ export const makeRun = Effect.fnUntraced(function* (options: CrashHarness.SeedOp
     preallocateBytes,
     groupCommitMaxBatch: rng.range(1, 64),
     ...(sectorBytes === undefined ? {} : { sectorBytes }),
+    // Every other seed runs two rounds in flight where the mode allows it. From the seed, not the
+    // rng: the draws above stay what they were, so an old seed replays the same disk and options.
+    overlapRounds: seed % 2 === 0 ? "always" : "never",
   }
   const run: Run = {
     seed,
@@ -98,7 +101,7 @@ export const makeRun = Effect.fnUntraced(function* (options: CrashHarness.SeedOp
     failures: [],
     crashes: [],
     trace: [
-      `${mode} buffer ${logBufferBytes} sector ${journalOptions.sectorBytes ?? "-"} physical ${physicalSectorBytes} preallocate ${preallocateBytes}`,
+      `${mode} buffer ${logBufferBytes} sector ${journalOptions.sectorBytes ?? "-"} physical ${physicalSectorBytes} preallocate ${preallocateBytes} overlap ${journalOptions.overlapRounds}`,
     ],
     sidecars: new Map(),
     appended: 0,

@@ -25,7 +25,12 @@ export const syncFile = (boot: Boot) => (handle: FileIo.Handle, op: "datasync" |
     else state.stats.syncs++
     const inode = open.inode
     const seqEnd = inode.seqNext
-    return boot.withFaults(op, syscall, handle.path, undefined, (fired) => {
+    const stats = state.stats
+    if (op === "datasync") {
+      stats.datasyncsInFlight++
+      stats.datasyncsInFlightMax = Math.max(stats.datasyncsInFlightMax, stats.datasyncsInFlight)
+    }
+    const persisted = boot.withFaults(op, syscall, handle.path, undefined, (fired) => {
       const stale = boot.resolve(handle, syscall)
       if (stale instanceof IoError.IoError) return Effect.fail(stale)
       const failure = errorOf(fired)
@@ -48,6 +53,8 @@ export const syncFile = (boot: Boot) => (handle: FileIo.Handle, op: "datasync" |
       verify(state, inode)
       return Effect.void
     })
+    // `stats` is this call's object: a resetStats in between must not drive the new one negative.
+    return op === "datasync" ? Effect.ensuring(persisted, Effect.sync(() => stats.datasyncsInFlight--)) : persisted
   })
 
 export const syncDirectory = (boot: Boot) => (directoryInput: string) =>

@@ -107,6 +107,8 @@ export const emptyStats = (): MutableStats => ({
   crashes: 0,
   processCrashes: 0,
   faultsFired: 0,
+  datasyncsInFlightMax: 0,
+  datasyncsInFlight: 0,
 })
 
 /** Validates the options (RangeError on a bad one) and fills in the defaults. */
