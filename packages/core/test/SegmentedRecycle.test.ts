@@ -22,9 +22,14 @@ const allZeros = (path: string): boolean => NodeFs.readFileSync(path).every((byt
 /** The node FileIo, counting what happens to segment files. */
 const counting = () => {
   const node = FileIo.nodeDefault()
-  const counts = { recycledRenames: 0, segmentRemoves: 0 }
+  const counts = { recycledRenames: 0, segmentRemoves: 0, standbyBytesRead: 0 }
   const io: FileIo.FileIoService = {
     ...node,
+    readAt: (handle, into, offsetBytes) =>
+      Effect.map(node.readAt(handle, into, offsetBytes), (read) => {
+        if (handle.path.endsWith("standby.journal")) counts.standbyBytesRead += read
+        return read
+      }),
     rename: (from, to) => {
       if (/\d{20}\.journal$/.test(from) && to.endsWith("recycled.journal")) counts.recycledRenames++
       return node.rename(from, to)
@@ -75,6 +80,9 @@ describe.each(["buffered", "direct"] as const)("SegmentedJournal recycleSegments
       yield* journal.sync
       assert.isAbove(counts.recycledRenames, 0, "retention recycled no segment")
       assert.isDefined(reused, "no standby reused a retired segment's inode")
+      // Its open trusts the zeros the recycler wrote and synced (`KnownZeros`): recovery reading
+      // them back cost 0.3–0.7 s per 64 MiB segment and made recycling slower than unlinking.
+      assert.strictEqual(counts.standbyBytesRead, 0, "a recycled standby's open read its zeros back")
       const first = yield* journal.firstLsn
       assert.isAbove(first, 0, "retention dropped nothing")
       const read = yield* Stream.runCollect(journal.records())

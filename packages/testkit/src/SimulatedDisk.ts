@@ -32,8 +32,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Duration, Effect, Layer } from "effect"
-import type { Option } from "effect"
+import { Context, type Duration, Effect, Layer, type Option } from "effect"
 import type { FileIo } from "@fsys/core"
 import { makeDisk } from "./internal/simulatedDisk/disk.ts"
 import { contextOf, followReboots as internalFollowReboots } from "./internal/simulatedDisk/followReboots.ts"
@@ -221,8 +220,7 @@ export interface FaultRule {
 }
 
 /**
- * Call counters since the disk was made (or `resetStats`). A write that was continued after a
- * short write counts one per syscall.
+ * Call counters since the disk was made (or `resetStats`); a write continued after a short write counts one per syscall.
  *
  * @since 0.1.0
  * @category models
@@ -240,10 +238,8 @@ export interface Stats {
   readonly crashes: number
   readonly processCrashes: number
   readonly faultsFired: number
-  /** fdatasyncs in progress at once, at most (one that a fault delays stays in progress). */
+  /** fdatasyncs in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
   readonly datasyncsInFlightMax: number
-  /** fdatasyncs in progress now: a call counts from its start until it returns or fails. */
-  readonly datasyncsInFlight: number
 }
 
 /**

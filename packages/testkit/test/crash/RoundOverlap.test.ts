@@ -117,7 +117,9 @@ describe("two rounds in flight", () => {
         // Writes and fdatasyncs take a seeded number of scheduler turns, so writes in flight
         // together would complete in any order.
         yield* disk.inject({ op: ["write", "datasync"], probability: 0.5, fault: SimulatedDisk.yieldFirst(7) })
-        const acked = yield* Effect.scoped(runCohort("direct", "always")).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo))
+        const acked = yield* Effect.scoped(runCohort("direct", "always")).pipe(
+          Effect.provideService(FileIo.FileIo, disk.fileIo),
+        )
         assert.strictEqual(acked.length, PRODUCERS * APPENDS_PER_PRODUCER, `seed ${seed}: nothing failed`)
         const stats = yield* disk.stats
         assert.strictEqual(stats.datasyncsInFlightMax, 1, `seed ${seed}: "always" is ignored by a Direct journal`)

@@ -51,6 +51,13 @@ const publisher = (counters: Metrics.Counters, metricsContext: Context.Context<n
   }
 }
 
+/** The options that shape group-commit rounds. */
+const rounds = (options: JournalOptions.Resolved) => ({
+  windowMicros: options.windowMicros,
+  maxBatch: options.maxBatch,
+  overlap: options.overlapRounds,
+})
+
 export const open = Effect.fnUntraced(function* (
   path: string,
   options: JournalOptions.Resolved,
@@ -83,24 +90,20 @@ export const open = Effect.fnUntraced(function* (
     cause._tag === "IoError" ? new JournalPoisoned({ path, cause }) : cause
 
   const frontier = new Follower.Frontier()
-  yield* Scope.addFinalizer(scope, Effect.sync(() => frontier.end()))
+  yield* Scope.addFinalizer(
+    scope,
+    Effect.sync(() => frontier.end()),
+  )
   const counters: Metrics.Counters = { appends: 0, appendedBytes: 0, syncRequests: 0, fdatasyncs: 0 }
   const publishRound = publisher(counters, yield* Effect.context<never>())
+  const onRound = (latencyMicros: number, waiters: number): void => {
+    frontier.advance()
+    publishRound(latencyMicros, waiters)
+  }
   // Read once, at open: a test-only mutation is a construction option, never a global switch.
   const mutations = yield* Mutations
   const groupCommit = new GroupCommit<JournalError>(
-    {
-      core,
-      publishFrontierEarly: mutations.publishFrontierEarly,
-      toError: (cause) => poisoned(cause),
-      windowMicros: options.windowMicros,
-      maxBatch: options.maxBatch,
-      overlap: options.overlapRounds,
-      onRound: (latencyMicros, waiters) => {
-        frontier.advance()
-        publishRound(latencyMicros, waiters)
-      },
-    },
+    { core, publishFrontierEarly: mutations.publishFrontierEarly, toError: poisoned, onRound, ...rounds(options) },
     opened.cleanEnd,
   )
   // Forked once, here: a sync never forks, so no interrupt can separate a round from its server.

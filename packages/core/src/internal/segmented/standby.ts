@@ -6,8 +6,10 @@
  *
  * @internal
  */
+import * as NodePath from "node:path"
 import { Effect } from "effect"
 import type * as FileIo from "../../FileIo.ts"
+import { KnownZeros } from "../recovery/resume.ts"
 import type { Engine, SegmentedError } from "./engine.ts"
 import { takeRecycled } from "./recycle.ts"
 
@@ -55,7 +57,12 @@ export const prepareStandby = (engine: Engine): Effect.Effect<void, SegmentedErr
         ),
       )
     }
-    const standby = yield* engine.openSegment(engine.standbyPath, standbyJournalOptions)
+    // A recycled file is zeros end to end, fdatasynced under this lock: its open need not read
+    // 64 MiB back to find that out (`KnownZeros`).
+    const open = engine.openSegment(engine.standbyPath, standbyJournalOptions)
+    const standby = yield* recycled
+      ? Effect.provideService(open, KnownZeros, NodePath.resolve(engine.standbyPath))
+      : open
     // A fresh file is preallocated after the open, not before: the open's recovery would
     // otherwise read every zero back. Nothing writes the file yet (it becomes the standby
     // below), so the zeros race no record. A recycled file's blocks are written already.

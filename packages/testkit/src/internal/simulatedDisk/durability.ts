@@ -25,10 +25,9 @@ export const syncFile = (boot: Boot) => (handle: FileIo.Handle, op: "datasync" |
     else state.stats.syncs++
     const inode = open.inode
     const seqEnd = inode.seqNext
-    const stats = state.stats
     if (op === "datasync") {
-      stats.datasyncsInFlight++
-      stats.datasyncsInFlightMax = Math.max(stats.datasyncsInFlightMax, stats.datasyncsInFlight)
+      state.datasyncsInFlight++
+      state.stats.datasyncsInFlightMax = Math.max(state.stats.datasyncsInFlightMax, state.datasyncsInFlight)
     }
     const persisted = boot.withFaults(op, syscall, handle.path, undefined, (fired) => {
       const stale = boot.resolve(handle, syscall)
@@ -53,8 +52,12 @@ export const syncFile = (boot: Boot) => (handle: FileIo.Handle, op: "datasync" |
       verify(state, inode)
       return Effect.void
     })
-    // `stats` is this call's object: a resetStats in between must not drive the new one negative.
-    return op === "datasync" ? Effect.ensuring(persisted, Effect.sync(() => stats.datasyncsInFlight--)) : persisted
+    return op === "datasync"
+      ? Effect.ensuring(
+          persisted,
+          Effect.sync(() => state.datasyncsInFlight--),
+        )
+      : persisted
   })
 
 export const syncDirectory = (boot: Boot) => (directoryInput: string) =>

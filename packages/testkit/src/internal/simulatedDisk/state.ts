@@ -66,6 +66,8 @@ export interface DiskState extends Geometry {
   readonly buffers: BufferRegistry
   readonly violations: Array<string>
   stats: MutableStats
+  /** fdatasyncs in progress now (`stats.datasyncsInFlightMax` is the most at once). */
+  datasyncsInFlight: number
   names: Map<string, Inode>
   durableNames: Map<string, Inode>
   handles: Map<number, OpenFile>
@@ -108,7 +110,6 @@ export const emptyStats = (): MutableStats => ({
   processCrashes: 0,
   faultsFired: 0,
   datasyncsInFlightMax: 0,
-  datasyncsInFlight: 0,
 })
 
 /** Validates the options (RangeError on a bad one) and fills in the defaults. */
@@ -151,6 +152,7 @@ export const makeState = (options: SimulatedDisk.Options): DiskState => {
     buffers: new BufferRegistry(),
     violations: [],
     stats: emptyStats(),
+    datasyncsInFlight: 0,
     names: new Map(),
     durableNames: new Map(),
     handles: new Map(),
