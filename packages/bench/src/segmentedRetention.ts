@@ -17,9 +17,11 @@
  *
  * @since 0.2.0
  */
+import * as NodeChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import * as NodeUtil from "node:util"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
 import { Journal, SegmentedJournal } from "@fsys/core"
@@ -176,6 +178,20 @@ const nearRotations = (samples: Samples, options: PassOptions, count: number): A
   return near
 }
 
+/** The device's quiet time after a pass's files are gone (see `settle`). */
+const SETTLE_MILLIS = 2000
+
+/**
+ * Lets the removal of a pass's files finish before the next pass starts: `sync` waits for the
+ * journal commit that frees their blocks (on a `discard` mount, also the discard of gigabytes of
+ * extents), which would otherwise land inside whichever subject runs next (single-file rates
+ * drifted 110–177 MiB/s within one run before this).
+ */
+const settle = async (): Promise<void> => {
+  await NodeUtil.promisify(NodeChildProcess.execFile)("sync")
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MILLIS))
+}
+
 const runPass = (subject: SubjectName, root: string, options: PassOptions) =>
   Effect.gen(function* () {
     const directory = NodeFs.mkdtempSync(NodePath.join(root, `${subject}-`))
@@ -258,6 +274,7 @@ const main = async (): Promise<void> => {
       pass % 2 === 0 ? ["single-file", "segmented"] : ["segmented", "single-file"]
     for (const subject of order) {
       const result = await Effect.runPromise(runPass(subject, values.dir, options))
+      await settle()
       results.push(result)
       console.error(
         `pass ${pass + 1} ${subject}: ${result.mibPerSecond.toFixed(1)} MiB/s, peak dir ${(result.peakDirectoryBytes / MIB).toFixed(0)} MiB, ` +
