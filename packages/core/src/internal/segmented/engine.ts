@@ -38,7 +38,7 @@ import { Mutex } from "./mutex.ts"
 import * as Names from "./names.ts"
 import type * as SmallFile from "./smallFile.ts"
 import { rotate } from "./rotation.ts"
-import { makeSegment, type Segment } from "./segment.ts"
+import { appendNow, emptyStats, makeSegment, noteAppend, type Segment } from "./segment.ts"
 import { prepareStandby } from "./standby.ts"
 
 export { makeSegment, type Segment } from "./segment.ts"
@@ -64,20 +64,6 @@ export interface Config {
   /** Reuse retired segments as standbys instead of unlinking them (`recycle.ts`). */
   readonly recycleSegments: boolean
 }
-
-const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } => ({
-  appends: 0,
-  appendedBytes: 0,
-  syncRequests: 0,
-  fdatasyncs: 0,
-})
-
-/** The sparse-index note of a single append, for `enter`. */
-const noteAppend =
-  (payload: Uint8Array) =>
-  (segment: Segment, localEnd: number): void => {
-    if (payload instanceof Uint8Array) segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
-  }
 
 export class Engine {
   readonly segments: Array<Segment> = []
@@ -183,30 +169,43 @@ export class Engine {
     return this.failure
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Appends
-  // -------------------------------------------------------------------------------------------
+  // Appends -----------------------------------------------------------------------------------
 
   /**
    * The common case is one check and the active segment's own append: while the active segment
-   * is below `segmentBytes` and nothing gates or refuses, no rotation can involve it, so the
-   * append only needs counting in flight. The count and the choice of segment happen in the
-   * same synchronous step (inside the `onExit` frame, so the decrement is paired with it whatever
-   * ends the append, interruption included); everything else takes `enter`.
+   * is below `segmentBytes` and nothing gates or refuses, no rotation can involve it. Then the
+   * segment's fast path places the record in this synchronous step (`appendNow`: nothing to
+   * count, no frame around it); when it cannot, `appendCounted` checks again and counts the
+   * append in flight in one step inside its `onExit` frame, so the decrement is paired with it
+   * whatever ends the append, interruption included. Everything else takes `enter`.
    */
   append(payload: Uint8Array): Effect.Effect<number, SegmentedError> {
+    return Effect.suspend(() => {
+      const segment = this.active
+      const journal = segment.journal
+      const now = journal !== undefined && this.accepts(segment) ? appendNow(segment, journal, payload) : undefined
+      if (now === undefined) return this.appendCounted(payload)
+      return typeof now === "number" ? Effect.succeed(now) : Effect.fail(now)
+    })
+  }
+
+  /** Whether an append may go to `segment` (the active one) without `enter`. */
+  private accepts(segment: Segment): boolean {
+    return (
+      segment.localEnd < this.config.segmentBytes &&
+      this.gate === undefined &&
+      !this.closed &&
+      this.failure === undefined
+    )
+  }
+
+  private appendCounted(payload: Uint8Array): Effect.Effect<number, SegmentedError> {
     let counted: Segment | undefined
     return Effect.onExit(
       Effect.suspend((): Effect.Effect<number, SegmentedError> => {
         const segment = this.active
         const journal = segment.journal
-        if (
-          journal === undefined ||
-          segment.localEnd >= this.config.segmentBytes ||
-          this.gate !== undefined ||
-          this.closed ||
-          this.failure !== undefined
-        ) {
+        if (journal === undefined || !this.accepts(segment)) {
           return this.enter((journal) => journal.append(payload), noteAppend(payload))
         }
         segment.inflight++
