@@ -33,6 +33,11 @@ export interface MakeOptions {
   readonly fileSizeBytes?: number
   /** Told what the layer did with the slots (fixed buffers or why not), for `Journal.info`. */
   readonly onRegistered?: (registration: FileIo.Registration) => void
+  /**
+   * Open the log a second time for a second round in flight (a buffered journal with
+   * `overlapRounds`); without it the writer runs one job at a time, on its own fiber.
+   */
+  readonly secondLane?: boolean
 }
 
 export { validateCapacity } from "./limits.ts"
@@ -51,10 +56,14 @@ export const make = Effect.fnUntraced(function* (
   const preallocateBytes = options.preallocateBytes ?? 0
   const zeros =
     preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
-  // A second open file of the same log for the second round in flight: a writeback error is
-  // reported once per open file, so two concurrent fdatasyncs on one open file could hide it
-  // from one of them (see `writer.ts`). Opened before the writer: closed after the drain.
-  const secondHandle = yield* fileIo.open(options.handle.path, { direct: options.handle.direct })
+  // A second open file of the same log for the second round in flight (`secondLane`): a
+  // writeback error is reported once per open file, so two concurrent fdatasyncs on one open file
+  // could hide it from one of them (see `writer.ts`). Opened before the writer: closed after the
+  // drain. Without it (the default) a journal holds one descriptor for its writes.
+  const secondHandle =
+    options.secondLane === true && options.sectorBytes === 1
+      ? yield* fileIo.open(options.handle.path, { direct: options.handle.direct })
+      : undefined
   const registration = yield* fileIo.registerBuffers([first, second])
   options.onRegistered?.(registration)
   const core = new LogBufferCore({
