@@ -170,6 +170,34 @@ describe("CrashHarness.checkRecovery", () => {
 })
 
 describe("CrashHarness.runSeed", () => {
+  it.live("a seed replays exactly while the wall clock jumps (no decision reads the clock)", () =>
+    Effect.gen(function* () {
+      // The class this catches: a grouping decision taken from measured time (the adaptive
+      // overlap compared round latencies with wake times) makes a seeded run depend on how fast
+      // this machine was that minute. Here the second run's clock jumps by up to a second at
+      // every read, so any such decision takes other branches.
+      const realNow = performance.now.bind(performance)
+      let skewMillis = 0
+      let state = 12345
+      const jumpy = () => {
+        state = (state * 1103515245 + 12345) % 2147483648
+        skewMillis += (state % 1000) * (state % 3 === 0 ? 1 : 0.001)
+        return realNow() + skewMillis
+      }
+      for (const mode of ["buffered", "direct"] as const) {
+        for (let seed = 1; seed <= 4; seed++) {
+          const first = yield* CrashHarness.runSeed({ seed, mode })
+          performance.now = jumpy
+          const second = yield* CrashHarness.runSeed({ seed, mode }).pipe(
+            Effect.ensuring(Effect.sync(() => (performance.now = realNow))),
+          )
+          assert.strictEqual(second.fingerprint, first.fingerprint, `seed ${seed} ${mode}`)
+          assert.deepStrictEqual(second.crashes, first.crashes, `seed ${seed} ${mode}`)
+        }
+      }
+    }),
+  )
+
   it.live("a seed replays exactly (same fingerprint, same crashes, same result)", () =>
     Effect.gen(function* () {
       for (const mode of ["buffered", "direct"] as const) {
