@@ -29,16 +29,13 @@ const openSession = async (directory: string): Promise<Session> => {
   }
   return {
     detail: `Promise API, ${info.mode} (O_DIRECT) over ${info.backend}, ${info.logBufferBytes / 1024} KiB slots`,
-    appendDurable: async (payload) => {
-      await journal.appendDurable(payload)
-    },
+    // The journal's own Promises, not ones wrapped in another (an async wrapper costs a Promise
+    // and a microtask per record that an application awaiting the journal does not pay: at
+    // 64 × 100 B on tmpfs it was ≈ 2 µs of CPU per record here).
+    appendDurable: (payload) => journal.appendDurable(payload) as Promise<unknown> as Promise<void>,
     appendBatchDurable: async (payloads) => journal.syncThrough(await journal.appendBatch(payloads)),
-    append: async (payload) => {
-      await journal.append(payload)
-    },
-    appendBatch: async (payloads) => {
-      await journal.appendBatch(payloads)
-    },
+    append: (payload) => journal.append(payload) as Promise<unknown> as Promise<void>,
+    appendBatch: (payloads) => journal.appendBatch(payloads) as Promise<unknown> as Promise<void>,
     sync: async () => {
       await journal.sync()
     },
