@@ -38,7 +38,7 @@ import { Mutex } from "./mutex.ts"
 import * as Names from "./names.ts"
 import type * as SmallFile from "./smallFile.ts"
 import { rotate } from "./rotation.ts"
-import { appendNow, emptyStats, makeSegment, noteAppend, type Segment } from "./segment.ts"
+import { appended, appendNow, emptyStats, makeSegment, noteAppend, type Segment } from "./segment.ts"
 import { prepareStandby } from "./standby.ts"
 
 export { makeSegment, type Segment } from "./segment.ts"
@@ -210,11 +210,7 @@ export class Engine {
         }
         segment.inflight++
         counted = segment
-        return Effect.map(journal.append(payload), (localEnd) => {
-          segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
-          if (localEnd > segment.localEnd) segment.localEnd = localEnd
-          return segment.baseLsn + localEnd
-        })
+        return Effect.map(journal.append(payload), (localEnd) => appended(segment, payload, localEnd))
       }),
       () => {
         if (counted !== undefined) this.leave(counted)

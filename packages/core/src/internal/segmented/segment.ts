@@ -39,6 +39,13 @@ export const noteAppend =
     if (payload instanceof Uint8Array) segment.index.noteTolerant(localEnd - Frame.frameBytes(payload.byteLength))
   }
 
+/** Records one append that ended at `localEnd` in the segment (index, end); its global end LSN. */
+export const appended = (segment: Segment, payload: Uint8Array, localEnd: number): number => {
+  noteAppend(payload)(segment, localEnd)
+  if (localEnd > segment.localEnd) segment.localEnd = localEnd
+  return segment.baseLsn + localEnd
+}
+
 export const makeSegment = (
   baseLsn: number,
   path: string,
@@ -70,8 +77,5 @@ export const appendNow = (
   payload: Uint8Array,
 ): number | JournalError | undefined => {
   const placed = FastPath.lookup(journal)?.tryAppend(payload, true)
-  if (typeof placed !== "number") return placed
-  segment.index.noteTolerant(placed - Frame.frameBytes(payload.byteLength))
-  if (placed > segment.localEnd) segment.localEnd = placed
-  return segment.baseLsn + placed
+  return typeof placed === "number" ? appended(segment, payload, placed) : placed
 }
