@@ -17,7 +17,8 @@
  * With `node --max-semi-space-size=512 scripts/cpu-per-record.ts 3 32000` no collection runs in a
  * pass, and each pass line also prints the JS heap bytes allocated per record.
  * (`FSYS_CPU_SUBJECTS=journal,nodefs` picks subjects; `FSYS_CPU_PRODUCERS=8` runs rounds of 8, so
- * comparing two producer counts splits the cost into a per-round and a per-record part.)
+ * comparing two producer counts splits the cost into a per-round and a per-record part;
+ * `FSYS_CPU_DIR=/tmp` runs on the disk instead of tmpfs.)
  */
 import * as NodeFs from "node:fs"
 import * as NodeFsPromises from "node:fs/promises"
@@ -35,7 +36,11 @@ const passes = Number(process.argv[2] ?? 5)
 const records = Number(process.argv[3] ?? 128_000)
 const backend = (process.argv[4] ?? "auto") as "auto" | "io_uring" | "pwrite"
 const perProducer = Math.ceil(records / PRODUCERS)
-const directory = NodeFs.mkdtempSync(NodePath.join(NodeFs.existsSync("/dev/shm") ? "/dev/shm" : "/tmp", "fsys-cpu-"))
+/** `FSYS_CPU_OPTIONS='{"preallocateBytes":0}'`: more journal options (JSON) for an A/B run. */
+const extraOptions = JSON.parse(process.env.FSYS_CPU_OPTIONS ?? "{}") as Journal.Options
+const directory = NodeFs.mkdtempSync(
+  NodePath.join(process.env.FSYS_CPU_DIR ?? (NodeFs.existsSync("/dev/shm") ? "/dev/shm" : "/tmp"), "fsys-cpu-"),
+)
 const payload = new Uint8Array(PAYLOAD_BYTES).fill(7)
 
 interface Sample {
@@ -85,7 +90,7 @@ const journalPass =
     await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const journal = yield* Journal.open(file, { mode: "buffered", backend })
+          const journal = yield* Journal.open(file, { mode: "buffered", backend, ...extraOptions })
           // Warm-up round trip (opens lazily allocated state, JIT).
           yield* journal.syncThrough(yield* journal.append(payload))
           const producer = durable
@@ -119,7 +124,7 @@ const journalPass =
 const promisePass =
   (durable: boolean) =>
   async (file: string): Promise<Sample> => {
-    const journal = await openJournal(file, { mode: "buffered", backend })
+    const journal = await openJournal(file, { mode: "buffered", backend, ...extraOptions })
     // Warm-up round trip, as for the Effect subjects.
     await journal.appendDurable(payload)
     const producer = async (): Promise<void> => {
