@@ -80,6 +80,7 @@ const LAYERS: Readonly<Record<string, ReadonlyArray<ReadonlyArray<string>>>> = {
     ["internal/memory.ts", "internal/libc", "Libc.ts"],
     ["AlignedMemory.ts", "Statx.ts"],
     ["internal/ioUring", "IoUring.ts"],
+    ["IoUringCallback.ts"],
     ["index.ts"],
   ],
   core: [
@@ -88,7 +89,7 @@ const LAYERS: Readonly<Record<string, ReadonlyArray<ReadonlyArray<string>>>> = {
     ["internal/frame", "Frame.ts"],
     ["JournalError.ts", "internal/testing.ts", "internal/positional.ts", "internal/capabilities"],
     // The port and its default (a Context.Reference whose default value is the Node layer).
-    ["FileIo.ts", "internal/nodeFileIo", "NodeFileIo.ts"],
+    ["FileIo.ts", "internal/nodeFileIo", "NodeFileIo.ts", "internal/callbackIo.ts"],
     ["internal/ioUring", "IoUringFileIo.ts"],
     ["FileIoAuto.ts", "Capabilities.ts", "internal/backend.ts"],
     // Sector arithmetic: plain functions that recovery and the engine share.

@@ -28,6 +28,7 @@ import { Effect, Layer } from "effect"
 import type * as Scope from "effect/Scope"
 import { AlignedMemory, type IoError, IoUring } from "@fsys/native"
 import * as FileIo from "./FileIo.ts"
+import * as CallbackIo from "./internal/callbackIo.ts"
 import * as Ops from "./internal/ioUring/ops.ts"
 import * as Registration from "./internal/ioUring/registration.ts"
 import { make as makeNode } from "./internal/nodeFileIo/make.ts"
@@ -71,7 +72,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
   const reason =
     options?.reason ??
     `io_uring: one ring of ${ring.sqEntries} entries, completions on the event loop (features 0x${ring.features.toString(16)})`
-  return FileIo.FileIo.of({
+  const service = FileIo.FileIo.of({
     backend: "io_uring",
     reason,
     open: node.open,
@@ -93,6 +94,11 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     makeDirectory: node.makeDirectory,
     allocateAligned: AlignedMemory.allocate,
     registerBuffers: (buffers) => Registration.registerBuffers(ring, buffers),
+  })
+  // The journal's writer submits its rounds through these, without a fiber per round.
+  return CallbackIo.register(service, {
+    write: (handle, bytes, offsetBytes, datasync, done) =>
+      Ops.writeNow(ring, handle, bytes, offsetBytes, datasync, done),
   })
 }
 

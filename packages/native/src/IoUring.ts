@@ -27,6 +27,9 @@
  * the ring's Scope refuses new operations, fails queued ones, cancels what is in flight
  * (IORING_OP_ASYNC_CANCEL) and waits for every CQE before unmapping the rings.
  *
+ * `IoUringCallback` has the callback forms of the writes, for hot paths without a fiber per
+ * operation.
+ *
  * Registered files are deliberately not used: descriptors are passed as plain fds on every SQE,
  * so no cache can ever be keyed by a reused fd number (fsys bug FS-C1). The FileIo layer keeps the
  * fd open until every operation on it has completed.
@@ -40,6 +43,8 @@ import type * as InFlight from "./InFlight.ts"
 import * as Abi from "./internal/ioUring/abi.ts"
 import * as Probe from "./internal/ioUring/probe.ts"
 import * as Request from "./internal/ioUring/request.ts"
+import { internalOf } from "./internal/ioUring/rings.ts"
+import * as Rings from "./internal/ioUring/rings.ts"
 import * as Internal from "./internal/ioUring/ring.ts"
 import * as RingOptions from "./internal/ioUring/ringOptions.ts"
 import * as IoError from "./IoError.ts"
@@ -122,14 +127,6 @@ export interface Ring {
   /** Operations waiting for room. */
   readonly queued: () => number
   readonly stats: () => Stats
-}
-
-const rings = new WeakMap<Ring, Internal.Ring>()
-
-const internalOf = (ring: Ring): Internal.Ring => {
-  const state = rings.get(ring)
-  if (state === undefined) throw new Error("IoUring: not a ring made by IoUring.make")
-  return state
 }
 
 /**
@@ -219,7 +216,7 @@ export const make = (options: {
         queued: () => state.queuedCount,
         stats: () => ({ ...state.stats }),
       }
-      rings.set(ring, state)
+      Rings.remember(ring, state)
       return ring
     }),
   )
@@ -239,15 +236,8 @@ export const write = (
   offsetBytes: number,
   options?: WriteOptions,
 ): Effect.Effect<number, IoError.IoError> => {
-  const where = Request.whereOf(fd, options)
-  const rwFlags = options?.dsync === true ? Abi.RWF_DSYNC : 0
-  return Request.run(
-    () => internalOf(ring),
-    options,
-    where,
-    () => Request.dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, opFlags: rwFlags, options, where }),
-    Request.resultBytes(where),
-  )
+  const { where, build, decode } = Request.describeWrite(fd, bytes, offsetBytes, options)
+  return Request.run(() => internalOf(ring), options, where, build, Request.resultOf(decode))
 }
 
 /**
@@ -270,7 +260,7 @@ export const read = (
     options,
     where,
     () => Request.dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
-    Request.resultBytes(where),
+    Request.resultOf(Request.decodeBytes(where)),
   )
 }
 
@@ -307,24 +297,8 @@ export const writeThenFsync = (
   offsetBytes: number,
   options?: FsyncOptions,
 ): Effect.Effect<WriteThenFsyncResult, IoError.IoError> => {
-  const where = Request.whereOf(fd, options)
-  const fsyncFlags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
-  return Request.run(
-    () => internalOf(ring),
-    options,
-    where,
-    () =>
-      Request.dataOp({
-        opcode: Abi.IORING_OP_WRITE,
-        fd,
-        bytes,
-        offsetBytes,
-        linkedFsyncFlags: fsyncFlags,
-        options,
-        where,
-      }),
-    Request.resultWriteThenFsync(where, bytes.byteLength),
-  )
+  const { where, build, decode } = Request.describeWriteThenFsync(fd, bytes, offsetBytes, options)
+  return Request.run(() => internalOf(ring), options, where, build, Request.resultOf(decode))
 }
 
 /**

@@ -9,8 +9,8 @@
  *
  * @internal
  */
-import { Effect } from "effect"
-import { InFlight, IoError, IoUring } from "@fsys/native"
+import { Cause, Effect, Option } from "effect"
+import { InFlight, IoError, IoUring, IoUringCallback } from "@fsys/native"
 import type { Handle } from "../../FileIo.ts"
 import { badDescriptor, fromHandle, type OpenFile, pin, unpin } from "../nodeFileIo/openFile.ts"
 import * as Positional from "../positional.ts"
@@ -110,6 +110,85 @@ export const writeAllThenDatasync = (
       )
     },
   )
+}
+
+/**
+ * `writeAll` (or, with `datasync`, `writeAllThenDatasync`) in callback form, for the log buffer's
+ * writer (`../callbackIo.ts`): one ring submission with a plain completion callback, no fiber. The
+ * handle is pinned from the submission to the CQE (`onSettled`), as `onFile` does. Everything but
+ * a clean, whole result — an EINTR, a short write, a link split by a partial submission, a write
+ * too large for one call — is finished by the Effect operation above, so those rules live in one
+ * place; a plain error is reported as is.
+ */
+export const writeNow = (
+  ring: IoUring.Ring,
+  handle: Handle,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  datasync: boolean,
+  done: (failure: IoError.IoError | undefined) => void,
+): void => {
+  const lengthBytes = bytes.byteLength
+  const rest = (writtenBytes: number): void => {
+    const tail =
+      writtenBytes >= lengthBytes
+        ? Effect.void
+        : writeAll(ring, handle, bytes.subarray(writtenBytes), offsetBytes + writtenBytes)
+    Effect.runCallback(datasync ? Effect.andThen(tail, fsync(ring, handle, true)) : tail, {
+      onExit: (exit) => done(exit._tag === "Success" ? undefined : failureOf(exit.cause, handle.path)),
+    })
+  }
+  if (!isByteOffset(offsetBytes) || lengthBytes === 0 || lengthBytes > Positional.BYTES_PER_CALL_MAX) {
+    rest(0)
+    return
+  }
+  const file = fromHandle(handle)
+  if (file === undefined || !pin(file)) {
+    done(badDescriptor(handle, "io_uring:WRITE"))
+    return
+  }
+  let settled = false
+  const options = {
+    path: file.path,
+    onSettled: () => {
+      if (settled) return
+      settled = true
+      unpin(file)
+    },
+  }
+  const onFailure = (error: IoError.IoError): void => {
+    if (error.code === "EINTR") rest(0)
+    else done(error)
+  }
+  const onSuccess = (writtenBytes: number, complete: boolean): void => {
+    if (complete) done(undefined)
+    else if (writtenBytes <= 0) done(IoError.fromErrno("ESHORT", "io_uring:WRITE", handle.path))
+    else rest(writtenBytes)
+  }
+  if (datasync) {
+    IoUringCallback.startWriteThenFsync(ring, file.fd, bytes, offsetBytes, options, (outcome) => {
+      if (outcome instanceof IoError.IoError) onFailure(outcome)
+      else onSuccess(outcome.writtenBytes, outcome.synced)
+    })
+  } else {
+    IoUringCallback.startWrite(ring, file.fd, bytes, offsetBytes, options, (outcome) => {
+      if (outcome instanceof IoError.IoError) onFailure(outcome)
+      else onSuccess(outcome, outcome === lengthBytes)
+    })
+  }
+}
+
+/** The IoError an Effect operation of this file failed with (a defect becomes `Unknown`). */
+const failureOf = (cause: Cause.Cause<IoError.IoError>, path: string): IoError.IoError => {
+  const error = Cause.findErrorOption(cause)
+  if (Option.isSome(error)) return error.value
+  return new IoError.IoError({
+    reason: "Unknown",
+    syscall: "io_uring:WRITE",
+    code: "EUNKNOWN",
+    path,
+    cause: Cause.squash(cause),
+  })
 }
 
 /**

@@ -31,15 +31,16 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Exit } from "effect"
+import { type Context, Deferred, Effect, Exit, type Fiber, Scope } from "effect"
 import type { AlignedBuffer, IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
+import * as CallbackIo from "../callbackIo.ts"
 import { type InvalidOptions, JournalClosed } from "../../JournalError.ts"
 import { appendBatch, placeSlow } from "./placement.ts"
 import { Preallocator } from "./preallocator.ts"
 import { assert, assertNever } from "../assert.ts"
 import { SlotState, TURNS_MAX } from "./state.ts"
-import { failureOf, type Job, type JobDone, type JobFailure, Writer } from "./writer.ts"
+import { failureOf, type Job, type JobDone, type JobExit, type JobFailure, Writer } from "./writer.ts"
 
 /** What an append can fail with: the poison, the buffer closing, or a payload detached mid-copy. */
 export type AppendError = JobFailure | InvalidOptions
@@ -65,6 +66,8 @@ export interface CoreConfig {
   readonly fileSizeBytes: number
   /** A zero-filled aligned buffer (whole sectors) the preallocation writes from. */
   readonly zeros: Uint8Array | undefined
+  /** The services the jobs' Effects run with (captured when the buffer was made). */
+  readonly context: Context.Context<never>
 }
 
 export class LogBufferCore {
@@ -76,6 +79,9 @@ export class LogBufferCore {
   private readonly queue: Writer
   /** One open file per lane (`writer.ts`): a job in flight beside another uses the other one. */
   private readonly laneHandles: ReadonlyArray<Handle>
+  /** The layer's callback-form writes, if it has them (`internal/callbackIo.ts`). */
+  private readonly callbackIo: CallbackIo.CallbackIo | undefined
+  private readonly runJob: (effect: Effect.Effect<void, IoError.IoError>) => Fiber.Fiber<void, IoError.IoError>
 
   constructor(config: CoreConfig) {
     const { capacityBytes, sectorBytes } = config
@@ -105,12 +111,20 @@ export class LogBufferCore {
       }),
     })
     this.laneHandles = config.secondHandle === undefined ? [config.handle] : [config.handle, config.secondHandle]
+    this.callbackIo = CallbackIo.lookup(config.fileIo)
+    const runFork = Effect.runForkWith(config.context)
+    // Each job's Effect on its own fiber that nothing interrupts (the kernel reads the job's
+    // buffer until its completion).
+    this.runJob = (effect) => runFork(effect, { uninterruptible: true })
     this.queue = new Writer({
       lanes: this.laneHandles.length,
-      perform: (job, lane) => this.perform(job, lane),
+      start: (job, lane, onExit) => this.start(job, lane, onExit),
       refusal: () => this.state.refusal,
       settle: (job, exit) => this.settle(job, exit),
       afterSettle: () => this.state.signalIdle(),
+      closeScratch: (scope, done) => {
+        this.runJob(Scope.close(scope, Exit.void)).addObserver(done)
+      },
     })
     this.state.writer = this.queue
   }
@@ -141,11 +155,6 @@ export class LogBufferCore {
   /** Why calls are refused (poisoned or closing), or `undefined` while the buffer is open. */
   get refusal(): JobFailure | undefined {
     return this.state.refusal
-  }
-
-  /** The writer fiber (forked with the buffer's Scope). */
-  get writer(): Effect.Effect<never> {
-    return this.queue.run
   }
 
   /** True when the largest frame this buffer can place in a slot is smaller than `frameBytes`. */
@@ -260,6 +269,30 @@ export class LogBufferCore {
       yield* self.state.preallocator.settled
     })
   })
+
+  /**
+   * Starts one job's IO on its lane: a slot or scratch write through the layer's callback form
+   * when it has one and no zeros are still being written where the write lands, else the job's
+   * Effect (`perform`) on its own fiber.
+   */
+  private start(job: Job, lane: number, onExit: JobExit): void {
+    const callbackIo = this.callbackIo
+    if (
+      callbackIo !== undefined &&
+      (job.kind === "slot" || job.kind === "scratch") &&
+      this.state.preallocator.before(job.fileOffsetBytes + job.bytes.byteLength) === undefined
+    ) {
+      callbackIo.write(
+        this.laneHandles[lane]!,
+        job.bytes,
+        job.fileOffsetBytes,
+        job.kind === "slot" && job.datasync,
+        (failure) => onExit(failure === undefined ? Exit.void : Exit.fail(failure)),
+      )
+      return
+    }
+    this.runJob(this.perform(job, lane)).addObserver(onExit)
+  }
 
   /** One job's IO, through the open file of its lane. */
   private perform(job: Job, lane: number): Effect.Effect<void, IoError.IoError> {

@@ -1,12 +1,12 @@
 /**
  * The log buffer's engine factory: two slots from the layer's aligned memory, registered for
- * fixed-buffer IO, and the writer fiber, all released with the Scope in reverse. `Journal.ts`
+ * fixed-buffer IO, and the writer's drain, all released with the Scope in reverse. `Journal.ts`
  * uses the engine directly (its hot path returns plain end LSNs); the public `LogBuffer` module
  * wraps it as a service. Nothing here imports a public module other than the ports it needs
  * (`FileIo`, `JournalError`), so dependencies point one way: public modules → internal engine.
  *
  * Scope order (load-bearing): the FileIo layer (the io_uring ring) is acquired before the slots,
- * the slots before their registration with the ring, and the writer last; release runs in
+ * the slots before their registration with the ring, and the drain last; release runs in
  * reverse — drain the writer, unregister, free the slots, close the file, close the ring — so the
  * kernel never holds or reads pages that were freed.
  *
@@ -35,7 +35,7 @@ export interface MakeOptions {
   readonly onRegistered?: (registration: FileIo.Registration) => void
   /**
    * Open the log a second time for a second round in flight (a buffered journal with
-   * `overlapRounds`); without it the writer runs one job at a time, on its own fiber.
+   * `overlapRounds`); without it the writer runs one job at a time.
    */
   readonly secondLane?: boolean
 }
@@ -58,7 +58,7 @@ export const make = Effect.fnUntraced(function* (
     preallocateBytes > 0 ? (yield* fileIo.allocateAligned(ZEROS_BYTES, alignmentBytes)).bytes.fill(0) : undefined
   // A second open file of the same log for the second round in flight (`secondLane`): a
   // writeback error is reported once per open file, so two concurrent fdatasyncs on one open file
-  // could hide it from one of them (see `writer.ts`). Opened before the writer: closed after the
+  // could hide it from one of them (see `writer.ts`). Opened before the drain is registered: closed after the
   // drain. Without it (the default) a journal holds one descriptor for its writes.
   const secondHandle =
     options.secondLane === true && options.sectorBytes === 1
@@ -78,10 +78,10 @@ export const make = Effect.fnUntraced(function* (
     preallocateBytes,
     fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
     zeros,
+    context: yield* Effect.context<never>(),
   })
-  yield* Effect.forkScoped(core.writer)
-  // Registered after the writer: runs before its interruption and before the slots are freed.
-  // Appenders still waiting are refused first, then the writes in the kernel's hands finish.
+  // Runs before the slots are freed: appenders still waiting are refused first, then the writes
+  // in the kernel's hands finish.
   yield* Effect.addFinalizer(() =>
     Effect.andThen(
       Effect.sync(() => core.shutdown()),

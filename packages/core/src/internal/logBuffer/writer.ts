@@ -22,17 +22,23 @@
  * A failure poisons the buffer; a later job that was already in flight is then reported failed
  * too (the core's `settle`), so both rounds' waiters fail.
  *
- * A job, once started, runs to completion even when the Scope closes: each runs on its own
- * detached, uninterruptible fiber (the kernel reads the slot or scratch buffer until the write's
- * completion), and `drain` waits for the queue to empty before the slots are freed. The writer
- * fiber itself only starts jobs and is interruptible only while parked. After a job, its
- * bookkeeping (`settle`, then `afterSettle`) runs before its `onDone` is called, on the fiber
- * that completed it: completions resume waiters synchronously, and they may append, seal, start
+ * A job, once started, runs to completion even when the Scope closes: nothing can interrupt it
+ * (the kernel reads the slot or scratch buffer until the write's completion), and `drain` waits
+ * for the queue to empty before the slots are freed. There is no writer fiber and no fiber per
+ * job (issue 12: a round's fork, the writer's park and wake and the Effect-wrapped ring op cost
+ * more than the round's own bookkeeping): a push schedules one **pump** in a microtask, which
+ * starts every job the rules allow through the layer's `start`, and each job's completion
+ * callback settles it and pumps again. `start` uses the layer's callback-form write where it has
+ * one (`internal/callbackIo.ts`), and otherwise runs the job's Effect on its own uninterruptible
+ * fiber, which is what every layer without one (the simulated disk included) goes through.
+ * After a job, its bookkeeping (`settle`, then `afterSettle`) runs before its `onDone` is called,
+ * in the completion: completions resume waiters synchronously, and they may append, seal, start
  * the next group-commit round or close the buffer, all of which must see the settled state.
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Option, Scope } from "effect"
+import { Cause, Exit, Option } from "effect"
+import type { Scope } from "effect"
 import { IoError } from "@fsys/native"
 import { JournalClosed } from "../../JournalError.ts"
 import { assert } from "./sectors.ts"
@@ -108,17 +114,22 @@ export const mayOverlap = (earlier: Job, later: Job): boolean =>
   later.datasync &&
   later.fileOffsetBytes >= earlier.fileOffsetBytes + earlier.bytes.byteLength
 
+/** How a started job reports its outcome, exactly once (possibly before `start` returned). */
+export type JobExit = (exit: Exit.Exit<void, JobFailure>) => void
+
 export interface WriterConfig {
   /** Open files the jobs can run on: 1 keeps one job in flight, 2 allows `IN_FLIGHT_MAX`. */
   readonly lanes: number
-  /** Runs one job's IO on the open file of `lane`. */
-  readonly perform: (job: Job, lane: number) => Effect.Effect<void, IoError.IoError>
+  /** Starts one job's IO on the open file of `lane`; `onExit` reports it (see the module doc). */
+  readonly start: (job: Job, lane: number, onExit: JobExit) => void
   /** Set when the buffer refuses IO (poisoned or closing): queued jobs then fail without IO. */
   readonly refusal: () => JobFailure | undefined
   /** The buffer's bookkeeping for a finished job; returns the failure to report, if any. */
   readonly settle: (job: Job, exit: Exit.Exit<void, JobFailure>) => JobFailure | undefined
   /** Runs after `settle` and before the job's `onDone` (the buffer wakes its idle waiters). */
   readonly afterSettle: () => void
+  /** Frees an oversize record's scratch buffer (closes its Scope), then calls `done`. */
+  readonly closeScratch: (scope: Scope.Closeable, done: () => void) => void
 }
 
 /** A queued job and where it is: entries `[0, started)` have started, in queue order. */
@@ -134,12 +145,11 @@ export class Writer {
   private readonly entries: Array<Entry> = []
   /** Started and not completed. */
   private inFlight = 0
-  /** A fiber is settling completed jobs (a completion during its yields leaves the work to it). */
+  /** Settling completed jobs (a scratch buffer's close in progress leaves the rest to it). */
   private settling = false
-  /** The parked writer's resume, set only while no job can start. */
-  private wake: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  /** A pump is queued in a microtask. */
+  private pumpQueued = false
   private readonly config: WriterConfig
-
   private readonly inFlightMax: number
 
   constructor(config: WriterConfig) {
@@ -156,20 +166,18 @@ export class Writer {
   push(job: Job): void {
     assert(this.entries.length < JOBS_MAX, "job queue bound")
     this.entries.push({ job, started: false, lane: 0, exit: undefined })
-    this.wakeWriter()
+    this.queuePump()
   }
 
   /**
-   * Never resumes the writer inside the caller: a seal queues the job before it rotates the
-   * slots, and over a synchronous layer the whole job, its completion and the producers it wakes
-   * would run against that half-changed state. A microtask still starts it in the same turn.
+   * Never starts a job inside the caller: a seal queues the job before it rotates the slots, and
+   * over a synchronous layer the whole job, its completion and the producers it wakes would run
+   * against that half-changed state. A microtask still starts it in the same turn.
    */
-  private wakeWriter(): void {
-    const wake = this.wake
-    if (wake !== undefined) {
-      this.wake = undefined
-      queueMicrotask(() => wake(Effect.void))
-    }
+  private queuePump(): void {
+    if (this.pumpQueued) return
+    this.pumpQueued = true
+    queueMicrotask(this.pump)
   }
 
   /** The first job not started, if the overlap rules let it start now. */
@@ -197,71 +205,68 @@ export class Writer {
   }
 
   /**
-   * The writer fiber's loop: starts every job the rules allow, then parks until a push or a
-   * completion may allow another. Started jobs run on their own fibers (`runEntry`).
+   * Starts every job the rules allow. Bounded: each turn starts one queued job, and a job
+   * completing inside `start` (a synchronous layer, a refusal) only settles; the jobs its
+   * waiters queue wait for the next pump.
    */
-  readonly run: Effect.Effect<never> = Effect.uninterruptibleMask((restore) => {
-    const self = this
-    const park = restore(
-      Effect.callback<void>((resume) => {
-        self.wake = resume
-      }),
-    )
-    return Effect.gen(function* () {
-      while (true) {
-        const entry = self.nextStartable()
-        if (entry === undefined) {
-          yield* park
-          continue
-        }
-        // Marked before the fork: over a synchronous layer the job completes inside it.
-        entry.started = true
-        self.inFlight++
-        assert(self.inFlight <= self.inFlightMax, "jobs in flight bound")
-        yield* Effect.forkDetach(self.runEntry(entry), { startImmediately: true })
-      }
-    })
-  })
+  private readonly pump = (): void => {
+    this.pumpQueued = false
+    for (let turn = 0; ; turn++) {
+      assert(turn <= JOBS_MAX, "a pump starts each queued job once")
+      const entry = this.nextStartable()
+      if (entry === undefined) return
+      // Marked before the start: over a synchronous layer the job completes inside it.
+      entry.started = true
+      this.inFlight++
+      assert(this.inFlight <= this.inFlightMax, "jobs in flight bound")
+      const refusal = this.config.refusal()
+      if (refusal !== undefined) this.completed(entry, Exit.fail(refusal))
+      else this.config.start(entry.job, entry.lane, (exit) => this.completed(entry, exit))
+    }
+  }
 
-  /** One job's fiber: its IO (or its refusal), then the settlement of every completed job in order. */
-  private runEntry(entry: Entry): Effect.Effect<void> {
-    const self = this
-    return Effect.uninterruptible(
-      Effect.gen(function* () {
-        const refusal = self.config.refusal()
-        entry.exit =
-          refusal === undefined ? yield* Effect.exit(self.config.perform(entry.job, entry.lane)) : Exit.fail(refusal)
-        self.inFlight--
-        yield* self.settleCompleted()
-        self.wakeWriter()
-      }),
-    )
+  private completed(entry: Entry, exit: Exit.Exit<void, JobFailure>): void {
+    assert(entry.exit === undefined && entry.started, "a started job completes once")
+    entry.exit = exit
+    this.inFlight--
+    this.settleCompleted()
+    this.queuePump()
   }
 
   /**
-   * Settles completed jobs from the head of the queue, stopping at the first still in flight.
-   * One settler at a time: a job completing while another fiber settles (during its yields)
-   * leaves its settlement to that fiber, whose loop checks the head and clears `settling` in one
-   * synchronous step, so no completed job is ever left behind.
+   * Settles completed jobs from the head of the queue, stopping at the first still in flight, so
+   * jobs settle in queue order whatever order they complete in. A scratch buffer is freed before
+   * its job's waiters hear of it; its close may complete later, so settling resumes from there
+   * and nothing else settles meanwhile (`settling`).
    */
-  private settleCompleted(): Effect.Effect<void> {
-    if (this.settling) return Effect.void
-    const self = this
+  private settleCompleted(): void {
+    if (this.settling) return
     this.settling = true
-    return Effect.gen(function* () {
-      while (true) {
-        const head = self.entries[0]
-        if (head?.exit === undefined) {
-          self.settling = false
-          return
-        }
-        self.entries.shift()
-        const job = head.job
-        const failure = self.config.settle(job, head.exit)
-        if (job.kind === "scratch" && job.scratchScope !== undefined) yield* Scope.close(job.scratchScope, Exit.void)
-        self.config.afterSettle()
-        if (job.kind !== "preallocate") job.onDone?.(failure)
+    for (let turn = 0; ; turn++) {
+      assert(turn <= JOBS_MAX, "each queued job settles once")
+      const head = this.entries[0]
+      if (head?.exit === undefined) {
+        this.settling = false
+        return
       }
-    })
+      this.entries.shift()
+      const job = head.job
+      const failure = this.config.settle(job, head.exit)
+      if (job.kind === "scratch" && job.scratchScope !== undefined) {
+        this.config.closeScratch(job.scratchScope, () => {
+          this.report(job, failure)
+          this.settling = false
+          this.settleCompleted()
+          this.queuePump()
+        })
+        return
+      }
+      this.report(job, failure)
+    }
+  }
+
+  private report(job: Job, failure: JobFailure | undefined): void {
+    this.config.afterSettle()
+    if (job.kind !== "preallocate") job.onDone?.(failure)
   }
 }

@@ -100,6 +100,36 @@ export const run = <A>(
     if (state.isQueued(op)) return Effect.sync(() => state.abandon(op))
   })
 
+/**
+ * `run` without Effect, for a hot path that cannot afford a fiber per op: builds and starts the op
+ * now and calls `onDone` exactly once with `decode(op)` from its CQE, or with the typed error
+ * when the input is invalid or the ring refuses the op (then before this returns). Nobody can
+ * interrupt it: a queued op waits for room like any other, and `onSettled` runs exactly once on
+ * every path, as with `run`.
+ */
+export const start = <A>(
+  state: Ring,
+  options: Settling | undefined,
+  where: string,
+  build: () => Op | IoError.IoError,
+  decode: (op: Op) => A | IoError.IoError,
+  onDone: (outcome: A | IoError.IoError) => void,
+): void => {
+  const op = build()
+  if (op instanceof IoError.IoError) {
+    options?.onSettled?.()
+    onDone(op)
+    return
+  }
+  op.complete = (done) => onDone(decode(done))
+  const errno = state.start(op)
+  if (errno !== 0) {
+    op.complete = undefined
+    settled(op)
+    onDone(IoError.fromErrno(errno, syscallOf(op), where))
+  }
+}
+
 /** A descriptor the kernel could accept (non-negative, fits the SQE's signed 32-bit field). */
 export const checkFd = (fd: number): boolean => Number.isSafeInteger(fd) && fd >= 0 && fd <= 0x7fffffff
 
@@ -153,10 +183,18 @@ export const fsyncOp = (fd: number, fsyncFlags: number, options: Settling | unde
     : IoError.fromErrno("EINVAL", "io_uring:FSYNC", where)
 
 /** A READ or WRITE result: the bytes moved, or the errno of a negative CQE result. */
-export const resultBytes =
+export const decodeBytes =
   (where: string) =>
-  (op: Op): Effect.Effect<number, IoError.IoError> =>
-    op.result0 < 0 ? Effect.fail(IoError.fromErrno(-op.result0, syscallOf(op), where)) : Effect.succeed(op.result0)
+  (op: Op): number | IoError.IoError =>
+    op.result0 < 0 ? IoError.fromErrno(-op.result0, syscallOf(op), where) : op.result0
+
+/** A decoded outcome as the Effect `run` resumes with. */
+export const resultOf =
+  <A>(decode: (op: Op) => A | IoError.IoError) =>
+  (op: Op): Effect.Effect<A, IoError.IoError> => {
+    const outcome = decode(op)
+    return outcome instanceof IoError.IoError ? Effect.fail(outcome) : Effect.succeed(outcome)
+  }
 
 /** A result without a value (FSYNC, NOP): the errno of a negative CQE result, or success. */
 export const resultVoid =
@@ -174,14 +212,56 @@ export interface WrittenThenSynced {
  * Decodes a linked pair's two results: the write's errno first; a short write or a split pair
  * (the FSYNC was never ordered after the WRITE) is `synced: false`; then the fsync's errno.
  */
-export const resultWriteThenFsync =
+export const decodeWriteThenFsync =
   (where: string, lengthBytes: number) =>
-  (op: Op): Effect.Effect<WrittenThenSynced, IoError.IoError> => {
-    if (op.result0 < 0) return Effect.fail(IoError.fromErrno(-op.result0, syscallOf(op), where))
-    if (op.result0 < lengthBytes || op.linkSplit) return Effect.succeed({ writtenBytes: op.result0, synced: false })
-    if (op.result1 < 0) return Effect.fail(IoError.fromErrno(-op.result1, "io_uring:FSYNC", where))
-    return Effect.succeed({ writtenBytes: op.result0, synced: true })
+  (op: Op): WrittenThenSynced | IoError.IoError => {
+    if (op.result0 < 0) return IoError.fromErrno(-op.result0, syscallOf(op), where)
+    if (op.result0 < lengthBytes || op.linkSplit) return { writtenBytes: op.result0, synced: false }
+    if (op.result1 < 0) return IoError.fromErrno(-op.result1, "io_uring:FSYNC", where)
+    return { writtenBytes: op.result0, synced: true }
   }
+
+/**
+ * A data request ready to start, in Effect or callback form: how errors name its file, how its op
+ * is built (validated) and how its CQE is decoded.
+ */
+export interface Described<A> {
+  readonly where: string
+  readonly build: () => Op | IoError.IoError
+  readonly decode: (op: Op) => A | IoError.IoError
+}
+
+/** A WRITE (RWF_DSYNC with `dsync`) of `bytes` at `offsetBytes`: the bytes written. */
+export const describeWrite = (
+  fd: number,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  options: (Settling & { readonly path?: string; readonly dsync?: boolean }) | undefined,
+): Described<number> => {
+  const where = whereOf(fd, options)
+  const opFlags = options?.dsync === true ? Abi.RWF_DSYNC : 0
+  return {
+    where,
+    build: () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, opFlags, options, where }),
+    decode: decodeBytes(where),
+  }
+}
+
+/** A WRITE linked to an FSYNC (DATASYNC unless `datasync: false`). */
+export const describeWriteThenFsync = (
+  fd: number,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  options: (Settling & { readonly path?: string; readonly datasync?: boolean }) | undefined,
+): Described<WrittenThenSynced> => {
+  const where = whereOf(fd, options)
+  const linkedFsyncFlags = options?.datasync === false ? 0 : Abi.IORING_FSYNC_DATASYNC
+  return {
+    where,
+    build: () => dataOp({ opcode: Abi.IORING_OP_WRITE, fd, bytes, offsetBytes, linkedFsyncFlags, options, where }),
+    decode: decodeWriteThenFsync(where, bytes.byteLength),
+  }
+}
 
 /** The allocations behind buffers to register: each must be a whole, live `AlignedMemory` buffer. */
 export const allocationsOf = (

@@ -1,0 +1,37 @@
+/**
+ * Callback-form writes a FileIo layer may offer beside its Effect operations, for the log
+ * buffer's writer (`logBuffer/writer.ts`): a group-commit round then runs from the seal to the
+ * waiters' wake without a fiber, which costs less than the round's own bookkeeping (issue 12).
+ *
+ * Not part of the `FileIoService` interface: a layer registers them for its service object, and
+ * the writer looks them up by that exact object. A service that wraps another (a test double, a
+ * caller's interceptor, anything built with `{ ...service }`) is a different object and finds
+ * nothing, so its own `writeAt` and `writeAtThenDatasync` are always the ones that run.
+ *
+ * Contract: the same as the Effect operation it stands for (`writeAt`, or `writeAtThenDatasync`
+ * when `datasync`), reported once through `done` (`undefined` = success), possibly before the
+ * call returns; nothing can interrupt it, and the layer keeps the handle open and the bytes
+ * referenced until the kernel is done with them.
+ *
+ * @internal
+ */
+import type { IoError } from "@fsys/native"
+import type { FileIoService, Handle } from "../FileIo.ts"
+
+/** How a callback-form write reports, exactly once. */
+export type WriteDone = (failure: IoError.IoError | undefined) => void
+
+export interface CallbackIo {
+  readonly write: (handle: Handle, bytes: Uint8Array, offsetBytes: number, datasync: boolean, done: WriteDone) => void
+}
+
+const registry = new WeakMap<FileIoService, CallbackIo>()
+
+/** Called by a layer once, for the service object it returns. */
+export const register = (service: FileIoService, io: CallbackIo): FileIoService => {
+  registry.set(service, io)
+  return service
+}
+
+/** The callback-form writes of exactly this service object, if its layer registered any. */
+export const lookup = (service: FileIoService): CallbackIo | undefined => registry.get(service)

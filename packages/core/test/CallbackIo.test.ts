@@ -1,0 +1,175 @@
+/**
+ * The io_uring layer's callback-form writes (`internal/callbackIo.ts`, `internal/ioUring/ops.ts
+ * writeNow`), which the log buffer's writer submits its rounds through without a fiber: the same
+ * contract as `writeAt` / `writeAtThenDatasync` (typed errors, short writes and split links
+ * finished, the fd pinned until the CQE), reported exactly once, and never used for a service that
+ * wraps the layer.
+ */
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { FileIo, IoUringFileIo, Journal, JournalReader } from "@fsys/core"
+import { type IoError, IoUring } from "@fsys/native"
+import * as CallbackIo from "../src/internal/callbackIo.ts"
+import { fromHandle } from "../src/internal/nodeFileIo/openFile.ts"
+
+const tempDirectory = Effect.acquireRelease(
+  Effect.promise(() => NodeFs.promises.mkdtemp(NodePath.join(NodeOs.tmpdir(), "fsys-callbackio-"))),
+  (directory) => Effect.promise(() => NodeFs.promises.rm(directory, { recursive: true, force: true })),
+)
+
+/** Runs one callback-form write and resumes with every report it made (the contract: exactly one). */
+const writeNow = (
+  io: FileIo.FileIoService,
+  handle: FileIo.Handle,
+  bytes: Uint8Array,
+  offsetBytes: number,
+  datasync: boolean,
+) =>
+  Effect.gen(function* () {
+    const callbackIo = CallbackIo.lookup(io)
+    assert.isDefined(callbackIo, "the io_uring service registers callback-form writes")
+    const reports: Array<IoError.IoError | undefined> = []
+    yield* Effect.callback<void>((resume) => {
+      callbackIo!.write(handle, bytes, offsetBytes, datasync, (failure) => {
+        reports.push(failure)
+        resume(Effect.void)
+      })
+    })
+    // A second report would arrive from a later CQE or microtask: give it the chance.
+    yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    return reports
+  })
+
+const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text)
+
+describe("callback-form writes (io_uring)", () => {
+  it.live("write and write→datasync land whole, reported once", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const ring = yield* IoUring.make({ entries: 8 })
+      const io = IoUringFileIo.fromRing(ring)
+      const handle = yield* io.open(NodePath.join(dir, "a"), { create: true })
+      assert.deepStrictEqual(yield* writeNow(io, handle, bytesOf("first "), 0, false), [undefined])
+      assert.deepStrictEqual(yield* writeNow(io, handle, bytesOf("second"), 6, true), [undefined])
+      assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "a"), "utf8"), "first second")
+      assert.strictEqual(ring.stats().linkSplits, 0)
+    }),
+  )
+
+  it.live("a pair split by a partial submission is synced apart, not reported synced early", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      // One SQE per io_uring_enter: the kernel takes the WRITE of each pair alone.
+      const ring = yield* IoUring.make({ entries: 8, seams: { submitCount: () => 1 } })
+      const io = IoUringFileIo.fromRing(ring)
+      const handle = yield* io.open(NodePath.join(dir, "split"), { create: true })
+      const sqesBefore = ring.stats().sqesSubmitted
+      assert.deepStrictEqual(yield* writeNow(io, handle, bytesOf("split pair"), 0, true), [undefined])
+      assert.strictEqual(ring.stats().linkSplits, 1)
+      // WRITE, the FSYNC turned NOP, then the FSYNC submitted on its own after the write completed.
+      assert.strictEqual(ring.stats().sqesSubmitted - sqesBefore, 3)
+      assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "split"), "utf8"), "split pair")
+    }),
+  )
+
+  it.live("bad input and a closed handle are typed errors, reported once", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const ring = yield* IoUring.make({ entries: 8 })
+      const io = IoUringFileIo.fromRing(ring)
+      const path = NodePath.join(dir, "b")
+      const handle = yield* io.open(path, { create: true })
+      const negative = yield* writeNow(io, handle, bytesOf("x"), -1, true)
+      assert.strictEqual(negative.length, 1)
+      assert.strictEqual(negative[0]?.code, "EINVAL")
+      yield* io.close(handle)
+      const closed = yield* writeNow(io, handle, bytesOf("x"), 0, false)
+      assert.strictEqual(closed.length, 1)
+      assert.strictEqual(closed[0]?.reason, "BadDescriptor")
+      assert.strictEqual(NodeFs.statSync(path).size, 0, "nothing written")
+    }),
+  )
+
+  it.live("the fd stays open until the CQE even when the handle is closed meanwhile (FS-C1)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const ring = yield* IoUring.make({ entries: 8 })
+      const io = IoUringFileIo.fromRing(ring)
+      const path = NodePath.join(dir, "c")
+      const handle = yield* io.open(path, { create: true })
+      const fd = fromHandle(handle)!.fd
+      const bytes = new Uint8Array(16 << 20).fill(0x3c)
+      const reports: Array<IoError.IoError | undefined> = []
+      let resume: (() => void) | undefined
+      const done = new Promise<void>((resolve) => {
+        resume = resolve
+      })
+      CallbackIo.lookup(io)!.write(handle, bytes, 0, true, (failure) => {
+        reports.push(failure)
+        resume!()
+      })
+      // Requested while the write (or its queued submission) is still the kernel's.
+      const closing = Effect.runPromise(io.close(handle))
+      assert.isDefined(NodeFs.readlinkSync(`/proc/self/fd/${fd}`), "fd still open while the kernel uses it")
+      yield* Effect.promise(() => done)
+      yield* Effect.promise(() => closing)
+      assert.deepStrictEqual(reports, [undefined])
+      assert.strictEqual(NodeFs.statSync(path).size, 16 << 20)
+    }),
+  )
+
+  it.live("a wrapped service finds no callback writes, so its own writes are the ones that run", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const ring = yield* IoUring.make({ entries: 16 })
+      const inner = IoUringFileIo.fromRing(ring)
+      let wrappedSyncedWrites = 0
+      const wrapped: FileIo.FileIoService = {
+        ...inner,
+        writeAtThenDatasync: (handle, bytes, offsetBytes) => {
+          wrappedSyncedWrites++
+          return inner.writeAtThenDatasync(handle, bytes, offsetBytes)
+        },
+      }
+      assert.isUndefined(CallbackIo.lookup(wrapped))
+      const path = NodePath.join(dir, "wrapped.journal")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(path, { mode: "buffered" })
+          for (let i = 0; i < 5; i++) yield* journal.appendDurable(bytesOf(`record ${i}`))
+        }),
+      ).pipe(Effect.provideService(FileIo.FileIo, wrapped))
+      assert.isAtLeast(wrappedSyncedWrites, 5, "every round went through the wrapper")
+      const result = yield* JournalReader.scan(path)
+      assert.strictEqual(result.records, 5)
+    }),
+  )
+
+  it.live("a journal whose every round is split by partial submissions loses nothing", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const ring = yield* IoUring.make({ entries: 16, seams: { submitCount: () => 1 } })
+      const io = IoUringFileIo.fromRing(ring)
+      for (const mode of ["buffered", "direct"] as const) {
+        const path = NodePath.join(dir, `${mode}.journal`)
+        const ends = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const journal = yield* Journal.open(path, { mode })
+            return yield* Effect.forEach(
+              Array.from({ length: 40 }, (_, i) => i),
+              (i) => journal.appendDurable(bytesOf(`${mode} ${i}`)),
+              { concurrency: 8 },
+            )
+          }),
+        ).pipe(Effect.provideService(FileIo.FileIo, io))
+        assert.strictEqual(ends.length, 40)
+        const result = yield* JournalReader.scan(path)
+        assert.strictEqual(result.records, 40, mode)
+      }
+      assert.isAbove(ring.stats().linkSplits, 0, "the rounds' pairs really were split")
+    }),
+  )
+})
