@@ -7,7 +7,7 @@
  * is opened with O_DIRECT and the buffer writes whole sectors (zero-padded after the last frame,
  * rewritten by the next flush); in buffered mode the same buffer writes exactly the new bytes
  * through the page cache. The path of a record reads top-down: `Journal.append` → log buffer slot
- * → writer fiber → `FileIo.writeAt` → io_uring or pwrite.
+ * → writer → `FileIo.writeAt` (over io_uring, a callback-form ring write) → io_uring or pwrite.
  *
  * The contract (what is durable when):
  * - `append` returns the record's end LSN once it is in the buffer: not yet durable, and not yet

@@ -2,7 +2,7 @@
  * The dual sector-aligned log buffer as an Effect service.
  *
  * Appends copy frames into the active slot; a full slot, a sync or an oversize record seals it
- * and hands it to a single writer fiber while appenders keep filling the other slot (the state
+ * and hands it to the writer (jobs in LSN order, no fiber per job) while appenders keep filling the other slot (the state
  * machine and its invariants are in `internal/logBuffer/core.ts`). This module is a thin layer on
  * the internal engine (`internal/logBuffer/make.ts`, which `Journal` also builds on) and never the
  * reverse: an application that wants only the buffer provides `LogBufferLive` (alias `layer`),
@@ -154,7 +154,7 @@ const toService = (core: LogBufferCore, path: string): LogBufferService => {
 
 /**
  * Builds a log buffer over an already open handle with the ambient `FileIo`: two slots from the
- * layer's aligned memory, registered for fixed-buffer IO, and the writer fiber — all released
+ * layer's aligned memory, registered for fixed-buffer IO, and the writer's drain — all released
  * with the Scope, in reverse. The caller validated the sizes (`validateCapacity`).
  *
  * @since 0.1.0

@@ -205,14 +205,18 @@ export class Writer {
   }
 
   /**
-   * Starts every job the rules allow. Bounded: each turn starts one queued job, and a job
-   * completing inside `start` (a synchronous layer, a refusal) only settles; the jobs its
-   * waiters queue wait for the next pump.
+   * Starts every job the rules allow, at most `JOBS_MAX` per pump. Over a synchronous layer (or
+   * for refused jobs) a job completes inside `start`, its waiters queue the next round's job at
+   * once, and that one is startable in the same loop: the bound leaves it to the next pump (a
+   * completion always queues one), so one pump never runs an unbounded chain of rounds.
    */
   private readonly pump = (): void => {
     this.pumpQueued = false
     for (let turn = 0; ; turn++) {
-      assert(turn <= JOBS_MAX, "a pump starts each queued job once")
+      if (turn === JOBS_MAX) {
+        this.queuePump()
+        return
+      }
       const entry = this.nextStartable()
       if (entry === undefined) return
       // Marked before the start: over a synchronous layer the job completes inside it.
