@@ -1,6 +1,7 @@
 /**
- * The io_uring layer's callback-form writes (`internal/callbackIo.ts`, `internal/ioUring/ops.ts
- * writeNow`), which the log buffer's writer submits its rounds through without a fiber: the same
+ * The layers' callback-form writes (`internal/callbackIo.ts`: io_uring's `internal/ioUring/ops.ts
+ * writeNow`, the Node layer's `internal/nodeFileIo/writeNow.ts`), which the log buffer's writer
+ * submits its rounds through without a fiber: the same
  * contract as `writeAt` / `writeAtThenDatasync` (typed errors, short writes and split links
  * finished, the fd pinned until the CQE), reported exactly once, and never used for a service that
  * wraps the layer.
@@ -10,7 +11,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { FileIo, IoUringFileIo, Journal, JournalReader } from "@fsys/core"
+import { FileIo, IoUringFileIo, Journal, JournalReader, NodeFileIo } from "@fsys/core"
 import { type IoError, IoUring } from "@fsys/native"
 import * as CallbackIo from "../src/internal/callbackIo.ts"
 import { fromHandle } from "../src/internal/nodeFileIo/openFile.ts"
@@ -170,6 +171,91 @@ describe("callback-form writes (io_uring)", () => {
         assert.strictEqual(result.records, 40, mode)
       }
       assert.isAbove(ring.stats().linkSplits, 0, "the rounds' pairs really were split")
+    }),
+  )
+})
+
+describe("callback-form writes (Node layer: pwrite on the threadpool)", () => {
+  it.live("aligned memory goes through pwrite (+ fdatasync); ordinary memory through node:fs; both land whole", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const io = NodeFileIo.make()
+      const path = NodePath.join(dir, "a")
+      const handle = yield* io.open(path, { create: true })
+      const aligned = yield* io.allocateAligned(8192, 4096)
+      aligned.bytes.fill(0x41)
+      assert.deepStrictEqual(yield* writeNow(io, handle, aligned.bytes, 0, true), [undefined])
+      assert.deepStrictEqual(yield* writeNow(io, handle, bytesOf("tail"), 8192, false), [undefined])
+      const content = NodeFs.readFileSync(path)
+      assert.strictEqual(content.byteLength, 8196)
+      assert.strictEqual(content[8191], 0x41)
+      assert.strictEqual(content.subarray(8192).toString("utf8"), "tail")
+    }),
+  )
+
+  it.live("bad input and a closed handle are typed errors, reported once, and write nothing", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const io = NodeFileIo.make()
+      const path = NodePath.join(dir, "b")
+      const handle = yield* io.open(path, { create: true })
+      const aligned = yield* io.allocateAligned(4096, 4096)
+      const negative = yield* writeNow(io, handle, aligned.bytes, -4096, true)
+      assert.strictEqual(negative.length, 1)
+      assert.strictEqual(negative[0]?.code, "EINVAL")
+      yield* io.close(handle)
+      const closed = yield* writeNow(io, handle, aligned.bytes, 0, true)
+      assert.strictEqual(closed.length, 1)
+      assert.strictEqual(closed[0]?.reason, "BadDescriptor")
+      assert.strictEqual(NodeFs.statSync(path).size, 0)
+    }),
+  )
+
+  it.live("the fd stays open until the thread returned even when the handle is closed meanwhile (FS-C1)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const io = NodeFileIo.make()
+      const path = NodePath.join(dir, "c")
+      const handle = yield* io.open(path, { create: true })
+      const fd = fromHandle(handle)!.fd
+      const aligned = yield* io.allocateAligned(16 << 20, 4096)
+      aligned.bytes.fill(0x3c)
+      const reports: Array<IoError.IoError | undefined> = []
+      let resume: (() => void) | undefined
+      const done = new Promise<void>((resolve) => {
+        resume = resolve
+      })
+      CallbackIo.lookup(io)!.write(handle, aligned.bytes, 0, true, (failure) => {
+        reports.push(failure)
+        resume!()
+      })
+      const closing = Effect.runPromise(io.close(handle))
+      assert.isDefined(NodeFs.readlinkSync(`/proc/self/fd/${fd}`), "fd still open while a thread uses it")
+      yield* Effect.promise(() => done)
+      yield* Effect.promise(() => closing)
+      assert.deepStrictEqual(reports, [undefined])
+      assert.strictEqual(NodeFs.statSync(path).size, 16 << 20)
+    }),
+  )
+
+  it.live("Direct and buffered journals over the Node layer read back every durable record", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const io = NodeFileIo.make()
+      for (const mode of ["buffered", "direct"] as const) {
+        const path = NodePath.join(dir, `${mode}.journal`)
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const journal = yield* Journal.open(path, { mode })
+            yield* Effect.forEach(
+              Array.from({ length: 40 }, (_, i) => i),
+              (i) => journal.appendDurable(bytesOf(`${mode} ${i}`)),
+              { concurrency: 8 },
+            )
+          }),
+        ).pipe(Effect.provideService(FileIo.FileIo, io))
+        assert.strictEqual((yield* JournalReader.scan(path)).records, 40, mode)
+      }
     }),
   )
 })

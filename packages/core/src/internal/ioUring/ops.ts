@@ -9,10 +9,11 @@
  *
  * @internal
  */
-import { Cause, Effect, Option } from "effect"
+import { Effect } from "effect"
 import { InFlight, IoError, IoUring, IoUringCallback } from "@fsys/native"
 import type { Handle } from "../../FileIo.ts"
 import { badDescriptor, fromHandle, type OpenFile, pin, unpin } from "../nodeFileIo/openFile.ts"
+import * as CallbackIo from "../callbackIo.ts"
 import * as Positional from "../positional.ts"
 
 const isByteOffset = (value: number): boolean => Number.isSafeInteger(value) && value >= 0
@@ -134,9 +135,7 @@ export const writeNow = (
       writtenBytes >= lengthBytes
         ? Effect.void
         : writeAll(ring, handle, bytes.subarray(writtenBytes), offsetBytes + writtenBytes)
-    Effect.runCallback(datasync ? Effect.andThen(tail, fsync(ring, handle, true)) : tail, {
-      onExit: (exit) => done(exit._tag === "Success" ? undefined : failureOf(exit.cause, handle.path)),
-    })
+    CallbackIo.runToDone(datasync ? Effect.andThen(tail, fsync(ring, handle, true)) : tail, handle.path, done)
   }
   if (!isByteOffset(offsetBytes) || lengthBytes === 0 || lengthBytes > Positional.BYTES_PER_CALL_MAX) {
     rest(0)
@@ -176,19 +175,6 @@ export const writeNow = (
       else onSuccess(outcome, outcome === lengthBytes)
     })
   }
-}
-
-/** The IoError an Effect operation of this file failed with (a defect becomes `Unknown`). */
-const failureOf = (cause: Cause.Cause<IoError.IoError>, path: string): IoError.IoError => {
-  const error = Cause.findErrorOption(cause)
-  if (Option.isSome(error)) return error.value
-  return new IoError.IoError({
-    reason: "Unknown",
-    syscall: "io_uring:WRITE",
-    code: "EUNKNOWN",
-    path,
-    cause: Cause.squash(cause),
-  })
 }
 
 /**

@@ -9,7 +9,8 @@
  *
  * Cost sketch per operation: one `Effect.callback` plus one threadpool round trip per syscall
  * (≈ 25–50 µs of latency, a few µs of CPU). Hot callers batch: the log buffer writes whole
- * sectors, the reader reads megabytes at a time.
+ * sectors, the reader reads megabytes at a time. The log buffer's writer skips the Effect: the
+ * service registers callback-form writes (`writeNow.ts`, `../callbackIo.ts`).
  *
  * @internal
  */
@@ -17,11 +18,13 @@ import * as NodeFs from "node:fs"
 import { Effect } from "effect"
 import { AlignedMemory, IoError, Libc } from "@fsys/native"
 import type { FileIoService, Handle, OpenOptions } from "../../FileIo.ts"
+import * as CallbackIo from "../callbackIo.ts"
 import * as Positional from "../positional.ts"
 import { openPath } from "./open.ts"
 import * as Alignment from "./alignment.ts"
 import { badDescriptor, fromHandle, OpenFile, pin, requestClose, unpin } from "./openFile.ts"
 import { type Done, readCall, writeCall } from "./positional.ts"
+import { writeNowOf } from "./writeNow.ts"
 
 /** @internal */
 export const BACKEND = "pwrite" as const
@@ -223,7 +226,9 @@ const sizeOf = (handle: Handle): Effect.Effect<number, IoError.IoError> =>
  *
  * @internal
  */
-export const make = (): FileIoService => ({
+export const make = (): FileIoService => CallbackIo.register(service(), { write: writeNowOf(writeAt) })
+
+const service = (): FileIoService => ({
   backend: BACKEND,
   reason: REASON,
 
