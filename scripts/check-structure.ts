@@ -77,7 +77,7 @@ const ALLOWED: ReadonlyArray<Allowance> = []
 const LAYERS: Readonly<Record<string, ReadonlyArray<ReadonlyArray<string>>>> = {
   native: [
     ["IoError.ts", "InFlight.ts", "AlignedBuffer.ts", "internal/nodeVersion.ts", "internal/offThread.ts"],
-    ["internal/memory.ts", "internal/libc", "Libc.ts", "LibcCallback.ts"],
+    ["internal/memory.ts", "internal/libc", "Libc.ts"],
     ["AlignedMemory.ts", "Statx.ts"],
     ["internal/ioUring", "IoUring.ts"],
     ["IoUringCallback.ts"],

@@ -153,7 +153,7 @@ const resolveChoice = (
   return Effect.succeed({ choice: fromEnvironment, by: ENV_BACKEND })
 }
 
-const nodeWithReason = (reason: string): FileIo.FileIoService => ({ ...makeNode(), reason })
+const nodeWithReason = (reason: string): FileIo.FileIoService => makeNode(reason)
 
 /**
  * Builds the chosen service. With `"auto"`, a ring that fails to set up after a successful probe

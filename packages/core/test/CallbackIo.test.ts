@@ -11,7 +11,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { FileIo, IoUringFileIo, Journal, JournalReader, NodeFileIo } from "@fsys/core"
+import { FileIo, FileIoAuto, IoUringFileIo, Journal, JournalReader, NodeFileIo } from "@fsys/core"
 import { type IoError, IoUring } from "@fsys/native"
 import * as CallbackIo from "../src/internal/callbackIo.ts"
 import { fromHandle } from "../src/internal/nodeFileIo/openFile.ts"
@@ -255,6 +255,24 @@ describe("callback-form writes (Node layer: pwrite on the threadpool)", () => {
           }),
         ).pipe(Effect.provideService(FileIo.FileIo, io))
         assert.strictEqual((yield* JournalReader.scan(path)).records, 40, mode)
+      }
+    }),
+  )
+})
+
+describe("which services have callback-form writes", () => {
+  // A service the journal writes through but that lost its registration (a spread copy with a new
+  // `reason`, as FileIoAuto once made for pwrite) silently costs a fiber per round: found only by
+  // a profile. So every service the library itself hands a journal is checked here.
+  it.live("every service the library builds for a journal: Node, io_uring and each FileIoAuto choice", () =>
+    Effect.gen(function* () {
+      assert.isDefined(CallbackIo.lookup(FileIo.nodeDefault()), "the default Node service")
+      assert.isDefined(CallbackIo.lookup(NodeFileIo.make()), "NodeFileIo.make")
+      const ring = yield* IoUring.make({ entries: 8 })
+      assert.isDefined(CallbackIo.lookup(IoUringFileIo.fromRing(ring)), "IoUringFileIo.fromRing")
+      for (const backend of ["pwrite", "io_uring", "auto"] as const) {
+        const service = yield* FileIoAuto.make({ backend })
+        assert.isDefined(CallbackIo.lookup(service), `FileIoAuto.make({ backend: "${backend}" }) (${service.reason})`)
       }
     }),
   )

@@ -109,6 +109,26 @@ export const allocate = (
 export const inFlightCount = (bytes: Uint8Array): number => Memory.lookup(bytes)?.inFlight.count ?? 0
 
 /**
+ * Marks one IO on the memory behind `bytes` as started, for IO this package does not run itself
+ * (`node:fs` on the threadpool): the memory is not freed until the returned release was called.
+ * `undefined` when `bytes` is not live memory from `allocate` (nothing to hold).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const hold = (bytes: Uint8Array): (() => void) | undefined => {
+  const allocation = Memory.lookup(bytes)
+  if (allocation === undefined || allocation.freed) return undefined
+  InFlight.retain(allocation.inFlight)
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    InFlight.release(allocation.inFlight)
+  }
+}
+
+/**
  * True when `bytes` views memory from `allocate` that has not been freed.
  *
  * @since 0.1.0

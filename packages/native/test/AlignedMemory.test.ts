@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { AlignedMemory } from "@fsys/native"
 
 describe("AlignedMemory", () => {
@@ -29,6 +29,25 @@ describe("AlignedMemory", () => {
       assert.strictEqual(sub.byteLength, 0)
       assert.strictEqual(buffer.bytes[0], undefined)
       assert.isFalse(AlignedMemory.isNative(buffer.bytes))
+    }),
+  )
+
+  it.live("a hold (IO run outside this package) keeps the memory until it is released", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const buffer = yield* Scope.provide(AlignedMemory.allocate(4096, 4096), scope)
+      const release = AlignedMemory.hold(buffer.bytes.subarray(512))
+      assert.isDefined(release)
+      assert.strictEqual(AlignedMemory.inFlightCount(buffer.bytes), 1)
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      for (let i = 0; i < 5; i++) yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      assert.isTrue(AlignedMemory.isNative(buffer.bytes), "not freed while held")
+      release!()
+      release!() // idempotent: one hold, one release
+      yield* Fiber.join(closing)
+      assert.isFalse(AlignedMemory.isNative(buffer.bytes))
+      assert.isUndefined(AlignedMemory.hold(buffer.bytes), "freed memory cannot be held")
+      assert.isUndefined(AlignedMemory.hold(new Uint8Array(8)), "JS memory has nothing to hold")
     }),
   )
 

@@ -4,7 +4,7 @@
  * waiters' wake without a fiber, which costs less than the round's own bookkeeping (issue 12).
  *
  * `IoUringFileIo` registers one linked ring submission (`ioUring/ops.ts`), the Node layer a
- * threadpool pwrite + fdatasync on aligned memory (`nodeFileIo/writeNow.ts`); the simulated disk
+ * threadpool `fs.write` + `fs.fdatasync` on aligned memory (`nodeFileIo/writeNow.ts`); the simulated disk
  * registers none, so its jobs run their Effects.
  *
  * Not part of the `FileIoService` interface: a layer registers them for its service object, and

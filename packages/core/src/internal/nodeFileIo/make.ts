@@ -223,14 +223,18 @@ const sizeOf = (handle: Handle): Effect.Effect<number, IoError.IoError> =>
 
 /**
  * The Node `FileIo` service. Synchronous and cheap: acquires nothing until an operation runs.
+ * `reason` overrides what it says of itself (`FileIoAuto` says why it fell back): pass it here
+ * rather than spreading the service into a new object, which would lose the callback-form writes
+ * registered for this one (`../callbackIo.ts`).
  *
  * @internal
  */
-export const make = (): FileIoService => CallbackIo.register(service(), { write: writeNowOf(writeAt) })
+export const make = (reason: string = REASON): FileIoService =>
+  CallbackIo.register(service(reason), { write: writeNowOf(writeAt) })
 
-const service = (): FileIoService => ({
+const service = (reason: string): FileIoService => ({
   backend: BACKEND,
-  reason: REASON,
+  reason,
 
   open: (path, options = {}) =>
     Effect.acquireRelease(openEffect(path, options), (file) =>

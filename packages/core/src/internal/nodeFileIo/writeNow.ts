@@ -1,15 +1,17 @@
 /**
- * The Node layer's callback-form writes (`../callbackIo.ts`), for the log buffer's writer: a
- * Direct round over pwrite is one `LibcCallback.startPwrite` and one `startFdatasync` on the
- * threadpool with the fd pinned until the last of them returned, and no fiber. Only whole writes
- * of `AlignedMemory` (the slots) take this path; ordinary JS memory goes through `node:fs` in the
- * Effect operation, and so does the rest of a short write, so the loop's rules stay in one place
+ * The Node layer's callback-form writes (`../callbackIo.ts`), for the log buffer's writer: a round
+ * over pwrite is one `fs.write` and one `fs.fdatasync` on the threadpool (libuv retries EINTR),
+ * with the fd pinned and the slot's `AlignedMemory` held (`AlignedMemory.hold`: it is not freed
+ * before the thread is done, fsys bug FS-C2) until the last of them returned, and no fiber. Only
+ * whole writes of `AlignedMemory` (the slots) take this path; anything else, and the rest of a
+ * short write, goes through the Effect operation, so the loop's rules stay in one place
  * (`../positional.ts`).
  *
  * @internal
  */
 import type { Effect } from "effect"
-import { AlignedMemory, IoError, LibcCallback } from "@fsys/native"
+import * as NodeFs from "node:fs"
+import { AlignedMemory, IoError } from "@fsys/native"
 import type { Handle } from "../../FileIo.ts"
 import * as CallbackIo from "../callbackIo.ts"
 import * as Positional from "../positional.ts"
@@ -42,21 +44,27 @@ export const writeNowOf =
       done(badDescriptor(handle, datasync ? "pwrite+fdatasync" : "pwrite"))
       return
     }
+    // The memory stays allocated until the thread is done with it (fsys bug FS-C2).
+    const release = AlignedMemory.hold(bytes)
     const finish = (failure: IoError.IoError | undefined): void => {
+      release?.()
       unpin(file)
       done(failure)
     }
-    LibcCallback.startPwrite(file.fd, bytes, offsetBytes, file.path, (written) => {
-      if (written instanceof IoError.IoError) finish(written)
+    NodeFs.write(file.fd, bytes, 0, lengthBytes, offsetBytes, (error, written) => {
+      if (error !== null) finish(IoError.fromNodeError(error, "pwrite", file.path))
       else if (written <= 0) finish(IoError.fromErrno("ESHORT", "pwrite", file.path))
       else if (written < lengthBytes) {
-        // The rest through the Effect loop, with our pin held until it is done.
+        // The rest through the Effect loop, with our pin and hold kept until it is done.
         const rest = writeAt(handle, bytes.subarray(written), offsetBytes + written, datasync)
-        CallbackIo.runToDone(rest, file.path, done, () => unpin(file))
+        CallbackIo.runToDone(rest, file.path, done, () => {
+          release?.()
+          unpin(file)
+        })
       } else if (!datasync) finish(undefined)
       else {
-        LibcCallback.startFdatasync(file.fd, file.path, (synced) =>
-          finish(synced instanceof IoError.IoError ? synced : undefined),
+        NodeFs.fdatasync(file.fd, (synced) =>
+          finish(synced === null ? undefined : IoError.fromNodeError(synced, "fdatasync", file.path)),
         )
       }
     })

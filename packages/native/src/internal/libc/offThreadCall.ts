@@ -1,5 +1,5 @@
 /**
- * One koffi `.async` call, as an Effect or with a plain callback: errno read on completion, EINTR retried a bounded number
+ * One koffi `.async` call as an Effect: errno read on completion, EINTR retried a bounded number
  * of times, interruption that never frees memory a thread still uses, and the argument checks the
  * positional calls share. Separate from `Libc` because it is the one tricky piece of that module
  * (the public calls are one-liners over it), and from `internal/offThread.ts`, which only bounds
@@ -27,17 +27,17 @@ export const EINTR_RETRIES_MAX = 16
 
 const EINTR = 4
 
-/** What one finished call reports: a koffi failure, a negative result, or the result. */
+/** The Effect one finished call resumes with: a koffi failure, a negative result, or the result. */
 const outcomeOf = (
   syscall: string,
   path: string,
   error: unknown,
   result: number,
   errno: number,
-): number | IoError.IoError => {
-  if (error != null) return IoError.fromErrno("EIO", syscall, path, error)
-  if (result < 0) return IoError.fromErrno(errno, syscall, path)
-  return result
+): Effect.Effect<number, IoError.IoError> => {
+  if (error != null) return Effect.fail(IoError.fromErrno("EIO", syscall, path, error))
+  if (result < 0) return Effect.fail(IoError.fromErrno(errno, syscall, path))
+  return Effect.succeed(result)
 }
 
 /** The call never started: koffi kept refusing it (its own queue of async calls was full). */
@@ -51,62 +51,12 @@ const neverMade = (syscall: string, path: string, cause: unknown): IoError.IoErr
   })
 
 /**
- * Starts one `.async` call through the dispatcher (`internal/offThread.ts`: bounded in flight,
- * queued beyond) and calls `onDone` once with its outcome, unless `abandon` (returned) is called
- * first. The callback reads errno synchronously (koffi restores it around the callback only);
- * EINTR is retried. Abandoning drops a call still queued; a started one runs on: `onAbandoned`
+ * Runs one `.async` call through the dispatcher (`internal/offThread.ts`: bounded in flight,
+ * queued beyond). The callback reads errno synchronously (koffi restores it around the callback
+ * only). Interrupting the fiber drops a call still queued; a started one runs on: `onAbandoned`
  * sees its result (to close a descriptor nobody will use), and `hold` stays retained until the
  * thread is done.
  */
-export const startOffThreadCall = (
-  lib: Native,
-  syscall: string,
-  path: string,
-  start: (native: Native, done: Callback) => void,
-  hold: InFlight.InFlight | undefined,
-  onAbandoned: ((native: Native, result: number) => void) | undefined,
-  onDone: (outcome: number | IoError.IoError) => void,
-): (() => void) => {
-  let abandoned = false
-  let interruptedCalls = 0
-  let task: OffThread.Task
-  if (hold !== undefined) InFlight.retain(hold)
-  const settle = (outcome: number | IoError.IoError): void => {
-    if (hold !== undefined) InFlight.release(hold)
-    if (!abandoned) onDone(outcome)
-  }
-  const attempt = (): void => {
-    task = OffThread.makeTask(
-      (finished) =>
-        start(lib, (error, raw) => {
-          const result = Number(raw)
-          const errno = result < 0 ? lib.errno() : 0
-          finished()
-          if (abandoned) {
-            if (hold !== undefined) InFlight.release(hold)
-            if (error == null && result >= 0 && onAbandoned !== undefined) onAbandoned(lib, result)
-            return
-          }
-          if (errno === EINTR && syscall !== "close" && interruptedCalls < EINTR_RETRIES_MAX) {
-            interruptedCalls += 1
-            attempt()
-            return
-          }
-          settle(outcomeOf(syscall, path, error, result, errno))
-        }),
-      (cause) => settle(neverMade(syscall, path, cause)),
-    )
-    OffThread.submit(task)
-  }
-  attempt()
-  return () => {
-    abandoned = true
-    // Never started: nothing to wait for.
-    if (OffThread.cancel(task) && hold !== undefined) InFlight.release(hold)
-  }
-}
-
-/** `startOffThreadCall` as an Effect: interrupting the fiber abandons the call. */
 export const offThreadCall = (
   syscall: string,
   path: string,
@@ -116,10 +66,43 @@ export const offThreadCall = (
 ): Effect.Effect<number, IoError.IoError> =>
   Effect.flatMap(native, (lib) =>
     Effect.callback<number, IoError.IoError>((resume) => {
-      const abandon = startOffThreadCall(lib, syscall, path, start, hold, onAbandoned, (outcome) =>
-        resume(outcome instanceof IoError.IoError ? Effect.fail(outcome) : Effect.succeed(outcome)),
-      )
-      return Effect.sync(abandon)
+      let abandoned = false
+      let interruptedCalls = 0
+      let task: OffThread.Task
+      if (hold !== undefined) InFlight.retain(hold)
+      const settle = (exit: Effect.Effect<number, IoError.IoError>): void => {
+        if (hold !== undefined) InFlight.release(hold)
+        if (!abandoned) resume(exit)
+      }
+      const attempt = (): void => {
+        task = OffThread.makeTask(
+          (finished) =>
+            start(lib, (error, raw) => {
+              const result = Number(raw)
+              const errno = result < 0 ? lib.errno() : 0
+              finished()
+              if (abandoned) {
+                if (hold !== undefined) InFlight.release(hold)
+                if (error == null && result >= 0 && onAbandoned !== undefined) onAbandoned(lib, result)
+                return
+              }
+              if (errno === EINTR && syscall !== "close" && interruptedCalls < EINTR_RETRIES_MAX) {
+                interruptedCalls += 1
+                attempt()
+                return
+              }
+              settle(outcomeOf(syscall, path, error, result, errno))
+            }),
+          (cause) => settle(Effect.fail(neverMade(syscall, path, cause))),
+        )
+        OffThread.submit(task)
+      }
+      attempt()
+      return Effect.sync(() => {
+        abandoned = true
+        // Never started: nothing to wait for.
+        if (OffThread.cancel(task) && hold !== undefined) InFlight.release(hold)
+      })
     }),
   )
 
