@@ -523,6 +523,41 @@ describe("Journal and the event loop", () => {
   )
 })
 
+describe("Journal and the event loop: the time budget", () => {
+  it.live("small unsynced appends yield once a turn held the loop for 1 ms, long before 1024 appends", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const journal = yield* Journal.open(NodePath.join(dir, "j.log"), { mode: "buffered", preallocateBytes: 0 })
+      const payload = new Uint8Array(100).fill(5)
+      let turns = 0
+      let running = true
+      const tick = () => {
+        turns++
+        if (running) setImmediate(tick)
+      }
+      // A slow machine, made deterministic: every clock read is 0.6 ms after the previous one, so
+      // the budget (read every 64 appends) is spent after 128 appends instead of 1024.
+      const realNow = performance.now.bind(performance)
+      let fakeMillis = realNow()
+      const restore = () => {
+        performance.now = realNow
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          performance.now = () => (fakeMillis += 0.6)
+        }),
+        () => Effect.sync(restore),
+      )
+      setImmediate(tick)
+      for (let i = 0; i < 2048; i++) yield* journal.append(payload)
+      running = false
+      restore()
+      // Counted appends alone would yield twice (every 1024); the clock makes it every ≈ 128.
+      assert.isAtLeast(turns, 10)
+    }),
+  )
+})
+
 describe("Journal group commit with a window", () => {
   it.live("a round waits for its window or for groupCommitMaxBatch syncers, then serves them all", () =>
     Effect.gen(function* () {

@@ -13,9 +13,15 @@ import { InvalidOptions, type JournalError, LsnOutOfRange } from "../../JournalE
 import type * as JournalEngine from "./engine.ts"
 import { checkPayload, validateBatch } from "./validate.ts"
 
-/** At most this many appends, or this many bytes copied, between two event-loop turns. */
+/**
+ * The appends that never wait yield to the event loop after this many appends, this many bytes
+ * copied, or this long in one event-loop turn, whichever comes first. The clock is read every
+ * `CLOCK_EVERY_APPENDS` appends (a read costs more than an append's bookkeeping).
+ */
 const YIELD_AFTER_APPENDS = 1024
 const YIELD_AFTER_BYTES = 256 * 1024
+const YIELD_AFTER_MILLIS = 1
+const CLOCK_EVERY_APPENDS = 64
 
 /** The handle's mutable state, shared by its entry points and its close. */
 export interface State {
@@ -25,14 +31,79 @@ export interface State {
   /** Bytes copied and appends completed since the appends last yielded to the event loop. */
   bytesSinceYield: number
   appendsSinceYield: number
+  /** The budget is spent: the next append through the Effect path yields. */
+  yieldDue: boolean
+  /**
+   * When the current event-loop turn began, as far as the appends know: at their last yield, or
+   * at the clock read after the **turn marker** (a `setImmediate`) fired, which means the loop
+   * turned on its own since (a durable wait, a timer): then the appends have not held it since.
+   */
+  turnStartMillis: number
+  markerArmed: boolean
+  turned: boolean
+  readonly onMarker: () => void
 }
 
-export const makeState = (engine: JournalEngine.Engine): State => ({
-  engine,
-  closed: false,
-  bytesSinceYield: 0,
-  appendsSinceYield: 0,
-})
+export const makeState = (engine: JournalEngine.Engine): State => {
+  const state: State = {
+    engine,
+    closed: false,
+    bytesSinceYield: 0,
+    appendsSinceYield: 0,
+    yieldDue: false,
+    turnStartMillis: performance.now(),
+    markerArmed: false,
+    turned: false,
+    onMarker: () => {
+      state.markerArmed = false
+      state.turned = true
+    },
+  }
+  return state
+}
+
+const armMarker = (state: State): void => {
+  if (state.markerArmed) return
+  state.markerArmed = true
+  setImmediate(state.onMarker)
+}
+
+/**
+ * Counts one append that did not wait; true once the turn's budget is spent (then `yieldDue`
+ * stays set until the Effect path yields). Bounded work: a counter, and a clock read every
+ * `CLOCK_EVERY_APPENDS` appends.
+ */
+const spendBudget = (state: State, frameBytes: number): boolean => {
+  if (state.yieldDue) return true
+  const appends = ++state.appendsSinceYield
+  state.bytesSinceYield += frameBytes
+  if (appends >= YIELD_AFTER_APPENDS || state.bytesSinceYield >= YIELD_AFTER_BYTES) {
+    state.yieldDue = true
+    return true
+  }
+  if (appends % CLOCK_EVERY_APPENDS !== 0) return false
+  const nowMillis = performance.now()
+  if (state.turned) {
+    // The loop turned since the marker was armed: this turn began after that.
+    state.turned = false
+    state.turnStartMillis = nowMillis
+    armMarker(state)
+    return false
+  }
+  armMarker(state)
+  if (nowMillis - state.turnStartMillis < YIELD_AFTER_MILLIS) return false
+  state.yieldDue = true
+  return true
+}
+
+/** After the appends yielded: a new turn and a new budget. */
+const yielded = (state: State): void => {
+  state.yieldDue = false
+  state.appendsSinceYield = 0
+  state.bytesSinceYield = 0
+  state.turned = false
+  state.turnStartMillis = performance.now()
+}
 
 export interface Entries {
   readonly append: (payload: Uint8Array) => Effect.Effect<number, JournalError>
@@ -68,17 +139,15 @@ const appendSlowOf = (engine: JournalEngine.Engine): AppendSlow => {
 
 // Appends that find room never wait, so a producer looping on them would keep the event loop
 // until Effect's scheduler yields (every 2048 operations: 100 ms and more with large records).
-// Yielding after a bounded amount of copying keeps the event-loop delay low.
-const completedOf =
-  (state: State): Completed =>
-  (end, frameBytes) => {
-    state.bytesSinceYield += frameBytes
-    if (++state.appendsSinceYield < YIELD_AFTER_APPENDS && state.bytesSinceYield < YIELD_AFTER_BYTES)
-      return Effect.succeed(end)
-    state.bytesSinceYield = 0
-    state.appendsSinceYield = 0
-    return Effect.as(Effect.yieldNow, end)
-  }
+// Yielding after a bounded amount of copying, or of time in one turn, keeps the event-loop delay
+// low (`spendBudget`).
+const completedOf = (state: State): Completed => {
+  const yieldTurn = Effect.andThen(
+    Effect.yieldNow,
+    Effect.sync(() => yielded(state)),
+  )
+  return (end, frameBytes) => (spendBudget(state, frameBytes) ? Effect.as(yieldTurn, end) : Effect.succeed(end))
+}
 
 const appendOf = (state: State, appendSlow: AppendSlow, completed: Completed): Entries["append"] => {
   const { core, counters, closedError } = state.engine
@@ -103,20 +172,13 @@ const tryAppendNowOf = (state: State): Entries["tryAppendNow"] => {
     const view = checkPayload(payload)
     if (!(view instanceof Uint8Array)) return view
     const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
-    // A spent budget goes the Effect way, whose `completed` yields to the event loop.
-    if (
-      budgeted &&
-      (state.appendsSinceYield + 1 >= YIELD_AFTER_APPENDS || state.bytesSinceYield + frameBytes >= YIELD_AFTER_BYTES)
-    )
-      return undefined
+    // A spent budget goes the Effect way, whose `completed` yields to the event loop (`yieldDue`
+    // stays set until it did). Counted before the append: this one is then placed by that path.
+    if (budgeted && spendBudget(state, frameBytes)) return undefined
     const end = core.tryAppend(view)
     if (end === undefined) return undefined
     counters.appends++
     counters.appendedBytes += frameBytes
-    if (budgeted) {
-      state.appendsSinceYield++
-      state.bytesSinceYield += frameBytes
-    }
     return end
   }
 }
