@@ -46,6 +46,29 @@ const writeNow = (
 
 const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text)
 
+/**
+ * Starts a callback-form write and at once asks to close the handle: the fd must stay open while
+ * the kernel (or a thread) still uses it, the write must succeed, and the close complete after.
+ */
+const closeWhileWriting = (io: FileIo.FileIoService, handle: FileIo.Handle, bytes: Uint8Array) =>
+  Effect.gen(function* () {
+    const fd = fromHandle(handle)!.fd
+    const reports: Array<IoError.IoError | undefined> = []
+    let resume: (() => void) | undefined
+    const done = new Promise<void>((resolve) => {
+      resume = resolve
+    })
+    CallbackIo.lookup(io)!.write(handle, bytes, 0, true, (failure) => {
+      reports.push(failure)
+      resume!()
+    })
+    const closing = Effect.runPromise(io.close(handle))
+    assert.isDefined(NodeFs.readlinkSync(`/proc/self/fd/${fd}`), "fd still open while the write is in flight")
+    yield* Effect.promise(() => done)
+    yield* Effect.promise(() => closing)
+    assert.deepStrictEqual(reports, [undefined])
+  })
+
 describe("callback-form writes (io_uring)", () => {
   it.live("write and write→datasync land whole, reported once", () =>
     Effect.gen(function* () {
@@ -101,23 +124,7 @@ describe("callback-form writes (io_uring)", () => {
       const io = IoUringFileIo.fromRing(ring)
       const path = NodePath.join(dir, "c")
       const handle = yield* io.open(path, { create: true })
-      const fd = fromHandle(handle)!.fd
-      const bytes = new Uint8Array(16 << 20).fill(0x3c)
-      const reports: Array<IoError.IoError | undefined> = []
-      let resume: (() => void) | undefined
-      const done = new Promise<void>((resolve) => {
-        resume = resolve
-      })
-      CallbackIo.lookup(io)!.write(handle, bytes, 0, true, (failure) => {
-        reports.push(failure)
-        resume!()
-      })
-      // Requested while the write (or its queued submission) is still the kernel's.
-      const closing = Effect.runPromise(io.close(handle))
-      assert.isDefined(NodeFs.readlinkSync(`/proc/self/fd/${fd}`), "fd still open while the kernel uses it")
-      yield* Effect.promise(() => done)
-      yield* Effect.promise(() => closing)
-      assert.deepStrictEqual(reports, [undefined])
+      yield* closeWhileWriting(io, handle, new Uint8Array(16 << 20).fill(0x3c))
       assert.strictEqual(NodeFs.statSync(path).size, 16 << 20)
     }),
   )
@@ -217,23 +224,8 @@ describe("callback-form writes (Node layer: pwrite on the threadpool)", () => {
       const io = NodeFileIo.make()
       const path = NodePath.join(dir, "c")
       const handle = yield* io.open(path, { create: true })
-      const fd = fromHandle(handle)!.fd
       const aligned = yield* io.allocateAligned(16 << 20, 4096)
-      aligned.bytes.fill(0x3c)
-      const reports: Array<IoError.IoError | undefined> = []
-      let resume: (() => void) | undefined
-      const done = new Promise<void>((resolve) => {
-        resume = resolve
-      })
-      CallbackIo.lookup(io)!.write(handle, aligned.bytes, 0, true, (failure) => {
-        reports.push(failure)
-        resume!()
-      })
-      const closing = Effect.runPromise(io.close(handle))
-      assert.isDefined(NodeFs.readlinkSync(`/proc/self/fd/${fd}`), "fd still open while a thread uses it")
-      yield* Effect.promise(() => done)
-      yield* Effect.promise(() => closing)
-      assert.deepStrictEqual(reports, [undefined])
+      yield* closeWhileWriting(io, handle, aligned.bytes.fill(0x3c))
       assert.strictEqual(NodeFs.statSync(path).size, 16 << 20)
     }),
   )

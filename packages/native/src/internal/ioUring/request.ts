@@ -69,6 +69,34 @@ export const closeRing = (state: Ring): Effect.Effect<void> =>
   )
 
 /**
+ * Builds the op and offers it to the ring: `complete` is called from its CQE; `refused` (after
+ * `onSettled`) when the input is invalid or the ring refuses it. Returns the op the ring took,
+ * or `undefined`. Shared by the Effect form (`run`) and the callback form (`start`).
+ */
+const begin = (
+  state: Ring,
+  options: Settling | undefined,
+  where: string,
+  build: () => Op | IoError.IoError,
+  complete: (op: Op) => void,
+  refused: (error: IoError.IoError) => void,
+): Op | undefined => {
+  const op = build()
+  if (op instanceof IoError.IoError) {
+    options?.onSettled?.()
+    refused(op)
+    return undefined
+  }
+  op.complete = complete
+  const errno = state.start(op)
+  if (errno === 0) return op
+  op.complete = undefined
+  settled(op)
+  refused(IoError.fromErrno(errno, syscallOf(op), where))
+  return undefined
+}
+
+/**
  * Builds the op when the Effect runs (so an Effect can be retried or run twice), starts it on
  * the ring `stateOf()` returns and resumes with `onDone(op)` from its CQE. `build` returns an
  * `IoError` for invalid input. A queued op is dropped when the fiber is interrupted; a submitted
@@ -83,21 +111,15 @@ export const run = <A>(
 ): Effect.Effect<A, IoError.IoError> =>
   Effect.callback<A, IoError.IoError>((resume) => {
     const state = stateOf()
-    const op = build()
-    if (op instanceof IoError.IoError) {
-      options?.onSettled?.()
-      resume(Effect.fail(op))
-      return
-    }
-    op.complete = (done) => resume(onDone(done))
-    const errno = state.start(op)
-    if (errno !== 0) {
-      op.complete = undefined
-      settled(op)
-      resume(Effect.fail(IoError.fromErrno(errno, syscallOf(op), where)))
-      return
-    }
-    if (state.isQueued(op)) return Effect.sync(() => state.abandon(op))
+    const op = begin(
+      state,
+      options,
+      where,
+      build,
+      (done) => resume(onDone(done)),
+      (error) => resume(Effect.fail(error)),
+    )
+    if (op !== undefined && state.isQueued(op)) return Effect.sync(() => state.abandon(op))
   })
 
 /**
@@ -115,19 +137,7 @@ export const start = <A>(
   decode: (op: Op) => A | IoError.IoError,
   onDone: (outcome: A | IoError.IoError) => void,
 ): void => {
-  const op = build()
-  if (op instanceof IoError.IoError) {
-    options?.onSettled?.()
-    onDone(op)
-    return
-  }
-  op.complete = (done) => onDone(decode(done))
-  const errno = state.start(op)
-  if (errno !== 0) {
-    op.complete = undefined
-    settled(op)
-    onDone(IoError.fromErrno(errno, syscallOf(op), where))
-  }
+  begin(state, options, where, build, (done) => onDone(decode(done)), onDone)
 }
 
 /** A descriptor the kernel could accept (non-negative, fits the SQE's signed 32-bit field). */
