@@ -220,9 +220,9 @@ const build = Effect.fnUntraced(function* (
   FastPath.register(handle, {
     tryAppend: entries.tryAppendNow,
     syncRefusal: entries.syncRefusal,
-    whenDurable: (lsn, callback) => {
+    resolveWhenDurable: (lsn, resolve, reject, value) => {
       if (lsn > groupCommit.syncedLsn) counters.syncRequests++
-      groupCommit.whenDurable(lsn, callback)
+      groupCommit.resolveWhenDurable(lsn, resolve, reject, value)
     },
   })
   return handle

@@ -271,9 +271,7 @@ describe("GroupCommit's waiters without a fiber (the Promise API's appendDurable
       const waitersPerRound: Array<number> = []
       const commit = commitOver(buffer, waitersPerRound)
       const durable = (lsn: number) =>
-        new Promise<void>((resolve, reject) =>
-          commit.whenDurable(lsn, (failure) => (failure === undefined ? resolve() : reject(failure))),
-        )
+        new Promise<void>((resolve, reject) => commit.resolveWhenDurable(lsn, resolve, reject, undefined))
       const PRODUCERS = 8
       const RECORDS = 5
       let finished = false
@@ -306,13 +304,20 @@ describe("GroupCommit's waiters without a fiber (the Promise API's appendDurable
       const commit = commitOver(buffer)
       const outcomes: Array<unknown> = []
       buffer.nextLsn = 10
-      for (let i = 0; i < 3; i++) commit.whenDurable(10, (failure) => outcomes.push(failure ?? "durable"))
+      const wait = (value: number) =>
+        commit.resolveWhenDurable(
+          10,
+          (resolved) => outcomes.push(resolved === value ? "durable" : "wrong value"),
+          (failure) => outcomes.push(failure),
+          value,
+        )
+      for (let i = 0; i < 3; i++) wait(i)
       assert.deepStrictEqual(outcomes, [], "nobody hears before the round completes")
       const failure = new IoError.IoError({ syscall: "fdatasync", path: "/fake", code: "EIO", reason: "Io" })
       buffer.refusal = failure
       buffer.flushes[0]!(failure)
       assert.deepStrictEqual(outcomes, [failure, failure, failure])
-      commit.whenDurable(10, (later) => outcomes.push(later))
+      wait(3)
       assert.strictEqual(outcomes[3], failure)
       const resumed = yield* Effect.exit(
         Effect.callback<number, JobFailure>((resume) => commit.resumeWhenDurable(10, resume)),

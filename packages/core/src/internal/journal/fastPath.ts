@@ -25,11 +25,17 @@ export interface FastPath {
   /** The typed error `syncThrough(lsn)` fails with at once (closed, LSN out of range), if any. */
   readonly syncRefusal: (lsn: number) => JournalError | undefined
   /**
-   * Calls `callback` once `[0, lsn)` is durable (with `undefined`) or the round that covers it
-   * failed (with the error), possibly before this returns. The caller got `lsn` from `tryAppend`
-   * or checked it with `syncRefusal`.
+   * Calls `resolve(value)` once `[0, lsn)` is durable, or `reject` with the error of the round
+   * that covers it, possibly before this returns: a Promise's own resolving functions, so the
+   * wait allocates nothing beside the Promise. The caller got `lsn` from `tryAppend` or checked
+   * it with `syncRefusal`.
    */
-  readonly whenDurable: (lsn: number, callback: (failure: JournalError | undefined) => void) => void
+  readonly resolveWhenDurable: <A extends number | undefined>(
+    lsn: number,
+    resolve: (value: A) => void,
+    reject: (failure: JournalError) => void,
+    value: A,
+  ) => void
 }
 
 const registry = new WeakMap<object, FastPath>()

@@ -45,9 +45,7 @@
 import { Duration, Effect, Exit } from "effect"
 import type { JobDone, JobFailure } from "../logBuffer/writer.ts"
 import { assert, violated } from "../assert.ts"
-import { type DurableCallback, Round } from "./round.ts"
-
-export type { DurableCallback } from "./round.ts"
+import { Round } from "./round.ts"
 
 /**
  * What group commit needs of the log buffer, and nothing more (the engine in
@@ -186,12 +184,18 @@ export class GroupCommit<E> {
     else this.join(lsn).addResume(resume, lsn)
   }
 
-  /** `syncThrough` without Effect (the Promise API): `callback` gets the failure, or undefined. */
-  whenDurable(lsn: number, callback: DurableCallback<E>): void {
+  /** `syncThrough` for a Promise (`Round.addPromise`): `resolve(value)` or `reject`, maybe at once. */
+  resolveWhenDurable<A extends number | undefined>(
+    lsn: number,
+    resolve: (v: A) => void,
+    reject: (e: E) => void,
+    value: A,
+  ) {
     const refusal = this.config.core.refusal
-    if (lsn <= this.syncedLsnValue) callback(undefined)
-    else if (refusal !== undefined) callback(this.config.toError(refusal))
-    else this.join(lsn).addCallback(callback)
+    if (lsn <= this.syncedLsnValue) resolve(value)
+    else if (refusal !== undefined) reject(this.config.toError(refusal))
+    // The round hands each resolve back its own value, so the narrower type holds.
+    else this.join(lsn).addPromise(resolve as (value: number | undefined) => void, reject, value)
   }
 
   /** The round that covers `lsn` (the one in flight, else the pending one), counted and started. */
