@@ -28,7 +28,8 @@
  * job (issue 12: a round's fork, the writer's park and wake and the Effect-wrapped ring op cost
  * more than the round's own bookkeeping): a push schedules one **pump** in a microtask, which
  * starts every job the rules allow through the layer's `start`, and each job's completion
- * callback settles it and pumps again. `start` uses the layer's callback-form write where it has
+ * callback starts what may start after a success (before anyone hears of it: see `completed`),
+ * settles it and pumps again. `start` uses the layer's callback-form write where it has
  * one (`internal/callbackIo.ts`), and otherwise runs the job's Effect on its own uninterruptible
  * fiber, which is what every layer without one (the simulated disk included) goes through.
  * After a job, its bookkeeping (`settle`, then `afterSettle`) runs before its `onDone` is called,
