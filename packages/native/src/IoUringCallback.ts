@@ -60,3 +60,18 @@ export const startWriteThenFsync = (
   const { where, build, decode } = Request.describeWriteThenFsync(fd, bytes, offsetBytes, options)
   Request.start(internalOf(ring), options, where, build, decode, onDone)
 }
+
+/**
+ * Submits every SQE prepared so far with one `io_uring_enter` now, instead of at the ring's
+ * flush (its `setImmediate`, or a microtask: `FlushTiming`). For a caller that starts an
+ * operation inside another's completion and must not let it wait for whatever runs after that
+ * completion in the same turn: the journal's writer, whose next slot write would otherwise wait
+ * for the appenders its completion wakes. Does nothing once the ring is closed or when nothing
+ * is prepared; the scheduled flush then finds nothing to submit.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const submitNow = (ring: Ring): void => {
+  internalOf(ring).flush()
+}

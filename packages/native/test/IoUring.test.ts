@@ -3,7 +3,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
-import { AlignedMemory, type IoError, IoUring, Libc } from "@fsys/native"
+import { AlignedMemory, type IoError, IoUring, IoUringCallback, Libc } from "@fsys/native"
 import { openFd, readFile, tempDir } from "./helpers.ts"
 
 const KiB = 1024
@@ -70,6 +70,30 @@ describe("IoUring", () => {
         assert.strictEqual(enters, 1, `${flushTiming}: one io_uring_enter for the three SQEs`)
         assert.strictEqual(seenAfterMicrotask, flushTiming === "microtask" ? 1 : 0, flushTiming)
       }
+    }),
+  )
+
+  it.live("IoUringCallback.submitNow enters what is prepared before returning, and nothing else", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const fd = yield* openFd(NodePath.join(dir, "now"), Libc.O_RDWR | Libc.O_CREAT)
+      let enters = 0
+      const ring = yield* IoUring.make({ entries: 8, seams: { observer: { onEnter: () => enters++ } } })
+      IoUringCallback.submitNow(ring)
+      assert.strictEqual(enters, 0, "nothing prepared: no io_uring_enter")
+      const bytes = new Uint8Array(4 * KiB).fill(9)
+      const written = yield* Effect.callback<number | IoError.IoError>((resume) => {
+        IoUringCallback.startWrite(ring, fd, bytes, 0, undefined, (outcome) => resume(Effect.succeed(outcome)))
+        assert.strictEqual(enters, 0, "prepared, not yet entered (the ring's flush would run later)")
+        IoUringCallback.submitNow(ring)
+        assert.strictEqual(enters, 1, "entered before submitNow returned")
+      })
+      assert.strictEqual(written, 4 * KiB)
+      // The flush the write scheduled found nothing left to submit.
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      assert.strictEqual(enters, 1)
+      const onDisk = yield* readFile(NodePath.join(dir, "now"))
+      assert.deepStrictEqual([...onDisk.subarray(0, 4)], [9, 9, 9, 9])
     }),
   )
 

@@ -115,7 +115,7 @@ export const writeAllThenDatasync = (
 
 /**
  * `writeAll` (or, with `datasync`, `writeAllThenDatasync`) in callback form, for the log buffer's
- * writer (`../callbackIo.ts`): one ring submission with a plain completion callback, no fiber. The
+ * writer (`../callbackIo.ts`): one ring submission, entered at once, with a plain completion callback, no fiber. The
  * handle is pinned from the submission to the CQE (`onSettled`), as `onFile` does. Everything but
  * a clean, whole result — an EINTR, a short write, a link split by a partial submission, a write
  * too large for one call — is finished by the Effect operation above, so those rules live in one
@@ -175,6 +175,11 @@ export const writeNow = (
       else onSuccess(outcome, outcome === lengthBytes)
     })
   }
+  // Submitted at once, not at the ring's flush: the writer starts a job inside the completion of
+  // the one before it, and the waiters that completion wakes (an appender copying its next
+  // record) must not run before the write is in the kernel (docs/ARCHITECTURE.md, "The two
+  // slots as a pipeline").
+  IoUringCallback.submitNow(ring)
 }
 
 /**
