@@ -183,6 +183,11 @@ export class Writer {
     queueMicrotask(this.pump)
   }
 
+  /** Whether `nextStartable` would return a job (it also picks the job's lane, which is harmless here). */
+  private hasStartable(): boolean {
+    return this.nextStartable() !== undefined
+  }
+
   /** The first job not started, if the overlap rules let it start now. */
   private nextStartable(): Entry | undefined {
     const entries = this.entries
@@ -252,7 +257,12 @@ export class Writer {
     assert(entry.exit === undefined && entry.started, "a started job completes once")
     entry.exit = exit
     this.inFlight--
-    if (Exit.isSuccess(exit) && !this.pumping && !this.pumpQueued) this.pump()
+    if (Exit.isSuccess(exit) && !this.pumping) {
+      this.pump()
+      // What the pipeline rests on, checked in every suite: nobody hears of a completion while a
+      // job that could start waits for them (unless the pump hit its bound and queued another).
+      assert(this.pumpQueued || !this.hasStartable(), "a startable job starts before a completion's waiters run")
+    }
     this.settleCompleted()
     this.queuePump()
   }
