@@ -26,6 +26,24 @@ export const CHECKSUM_MISMATCH = -5
  * The caller guarantees `0 ≤ offset` and `endIndex ≤ bytes.length`.
  */
 export const checkAt = (bytes: Uint8Array, offset: number, endIndex: number): number => {
+  const frameLength = checkHeaderAt(bytes, offset, endIndex)
+  return frameLength < 0 ? frameLength : checksumAt(bytes, offset, frameLength)
+}
+
+/** `frameLength` when the frame of that length at `offset` (all in `bytes`) checksums, else CHECKSUM_MISMATCH. */
+export const checksumAt = (bytes: Uint8Array, offset: number, frameLength: number): number => {
+  const crcOffset = offset + frameLength - Layout.TRAILER_BYTES
+  return Layout.readU32LE(bytes, crcOffset) === Crc32c.computeRange(bytes, offset, crcOffset)
+    ? frameLength
+    : CHECKSUM_MISMATCH
+}
+
+/**
+ * `checkAt` without the checksum: the frame's total length when its header is valid and all of
+ * its bytes are before `endIndex`, otherwise one of the negative codes (never CHECKSUM_MISMATCH).
+ * For a caller that checks a large frame's CRC-32C over several turns (`reader/cursor.ts`).
+ */
+export const checkHeaderAt = (bytes: Uint8Array, offset: number, endIndex: number): number => {
   const available = endIndex - offset
   if (available < Layout.HEADER_BYTES) return TRUNCATED_HEADER
   if (Layout.readU32BE(bytes, offset + Layout.MAGIC_OFFSET) !== Layout.MAGIC) return BAD_MAGIC
@@ -33,7 +51,5 @@ export const checkAt = (bytes: Uint8Array, offset: number, endIndex: number): nu
   if (payloadLength > Layout.PAYLOAD_BYTES_MAX) return LENGTH_OVERFLOW
   const frameLength = payloadLength + Layout.OVERHEAD_BYTES
   if (available < frameLength) return TRUNCATED_PAYLOAD
-  const crcOffset = offset + Layout.HEADER_BYTES + payloadLength
-  if (Layout.readU32LE(bytes, crcOffset) !== Crc32c.computeRange(bytes, offset, crcOffset)) return CHECKSUM_MISMATCH
   return frameLength
 }

@@ -24,6 +24,7 @@
  *
  * @internal
  */
+import * as Crc32c from "../../Crc32c.ts"
 import * as Check from "../frame/check.ts"
 import * as Layout from "../frame/layout.ts"
 
@@ -48,6 +49,14 @@ export const CHUNK_BYTES = 4 * 1024 * 1024
  * doubles, back up to CHUNK_BYTES.
  */
 export const PROBE_BYTES = 64 * 1024
+/**
+ * Bytes of frames (or of zeros) one `step` checks before it returns TURN_SPENT, so that a scan
+ * holds the event loop for about half a millisecond at a time: a whole 4 MiB window in one go
+ * held it 4–7 ms (the bench's scan workload, loop p99). A frame larger than this has its
+ * CRC-32C computed over several steps, this many bytes per step (a 256 MiB record would
+ * otherwise hold the loop for its whole checksum).
+ */
+export const TURN_BYTES = 512 * 1024
 /** fsys 1.1.0's Direct writer left zero gaps ending on this boundary. */
 export const LEGACY_GAP_ALIGNMENT_BYTES = 512
 /** The longest zero gap `legacyGaps` skips (fsys 1.1.x's bound). */
@@ -63,6 +72,11 @@ export type Visit = (lsn: number, window: Uint8Array, payloadStart: number, payl
 export const STOPPED = 0
 export const NEED_BYTES = 1
 export const PAUSED = 2
+/**
+ * The step checked `TURN_BYTES` and stopped so that its caller can yield to the event loop; the
+ * budget is already renewed, so a caller that does not yield simply steps again.
+ */
+export const TURN_SPENT = 3
 
 /**
  * Scanner state. Invariants:
@@ -72,6 +86,10 @@ export const PAUSED = 2
  * - `zeroRunStart ≥ 0` only while a zero run starting there is being measured, `zeroScan` the
  *   next byte of it to examine; `gapStart ≥ 0` only between skipping a legacy gap and the frame
  *   after it proving valid.
+ * - `largeFrom ≥ 0` only while the frame at `largeFrom` (= `position`, larger than `TURN_BYTES`,
+ *   whole in the window) is being checksummed over several steps: `largeSeed` is the CRC-32C of
+ *   file bytes [largeFrom, largeHashedTo). Nothing else moves meanwhile.
+ * - `turnBytesLeft ≤ TURN_BYTES`; at or below 0, the next step returns TURN_SPENT first.
  */
 export interface Cursor {
   position: number
@@ -98,6 +116,11 @@ export interface Cursor {
    * preallocated or Direct padding, possibly megabytes — is not re-measured on every poll.
    */
   zeroEndsScan: boolean
+  /** What the current step may still check before it returns TURN_SPENT. */
+  turnBytesLeft: number
+  largeFrom: number
+  largeHashedTo: number
+  largeSeed: number
 }
 
 export const make = (fileEnd: number, position: number, zeroEndsScan = false): Cursor => ({
@@ -117,6 +140,10 @@ export const make = (fileEnd: number, position: number, zeroEndsScan = false): C
   needBytes: 0,
   readAheadBytes: CHUNK_BYTES,
   zeroEndsScan,
+  turnBytesLeft: TURN_BYTES,
+  largeFrom: -1,
+  largeHashedTo: 0,
+  largeSeed: 0,
 })
 
 /** Restarts scanning at the clean end against a new file size (follow mode); the window is dropped because the bytes after the clean end may have been rewritten. */
@@ -127,6 +154,7 @@ export const resume = (cursor: Cursor, fileEnd: number): void => {
   cursor.tailState = "CleanEnd"
   cursor.windowLength = 0
   cursor.readAheadBytes = PROBE_BYTES
+  cursor.largeFrom = -1
 }
 
 /**
@@ -186,8 +214,10 @@ const stepZeroRun = (cursor: Cursor, legacyGaps: boolean, windowStart: number, w
     return stop(cursor, "CleanEnd", runStart)
   }
   if (scan < windowStart || scan >= windowEnd) return need(cursor, scan, 1)
-  const limit = Math.min(windowEnd, fileEnd) - windowStart
+  // At most the turn's budget: megabytes of preallocated zeros are measured across turns.
+  const limit = Math.min(windowEnd, fileEnd, scan + cursor.turnBytesLeft) - windowStart
   const index = skipZeros(cursor.window, scan - windowStart, limit)
+  cursor.turnBytesLeft -= windowStart + index - scan
   scan = windowStart + index
   cursor.zeroScan = scan
   if (index === limit) return ZEROS_CONTINUE
@@ -199,6 +229,42 @@ const stepZeroRun = (cursor: Cursor, legacyGaps: boolean, windowStart: number, w
   cursor.gapStart = runStart
   cursor.position = scan
   return ZEROS_CONTINUE
+}
+
+/** `checkLarge`'s answer while the frame's checksum is not finished (not a step result or a code). */
+const LARGE_CONTINUE = -100
+
+/**
+ * The frame at `position` (whole in the window, header valid, `frameLength` > TURN_BYTES):
+ * checksums as much of it as the turn's budget allows and spends the turn (LARGE_CONTINUE), or, once all of it
+ * is hashed, answers like `Check.checkAt` (its length, or CHECKSUM_MISMATCH).
+ */
+const checkLarge = (
+  cursor: Cursor,
+  window: Uint8Array,
+  index: number,
+  position: number,
+  frameLength: number,
+): number => {
+  if (cursor.largeFrom !== position) {
+    cursor.largeFrom = position
+    cursor.largeHashedTo = position
+    cursor.largeSeed = 0
+  }
+  const crcAt = position + frameLength - Layout.TRAILER_BYTES
+  const from = cursor.largeHashedTo
+  const to = Math.min(crcAt, from + cursor.turnBytesLeft)
+  const base = position - index
+  cursor.largeSeed = Crc32c.computeRange(window, from - base, to - base, cursor.largeSeed)
+  cursor.largeHashedTo = to
+  if (to < crcAt) {
+    cursor.turnBytesLeft = 0
+    return LARGE_CONTINUE
+  }
+  cursor.largeFrom = -1
+  // The turn paid for what was hashed in it; the caller then takes `frameLength` off again.
+  cursor.turnBytesLeft += frameLength - (to - from)
+  return Layout.readU32LE(window, crcAt - base) === cursor.largeSeed ? frameLength : Check.CHECKSUM_MISMATCH
 }
 
 /** A frame that does not check at `position`: the tail, or (a payload past the window) a need. */
@@ -235,8 +301,13 @@ const stopAtBadFrame = (
  */
 export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefined): number => {
   const fileEnd = cursor.fileEnd
-  // Bounded: every iteration moves `position` or `zeroScan` forward, or returns.
+  // Bounded: every iteration moves `position`, `zeroScan` or `largeHashedTo` forward, or
+  // returns; and at most `TURN_BYTES` are checked before it returns.
   for (;;) {
+    if (cursor.turnBytesLeft <= 0) {
+      cursor.turnBytesLeft = TURN_BYTES
+      return TURN_SPENT
+    }
     const window = cursor.window
     const windowStart = cursor.windowStart
     const windowEnd = windowStart + cursor.windowLength
@@ -261,8 +332,16 @@ export const step = (cursor: Cursor, legacyGaps: boolean, visit: Visit | undefin
       cursor.zeroScan = position
       continue
     }
-    const frameLength = Check.checkAt(window, index, Math.min(windowEnd, fileEnd) - windowStart)
+    const headerLength = Check.checkHeaderAt(window, index, Math.min(windowEnd, fileEnd) - windowStart)
+    const frameLength =
+      headerLength < 0
+        ? headerLength
+        : headerLength > TURN_BYTES
+          ? checkLarge(cursor, window, index, position, headerLength)
+          : Check.checksumAt(window, index, headerLength)
+    if (frameLength === LARGE_CONTINUE) continue
     if (frameLength < 0) return stopAtBadFrame(cursor, frameLength, index, position, available)
+    cursor.turnBytesLeft -= frameLength
     cursor.records++
     cursor.lastLsn = position
     cursor.gapStart = -1

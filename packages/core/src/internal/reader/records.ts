@@ -129,14 +129,25 @@ export const walk = <E>(
         return out as unknown as readonly [JournalRecord, ...Array<JournalRecord>]
       }
 
+      // Set when a step spent its turn while it also found records: the next pull yields first.
+      let yieldDue = false
       const pull = Effect.gen(function* () {
-        // Bounded by the file: each turn emits, reads more, or asks the bound what next.
+        if (yieldDue) {
+          yieldDue = false
+          yield* Effect.yieldNow
+        }
+        // Bounded by the file: each turn emits, reads more, yields, or asks the bound what next.
         for (;;) {
           const stepped = Cursor.step(cursor, legacyGaps, visit)
           // Emit what this step found before the window is refilled. (At a NEED/STOPPED point the
           // next step returns the same answer, so nothing is lost.)
-          if (lsns.length > 0) return takeBatch()
-          if (stepped === Cursor.NEED_BYTES) {
+          if (lsns.length > 0) {
+            yieldDue = stepped === Cursor.TURN_SPENT
+            return takeBatch()
+          }
+          if (stepped === Cursor.TURN_SPENT) {
+            yield* Effect.yieldNow
+          } else if (stepped === Cursor.NEED_BYTES) {
             yield* fill(fileIo, handle, cursor)
           } else if (stepped === Cursor.STOPPED) {
             const next = yield* bound.next(cursor.position, cursor.tailState)

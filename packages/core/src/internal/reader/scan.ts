@@ -68,7 +68,10 @@ export const fill = Effect.fnUntraced(function* (fileIo: FileIoService, handle: 
   if (readBytes < wantedBytes) cursor.fileEnd = from + readBytes
 })
 
-/** Runs `cursor` to its tail, visiting every frame. */
+/**
+ * Runs `cursor` to its tail, visiting every frame, and yields to the event loop after every
+ * `Cursor.TURN_BYTES` checked (a visitor that pauses the walk just resumes it here).
+ */
 export const runToEnd = Effect.fnUntraced(function* (
   fileIo: FileIoService,
   handle: Handle,
@@ -76,8 +79,12 @@ export const runToEnd = Effect.fnUntraced(function* (
   legacyGaps: boolean,
   visit: Cursor.Visit | undefined,
 ) {
-  while (Cursor.step(cursor, legacyGaps, visit) !== Cursor.STOPPED) {
-    yield* fill(fileIo, handle, cursor)
+  // Bounded by the file: every step moves the cursor forward (or stops it).
+  for (;;) {
+    const stepped = Cursor.step(cursor, legacyGaps, visit)
+    if (stepped === Cursor.STOPPED) return
+    if (stepped === Cursor.NEED_BYTES) yield* fill(fileIo, handle, cursor)
+    else if (stepped === Cursor.TURN_SPENT) yield* Effect.yieldNow
   }
 })
 

@@ -49,11 +49,12 @@ const readBatch = (
       batchBytes += end - start
       return batch.length < RECORDS_PER_BATCH_MAX && batchBytes < BATCH_BYTES_MAX
     }
-    // Bounded by the segment: each turn reads more of it or stops.
+    // Bounded by the segment: each turn reads more of it, yields, or stops.
     for (;;) {
       const stepped = Cursor.step(cursor, false, visit)
       if (batch.length > 0 || stepped === Cursor.STOPPED) break
       if (stepped === Cursor.NEED_BYTES) yield* fill(io, handle, cursor)
+      else if (stepped === Cursor.TURN_SPENT) yield* Effect.yieldNow
     }
     return { batch, cursor }
   })
