@@ -5,6 +5,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { FileIo, IoUringFileIo, NodeFileIo } from "@fsys/core"
 import { AlignedMemory, type IoError, IoUring } from "@fsys/native"
+import * as CallbackIo from "../src/internal/callbackIo.ts"
+import { OFFLOAD_MIN_BYTES } from "../src/internal/ioUring/ops.ts"
 import { fromHandle } from "../src/internal/nodeFileIo/openFile.ts"
 
 const KiB = 1024
@@ -111,6 +113,40 @@ describe("IoUringFileIo", () => {
       // Misaligned offsets are the kernel's EINVAL, typed.
       const misaligned = failureOf(yield* Effect.exit(io.writeAt(handle, slots[0]!.bytes.subarray(0, 512), 100)))
       assert.strictEqual(misaligned.code, "EINVAL")
+    }),
+  )
+
+  it.live("buffered IO of OFFLOAD_MIN_BYTES or more runs in the kernel's worker, not in the enter", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDirectory
+      const { ring, io } = yield* setup()
+      const buffered = yield* io.open(NodePath.join(dir, "buffered"), { create: true })
+      const direct = yield* io.open(NodePath.join(dir, "direct"), { create: true, direct: true })
+      assert.isTrue(direct.direct)
+      const big = yield* io.allocateAligned(OFFLOAD_MIN_BYTES, 4096)
+      big.bytes.fill(3)
+      const small = big.bytes.subarray(0, OFFLOAD_MIN_BYTES - 4096)
+      const offloaded = () => ring.stats().offloadedSqes
+      const before = offloaded()
+      // Below the bound, and any O_DIRECT IO: inline (an O_DIRECT enter only queues bios).
+      yield* io.writeAt(buffered, small, 0)
+      yield* io.writeAtThenDatasync(buffered, small, 0)
+      yield* io.writeAt(direct, big.bytes, 0)
+      yield* io.readAt(direct, big.bytes, 0)
+      assert.strictEqual(offloaded() - before, 0)
+      // At the bound, buffered: the write, the linked pair's write, the read, the callback write.
+      yield* io.writeAt(buffered, big.bytes, 0)
+      yield* io.writeAtThenDatasync(buffered, big.bytes, OFFLOAD_MIN_BYTES)
+      const into = new Uint8Array(2 * OFFLOAD_MIN_BYTES)
+      assert.strictEqual(yield* io.readAt(buffered, into, 0), into.length)
+      assert.isTrue(into.every((byte) => byte === 3))
+      const callbackIo = CallbackIo.lookup(io)!
+      yield* Effect.callback<void>((resume) =>
+        callbackIo.write(buffered, big.bytes, 0, true, (failure) =>
+          resume(failure === undefined ? Effect.void : Effect.die(failure)),
+        ),
+      )
+      assert.strictEqual(offloaded() - before, 4)
     }),
   )
 

@@ -198,6 +198,33 @@ describe("IoUring", () => {
     }),
   )
 
+  it.live("offload: buffered READ/WRITE go to the kernel's worker (IOSQE_ASYNC), data intact", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const path = NodePath.join(dir, "offload")
+      const fd = yield* openFd(path, Libc.O_RDWR | Libc.O_CREAT)
+      const ring = yield* IoUring.make({ entries: 8 })
+      const bytes = Uint8Array.from({ length: 1024 * KiB }, (_, i) => patternByte(i >>> 12))
+      const before = ring.stats()
+      assert.strictEqual(yield* IoUring.write(ring, fd, bytes, 0, { offload: true }), bytes.length)
+      const linked = yield* IoUring.writeThenFsync(ring, fd, bytes, bytes.length, { offload: true })
+      assert.deepStrictEqual(linked, { writtenBytes: bytes.length, synced: true })
+      const into = new Uint8Array(2 * bytes.length)
+      assert.strictEqual(yield* IoUring.read(ring, fd, into, 0, { offload: true }), into.length)
+      // The flag is an SQE flag of the data op only: the linked FSYNC is not counted.
+      assert.strictEqual(ring.stats().offloadedSqes - before.offloadedSqes, 3)
+      assert.deepStrictEqual(into.subarray(0, bytes.length), bytes)
+      assert.deepStrictEqual(into.subarray(bytes.length), bytes)
+      // Without the option nothing is offloaded.
+      yield* IoUring.write(ring, fd, bytes.subarray(0, 4 * KiB), 0)
+      const callbackWritten = yield* Effect.callback<number | IoError.IoError>((resume) =>
+        IoUringCallback.startWrite(ring, fd, bytes, 0, { offload: true }, (outcome) => resume(Effect.succeed(outcome))),
+      )
+      assert.strictEqual(callbackWritten, bytes.length)
+      assert.strictEqual(ring.stats().offloadedSqes - before.offloadedSqes, 4)
+    }),
+  )
+
   it.live("negative CQE results become typed IoErrors naming the opcode", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir()

@@ -119,6 +119,8 @@ export const opcodeNames: Readonly<Record<number, string>> = {
 
 // SQE flags
 export const IOSQE_IO_LINK = 1 << 2
+/** The kernel runs the SQE in its io-wq worker instead of trying it inline in io_uring_enter. */
+export const IOSQE_ASYNC = 1 << 4
 
 // Op flags
 export const IORING_FSYNC_DATASYNC = 1 << 0

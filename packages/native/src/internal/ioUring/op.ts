@@ -27,6 +27,8 @@ export interface Op {
   opFlags: number
   /** fsync_flags of the linked FSYNC, or -1 when the op is a single SQE. */
   linkedFsyncFlags: number
+  /** IOSQE_* flags of the first SQE besides the link (IOSQE_ASYNC), 0 for none. */
+  sqeFlags: number
   sqeCount: number
   /** SQEs not yet reaped. */
   pending: number
@@ -64,6 +66,8 @@ export interface OpSpec {
   readonly opFlags?: number
   /** fsync_flags of a FSYNC linked after the first SQE; absent for a single SQE. */
   readonly linkedFsyncFlags?: number
+  /** IOSQE_* flags of the first SQE besides the link (default 0). */
+  readonly sqeFlags?: number
   /** The memory the kernel reads or writes, kept reachable until the CQE. */
   readonly bytes?: Uint8Array
   readonly address?: number
@@ -81,6 +85,7 @@ export const makeOp = (spec: OpSpec): Op => ({
   offsetBytes: spec.offsetBytes ?? 0,
   opFlags: spec.opFlags ?? 0,
   linkedFsyncFlags: spec.linkedFsyncFlags ?? -1,
+  sqeFlags: spec.sqeFlags ?? 0,
   sqeCount: spec.linkedFsyncFlags !== undefined ? 2 : 1,
   pending: 0,
   result0: 0,
@@ -108,6 +113,8 @@ export interface Stats {
   queuedWaits: number
   /** SQEs submitted as READ_FIXED / WRITE_FIXED. */
   fixedSqes: number
+  /** SQEs sent to the kernel's worker thread (IOSQE_ASYNC, the `offload` option). */
+  offloadedSqes: number
   /** CQ overflows flushed (should stay 0: in-flight is bounded below the CQ size). */
   overflowFlushes: number
   /** Submissions retried after EAGAIN/EBUSY. */
@@ -125,6 +132,7 @@ export const emptyStats = (): Stats => ({
   cqesReaped: 0,
   queuedWaits: 0,
   fixedSqes: 0,
+  offloadedSqes: 0,
   overflowFlushes: 0,
   enterRetries: 0,
   linkSplits: 0,

@@ -26,6 +26,8 @@ import type { FlushTiming, Seams } from "./ringOptions.ts"
 export interface Settling {
   readonly onSettled?: () => void
   readonly hold?: InFlight.InFlight
+  /** IOSQE_ASYNC on a data op: the kernel runs it in its worker thread, not inline in the enter. */
+  readonly offload?: boolean
 }
 
 const TAG_PREFIX = "io_uring:"
@@ -177,6 +179,7 @@ export const dataOp = (spec: DataOpSpec): Op | IoError.IoError => {
     allocation,
     onSettled: spec.options?.onSettled,
     hold: spec.options?.hold,
+    sqeFlags: spec.options?.offload === true ? Abi.IOSQE_ASYNC : 0,
   })
 }
 

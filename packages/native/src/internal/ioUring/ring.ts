@@ -173,6 +173,7 @@ export class Ring {
     this.sq.assertRoom(op.sqeCount)
     const bufIndex = this.buffers.promote(op)
     if (op.fixedGroup !== undefined) this.stats.fixedSqes += 1
+    if ((op.sqeFlags & Abi.IOSQE_ASYNC) !== 0) this.stats.offloadedSqes += 1
     op.state = PREPARED
     op.pending = op.sqeCount
     this.sq.pushOp(op, op.submittedOpcode, bufIndex, this.slots)

@@ -96,7 +96,7 @@ export class SubmissionQueue {
     this.push(
       {
         opcode,
-        flags: linked ? Abi.IOSQE_IO_LINK : 0,
+        flags: (linked ? Abi.IOSQE_IO_LINK : 0) | op.sqeFlags,
         fd: op.fd,
         offsetBytes: op.offsetBytes,
         address: op.address,
