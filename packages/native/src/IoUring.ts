@@ -152,10 +152,11 @@ export interface OpOptions {
   /**
    * IOSQE_ASYNC (a READ or WRITE, or the WRITE of `writeThenFsync`; ignored elsewhere): the
    * kernel runs the operation in its io-wq worker thread
-   * instead of trying it inline in `io_uring_enter`. A buffered READ or WRITE that the page cache
-   * can serve at once is otherwise done inside the enter, on the calling thread: copying 4 MiB
-   * there took 0.5–4 ms here, all of it event-loop time. An O_DIRECT write only queues its
-   * bios inline, so it gains nothing from this.
+   * instead of trying it inline in `io_uring_enter`. A buffered READ that the page cache can
+   * serve (or a buffered WRITE, on filesystems that take them without blocking, such as XFS) is
+   * otherwise copied inside the enter, on the calling thread: ≈ 0.5 ms per 4 MiB here
+   * (`scripts/enter-cost.ts`), all of it event-loop time. O_DIRECT IO only queues its bios
+   * inline, so it gains nothing from this.
    */
   readonly offload?: boolean
 }
@@ -263,14 +264,8 @@ export const read = (
   offsetBytes: number,
   options?: OpOptions,
 ): Effect.Effect<number, IoError.IoError> => {
-  const where = Request.whereOf(fd, options)
-  return Request.run(
-    () => internalOf(ring),
-    options,
-    where,
-    () => Request.dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
-    Request.resultOf(Request.decodeBytes(where)),
-  )
+  const { where, build, decode } = Request.describeRead(fd, into, offsetBytes, options)
+  return Request.run(() => internalOf(ring), options, where, build, Request.resultOf(decode))
 }
 
 /**

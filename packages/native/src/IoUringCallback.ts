@@ -1,5 +1,5 @@
 /**
- * Callback forms of `IoUring`'s writes, for a hot path that cannot afford a fiber per operation:
+ * Callback forms of `IoUring`'s writes (and its read), for a hot path that cannot afford a fiber per operation:
  * the journal's writer submits its group-commit rounds through these (a fiber, its wake-up and
  * the Effect around each ring operation cost more than the round's own bookkeeping).
  *
@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import type * as IoError from "./IoError.ts"
-import type { FsyncOptions, Ring, WriteOptions, WriteThenFsyncResult } from "./IoUring.ts"
+import type { FsyncOptions, OpOptions, Ring, WriteOptions, WriteThenFsyncResult } from "./IoUring.ts"
 import * as Request from "./internal/ioUring/request.ts"
 import { internalOf } from "./internal/ioUring/rings.ts"
 
@@ -39,6 +39,24 @@ export const startWrite = (
   onDone: Completion<number>,
 ): void => {
   const { where, build, decode } = Request.describeWrite(fd, bytes, offsetBytes, options)
+  Request.start(internalOf(ring), options, where, build, decode, onDone)
+}
+
+/**
+ * `IoUring.read` in callback form: the bytes read (0 at end of file).
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const startRead = (
+  ring: Ring,
+  fd: number,
+  into: Uint8Array,
+  offsetBytes: number,
+  options: OpOptions | undefined,
+  onDone: Completion<number>,
+): void => {
+  const { where, build, decode } = Request.describeRead(fd, into, offsetBytes, options)
   Request.start(internalOf(ring), options, where, build, decode, onDone)
 }
 

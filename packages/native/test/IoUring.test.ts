@@ -221,7 +221,13 @@ describe("IoUring", () => {
         IoUringCallback.startWrite(ring, fd, bytes, 0, { offload: true }, (outcome) => resume(Effect.succeed(outcome))),
       )
       assert.strictEqual(callbackWritten, bytes.length)
-      assert.strictEqual(ring.stats().offloadedSqes - before.offloadedSqes, 4)
+      const back = new Uint8Array(bytes.length)
+      const callbackRead = yield* Effect.callback<number | IoError.IoError>((resume) =>
+        IoUringCallback.startRead(ring, fd, back, 0, { offload: true }, (outcome) => resume(Effect.succeed(outcome))),
+      )
+      assert.strictEqual(callbackRead, bytes.length)
+      assert.deepStrictEqual(back, bytes)
+      assert.strictEqual(ring.stats().offloadedSqes - before.offloadedSqes, 5)
     }),
   )
 

@@ -260,6 +260,21 @@ export const describeWrite = (
   }
 }
 
+/** A READ into `into` from `offsetBytes`: the bytes read (0 at end of file). */
+export const describeRead = (
+  fd: number,
+  into: Uint8Array,
+  offsetBytes: number,
+  options: (Settling & { readonly path?: string }) | undefined,
+): Described<number> => {
+  const where = whereOf(fd, options)
+  return {
+    where,
+    build: () => dataOp({ opcode: Abi.IORING_OP_READ, fd, bytes: into, offsetBytes, options, where }),
+    decode: decodeBytes(where),
+  }
+}
+
 /** A WRITE linked to an FSYNC (DATASYNC unless `datasync: false`). */
 export const describeWriteThenFsync = (
   fd: number,
