@@ -5,8 +5,13 @@
  * the appender waited for both slots to be idle and only then sealed, so the disk sat idle while
  * it sealed and copied (≈ 2.5 ms per 3 MiB slot write with 1 MiB records).
  *
+ * Since session 8 the second slot's write does not even wait for the first: two unsynced slot
+ * writes with disjoint ranges run together (buffered; and Direct when the first ended on a sector
+ * boundary), which keeps the disk two writes deep under large records. A Direct slot that ends
+ * inside a sector still waits: the next write rewrites that sector.
+ *
  * A FileIo layer that holds each slot write until the test releases it records the order of
- * events: the write of the second slot must be logged before the appender's next record is.
+ * events: when the second slot's write starts, whether a sync waits for both, and the file.
  */
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -19,8 +24,11 @@ const SLOT_BYTES = 64 * 1024
 const RECORD_BYTES = 20 * 1024
 const RECORDS = 7
 const GATES_MAX = 16
-/** Where the second slot's write lands: after the first slot's three frames (buffered: no carry). */
-const SECOND_WRITE = `write 1 at ${3 * (RECORD_BYTES + Frame.OVERHEAD_BYTES)}`
+/** Where the first slot's three frames end. */
+const FIRST_SLOT_END = 3 * (RECORD_BYTES + Frame.OVERHEAD_BYTES)
+/** Where the second slot's write lands: buffered, right after them; Direct, at the carried sector. */
+const secondWrite = (mode: "buffered" | "direct") =>
+  `write 1 at ${mode === "buffered" ? FIRST_SLOT_END : FIRST_SLOT_END - (FIRST_SLOT_END % 4096)}`
 
 /** The Node layer with every write held until its gate opens; `events` logs starts in order. */
 const gatedWrites = () => {
@@ -30,6 +38,16 @@ const gatedWrites = () => {
   let writes = 0
   const service = FileIo.FileIo.of({
     ...node,
+    writeAtThenDatasync: (handle, bytes, offsetBytes) =>
+      Effect.suspend(() => {
+        events.push(`synced write at ${offsetBytes}`)
+        return node.writeAtThenDatasync(handle, bytes, offsetBytes)
+      }),
+    datasync: (handle) =>
+      Effect.suspend(() => {
+        events.push("datasync")
+        return node.datasync(handle)
+      }),
     writeAt: (handle, bytes, offsetBytes) =>
       Effect.suspend(() => {
         const index = writes++
@@ -41,8 +59,15 @@ const gatedWrites = () => {
   return { layer: Layer.succeed(FileIo.FileIo, service), events, gates }
 }
 
+const until = (events: ReadonlyArray<string>, event: string) =>
+  Effect.gen(function* () {
+    for (let turn = 0; turn < 200 && !events.includes(event); turn++) yield* Effect.sleep("1 millis")
+    // Whatever else would start now has had its chance.
+    yield* Effect.sleep("10 millis")
+  })
+
 describe("the log buffer's two slots", () => {
-  it.live("a full slot is sealed while the other is in flight, and its write starts before its appender wakes", () =>
+  it.live("buffered: the second slot's write runs beside the first, and a sync waits for both", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const path = NodePath.join(dir, "a.log")
@@ -65,24 +90,73 @@ describe("the log buffer's two slots", () => {
             }),
           )
           // Records 0–2 fill the first slot, record 3 seals it (write 0, held) and goes to the
-          // second, 4–5 fill that one, and record 6 must wait for a slot.
-          for (let turn = 0; turn < 200 && !events.includes("appended 5"); turn++) yield* Effect.sleep("1 millis")
-          yield* Effect.sleep("10 millis")
+          // second, 4–5 fill that one, and record 6 seals it (write 1, held) and waits for a slot.
+          yield* until(events, secondWrite("buffered"))
           assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
-          assert.notInclude(events, "appended 6", "record 6 waits while both slots are full")
-          assert.notInclude(events, SECOND_WRITE, "the second slot waits for the first's write")
+          assert.include(events, secondWrite("buffered"), `the second write started beside the first: ${events}`)
+          assert.notInclude(events, "appended 6", "record 6 waits while both slots are in flight")
+          // Write 0 completes: record 6 goes into the first slot; a sync now must not start its
+          // fdatasync while write 1 is still in the kernel.
           yield* Deferred.succeed(gates[0]!, undefined)
           yield* Fiber.join(appender)
-          const written = events.indexOf(SECOND_WRITE)
+          // (The open's own fdatasyncs of the new file came before.)
+          const syncFrom = events.length
+          const isSync = (event: string) => event === "datasync" || event.startsWith("synced write")
+          const sync = yield* Effect.forkChild(journal.sync)
+          yield* Effect.sleep("20 millis")
+          assert.isFalse(
+            events.slice(syncFrom).some(isSync),
+            `no fdatasync beside an unsynced write in flight: ${events.join(", ")}`,
+          )
+          yield* openAll
+          yield* Fiber.join(sync)
+          assert.isTrue(events.slice(syncFrom).some(isSync), `the sync ran: ${events.join(", ")}`)
+        }).pipe(
+          // A failed assertion must not leave a write held: the journal's close waits for it.
+          Effect.ensuring(openAll),
+        ),
+      ).pipe(Effect.provide(layer))
+      const { records } = decodeFile(path)
+      assert.strictEqual(records.length, RECORDS)
+      for (let i = 0; i < RECORDS; i++) assert.deepStrictEqual(records[i]!.payload, payloadFor(0, i, RECORD_BYTES))
+    }),
+  )
+
+  it.live("Direct: a slot that ends inside a sector is sealed at once, its write waits for the first", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = NodePath.join(dir, "a.log")
+      const { layer, events, gates } = gatedWrites()
+      const openAll = Effect.forEach(gates, (gate) => Deferred.succeed(gate, undefined), { discard: true })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(path, {
+            mode: "direct",
+            backend: "pwrite",
+            logBufferBytes: SLOT_BYTES,
+            preallocateBytes: 0,
+          })
+          const appender = yield* Effect.forkChild(
+            Effect.gen(function* () {
+              for (let i = 0; i < RECORDS; i++) {
+                yield* journal.append(payloadFor(0, i, RECORD_BYTES))
+                events.push(`appended ${i}`)
+              }
+            }),
+          )
+          yield* until(events, "appended 5")
+          assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
+          assert.notInclude(events, "appended 6", "record 6 waits while both slots are full")
+          assert.notInclude(events, secondWrite("direct"), "the carried sector's rewrite waits for its first write")
+          yield* Deferred.succeed(gates[0]!, undefined)
+          yield* Fiber.join(appender)
+          const written = events.indexOf(secondWrite("direct"))
           const appended = events.indexOf("appended 6")
           assert.isAtLeast(written, 0, `the second slot was written: ${events.join(", ")}`)
           assert.isBelow(written, appended, `the second slot's write started first: ${events.join(", ")}`)
           yield* openAll
           yield* journal.sync
-        }).pipe(
-          // A failed assertion must not leave a write held: the journal's close waits for it.
-          Effect.ensuring(openAll),
-        ),
+        }).pipe(Effect.ensuring(openAll)),
       ).pipe(Effect.provide(layer))
       const { records } = decodeFile(path)
       assert.strictEqual(records.length, RECORDS)

@@ -35,7 +35,7 @@ export interface MakeOptions {
   readonly onRegistered?: (registration: FileIo.Registration) => void
   /**
    * Open the log a second time for a second round in flight (a buffered journal with
-   * `overlapRounds`); without it the writer runs one job at a time.
+   * `overlapRounds`); without it the writer has at most one fdatasync in flight.
    */
   readonly secondLane?: boolean
 }
