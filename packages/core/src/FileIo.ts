@@ -141,6 +141,21 @@ export interface FileIoService {
     lengthBytes: number,
     mode?: AllocateMode,
   ) => Effect.Effect<void, IoError.IoError>
+  /**
+   * Starts writeback of the range's dirty page-cache pages and waits for nothing
+   * (sync_file_range with SYNC_FILE_RANGE_WRITE): a later `datasync` then finds them on their way
+   * to the device instead of writing them all at once. A hint, not a barrier: it promises nothing
+   * about durability and reports no writeback error (the next `datasync` does). Optional: a
+   * layer without it (or without page cache, as under O_DIRECT) simply has nothing to start, and
+   * callers skip it.
+   *
+   * @since 0.2.0
+   */
+  readonly startWriteback?: (
+    handle: Handle,
+    offsetBytes: number,
+    lengthBytes: number,
+  ) => Effect.Effect<void, IoError.IoError>
   readonly size: (handle: Handle) => Effect.Effect<number, IoError.IoError>
   /** Exclusive advisory lock, non-blocking: fails with reason `Busy` when another holder has it. */
   readonly lock: (handle: Handle) => Effect.Effect<void, IoError.IoError>

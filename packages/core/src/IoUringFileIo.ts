@@ -85,6 +85,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     syncDirectory: node.syncDirectory,
     truncate: node.truncate,
     allocate: node.allocate,
+    startWriteback: node.startWriteback,
     size: node.size,
     lock: node.lock,
     directAlignment: node.directAlignment,

@@ -296,6 +296,27 @@ describe("NodeFileIo", () => {
     }),
   )
 
+  it.effect("startWriteback hands dirty pages to writeback and changes nothing; bad calls fail typed", () =>
+    Effect.gen(function* () {
+      const directory = yield* tempDirectory
+      const path = NodePath.join(directory, "writeback")
+      const handle = yield* io.open(path, { create: true })
+      const bytes = new Uint8Array(1 << 20).fill(0x5a)
+      yield* io.writeAt(handle, bytes, 0)
+      const startWriteback = io.startWriteback
+      assert.isDefined(startWriteback)
+      yield* startWriteback!(handle, 0, bytes.byteLength)
+      // A length of 0 means "to the end of the file" for sync_file_range.
+      yield* startWriteback!(handle, 0, 0)
+      assert.strictEqual(yield* io.size(handle), bytes.byteLength)
+      assert.deepStrictEqual(new Uint8Array(NodeFs.readFileSync(path)), bytes)
+      const negative = yield* Effect.flip(startWriteback!(handle, -1, 4096))
+      assert.deepStrictEqual([negative.reason, negative.syscall], ["InvalidArgument", "sync_file_range"])
+      yield* io.close(handle)
+      assert.strictEqual((yield* Effect.flip(startWriteback!(handle, 0, 4096))).reason, "BadDescriptor")
+    }),
+  )
+
   it.effect("remove deletes a file; handle ids are never reused", () =>
     Effect.gen(function* () {
       const directory = yield* tempDirectory

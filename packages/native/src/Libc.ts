@@ -42,6 +42,7 @@ export {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
   FALLOC_FL_KEEP_SIZE,
+  SYNC_FILE_RANGE_WRITE,
   IO_BYTES_MAX,
   LOCK_EX,
   LOCK_NB,
@@ -204,6 +205,34 @@ export const fallocate = (
   }
   return Effect.asVoid(
     offThreadCall("fallocate", where, (lib, done) => lib.fallocate.async(fd, mode, offsetBytes, lengthBytes, done)),
+  )
+}
+
+/**
+ * sync_file_range(2) off-thread, with `flags` e.g. `SYNC_FILE_RANGE_WRITE` (start writeback of
+ * the range's dirty pages without waiting for it). Not a durability barrier: it flushes no device
+ * cache and commits no metadata; only fdatasync does. With `SYNC_FILE_RANGE_WRITE` alone it does
+ * not consume a writeback error either (the kernel only checks the file's errseq when a WAIT flag
+ * is given), so the next fdatasync still reports it.
+ *
+ * @since 0.2.0
+ * @category files
+ */
+export const syncFileRange = (
+  fd: number,
+  offsetBytes: number,
+  lengthBytes: number,
+  flags: number,
+  path?: string,
+): Effect.Effect<void, IoError.IoError> => {
+  const where = describeFd(fd, path)
+  if (!Number.isSafeInteger(offsetBytes) || offsetBytes < 0 || !Number.isSafeInteger(lengthBytes) || lengthBytes < 0) {
+    return Effect.fail(IoError.fromErrno("EINVAL", "sync_file_range", where))
+  }
+  return Effect.asVoid(
+    offThreadCall("sync_file_range", where, (lib, done) =>
+      lib.syncFileRange.async(fd, offsetBytes, lengthBytes, flags, done),
+    ),
   )
 }
 

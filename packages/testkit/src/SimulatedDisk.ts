@@ -152,6 +152,7 @@ export type FaultOp =
   | "syncDirectory"
   | "truncate"
   | "allocate"
+  | "writeback"
   | "size"
   | "lock"
   | "remove"
@@ -235,6 +236,7 @@ export interface Stats {
   readonly syncDirectories: number
   readonly truncates: number
   readonly allocates: number
+  readonly writebacks: number
   readonly crashes: number
   readonly processCrashes: number
   readonly faultsFired: number
@@ -307,8 +309,7 @@ export const make = (options: Options): Effect.Effect<Disk> => Effect.sync(() =>
 
 /**
  * A `FileIo` that always forwards to the disk's current boot: handles opened before a crash stay
- * dead, but new opens after it go to the rebooted disk. Use it where a test reopens after a crash
- * inside one provided context.
+ * dead, new opens go to the rebooted disk (for a test that reopens after a crash in one context).
  *
  * @since 0.1.0
  * @category constructors
@@ -325,8 +326,7 @@ export const layer = (options: Options): Layer.Layer<SimulatedDisk> =>
   Layer.effectContext(Effect.map(make(options), (disk) => contextOf(SimulatedDisk, disk)))
 
 /**
- * Provides an existing disk as `SimulatedDisk` and its `FileIo` (following reboots): for tests
- * that build the disk themselves (to seed files or faults first) and then run code in a layer.
+ * Provides an existing disk (built by the test, to seed files or faults first) as `SimulatedDisk` and its `FileIo`.
  *
  * @since 0.1.0
  * @category layers

@@ -33,7 +33,7 @@ export interface CallbackIo {
 const registry = new WeakMap<FileIoService, CallbackIo>()
 
 /** Called by a layer once, for the service object it returns. */
-export const register = (service: FileIoService, io: CallbackIo): FileIoService => {
+export const register = <S extends FileIoService>(service: S, io: CallbackIo): S => {
   registry.set(service, io)
   return service
 }

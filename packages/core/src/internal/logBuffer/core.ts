@@ -41,6 +41,7 @@ import { Preallocator } from "./preallocator.ts"
 import { assert, assertNever } from "../assert.ts"
 import { SlotState, TURNS_MAX } from "./state.ts"
 import { failureOf, type Job, type JobDone, type JobExit, type JobFailure, Writer } from "./writer.ts"
+import { Writeback } from "./writeback.ts"
 
 /** What an append can fail with: the poison, the buffer closing, or a payload detached mid-copy. */
 export type AppendError = JobFailure | InvalidOptions
@@ -50,7 +51,7 @@ export interface CoreConfig {
   readonly handle: Handle
   /**
    * Another open file of the same log, for the second round in flight (`writer.ts`); without it
-   * the writer keeps one job in flight.
+   * the writer never has two fdatasyncs in flight (two unsynced slot writes still can be).
    */
   readonly secondHandle?: Handle | undefined
   readonly slots: readonly [AlignedBuffer, AlignedBuffer]
@@ -82,6 +83,8 @@ export class LogBufferCore {
   /** The layer's callback-form writes, if it has them (`internal/callbackIo.ts`). */
   private readonly callbackIo: CallbackIo.CallbackIo | undefined
   private readonly runJob: (effect: Effect.Effect<void, IoError.IoError>) => Fiber.Fiber<void, IoError.IoError>
+  /** Hands completed unsynced writes of a buffered log to the kernel's writeback (`writeback.ts`). */
+  private readonly writeback: Writeback
 
   constructor(config: CoreConfig) {
     const { capacityBytes, sectorBytes } = config
@@ -116,6 +119,12 @@ export class LogBufferCore {
     // Each job's Effect on its own fiber that nothing interrupts (the kernel reads the job's
     // buffer until its completion).
     this.runJob = (effect) => runFork(effect, { uninterruptible: true })
+    this.writeback = new Writeback({
+      fileIo: config.fileIo,
+      handle: config.handle,
+      run: this.runJob,
+      refuses: () => this.state.refusal !== undefined,
+    })
     this.queue = new Writer({
       lanes: this.laneHandles.length,
       start: (job, lane, onExit) => this.start(job, lane, onExit),
@@ -267,6 +276,8 @@ export class LogBufferCore {
       }
       // Background zeros read the zeros buffer until their CQEs.
       yield* self.state.preallocator.settled
+      // A writeback hint in flight still uses the open file.
+      yield* self.writeback.settled
     })
   })
 
@@ -324,6 +335,10 @@ export class LogBufferCore {
         // FS-J3: the frontier moves only over bytes whose write completed, in LSN order.
         assert(job.endLsn >= state.flushedLsn, "flushed frontier only moves forward")
         state.flushedLsn = job.endLsn
+      }
+      // Only a buffered log's unsynced slot writes leave dirty pages nobody will write soon.
+      if (job.kind === "slot" && !job.datasync && this.sectorBytes === 1) {
+        this.writeback.completed(job.fileOffsetBytes, job.fileOffsetBytes + job.bytes.byteLength)
       }
     }
     if (job.kind === "slot") state.slotIdle(job.slot)

@@ -221,6 +221,9 @@ const sizeOf = (handle: Handle): Effect.Effect<number, IoError.IoError> =>
     ),
   )
 
+/** The Node layer has every optional operation (the io_uring layer borrows them). */
+export type NodeService = FileIoService & Required<Pick<FileIoService, "startWriteback">>
+
 /**
  * The Node `FileIo` service. Synchronous and cheap: acquires nothing until an operation runs.
  * `reason` overrides what it says of itself (`FileIoAuto` says why it fell back): pass it here
@@ -229,10 +232,10 @@ const sizeOf = (handle: Handle): Effect.Effect<number, IoError.IoError> =>
  *
  * @internal
  */
-export const make = (reason: string = REASON): FileIoService =>
+export const make = (reason: string = REASON): NodeService =>
   CallbackIo.register(service(reason), { write: writeNowOf(writeAt) })
 
-const service = (reason: string): FileIoService => ({
+const service = (reason: string): NodeService => ({
   backend: BACKEND,
   reason,
 
@@ -272,6 +275,12 @@ const service = (reason: string): FileIoService => ({
   allocate: (handle, offsetBytes, lengthBytes, mode = "keepSize") =>
     onFileEffect(handle, "fallocate", (file) =>
       Libc.fallocate(file.fd, mode === "extend" ? 0 : Libc.FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes, file.path),
+    ),
+
+  // sync_file_range(WRITE) can wait for the device queue to take the pages: on the threadpool.
+  startWriteback: (handle, offsetBytes, lengthBytes) =>
+    onFileEffect(handle, "sync_file_range", (file) =>
+      Libc.syncFileRange(file.fd, offsetBytes, lengthBytes, Libc.SYNC_FILE_RANGE_WRITE, file.path),
     ),
 
   size: sizeOf,

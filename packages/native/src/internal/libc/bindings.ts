@@ -57,6 +57,7 @@ export interface Native {
   readonly fdatasync: AsyncOnly<[fd: number]>
   readonly fsync: AsyncOnly<[fd: number]>
   readonly fallocate: AsyncOnly<[fd: number, mode: number, offset: number, length: number]>
+  readonly syncFileRange: AsyncOnly<[fd: number, offset: number, length: number, flags: number]>
   readonly ftruncate: AsyncOnly<[fd: number, length: number]>
   readonly flock: AsyncOnly<[fd: number, operation: number]>
   readonly unlink: AsyncOnly<[path: string]>
@@ -105,6 +106,7 @@ const loadNative = (): Native => {
     fdatasync: lib.func("int fdatasync(int fd)"),
     fsync: lib.func("int fsync(int fd)"),
     fallocate: lib.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)"),
+    syncFileRange: lib.func("int sync_file_range(int fd, int64_t offset, int64_t nbytes, uint32_t flags)"),
     ftruncate: lib.func("int ftruncate(int fd, int64_t length)"),
     flock,
     unlink: lib.func("int unlink(const char *path)"),

@@ -52,6 +52,12 @@ export const LOCK_UN = 8
 /** fallocate: reserve blocks without changing the file size. @since 0.1.0 @category constants */
 export const FALLOC_FL_KEEP_SIZE = 0x01
 
+/**
+ * sync_file_range: start writeback of the range's dirty pages, waiting for nothing (and
+ * promising nothing about durability). @since 0.2.0 @category constants
+ */
+export const SYNC_FILE_RANGE_WRITE = 0x02
+
 /** @since 0.1.0 @category constants */
 export const AT_FDCWD = -100
 /** @since 0.1.0 @category constants */

@@ -180,6 +180,8 @@ export const fileIoCalls: ReadonlyArray<FileIoCall> = [
   { name: "syncDirectory", run: (io, t) => io.syncDirectory(t.dir) },
   { name: "truncate", run: (io, t) => io.truncate(t.handle, t.aligned.bytes.byteLength) },
   { name: "allocate", run: (io, t) => io.allocate(t.handle, 0, 2 * t.aligned.bytes.byteLength) },
+  // Optional in the interface; every layer here has it.
+  { name: "startWriteback", run: (io, t) => io.startWriteback?.(t.handle, 0, BLOCK_BYTES) ?? Effect.void },
   { name: "size", run: (io, t) => io.size(t.handle) },
   { name: "lock", run: (io, t) => io.lock(t.handle) },
   { name: "remove", run: (io, t) => io.remove(`${t.path}.other`) },

@@ -104,6 +104,30 @@ export const truncate = (boot: Boot) => (handle: FileIo.Handle, sizeBytes: numbe
     })
   })
 
+/**
+ * sync_file_range(WRITE): a hint to start writeback. A crash keeps what it kept before: the
+ * kernel may write the pages or not, and nothing says which, so the simulation persists nothing
+ * (a datasync still does all of it). It checks what the real call would: an open handle and a
+ * valid range; faults can fail it.
+ */
+export const startWriteback = (boot: Boot) => (handle: FileIo.Handle, offsetBytes: number, lengthBytes: number) =>
+  Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
+    const open = boot.resolve(handle, "sync_file_range")
+    if (open instanceof IoError.IoError) return Effect.fail(open)
+    if (!Number.isSafeInteger(lengthBytes) || lengthBytes < 0) {
+      return Effect.fail(boot.invalid("sync_file_range", handle.path, `length ${lengthBytes}`))
+    }
+    const error = boot.checkRange("sync_file_range", handle.path, offsetBytes, lengthBytes)
+    if (error !== undefined) return Effect.fail(error)
+    boot.state.stats.writebacks++
+    return boot.withFaults("writeback", "sync_file_range", handle.path, undefined, (fired) => {
+      const stale = boot.resolve(handle, "sync_file_range")
+      if (stale instanceof IoError.IoError) return Effect.fail(stale)
+      const failure = errorOf(fired)
+      return failure !== undefined ? Effect.fail(injected(failure, "sync_file_range", handle.path)) : Effect.void
+    })
+  })
+
 export const allocate =
   (boot: Boot) =>
   (handle: FileIo.Handle, offsetBytes: number, lengthBytes: number, mode: FileIo.AllocateMode = "keepSize") =>

@@ -11,7 +11,7 @@ import type { FileIo } from "@fsys/core"
 import { makeBoot } from "./boot.ts"
 import { readAt, writeAt } from "./dataIo.ts"
 import { listDirectory, makeDirectory, remove, rename } from "./directory.ts"
-import { allocate, syncDirectory, syncFile, truncate } from "./durability.ts"
+import { allocate, startWriteback, syncDirectory, syncFile, truncate } from "./durability.ts"
 import { allocateAligned, closeHandle, directAlignment, lock, open, registerBuffers, size } from "./handles.ts"
 import type { DiskState } from "./state.ts"
 
@@ -33,6 +33,7 @@ export const makeFileIo = (state: DiskState, ownBoot: number): FileIo.FileIoServ
     syncDirectory: syncDirectory(boot),
     truncate: truncate(boot),
     allocate: allocate(boot),
+    startWriteback: startWriteback(boot),
     size: size(boot),
     lock: lock(boot),
     remove: remove(boot),

@@ -26,6 +26,8 @@ export const followReboots = (disk: SimulatedDisk.Disk): FileIo.FileIoService =>
   truncate: (handle, sizeBytes) => Effect.suspend(() => disk.fileIo.truncate(handle, sizeBytes)),
   allocate: (handle, offsetBytes, lengthBytes, mode) =>
     Effect.suspend(() => disk.fileIo.allocate(handle, offsetBytes, lengthBytes, mode)),
+  startWriteback: (handle, offsetBytes, lengthBytes) =>
+    Effect.suspend(() => disk.fileIo.startWriteback?.(handle, offsetBytes, lengthBytes) ?? Effect.void),
   size: (handle) => Effect.suspend(() => disk.fileIo.size(handle)),
   lock: (handle) => Effect.suspend(() => disk.fileIo.lock(handle)),
   remove: (path) => Effect.suspend(() => disk.fileIo.remove(path)),

@@ -106,6 +106,7 @@ export const emptyStats = (): MutableStats => ({
   syncDirectories: 0,
   truncates: 0,
   allocates: 0,
+  writebacks: 0,
   crashes: 0,
   processCrashes: 0,
   faultsFired: 0,
