@@ -678,6 +678,29 @@ describe("SimulatedDisk: O_DIRECT alignment", () => {
   )
 })
 
+describe("SimulatedDisk: writes in flight", () => {
+  it.effect("two overlapping writes in flight are a recorded violation; disjoint ones are not", () =>
+    Effect.gen(function* () {
+      const disk = yield* setup()
+      const io = disk.fileIo
+      const handle = yield* io.open("/d/a", { create: true })
+      const bytes = new Uint8Array(1024).fill(7)
+      // Each first write waits a few turns, so the second starts while it is in flight.
+      yield* disk.inject({ op: "write", nth: 1, fault: SimulatedDisk.yieldFirst(5) })
+      yield* Effect.all([io.writeAt(handle, bytes, 0), io.writeAt(handle, bytes, 1024)], { concurrency: 2 })
+      assert.deepStrictEqual(yield* disk.violations, [], "disjoint: no rule broken")
+      yield* disk.inject({ op: "write", nth: 1, fault: SimulatedDisk.yieldFirst(5) })
+      yield* Effect.all([io.writeAt(handle, bytes, 0), io.writeAt(handle, bytes, 1023)], { concurrency: 2 })
+      const violations = yield* disk.violations
+      assert.strictEqual(violations.length, 1, violations.join("\n"))
+      assert.include(violations[0] as string, "overlapping writes in flight on /d/a: [1023, 2047) beside [0, 1024)")
+      // Once both returned, the same range may be written again.
+      yield* io.writeAt(handle, bytes, 1023)
+      assert.strictEqual((yield* disk.violations).length, 1)
+    }),
+  )
+})
+
 describe("SimulatedDisk: memory lifetimes", () => {
   it.effect("freeing a buffer while a write on it is in flight is a recorded violation", () =>
     Effect.gen(function* () {

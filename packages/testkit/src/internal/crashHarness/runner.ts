@@ -64,7 +64,7 @@ export const runSeedWith = (options: CrashHarness.SeedOptions): Effect.Effect<Cr
       yield* runEpoch(run, epoch, opened)
     }
     const violations = yield* run.disk.violations
-    for (const violation of violations) fail(run, epochs, `memory lifetime: ${violation}`)
+    for (const violation of violations) fail(run, epochs, `disk rule: ${violation}`)
     return {
       seed: run.seed,
       mode: run.mode,

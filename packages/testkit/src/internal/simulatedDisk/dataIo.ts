@@ -97,7 +97,22 @@ export const writeAt = (boot: Boot) => (handle: FileIo.Handle, bytes: Uint8Array
     const record = boot.checkLive("pwrite", handle.path, bytes)
     if (record instanceof IoError.IoError) return Effect.fail(record)
     if (bytes.length === 0) return Effect.void
-    return writeSyscall(boot, open, bytes, offsetBytes, 0, 0, record)
+    const range = [offsetBytes, offsetBytes + bytes.length] as const
+    const inFlight = open.inode.writesInFlight
+    const other = inFlight.find(([from, to]) => from < range[1] && range[0] < to)
+    if (other !== undefined) {
+      violation(
+        boot.state,
+        `overlapping writes in flight on ${handle.path}: [${range[0]}, ${range[1]}) beside [${other[0]}, ${other[1]}) (no defined order)`,
+      )
+    }
+    inFlight.push(range)
+    return Effect.ensuring(
+      writeSyscall(boot, open, bytes, offsetBytes, 0, 0, record),
+      Effect.sync(() => {
+        inFlight.splice(inFlight.indexOf(range), 1)
+      }),
+    )
   })
 
 /** Copies `count` bytes of the file into `into`, from where the (maybe misdirected) read points. */

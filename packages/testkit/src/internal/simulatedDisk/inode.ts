@@ -137,6 +137,12 @@ export class Inode {
   pending: Array<PendingOp> = []
   /** Bytes reserved by fallocate(KEEP_SIZE), for the disk's capacity accounting. */
   allocatedBytes = 0
+  /**
+   * `[from, to)` of every write to this inode from call to return. Two that overlap have no
+   * defined order (the kernel, and a device, may apply them either way round): `dataIo.ts`
+   * records it as a violation, whatever the bytes.
+   */
+  readonly writesInFlight: Array<readonly [number, number]> = []
   /** Set when a failed datasync discarded pending writes: visible ≠ durable + pending from then on. */
   lostWriteback = false
   /** Failed writebacks so far (Linux's `mapping->wb_err`); see `OpenFile.writebackErrorsSeen`. */
