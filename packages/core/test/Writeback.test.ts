@@ -8,6 +8,7 @@
  * A FileIo layer over the Node one records every `startWriteback` (its range, how many were in
  * flight at once) and can slow the calls down or fail them.
  */
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -16,6 +17,7 @@ import { FileIo, Frame, Journal, NodeFileIo } from "@fsys/core"
 import { decodeFile, payloadFor, tempDir } from "./journalFixtures.ts"
 
 const SLOT_BYTES = 1024 * 1024
+const WRITEBACK_BYTES = 1024 * 1024
 const RECORD_BYTES = 64 * 1024
 /** Eight slots' worth of records. */
 const RECORDS = 128
@@ -64,7 +66,12 @@ const recording = (behaviour: { readonly delayMillis?: number; readonly fail?: b
 const bulkLoad = (path: string, mode: "buffered" | "direct") =>
   Effect.scoped(
     Effect.gen(function* () {
-      const journal = yield* Journal.open(path, { mode, backend: "pwrite", logBufferBytes: SLOT_BYTES })
+      const journal = yield* Journal.open(path, {
+        mode,
+        backend: "pwrite",
+        logBufferBytes: SLOT_BYTES,
+        writebackBytes: WRITEBACK_BYTES,
+      })
       for (let i = 0; i < RECORDS; i++) yield* journal.append(payloadFor(0, i, RECORD_BYTES))
       yield* journal.sync
     }),
@@ -109,12 +116,40 @@ describe("early writeback of a buffered log", () => {
       const path = NodePath.join(dir, "synced.log")
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const journal = yield* Journal.open(path, { mode: "buffered", backend: "pwrite", logBufferBytes: SLOT_BYTES })
+          const journal = yield* Journal.open(path, {
+            mode: "buffered",
+            backend: "pwrite",
+            logBufferBytes: SLOT_BYTES,
+            writebackBytes: WRITEBACK_BYTES,
+          })
           for (let i = 0; i < RECORDS; i++) yield* journal.appendDurable(payloadFor(0, i, RECORD_BYTES))
         }),
       ).pipe(Effect.provide(synced.layer))
       assert.deepStrictEqual(synced.ranges, [], "every round has its own fdatasync")
       assertAllRecords(path)
+    }),
+  )
+
+  it.live("off by default; a bad writebackBytes is refused before anything is created", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = NodePath.join(dir, "default.log")
+      const recorder = recording({})
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const journal = yield* Journal.open(path, { mode: "buffered", backend: "pwrite", logBufferBytes: SLOT_BYTES })
+          for (let i = 0; i < RECORDS; i++) yield* journal.append(payloadFor(0, i, RECORD_BYTES))
+          yield* journal.sync
+        }),
+      ).pipe(Effect.provide(recorder.layer))
+      assert.deepStrictEqual(recorder.ranges, [])
+      assertAllRecords(path)
+      for (const writebackBytes of [-65536, 1000, 1.5 * 65536, 2 ** 31, Number.NaN]) {
+        const bad = NodePath.join(dir, `bad-${writebackBytes}.log`)
+        const error = yield* Effect.flip(Effect.scoped(Journal.open(bad, { mode: "buffered", writebackBytes })))
+        assert.strictEqual(error._tag, "InvalidOptions")
+        assert.isFalse(NodeFs.existsSync(bad), "nothing created")
+      }
     }),
   )
 

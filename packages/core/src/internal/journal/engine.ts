@@ -84,6 +84,7 @@ export const open = Effect.fnUntraced(function* (
     startLsn: opened.cleanEnd,
     carry: opened.carry,
     preallocateBytes: options.preallocateBytes,
+    writebackBytes: options.writebackBytes,
     secondLane: options.overlapRounds !== "never",
     fileSizeBytes: opened.fileSize,
   }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))

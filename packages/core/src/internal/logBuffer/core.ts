@@ -63,6 +63,8 @@ export interface CoreConfig {
   readonly carry: Uint8Array
   /** Zeros kept ahead of the log (0 = off); see `preallocator.ts`. */
   readonly preallocateBytes: number
+  /** Completed unsynced bytes per writeback hint (0 = none); see `writeback.ts`. */
+  readonly writebackBytes: number
   /** How far the file is already allocated (its size at open). */
   readonly fileSizeBytes: number
   /** A zero-filled aligned buffer (whole sectors) the preallocation writes from. */
@@ -122,11 +124,14 @@ export class LogBufferCore {
     this.writeback = new Writeback({
       fileIo: config.fileIo,
       handle: config.handle,
+      // Only a buffered log has page cache to write back.
+      thresholdBytes: sectorBytes === 1 ? config.writebackBytes : 0,
       run: this.runJob,
       refuses: () => this.state.refusal !== undefined,
     })
     this.queue = new Writer({
       lanes: this.laneHandles.length,
+      sectorBytes,
       start: (job, lane, onExit) => this.start(job, lane, onExit),
       refusal: () => this.state.refusal,
       settle: (job, exit) => this.settle(job, exit),

@@ -29,6 +29,8 @@ export interface MakeOptions {
   readonly carry: Uint8Array
   /** Keep this many zero-filled bytes ahead of the log (0 = off); see `Journal.Options`. */
   readonly preallocateBytes?: number
+  /** Completed unsynced bytes per writeback hint (`writeback.ts`); 0 or absent = none. */
+  readonly writebackBytes?: number
   /** The file's size at open (zeros past the clean end count as preallocated). */
   readonly fileSizeBytes?: number
   /** Told what the layer did with the slots (fixed buffers or why not), for `Journal.info`. */
@@ -76,6 +78,7 @@ export const make = Effect.fnUntraced(function* (
     startLsn: options.startLsn,
     carry: options.carry,
     preallocateBytes,
+    writebackBytes: options.writebackBytes ?? 0,
     fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
     zeros,
     context: yield* Effect.context<never>(),

@@ -12,10 +12,14 @@
  * does not read or advance the file's writeback-error cursor, so the next fdatasync still
  * reports an EIO of these pages. A failed call only turns the hints off.
  *
+ * Opt-in (`Journal.Options.writebackBytes`, default 0): it costs kernel CPU while the log is
+ * written, which on a small machine delays a CPU-bound producer's event loop (measured in
+ * docs/BENCHMARKS.md, "Large records, two writes deep").
+ *
  * Bounds: one call in flight; ranges that complete meanwhile are merged into one pending range
  * (the log is written in order, so the merge is the span from the lowest start to the highest
- * end), started when the call in flight returns. Ranges shorter than `WRITEBACK_MIN_BYTES` wait
- * to be merged with the next ones, so a trickle of small flushes costs no call each. `settled`
+ * end), started when the call in flight returns. A range shorter than `thresholdBytes` waits to
+ * be merged with the next ones, so a trickle of small flushes costs no call each. `settled`
  * lets the buffer's drain wait for the call in flight before the file is closed.
  *
  * Direct logs have no page cache to write back, and synced writes have their own fdatasync: the
@@ -29,12 +33,11 @@ import type { IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import { assert } from "./sectors.ts"
 
-/** Ranges below this are merged with later ones before a call is made. */
-export const WRITEBACK_MIN_BYTES = 1024 * 1024
-
 export interface WritebackConfig {
   readonly fileIo: FileIoService
   readonly handle: Handle
+  /** Completed bytes merged before a call is made (`Journal.Options.writebackBytes`); 0 = off. */
+  readonly thresholdBytes: number
   /** Runs the call on its own fiber that nothing interrupts (the core's job runner). */
   readonly run: (effect: Effect.Effect<void, IoError.IoError>) => Fiber.Fiber<void, IoError.IoError>
   /** True once the buffer refuses calls (poisoned or closing): no call starts then. */
@@ -56,7 +59,7 @@ export class Writeback {
 
   constructor(config: WritebackConfig) {
     this.config = config
-    this.enabled = config.fileIo.startWriteback !== undefined
+    this.enabled = config.thresholdBytes > 0 && config.fileIo.startWriteback !== undefined
   }
 
   /** A slot write over `[fromBytes, toBytes)` completed, unsynced. */
@@ -92,7 +95,7 @@ export class Writeback {
       startWriteback === undefined ||
       this.config.refuses() ||
       this.inFlight !== undefined ||
-      this.pendingTo - this.pendingFrom < WRITEBACK_MIN_BYTES
+      this.pendingTo - this.pendingFrom < this.config.thresholdBytes
     ) {
       return
     }

@@ -16,7 +16,14 @@
  *   sector (written padded, then rewritten with more records): two such writes in flight at once
  *   have no defined order in the kernel and the older, padded version could win, losing
  *   acknowledged records. So a Direct round overlaps the previous one only when that one ended on
- *   a sector boundary; a buffered journal's writes never share a byte.
+ *   a sector boundary; a buffered journal's writes never share a byte. An unsynced Direct slot
+ *   write that shares only its first sector with the write in flight is **split** (`splitFrom`):
+ *   the rest of it starts at once, disjoint, and that first sector (the carried one, holding the
+ *   earlier write's tail bytes and its own first ones) starts only once the earlier write
+ *   completed, so its newer version lands last. A crash between the two leaves the earlier
+ *   write's padded sector, then bytes after it: a torn tail, which any multi-sector write can
+ *   leave and recovery already truncates (nothing of it was acknowledged: it is unsynced, and
+ *   the job completes only when both parts did).
  * - Two fdatasyncs in flight run on different **lanes** (open files of the same log). Linux
  *   reports a writeback error once per open file (errseq): of two concurrent fdatasyncs on one
  *   open file, one may get the EIO and the other 0 although its pages were lost too. With one
@@ -47,7 +54,7 @@ import { Cause, Exit, Option } from "effect"
 import type { Scope } from "effect"
 import { IoError } from "@fsys/native"
 import { JournalClosed } from "../../JournalError.ts"
-import { assert } from "./sectors.ts"
+import { assert, violated } from "../assert.ts"
 
 /** Why a job did not complete: the IoError that poisoned the buffer, or the buffer closed first. */
 export type JobFailure = IoError.IoError | JournalClosed
@@ -124,12 +131,26 @@ export const mayOverlap = (earlier: Job, later: Job, lanes: number): boolean =>
   // one may not start beside an unsynced write, whose completion its fdatasync must follow.
   (!later.datasync || (earlier.datasync && lanes === IN_FLIGHT_MAX))
 
+/**
+ * Whether `later` may start split beside `earlier` in flight (see the module doc): both slot
+ * writes, `later` unsynced and overlapping `earlier` in exactly its own first sector.
+ */
+export const splitFrom = (earlier: Job, later: Job, sectorBytes: number): boolean =>
+  sectorBytes > 1 &&
+  earlier.kind === "slot" &&
+  later.kind === "slot" &&
+  !later.datasync &&
+  later.bytes.byteLength > sectorBytes &&
+  later.fileOffsetBytes + sectorBytes === earlier.fileOffsetBytes + earlier.bytes.byteLength
+
 /** How a started job reports its outcome, exactly once (possibly before `start` returned). */
 export type JobExit = (exit: Exit.Exit<void, JobFailure>) => void
 
 export interface WriterConfig {
   /** Open files the jobs can run on: 2 lets two synced slot writes run together (`mayOverlap`). */
   readonly lanes: number
+  /** The log's sector (1 for a buffered log): what a Direct write may share with the next. */
+  readonly sectorBytes: number
   /** Starts one job's IO on the open file of `lane`; `onExit` reports it (see the module doc). */
   readonly start: (job: Job, lane: number, onExit: JobExit) => void
   /** Set when the buffer refuses IO (poisoned or closing): queued jobs then fail without IO. */
@@ -149,6 +170,14 @@ interface Entry {
   /** The open file it runs on, set when it starts. */
   lane: number
   exit: Exit.Exit<void, JobFailure> | undefined
+  /**
+   * A split slot write (`splitFrom`): its first sector waits for the job before it to complete.
+   * `parts` is how many of its two writes have not completed, `headWaiting` whether the first
+   * sector's has not started, `partFailure` the first failure of either. Unsplit: `parts === 0`.
+   */
+  parts: number
+  headWaiting: boolean
+  partFailure: Exit.Exit<void, JobFailure> | undefined
 }
 
 export class Writer {
@@ -175,7 +204,15 @@ export class Writer {
 
   push(job: Job): void {
     assert(this.entries.length < JOBS_MAX, "job queue bound")
-    this.entries.push({ job, started: false, lane: 0, exit: undefined })
+    this.entries.push({
+      job,
+      started: false,
+      lane: 0,
+      exit: undefined,
+      parts: 0,
+      headWaiting: false,
+      partFailure: undefined,
+    })
     this.queuePump()
   }
 
@@ -209,14 +246,23 @@ export class Writer {
     if (this.inFlight >= IN_FLIGHT_MAX) return undefined
     const lanes = this.config.lanes
     let busyLane = -1
+    let split = false
     for (let earlier = 0; earlier < index; earlier++) {
       const entry = entries[earlier]!
       if (entry.exit !== undefined) continue
-      if (!mayOverlap(entry.job, candidate.job, lanes)) return undefined
-      busyLane = entry.lane
+      if (mayOverlap(entry.job, candidate.job, lanes)) {
+        busyLane = entry.lane
+      } else if (earlier === index - 1 && splitFrom(entry.job, candidate.job, this.config.sectorBytes)) {
+        busyLane = entry.lane
+        split = true
+      } else {
+        return undefined
+      }
     }
     // At most one in flight here: with two lanes the candidate takes the other one.
     candidate.lane = lanes === 1 || busyLane === 1 ? 0 : 1
+    candidate.parts = split ? 2 : 0
+    candidate.headWaiting = split
     return candidate
   }
 
@@ -242,8 +288,14 @@ export class Writer {
         this.inFlight++
         assert(this.inFlight <= IN_FLIGHT_MAX, "jobs in flight bound")
         const refusal = this.config.refusal()
-        if (refusal !== undefined) this.completed(entry, Exit.fail(refusal))
-        else this.config.start(entry.job, entry.lane, (exit) => this.completed(entry, exit))
+        if (refusal !== undefined) {
+          entry.parts = 0
+          this.completed(entry, Exit.fail(refusal))
+        } else if (entry.parts === 2) {
+          this.config.start(this.part(entry, "tail"), entry.lane, (exit) => this.partCompleted(entry, exit))
+        } else {
+          this.config.start(entry.job, entry.lane, (exit) => this.completed(entry, exit))
+        }
       }
     } finally {
       this.pumping = false
@@ -265,6 +317,15 @@ export class Writer {
     assert(entry.exit === undefined && entry.started, "a started job completes once")
     entry.exit = exit
     this.inFlight--
+    // A split job behind this one may write its first sector now: this write's version of it is
+    // in. After a failure it never will (the poison fails that job too).
+    const next = this.entries[this.entries.indexOf(entry) + 1]
+    if (next?.headWaiting === true) {
+      next.headWaiting = false
+      if (Exit.isSuccess(exit))
+        this.config.start(this.part(next, "head"), next.lane, (e) => this.partCompleted(next, e))
+      else this.partCompleted(next, exit)
+    }
     if (Exit.isSuccess(exit) && !this.pumping) {
       this.pump()
       // What the pipeline rests on, checked in every suite: nobody hears of a completion while a
@@ -273,6 +334,24 @@ export class Writer {
     }
     this.settleCompleted()
     this.queuePump()
+  }
+
+  /** The write of one part of a split slot job: its first sector, or the rest. */
+  private part(entry: Entry, which: "head" | "tail"): Job {
+    const job = entry.job
+    if (job.kind !== "slot") return violated("only slot writes split")
+    const sectorBytes = this.config.sectorBytes
+    return which === "head"
+      ? { ...job, bytes: job.bytes.subarray(0, sectorBytes) }
+      : { ...job, bytes: job.bytes.subarray(sectorBytes), fileOffsetBytes: job.fileOffsetBytes + sectorBytes }
+  }
+
+  /** One part of a split job completed; the job completes with the second, failed if either did. */
+  private partCompleted(entry: Entry, exit: Exit.Exit<void, JobFailure>): void {
+    assert(entry.parts > 0, "a split job's part completes once")
+    if (Exit.isFailure(exit) && entry.partFailure === undefined) entry.partFailure = exit
+    entry.parts--
+    if (entry.parts === 0) this.completed(entry, entry.partFailure ?? exit)
   }
 
   /**
