@@ -146,6 +146,39 @@ const DURATION_FIELDS: ReadonlySet<string> = new Set([
 
 const isFiniteNumber = (value: unknown): boolean => typeof value === "number" && Number.isFinite(value)
 
+/** `preallocateBytes` and `writebackBytes`: byte counts checked against the slot size. */
+const resolveSizes = (
+  given: Options,
+  logBufferBytes: number,
+): { readonly preallocateBytes: number; readonly writebackBytes: number } | InvalidOptions => {
+  const preallocateBytes = given.preallocateBytes ?? Math.max(PREALLOCATE_BYTES_DEFAULT, 4 * logBufferBytes)
+  if (
+    !Number.isInteger(preallocateBytes) ||
+    preallocateBytes < 0 ||
+    preallocateBytes > PREALLOCATE_BYTES_MAX ||
+    preallocateBytes % 65536 !== 0 ||
+    (preallocateBytes > 0 && preallocateBytes < 2 * logBufferBytes)
+  ) {
+    return invalid(
+      "preallocateBytes",
+      `must be 0 or a multiple of 64 KiB between two log buffers (${2 * logBufferBytes}) and ${PREALLOCATE_BYTES_MAX}, got ${preallocateBytes}`,
+    )
+  }
+  const writebackBytes = given.writebackBytes ?? 0
+  if (
+    !Number.isInteger(writebackBytes) ||
+    writebackBytes < 0 ||
+    writebackBytes > WRITEBACK_BYTES_MAX ||
+    writebackBytes % 65536 !== 0
+  ) {
+    return invalid(
+      "writebackBytes",
+      `must be 0 or a multiple of 64 KiB up to ${WRITEBACK_BYTES_MAX}, got ${writebackBytes}`,
+    )
+  }
+  return { preallocateBytes, writebackBytes }
+}
+
 /** A `Duration.Input` Effect decodes to what it says (no NaN, no empty or unknown object). */
 const isDurationInput = (value: unknown): boolean => {
   if (typeof value === "number") return !Number.isNaN(value)
@@ -195,35 +228,13 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   const badSlotForSector =
     sectorBytes === undefined ? undefined : validateSlotBytes("logBufferBytes", logBufferBytes, sectorBytes)
   if (badSlotForSector !== undefined) return badSlotForSector
-  const preallocateBytes = given.preallocateBytes ?? Math.max(PREALLOCATE_BYTES_DEFAULT, 4 * logBufferBytes)
-  if (
-    !Number.isInteger(preallocateBytes) ||
-    preallocateBytes < 0 ||
-    preallocateBytes > PREALLOCATE_BYTES_MAX ||
-    preallocateBytes % 65536 !== 0 ||
-    (preallocateBytes > 0 && preallocateBytes < 2 * logBufferBytes)
-  ) {
-    return invalid(
-      "preallocateBytes",
-      `must be 0 or a multiple of 64 KiB between two log buffers (${2 * logBufferBytes}) and ${PREALLOCATE_BYTES_MAX}, got ${preallocateBytes}`,
-    )
-  }
+  const sizes = resolveSizes(given, logBufferBytes)
+  if (sizes instanceof InvalidOptions) return sizes
+  const { preallocateBytes, writebackBytes } = sizes
   const onReadError = given.onReadError ?? "fail"
   if (!ON_READ_ERROR.includes(onReadError)) return notOneOf("onReadError", ON_READ_ERROR, onReadError)
   const overlapRounds = given.overlapRounds ?? "never"
   if (!OVERLAP_ROUNDS.includes(overlapRounds)) return notOneOf("overlapRounds", OVERLAP_ROUNDS, overlapRounds)
-  const writebackBytes = given.writebackBytes ?? 0
-  if (
-    !Number.isInteger(writebackBytes) ||
-    writebackBytes < 0 ||
-    writebackBytes > WRITEBACK_BYTES_MAX ||
-    writebackBytes % 65536 !== 0
-  ) {
-    return invalid(
-      "writebackBytes",
-      `must be 0 or a multiple of 64 KiB up to ${WRITEBACK_BYTES_MAX}, got ${writebackBytes}`,
-    )
-  }
   return {
     mode,
     logBufferBytes,
