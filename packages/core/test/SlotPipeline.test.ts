@@ -62,6 +62,20 @@ const gatedWrites = () => {
   return { layer: Layer.succeed(FileIo.FileIo, service), events, gates }
 }
 
+/** Appends the test's records in a child fiber, logging each once it returned. */
+const appendInBackground = (
+  journal: { readonly append: (payload: Uint8Array) => Effect.Effect<number, unknown> },
+  events: Array<string>,
+) =>
+  Effect.forkChild(
+    Effect.gen(function* () {
+      for (let i = 0; i < RECORDS; i++) {
+        yield* journal.append(payloadFor(0, i, RECORD_BYTES))
+        events.push(`appended ${i}`)
+      }
+    }),
+  )
+
 const until = (events: ReadonlyArray<string>, event: string) =>
   Effect.gen(function* () {
     for (let turn = 0; turn < 200 && !events.includes(event); turn++) yield* Effect.sleep("1 millis")
@@ -84,14 +98,7 @@ describe("the log buffer's two slots", () => {
             logBufferBytes: SLOT_BYTES,
             preallocateBytes: 0,
           })
-          const appender = yield* Effect.forkChild(
-            Effect.gen(function* () {
-              for (let i = 0; i < RECORDS; i++) {
-                yield* journal.append(payloadFor(0, i, RECORD_BYTES))
-                events.push(`appended ${i}`)
-              }
-            }),
-          )
+          const appender = yield* appendInBackground(journal, events)
           // Records 0–2 fill the first slot, record 3 seals it (write 0, held) and goes to the
           // second, 4–5 fill that one, and record 6 seals it (write 1, held) and waits for a slot.
           yield* until(events, SECOND_WRITE)
@@ -144,14 +151,7 @@ describe("the log buffer's two slots", () => {
           const carried = FIRST_SLOT_END - (FIRST_SLOT_END % sectorBytes)
           const head = `write 2 at ${carried}`
           const tail = `write 1 at ${carried + sectorBytes}`
-          const appender = yield* Effect.forkChild(
-            Effect.gen(function* () {
-              for (let i = 0; i < RECORDS; i++) {
-                yield* journal.append(payloadFor(0, i, RECORD_BYTES))
-                events.push(`appended ${i}`)
-              }
-            }),
-          )
+          const appender = yield* appendInBackground(journal, events)
           yield* until(events, tail)
           assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
           assert.include(events, tail, `the second slot's write, but its first sector, runs beside: ${events}`)
