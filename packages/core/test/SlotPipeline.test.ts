@@ -16,7 +16,7 @@
  */
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Deferred, Effect, Fiber, Layer, type Scope } from "effect"
 import { FileIo, Frame, Journal, NodeFileIo } from "@fsys/core"
 import { decodeFile, payloadFor, tempDir } from "./journalFixtures.ts"
 
@@ -63,10 +63,7 @@ const gatedWrites = () => {
 }
 
 /** Appends the test's records in a child fiber, logging each once it returned. */
-const appendInBackground = (
-  journal: { readonly append: (payload: Uint8Array) => Effect.Effect<number, unknown> },
-  events: Array<string>,
-) =>
+const appendInBackground = (journal: Journal.Handle, events: Array<string>) =>
   Effect.forkChild(
     Effect.gen(function* () {
       for (let i = 0; i < RECORDS; i++) {
@@ -83,91 +80,92 @@ const until = (events: ReadonlyArray<string>, event: string) =>
     yield* Effect.sleep("10 millis")
   })
 
+/**
+ * Runs `body` on a fresh journal of `mode` over the gated layer. Every gate opens at the end, even
+ * after a failed assertion (the journal's close waits for a held write); then every record must
+ * read back, in order.
+ */
+const withGatedJournal = (
+  mode: "buffered" | "direct",
+  body: (
+    journal: Journal.Handle,
+    events: Array<string>,
+    gates: ReadonlyArray<Deferred.Deferred<void>>,
+    openAll: Effect.Effect<void>,
+  ) => Effect.Effect<void, unknown, Scope.Scope>,
+) =>
+  Effect.gen(function* () {
+    const path = NodePath.join(yield* tempDir, "a.log")
+    const { layer, events, gates } = gatedWrites()
+    const openAll = Effect.forEach(gates, (gate) => Deferred.succeed(gate, undefined), { discard: true })
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const journal = yield* Journal.open(path, {
+          mode,
+          backend: "pwrite",
+          logBufferBytes: SLOT_BYTES,
+          preallocateBytes: 0,
+        })
+        yield* body(journal, events, gates, openAll)
+      }).pipe(Effect.ensuring(openAll)),
+    ).pipe(Effect.provide(layer))
+    const { records } = decodeFile(path)
+    assert.strictEqual(records.length, RECORDS)
+    for (let i = 0; i < RECORDS; i++) assert.deepStrictEqual(records[i]!.payload, payloadFor(0, i, RECORD_BYTES))
+  })
+
 describe("the log buffer's two slots", () => {
   it.live("buffered: the second slot's write runs beside the first, and a sync waits for both", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir
-      const path = NodePath.join(dir, "a.log")
-      const { layer, events, gates } = gatedWrites()
-      const openAll = Effect.forEach(gates, (gate) => Deferred.succeed(gate, undefined), { discard: true })
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const journal = yield* Journal.open(path, {
-            mode: "buffered",
-            backend: "pwrite",
-            logBufferBytes: SLOT_BYTES,
-            preallocateBytes: 0,
-          })
-          const appender = yield* appendInBackground(journal, events)
-          // Records 0–2 fill the first slot, record 3 seals it (write 0, held) and goes to the
-          // second, 4–5 fill that one, and record 6 seals it (write 1, held) and waits for a slot.
-          yield* until(events, SECOND_WRITE)
-          assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
-          assert.include(events, SECOND_WRITE, `the second write started beside the first: ${events}`)
-          assert.notInclude(events, "appended 6", "record 6 waits while both slots are in flight")
-          // Write 0 completes: record 6 goes into the first slot; a sync now must not start its
-          // fdatasync while write 1 is still in the kernel.
-          yield* Deferred.succeed(gates[0]!, undefined)
-          yield* Fiber.join(appender)
-          // (The open's own fdatasyncs of the new file came before.)
-          const syncFrom = events.length
-          const isSync = (event: string) => event === "datasync" || event.startsWith("synced write")
-          const sync = yield* Effect.forkChild(journal.sync)
-          yield* Effect.sleep("20 millis")
-          assert.isFalse(
-            events.slice(syncFrom).some(isSync),
-            `no fdatasync beside an unsynced write in flight: ${events.join(", ")}`,
-          )
-          yield* openAll
-          yield* Fiber.join(sync)
-          assert.isTrue(events.slice(syncFrom).some(isSync), `the sync ran: ${events.join(", ")}`)
-        }).pipe(
-          // A failed assertion must not leave a write held: the journal's close waits for it.
-          Effect.ensuring(openAll),
-        ),
-      ).pipe(Effect.provide(layer))
-      const { records } = decodeFile(path)
-      assert.strictEqual(records.length, RECORDS)
-      for (let i = 0; i < RECORDS; i++) assert.deepStrictEqual(records[i]!.payload, payloadFor(0, i, RECORD_BYTES))
-    }),
+    withGatedJournal("buffered", (journal, events, gates, openAll) =>
+      Effect.gen(function* () {
+        const appender = yield* appendInBackground(journal, events)
+        // Records 0–2 fill the first slot, record 3 seals it (write 0, held) and goes to the
+        // second, 4–5 fill that one, and record 6 seals it (write 1, held) and waits for a slot.
+        yield* until(events, SECOND_WRITE)
+        assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
+        assert.include(events, SECOND_WRITE, `the second write started beside the first: ${events}`)
+        assert.notInclude(events, "appended 6", "record 6 waits while both slots are in flight")
+        // Write 0 completes: record 6 goes into the first slot; a sync now must not start its
+        // fdatasync while write 1 is still in the kernel.
+        yield* Deferred.succeed(gates[0]!, undefined)
+        yield* Fiber.join(appender)
+        // (The open's own fdatasyncs of the new file came before.)
+        const syncFrom = events.length
+        const isSync = (event: string) => event === "datasync" || event.startsWith("synced write")
+        const sync = yield* Effect.forkChild(journal.sync)
+        yield* Effect.sleep("20 millis")
+        assert.isFalse(
+          events.slice(syncFrom).some(isSync),
+          `no fdatasync beside an unsynced write in flight: ${events.join(", ")}`,
+        )
+        yield* openAll
+        yield* Fiber.join(sync)
+        assert.isTrue(events.slice(syncFrom).some(isSync), `the sync ran: ${events.join(", ")}`)
+      }),
+    ),
   )
 
   it.live("Direct: a slot that ends inside a sector is written split, its first sector after the write before", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir
-      const path = NodePath.join(dir, "a.log")
-      const { layer, events, gates } = gatedWrites()
-      const openAll = Effect.forEach(gates, (gate) => Deferred.succeed(gate, undefined), { discard: true })
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const journal = yield* Journal.open(path, {
-            mode: "direct",
-            backend: "pwrite",
-            logBufferBytes: SLOT_BYTES,
-            preallocateBytes: 0,
-          })
-          const sectorBytes = (yield* journal.info).sectorBytes
-          // The second slot starts at the carried sector, which the first slot's write ends with.
-          const carried = FIRST_SLOT_END - (FIRST_SLOT_END % sectorBytes)
-          const head = `write 2 at ${carried}`
-          const tail = `write 1 at ${carried + sectorBytes}`
-          const appender = yield* appendInBackground(journal, events)
-          yield* until(events, tail)
-          assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
-          assert.include(events, tail, `the second slot's write, but its first sector, runs beside: ${events}`)
-          assert.notInclude(events, head, "the carried sector's rewrite waits for the first write")
-          assert.notInclude(events, "appended 6", "record 6 waits while both slots are in flight")
-          yield* Deferred.succeed(gates[0]!, undefined)
-          yield* until(events, head)
-          assert.isAbove(events.indexOf(head), events.indexOf("write 0 done"), `head after the first write: ${events}`)
-          yield* openAll
-          yield* Fiber.join(appender)
-          yield* journal.sync
-        }).pipe(Effect.ensuring(openAll)),
-      ).pipe(Effect.provide(layer))
-      const { records } = decodeFile(path)
-      assert.strictEqual(records.length, RECORDS)
-      for (let i = 0; i < RECORDS; i++) assert.deepStrictEqual(records[i]!.payload, payloadFor(0, i, RECORD_BYTES))
-    }),
+    withGatedJournal("direct", (journal, events, gates, openAll) =>
+      Effect.gen(function* () {
+        const sectorBytes = (yield* journal.info).sectorBytes
+        // The second slot starts at the carried sector, which the first slot's write ends with.
+        const carried = FIRST_SLOT_END - (FIRST_SLOT_END % sectorBytes)
+        const head = `write 2 at ${carried}`
+        const tail = `write 1 at ${carried + sectorBytes}`
+        const appender = yield* appendInBackground(journal, events)
+        yield* until(events, tail)
+        assert.include(events, "write 0 at 0", "record 3 sealed the first slot")
+        assert.include(events, tail, `the second slot's write, but its first sector, runs beside: ${events}`)
+        assert.notInclude(events, head, "the carried sector's rewrite waits for the first write")
+        assert.notInclude(events, "appended 6", "record 6 waits while both slots are in flight")
+        yield* Deferred.succeed(gates[0]!, undefined)
+        yield* until(events, head)
+        assert.isAbove(events.indexOf(head), events.indexOf("write 0 done"), `head after the first write: ${events}`)
+        yield* openAll
+        yield* Fiber.join(appender)
+        yield* journal.sync
+      }),
+    ),
   )
 })
