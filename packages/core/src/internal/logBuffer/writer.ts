@@ -289,7 +289,9 @@ export class Writer {
         assert(this.inFlight <= IN_FLIGHT_MAX, "jobs in flight bound")
         const refusal = this.config.refusal()
         if (refusal !== undefined) {
+          // Refused, not split: the completion of the write before it must start nothing for it.
           entry.parts = 0
+          entry.headWaiting = false
           this.completed(entry, Exit.fail(refusal))
         } else if (entry.parts === 2) {
           this.config.start(this.part(entry, "tail"), entry.lane, (exit) => this.partCompleted(entry, exit))
