@@ -27,7 +27,7 @@ import {
 } from "../src/internal/logBuffer/writer.ts"
 
 /** Seeds per run; `FSYS_WRITER_SEEDS` raises it for a longer search. */
-const SEEDS = Number(process.env.FSYS_WRITER_SEEDS ?? 2000)
+const SEEDS = Number(process.env.FSYS_WRITER_SEEDS ?? 10_000)
 /** Jobs pushed per case. */
 const JOBS_PER_CASE = 40
 /** Steps per case at most, so a case that stops making progress fails instead of spinning. */
@@ -324,6 +324,66 @@ const runCase = async (seed: number): Promise<string | undefined> => {
   }
   return broken[0]
 }
+
+describe("the writer after a failure", () => {
+  it("starts nothing while a failed job's settlement waits behind a scratch free", async () => {
+    const started: Array<{ readonly job: Job; readonly done: JobExit }> = []
+    const scratchFrees: Array<() => void> = []
+    let refusal: JobFailure | undefined
+    const reported: Array<string> = []
+    const writer = new Writer({
+      lanes: 1,
+      sectorBytes: 1,
+      start: (job, _lane, done) => started.push({ job, done }),
+      refusal: () => refusal,
+      settle: (_job, exit) => {
+        if (Exit.isSuccess(exit)) return refusal
+        const error = Cause.findErrorOption(exit.cause)
+        const failure = Option.isSome(error) ? error.value : new JournalClosed({ path: PATH })
+        refusal ??= failure
+        return failure
+      },
+      afterSettle: () => {},
+      closeScratch: (_scope, done) => scratchFrees.push(done),
+    })
+    const onDone = (name: string) => (failure: JobFailure | undefined) =>
+      reported.push(`${name} ${failure === undefined ? "ok" : failure._tag}`)
+    const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
+    // The last chunk of an oversize record: its settlement frees the scratch, asynchronously.
+    writer.push({
+      kind: "scratch",
+      bytes: new Uint8Array(100),
+      fileOffsetBytes: 0,
+      endLsn: 100,
+      scratchScope: Scope.makeUnsafe(),
+      onDone: onDone("chunk"),
+    })
+    await flush()
+    started[0]!.done(Exit.void)
+    assert.strictEqual(scratchFrees.length, 1, "the scratch is being freed")
+    const slot = (datasync: boolean, from: number, name: string): Job => ({
+      kind: "slot",
+      slot: 0,
+      bytes: new Uint8Array(100),
+      fileOffsetBytes: from,
+      endLsn: from + 100,
+      datasync,
+      onDone: onDone(name),
+    })
+    writer.push(slot(false, 100, "A"))
+    await flush()
+    assert.strictEqual(started.length, 2, "A starts while the scratch is freed")
+    started[1]!.done(Exit.fail(ioError()))
+    writer.push(slot(true, 200, "B"))
+    await flush()
+    assert.strictEqual(started.length, 2, "B (write + fdatasync) does not start behind A's unsettled failure")
+    scratchFrees[0]!()
+    await flush()
+    assert.strictEqual(started.length, 2, "B is refused once A's poison is in place")
+    assert.deepStrictEqual(reported, ["chunk ok", "A IoError", "B IoError"])
+    assert.strictEqual(writer.queuedJobs, 0)
+  })
+})
 
 describe("the writer, swept by seed", () => {
   it(`keeps its rules at every interleaving of completions, failures and a close (${SEEDS} seeds)`, async () => {
