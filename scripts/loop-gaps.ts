@@ -1,22 +1,25 @@
 /**
- * What holds the event loop during unsynced appends (issue 12's loop-p99 target): a 1 ms timer
- * runs beside a Promise-API loop of `append` (a fresh payload per record, as the bench's source
- * makes them), and every timer that fires more than 2 ms late is printed with the V8 collections
- * that overlapped it. Lates without a collection are the journal's own turns (the append budget,
- * a slot's seal); lates with one are the garbage collector's.
+ * What holds the event loop during appends (issue 12's loop-p99 target): a 1 ms timer runs
+ * beside a Promise-API loop of `append` (a fresh payload per record, as the bench's source makes
+ * them), or beside `producers` concurrent producers each awaiting its own `appendDurable` (the
+ * bench's durable workloads), and every timer that fires more than 2 ms late is printed with the
+ * V8 collections that overlapped it. Lates without a collection are the journal's own turns (the
+ * append budget, a slot's seal, a round's wake); lates with one are the garbage collector's.
  *
- * Run: `npx pnpm@12.4.2 exec node scripts/loop-gaps.ts [payloadBytes=100] [seconds=3] [direct|buffered]`
+ * Run: `npx pnpm@12.4.2 exec node scripts/loop-gaps.ts [payloadBytes=100] [seconds=3] [direct|buffered] [producers=0]`
  * (`--trace-gc` in front of the script shows each collection's kind and pause).
  */
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { constants, PerformanceObserver } from "node:perf_hooks"
+import { PerformanceObserver } from "node:perf_hooks"
 import { openJournal } from "@fsys/core/promise"
 
 const payloadBytes = Number(process.argv[2] ?? 100)
 const seconds = Number(process.argv[3] ?? 3)
 const mode = (process.argv[4] ?? "direct") as "direct" | "buffered"
+/** 0: one unsynced appender; N: N producers, each awaiting its record's durability. */
+const producers = Number(process.argv[5] ?? 0)
 /** A timer this late is reported. */
 const LATE_MILLIS = 2
 /** At most this many lates are printed. */
@@ -43,19 +46,33 @@ const tick = (): void => {
 }
 timer = setTimeout(tick, 1)
 
+/** The main thread's scheduler account (Linux): ns on a CPU, ns runnable but waiting for one. */
+const schedstat = (): { readonly runNs: number; readonly waitNs: number } | undefined => {
+  try {
+    const [run, wait] = NodeFs.readFileSync("/proc/thread-self/schedstat", "utf8").trim().split(" ").map(Number)
+    return run === undefined || wait === undefined ? undefined : { runNs: run, waitNs: wait }
+  } catch {
+    return undefined
+  }
+}
+const schedAtStart = schedstat()
 const startMillis = performance.now()
 const endMillis = startMillis + seconds * 1000
 let appended = 0
-while (performance.now() < endMillis) {
-  for (let i = 0; i < 64; i++) {
-    const payload = new Uint8Array(payloadBytes)
-    payload.fill(appended & 0xff)
-    await journal.append(payload)
-    appended++
+const nextPayload = (): Uint8Array => new Uint8Array(payloadBytes).fill(appended++ & 0xff)
+if (producers === 0) {
+  while (performance.now() < endMillis) {
+    for (let i = 0; i < 64; i++) await journal.append(nextPayload())
   }
+} else {
+  const producer = async (): Promise<void> => {
+    while (performance.now() < endMillis) await journal.appendDurable(nextPayload())
+  }
+  await Promise.all(Array.from({ length: producers }, producer))
 }
 clearTimeout(timer)
 observer.disconnect()
+const schedAtEnd = schedstat()
 await journal.sync()
 await journal.close()
 NodeFs.rmSync(directory, { recursive: true, force: true })
@@ -68,9 +85,20 @@ const withGc = lates.filter(({ dueMillis: at, lateMillis }) =>
 ).length
 const afterFirstSecond = lates.filter(({ dueMillis: at }) => at > startMillis + 1000).length
 console.log(
-  `${appended} appends of ${payloadBytes} B in ${seconds} s (${mode}); ${lates.length} timers over ${LATE_MILLIS} ms late ` +
+  `${appended} ${producers === 0 ? "unsynced" : `durable (${producers} producers)`} appends of ${payloadBytes} B ` +
+    `in ${seconds} s (${mode}); ${lates.length} timers over ${LATE_MILLIS} ms late ` +
     `(${afterFirstSecond} after the first second), ${withGc} of them during a collection`,
 )
+if (schedAtStart !== undefined && schedAtEnd !== undefined) {
+  // Time the main thread was runnable but off the CPU (preempted by other threads, ours or not).
+  const waitedMillis = (schedAtEnd.waitNs - schedAtStart.waitNs) / 1e6
+  const ranMillis = (schedAtEnd.runNs - schedAtStart.runNs) / 1e6
+  const lateMillis = lates.reduce((sum, late) => sum + late.lateMillis, 0)
+  console.log(
+    `main thread: ${ranMillis.toFixed(0)} ms on a CPU, ${waitedMillis.toFixed(0)} ms runnable but waiting for one; ` +
+      `the lates add up to ${lateMillis.toFixed(0)} ms`,
+  )
+}
 for (const { dueMillis: at, lateMillis } of lates.slice(0, PRINTED_MAX)) {
   const overlapping = collections.filter(
     (gc) => gc.startMillis + gc.durationMillis >= at - 1 && gc.startMillis <= at + lateMillis,
