@@ -26,6 +26,7 @@ import { IoError } from "@fsys/native"
 import { JournalClosed } from "../src/JournalError.ts"
 import { type FlushTarget, GroupCommit } from "../src/internal/journal/groupCommit.ts"
 import type { JobDone, JobFailure } from "../src/internal/logBuffer/writer.ts"
+import { type SeededRandom, seededRandom } from "./seeded.ts"
 
 /** Seeds per run; `FSYS_GROUP_COMMIT_SEEDS` raises it for a longer search. */
 const SEEDS = Number(process.env.FSYS_GROUP_COMMIT_SEEDS ?? 300)
@@ -34,19 +35,6 @@ const STEPS = 120
 /** Steps after which a case that has not settled everything counts as wedged. */
 const DRAIN_STEPS_MAX = 200
 const PATH = "/sweep/journal.log"
-
-/** A seeded stream (mulberry32), the same small generator as the writer's sweep. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000
-  }
-  return { chance: (p: number) => next() < p, int: (bound: number) => Math.floor(next() * bound) }
-}
 
 interface Flush {
   readonly target: number
@@ -69,11 +57,11 @@ class SweptBuffer implements FlushTarget {
     this.idleWaiters.push(() => resume(Effect.void))
   })
 
-  private readonly random: ReturnType<typeof prng>
+  private readonly random: SeededRandom
   private readonly roundsInFlightMax: number
   private readonly seed: number
 
-  constructor(random: ReturnType<typeof prng>, roundsInFlightMax: number, seed: number) {
+  constructor(random: SeededRandom, roundsInFlightMax: number, seed: number) {
     this.random = random
     this.roundsInFlightMax = roundsInFlightMax
     this.seed = seed
@@ -129,7 +117,7 @@ interface Waiter {
 
 const runCase = (seed: number) =>
   Effect.gen(function* () {
-    const random = prng(seed)
+    const random = seededRandom(seed)
     const roundsInFlightMax = random.chance(0.5) ? 1 : 2
     const buffer = new SweptBuffer(random, roundsInFlightMax, seed)
     const commit = new GroupCommit<JobFailure>(

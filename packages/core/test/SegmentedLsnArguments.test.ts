@@ -13,24 +13,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import { Frame, SegmentedJournal } from "@fsys/core"
 import { payloadFor, tempDir } from "./journalFixtures.ts"
+import { seededRandom } from "./seeded.ts"
 
 /** Calls per sequence and sequences per mode: about 2 s per mode on this machine. */
 const CALLS = 120
 const SEQUENCES = 3
 const TYPED = new Set(["NoRecordAt", "LsnOutOfRange", "InvalidOptions"])
-
-/** A small deterministic PRNG (mulberry32): a failure names its seed and replays exactly. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return { float: next, int: (bound: number) => Math.floor(next() * bound) }
-}
 
 /** Every file of the directory, name → bytes (hex), sorted: what "nothing changed" compares. */
 const snapshot = (dir: string): Record<string, string> =>
@@ -55,7 +43,7 @@ describe.each(["buffered", "direct"] as const)("SegmentedJournal LSN arguments (
   it.live(`${SEQUENCES} × ${CALLS} random LSNs: each call succeeds as specified or fails typed, changing nothing`, () =>
     Effect.gen(function* () {
       for (let seed = 1; seed <= SEQUENCES; seed++) {
-        const rng = prng(seed * 7919 + (mode === "direct" ? 1 : 0))
+        const rng = seededRandom(seed * 7919 + (mode === "direct" ? 1 : 0))
         const dir = NodePath.join(yield* tempDir, `j${seed}`)
         const journal = yield* SegmentedJournal.open(dir, options)
         /** The model: record start → payload; `ends` the frame ends. */

@@ -25,6 +25,7 @@ import {
   type JobFailure,
   Writer,
 } from "../src/internal/logBuffer/writer.ts"
+import { seededRandom } from "./seeded.ts"
 
 /** Seeds per run; `FSYS_WRITER_SEEDS` raises it for a longer search. */
 const SEEDS = Number(process.env.FSYS_WRITER_SEEDS ?? 10_000)
@@ -34,19 +35,6 @@ const JOBS_PER_CASE = 40
 const STEPS_MAX = 5_000
 const DIRECT_SECTOR_BYTES = 4096
 const PATH = "/sweep/journal.log"
-
-/** A seeded stream (mulberry32): small, and enough to choose steps. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000
-  }
-  return { chance: (p: number) => next() < p, int: (bound: number) => Math.floor(next() * bound) }
-}
 
 /** One IO the writer started: a whole job, or one part of a split slot write. */
 interface Io {
@@ -89,7 +77,7 @@ const rangeOf = (job: Job): readonly [number, number] => {
 
 /** Runs one seeded case; returns a description of the first rule broken, or `undefined`. */
 const runCase = async (seed: number): Promise<string | undefined> => {
-  const random = prng(seed)
+  const random = seededRandom(seed)
   const lanes = random.chance(0.5) ? 1 : IN_FLIGHT_MAX
   const sectorBytes = random.chance(0.5) ? 1 : DIRECT_SECTOR_BYTES
   const broken: Array<string> = []
