@@ -214,11 +214,17 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
       if (outcomes === undefined) return []
       const measuredPasses = outcomes.filter((o) => o._tag === "Measured").length
       return [
-        { workload: workload.name, subject, outcome: Report.summarize(workload, outcomes), passes: measuredPasses },
+        {
+          workload: workload.name,
+          subject,
+          outcome: Report.summarize(workload, outcomes),
+          passes: measuredPasses,
+          passOutcomes: outcomes,
+        },
       ]
     }),
   )
-  const rows = Report.rows(workloads, summarized, oDirectReference)
+  const rows = Report.rows(workloads, summarized, oDirectReference, oDirectPasses)
   const roots = [options.root, ...(workloads.some((w) => w.onTmpfs) ? [Runner.TMPFS_ROOT] : [])]
   const results: Report.Results = {
     tool: "fsys bench",
@@ -229,11 +235,7 @@ export const run = Effect.fn("fsys.bench")(function* (options: Options) {
     machine: Report.machine(roots.filter((r) => existsSync(r))),
     workloads,
     rows,
-    passes: summarized.map((s) => ({
-      workload: s.workload,
-      subject: s.subject,
-      outcomes: passes.get(`${s.workload}\u0000${s.subject}`) ?? [],
-    })),
+    passes: summarized.map((s) => ({ workload: s.workload, subject: s.subject, outcomes: s.passOutcomes })),
     oDirectReference,
     oDirectPasses,
     targets: Report.targets(workloads, rows),

@@ -8,9 +8,18 @@ import { LIMIT } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
 import type { Results, Row } from "./report.ts"
 import { LARGE_RECORDS_WORKLOAD, rate, throughput, usesBandwidth } from "./report.ts"
+import type { Spread } from "./spread.ts"
 
-const ratio = (value: number | null): string => (value === null ? "-" : `${value.toFixed(2)}×`)
-const share = (value: number | null): string => (value === null ? "-" : `${(value * 100).toFixed(0)} %`)
+/** "0.72×", with the per-pass spread where there is one: "0.72× (0.65–0.92)". */
+const ratio = (value: number | null, passes: Spread | null): string =>
+  value === null
+    ? "-"
+    : `${value.toFixed(2)}×${passes === null ? "" : ` (${passes.low.toFixed(2)}–${passes.high.toFixed(2)})`}`
+/** "46 %", or "46 % (40–52)". */
+const share = (value: number | null, passes: Spread | null): string =>
+  value === null
+    ? "-"
+    : `${(value * 100).toFixed(0)} %${passes === null ? "" : ` (${(passes.low * 100).toFixed(0)}–${(passes.high * 100).toFixed(0)})`}`
 
 const HEADER = [
   "subject",
@@ -41,9 +50,9 @@ const cells = (results: Results, workloadName: string): Array<Array<string>> => 
     lines.push([
       row.subject,
       rate(workload, throughput(workload, m)).replace(" rec/s", ""),
-      ratio(row.vsNodeFs),
-      ratio(row.vsBestPeer),
-      share(row.vsLimit),
+      ratio(row.vsNodeFs, row.subject === "node-fs" ? null : row.vsNodeFsSpread),
+      ratio(row.vsBestPeer, row.vsBestPeer === 1 ? null : row.vsBestPeerSpread),
+      share(row.vsLimit, row.subject === LIMIT ? null : row.vsLimitSpread),
       `${m.eventLoopDelayP99Millis.toFixed(2)} ms`,
       `${m.cpuMicrosPerRecord.toFixed(2)} µs`,
       Format.bytes(m.peakRssBytes),

@@ -3,12 +3,14 @@
  * passes, ratios against node:fs, against the best peer and against the ceiling (`limit`, or the
  * disk's O_DIRECT bandwidth for large records), and the targets of issue 12 (met or missed, with
  * the numbers). Rendering is `render.ts`.
+ * Each ratio carries its spread over the passes (`spread.ts`).
  */
 import { statfsSync } from "node:fs"
 import { cpus, release, totalmem } from "node:os"
 import type { Measurement, Outcome, SubjectName, Workload } from "@fsys/bench/Protocol"
 import { LIMIT, OURS, PEERS } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
+import { perPass, type Spread, spread } from "./spread.ts"
 
 export interface Row {
   readonly workload: string
@@ -23,6 +25,12 @@ export interface Row {
   readonly vsBestPeer: number | null
   /** Throughput / the ceiling's: `limit` in durable workloads, O_DIRECT for 1 MiB records. */
   readonly vsLimit: number | null
+  /** Each pass's throughput in pass order (null: that pass failed or was skipped). */
+  readonly passThroughputs: ReadonlyArray<number | null>
+  /** The per-pass ratios to node:fs (see `Spread`); null with fewer than two paired passes. */
+  readonly vsNodeFsSpread: Spread | null
+  readonly vsBestPeerSpread: Spread | null
+  readonly vsLimitSpread: Spread | null
 }
 
 export interface Target {
@@ -112,7 +120,10 @@ const isOurs = (subject: SubjectName): boolean => OURS.includes(subject)
 /** The workload whose ceiling is the disk's O_DIRECT bandwidth rather than `limit`. */
 export const LARGE_RECORDS_WORKLOAD = "unsynced-1MiB"
 
-/** Builds rows with ratios from the summarized outcomes. */
+/**
+ * Builds rows with ratios from the summarized outcomes. `passOutcomes` (each pass in order) and
+ * `oDirectPasses` (one O_DIRECT reference per pass) give the spreads; without them they are null.
+ */
 export const rows = (
   workloads: ReadonlyArray<Workload>,
   outcomes: ReadonlyArray<{
@@ -120,27 +131,46 @@ export const rows = (
     readonly subject: SubjectName
     readonly outcome: Outcome
     readonly passes: number
+    readonly passOutcomes?: ReadonlyArray<Outcome>
   }>,
   oDirect: Outcome,
+  oDirectPasses?: ReadonlyArray<Outcome>,
 ): Array<Row> => {
   const out: Array<Row> = []
   for (const workload of workloads) {
     const here = outcomes.filter((o) => o.workload === workload.name)
+    const find = (subject: SubjectName) => here.find((o) => o.subject === subject)
     const value = (subject: SubjectName) => {
-      const m = measured(here.find((o) => o.subject === subject)?.outcome)
+      const m = measured(find(subject)?.outcome)
       return m === undefined ? undefined : throughput(workload, m)
     }
+    const passesOf = (subject: SubjectName) => {
+      const passOutcomes = find(subject)?.passOutcomes
+      return passOutcomes === undefined ? undefined : perPass(passOutcomes, (m) => throughput(workload, m))
+    }
     const nodeFs = value("node-fs")
-    const peerValues = here
-      .filter((o) => PEERS.includes(o.subject))
-      .map((o) => value(o.subject))
-      .filter((v) => v !== undefined)
-    const bestPeer = peerValues.length === 0 ? undefined : Math.max(...peerValues)
-    const ceiling = workload.name === LARGE_RECORDS_WORKLOAD ? measured(oDirect)?.bytesPerSecond : value(LIMIT)
+    // The best peer by median; its passes are the base of every row's per-pass spread.
+    let bestPeerName: SubjectName | undefined
+    let bestPeer: number | undefined
+    for (const o of here) {
+      const v = PEERS.includes(o.subject) ? value(o.subject) : undefined
+      if (v !== undefined && (bestPeer === undefined || v > bestPeer)) {
+        bestPeer = v
+        bestPeerName = o.subject
+      }
+    }
+    const large = workload.name === LARGE_RECORDS_WORKLOAD
+    const ceiling = large ? measured(oDirect)?.bytesPerSecond : value(LIMIT)
+    const ceilingPasses = large
+      ? oDirectPasses === undefined
+        ? undefined
+        : perPass(oDirectPasses, (m) => m.bytesPerSecond)
+      : passesOf(LIMIT)
     const over = (v: number | undefined, base: number | undefined) =>
       v === undefined || base === undefined ? null : v / base
     for (const o of here) {
       const v = value(o.subject)
+      const own = passesOf(o.subject) ?? []
       out.push({
         workload: workload.name,
         subject: o.subject,
@@ -149,6 +179,10 @@ export const rows = (
         vsNodeFs: over(v, nodeFs),
         vsBestPeer: over(v, bestPeer),
         vsLimit: over(v, ceiling),
+        passThroughputs: own,
+        vsNodeFsSpread: spread(own, passesOf("node-fs")),
+        vsBestPeerSpread: bestPeerName === undefined ? null : spread(own, passesOf(bestPeerName)),
+        vsLimitSpread: spread(own, ceilingPasses),
       })
     }
   }
@@ -178,6 +212,14 @@ export const rate = (workload: Workload, value: number): string =>
   usesBandwidth(workload) ? Format.bandwidth(value) : `${Format.count(value)} rec/s`
 
 const percent = (value: number): string => `${(value * 100).toFixed(0)} %`
+const times = (value: number): string => `${value.toFixed(2)}×`
+
+/** What the passes say beside a median: " (per pass 0.65×–0.92×, 1 of 3 ≥ 1.00×)", "" without a spread. */
+const passNote = (passes: Spread | null, minimum: number, show: (value: number) => string): string => {
+  if (passes === null) return ""
+  const meeting = passes.ratios.filter((ratio) => ratio >= minimum).length
+  return ` (per pass ${show(passes.low)}–${show(passes.high)}, ${meeting} of ${passes.ratios.length} ≥ ${show(minimum)})`
+}
 
 /** Issue 12's targets. */
 const LIMIT_SHARE_MIN = 0.9
@@ -207,7 +249,7 @@ const versusPeers = (workload: Workload, ours: Best | undefined, all: ReadonlyAr
   return {
     name,
     requirement: "≥ 1.0× the best peer",
-    measured: `${ours.row.subject} ${rate(workload, ours.value)} vs ${peer.row.subject} ${rate(workload, peer.value)} = ${(ours.value / peer.value).toFixed(2)}×`,
+    measured: `${ours.row.subject} ${rate(workload, ours.value)} vs ${peer.row.subject} ${rate(workload, peer.value)} = ${times(ours.value / peer.value)}${passNote(ours.row.vsBestPeerSpread, 1, times)}`,
     met: ours.value >= peer.value,
   }
 }
@@ -220,7 +262,7 @@ const versusCeiling = (workload: Workload, ours: Best | undefined, minimum: numb
   return {
     name,
     requirement,
-    measured: `${ours.row.subject} ${rate(workload, ours.value)} = ${percent(ours.row.vsLimit)}`,
+    measured: `${ours.row.subject} ${rate(workload, ours.value)} = ${percent(ours.row.vsLimit)}${passNote(ours.row.vsLimitSpread, minimum, percent)}`,
     met: ours.row.vsLimit >= minimum,
   }
 }
@@ -261,7 +303,7 @@ const tmpfsTargets = (workload: Workload, ours: Best | undefined, all: ReadonlyA
     out.push({
       name: `${workload.name}: vs node:fs`,
       requirement: requirementFs,
-      measured: `${ours.row.subject} ${ours.row.vsNodeFs.toFixed(2)}×`,
+      measured: `${ours.row.subject} ${times(ours.row.vsNodeFs)}${passNote(ours.row.vsNodeFsSpread, TMPFS_VS_NODE_FS_MIN, times)}`,
       met: ours.row.vsNodeFs >= TMPFS_VS_NODE_FS_MIN,
     })
   return out
