@@ -28,6 +28,7 @@ export const SUBJECTS = [
   "lmdb",
   "classic-level",
   "limit",
+  "floor",
 ] as const
 
 /**
@@ -91,13 +92,26 @@ export const PEERS: ReadonlyArray<SubjectName> = ["node-fs", "node-sqlite", "bet
 export const LIMIT: SubjectName = "limit"
 
 /**
- * Whether `subject` runs in `workload` (the limit is defined for durable workloads only).
+ * The other yardstick: the bench driver's own cost per durable record, with no store behind it
+ * (see `internal/subjects/floor.ts`). Never a peer, never verified; runs only in the CPU-bound
+ * workload (on tmpfs), where CPU per record is the measure.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FLOOR: SubjectName = "floor"
+
+/**
+ * Whether `subject` runs in `workload` (the limit is defined for durable workloads only, the floor
+ * for the CPU-bound one).
  *
  * @since 0.1.0
  * @category predicates
  */
 export const runsIn = (subject: SubjectName, workload: Workload): boolean =>
-  subject !== LIMIT || workload.kind === "durable" || workload.kind === "durableBatch"
+  subject === FLOOR
+    ? workload.kind === "durable" && workload.onTmpfs
+    : subject !== LIMIT || workload.kind === "durable" || workload.kind === "durableBatch"
 
 /**
  * What a workload does with records.

@@ -38,6 +38,8 @@ const loadSubject = async (name: SubjectName): Promise<Subject> => {
       return (await import("./internal/subjects/classicLevel.ts")).subject
     case "limit":
       return (await import("./internal/subjects/limit.ts")).subject
+    case "floor":
+      return (await import("./internal/subjects/floor.ts")).subject
   }
 }
 

@@ -2,8 +2,8 @@
  * `fsys bench --quick`: the smoke test that keeps the bench code from rotting. Every subject runs
  * every workload for a moment, in its own process, and reads its records back; a peer that cannot
  * load may be skipped (with its reason), but nothing may fail, node:fs and node:sqlite (built in)
- * always run, the `limit` ceiling runs in every durable workload, and the JSON, the Markdown and
- * the chart are written.
+ * always run, the `limit` ceiling runs in every durable workload, the `floor` in the CPU-bound one,
+ * and the JSON, the Markdown and the chart are written.
  */
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -38,16 +38,19 @@ describe("bench --quick", () => {
     const results = JSON.parse(await readFile(join(dir.path, "results.json"), "utf8"))
     expect(results.quick).toBe(true)
     const durable = results.workloads.filter((w: Workload) => w.kind === "durable" || w.kind === "durableBatch")
-    // Every subject in every workload, the limit only in durable ones.
-    expect(results.rows.length).toBe(results.workloads.length * (SUBJECTS_DEFAULT.length - 1) + durable.length)
+    const cpuBound = durable.filter((w: Workload) => w.kind === "durable" && w.onTmpfs)
+    // Every subject in every workload, the limit only in durable ones, the floor only in the CPU-bound one.
+    expect(results.rows.length).toBe(
+      results.workloads.length * (SUBJECTS_DEFAULT.length - 2) + durable.length + cpuBound.length,
+    )
     for (const row of results.rows as ReadonlyArray<Row>) {
       expect(
         row.outcome._tag,
         `${row.workload} × ${row.subject}: ${"reason" in row.outcome ? row.outcome.reason : ""}`,
       ).not.toBe("Failed")
       if (row.outcome._tag !== "Measured") continue
-      // Every subject but the yardstick read its records back.
-      expect(row.outcome.measurement.verified).toBe(row.subject !== "limit")
+      // Every subject but the two yardsticks read its records back.
+      expect(row.outcome.measurement.verified).toBe(row.subject !== "limit" && row.subject !== "floor")
       expect(row.outcome.measurement.cpuMicrosPerRecord).toBeGreaterThan(0)
     }
     const measuredIn = (subject: string) =>
@@ -59,6 +62,11 @@ describe("bench --quick", () => {
     expect(measuredIn("node-sqlite")).toHaveLength(results.workloads.length)
     // The ceiling runs in every durable workload, and every row there has its share of it.
     expect(measuredIn("limit").map((r) => r.workload)).toEqual(durable.map((w: Workload) => w.name))
+    // The driver's own cost per record, beside the CPU-bound workload's rows, and in its target.
+    expect(measuredIn("floor").map((r) => r.workload)).toEqual(cpuBound.map((w: Workload) => w.name))
+    expect(
+      results.targets.find((t: { name: string }) => t.name === "cpu-64p-100B-tmpfs: CPU per record").measured,
+    ).toMatch(/the driver alone: [\d.]+ µs/)
     for (const row of (results.rows as ReadonlyArray<Row>).filter((r) => r.outcome._tag === "Measured")) {
       if (durable.some((w: Workload) => w.name === row.workload)) expect(row.vsLimit, row.subject).not.toBeNull()
     }

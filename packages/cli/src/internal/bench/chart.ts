@@ -4,7 +4,7 @@
  * its ratio to node:fs. Our variants, the node:fs baseline and the peers have their own colours.
  * Hand-written SVG: no dependency, no fonts to install.
  */
-import { LIMIT, OURS } from "@fsys/bench/Protocol"
+import { FLOOR, LIMIT, OURS } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
 import type { Results } from "./report.ts"
 import { LARGE_RECORDS_WORKLOAD, throughput, usesBandwidth } from "./report.ts"
@@ -37,7 +37,7 @@ const colourOf = (subject: Row["subject"]): string =>
     ? COLOURS.ours
     : subject === "node-fs"
       ? COLOURS.baseline
-      : subject === LIMIT
+      : subject === LIMIT || subject === FLOOR
         ? COLOURS.reference
         : COLOURS.peer
 

@@ -4,7 +4,7 @@
  * the ceiling), then the targets. The same cells as aligned text (the terminal) and as Markdown
  * (`results.md`, pasted into docs/BENCHMARKS.md).
  */
-import { LIMIT } from "@fsys/bench/Protocol"
+import { FLOOR, LIMIT } from "@fsys/bench/Protocol"
 import * as Format from "../format.ts"
 import type { Results, Row } from "./report.ts"
 import { LARGE_RECORDS_WORKLOAD, rate, throughput, usesBandwidth } from "./report.ts"
@@ -82,6 +82,7 @@ const note = (row: Row): string => {
   const m = row.outcome._tag === "Measured" ? row.outcome.measurement : undefined
   const passes = row.passes > 1 ? `, median of ${row.passes}` : ""
   if (row.subject === LIMIT) return `ceiling, not read back${passes}`
+  if (row.subject === FLOOR) return `the driver alone, no store${passes}`
   return `${m?.verified === true ? "verified" : "NOT VERIFIED"}${passes}`
 }
 
