@@ -20,8 +20,17 @@
  * the Effect API's own check and waits the same way. Both go the Effect way whenever
  * the record does not fit right away (a full slot, an oversize record, a batch in progress, or,
  * for `append`, after 1024 appends without an event-loop yield), and both check their input
- * with the same code and fail with the same error objects as the Effect API. The journal lives in a `Scope` made at `openJournal` and closed by
- * `close` (or `await using`), which is what `Effect.scoped` does for an Effect program.
+ * with the same code and fail with the same error objects as the Effect API.
+ *
+ * `tryAppend` is `append` without the Promise, for producers that append faster than they sync:
+ * it places the record in the caller's call and returns its end LSN, or answers `undefined`
+ * whenever `append` would take the Effect way, and then `await append(record)` places it and
+ * lets the event loop turn. The already settled Promise and the `await` on it were a third of an
+ * unsynced 100 B append's time here (`fsys bench --workloads unsynced-1p-100B`: 397–431 K/s with
+ * `append`, 573–754 K/s with `tryAppend`).
+ *
+ * The journal lives in a `Scope` made at `openJournal` and closed by `close` (or `await using`),
+ * which is what `Effect.scoped` does for an Effect program.
  *
  * Errors: `Effect.runPromise` rejects with the failure itself (Effect 4 squashes the `Cause` to its
  * first error), so `error instanceof JournalLocked`, `error._tag` and `error.message` all work.
@@ -126,6 +135,17 @@ export interface Journal extends Appender {
    * (one Promise per record when the record fits the log buffer's active slot).
    */
   readonly appendDurable: (payload: Uint8Array) => Promise<number>
+  /**
+   * Appends one record now, without a Promise, if that needs no wait: returns its end LSN (the
+   * record is in the log buffer, as after `await append(payload)`), or `undefined` when placing
+   * it would have to wait — the active slot is full, the record is larger than a slot, or the
+   * appends of this event-loop turn used up their budget. Then `await append(payload)`: it places
+   * the same record (`tryAppend` placed nothing) and lets the event loop turn. Throws what
+   * `append` rejects with (`JournalClosed`, `InvalidPayload`, …), and a refused record changes
+   * nothing. For producers that append faster than they sync:
+   * `journal.tryAppend(record) ?? (await journal.append(record))`.
+   */
+  readonly tryAppend: (payload: Uint8Array) => number | undefined
   /** What the journal really uses (mode, backend, sector size) and why. */
   readonly info: () => Info
   /** The LSN the next append will start at. */
@@ -169,6 +189,11 @@ const fromHandle = (handle: EffectJournal.Handle, scope: Scope.Closeable): Journ
     if (typeof placed === "number") return Promise.resolve(placed)
     return placed === undefined ? Effect.runPromise(handle.append(payload)) : Promise.reject(placed)
   }
+  const tryAppend = (payload: Uint8Array): number | undefined => {
+    const placed = fast.tryAppend(payload, true)
+    if (placed === undefined || typeof placed === "number") return placed
+    throw placed
+  }
   // `new Promise` with its resolving functions taken out of the executor, handed to the round as
   // they are: a durable append costs this one Promise (no closure of ours, no result object as
   // `Promise.withResolvers` builds).
@@ -196,6 +221,7 @@ const fromHandle = (handle: EffectJournal.Handle, scope: Scope.Closeable): Journ
     path: handle.path,
     append,
     appendDurable,
+    tryAppend,
     appendBatch: (payloads) => Effect.runPromise(handle.appendBatch(payloads)),
     syncThrough,
     sync: () => Effect.runPromise(handle.sync),

@@ -112,10 +112,25 @@ describe.each(modes)("Journal input validation (%s)", (mode) => {
   }
 })
 
-describe("Promise API input validation (append and appendDurable's synchronous fast path)", () => {
+describe("Promise API input validation (append, appendDurable and tryAppend's synchronous fast path)", () => {
   const options = { mode: "buffered", logBufferBytes: 4096, preallocateBytes: 0 } as const
+  /** The call's refusal: a rejection, or for `tryAppend` a synchronous throw. */
+  const refusal = (journal: PromiseApi.Journal, call: "append" | "appendDurable" | "tryAppend", bad: Uint8Array) => {
+    if (call === "tryAppend") {
+      try {
+        journal.tryAppend(bad)
+        return Promise.resolve(undefined)
+      } catch (thrown) {
+        return Promise.resolve(thrown)
+      }
+    }
+    return (call === "append" ? journal.append(bad) : journal.appendDurable(bad)).then(
+      () => undefined,
+      (rejected: unknown) => rejected,
+    )
+  }
   for (const [name, make] of refused) {
-    for (const call of ["append", "appendDurable"] as const) {
+    for (const call of ["append", "appendDurable", "tryAppend"] as const) {
       it.live(`${call} of ${name}: rejects with the Effect API's InvalidOptions, file unchanged`, () =>
         Effect.gen(function* () {
           const dir = yield* tempDir
@@ -133,11 +148,7 @@ describe("Promise API input validation (append and appendDurable's synchronous f
             await journal.appendDurable(first)
             const before = NodeFs.readFileSync(path)
             const nextLsn = journal.nextLsn()
-            const bad = make()
-            const error = await (call === "append" ? journal.append(bad) : journal.appendDurable(bad)).then(
-              () => undefined,
-              (rejected: unknown) => rejected,
-            )
+            const error = await refusal(journal, call, make())
             const unchanged = journal.nextLsn() === nextLsn
             await journal.close()
             return { error, before, unchanged }
@@ -160,23 +171,26 @@ describe("Promise API input validation (append and appendDurable's synchronous f
   }
 
   for (const Liar of [LyingLength, LyingByteLength]) {
-    it.live(`append and appendDurable of a subclass whose ${Liar.name} getter lies write the real bytes`, () =>
-      Effect.gen(function* () {
-        const dir = yield* tempDir
-        const path = NodePath.join(dir, "j.log")
-        const earlier = Array.from({ length: 5 }, (_, i) => payloadFor(2, i, 500))
-        yield* Effect.promise(async () => {
-          const journal = await PromiseApi.openJournal(path, options)
-          await journal.syncThrough(await journal.appendBatch(earlier))
-          await journal.append(new Liar(10).fill(0xab))
-          await journal.appendDurable(new Liar(10).fill(0xcd))
-          await journal.close()
-        })
-        assert.deepStrictEqual(
-          decodeFile(path).records.map((r) => r.payload),
-          [...earlier, new Uint8Array(10).fill(0xab), new Uint8Array(10).fill(0xcd)],
-        )
-      }),
+    it.live(
+      `append, appendDurable and tryAppend of a subclass whose ${Liar.name} getter lies write the real bytes`,
+      () =>
+        Effect.gen(function* () {
+          const dir = yield* tempDir
+          const path = NodePath.join(dir, "j.log")
+          const earlier = Array.from({ length: 5 }, (_, i) => payloadFor(2, i, 500))
+          yield* Effect.promise(async () => {
+            const journal = await PromiseApi.openJournal(path, options)
+            await journal.syncThrough(await journal.appendBatch(earlier))
+            await journal.append(new Liar(10).fill(0xab))
+            await journal.appendDurable(new Liar(10).fill(0xcd))
+            assert.isNumber(journal.tryAppend(new Liar(10).fill(0xef)))
+            await journal.close()
+          })
+          assert.deepStrictEqual(
+            decodeFile(path).records.map((r) => r.payload),
+            [...earlier, new Uint8Array(10).fill(0xab), new Uint8Array(10).fill(0xcd), new Uint8Array(10).fill(0xef)],
+          )
+        }),
     )
   }
 })

@@ -115,6 +115,50 @@ describe("@fsys/core/promise", () => {
     expect((missing as IoError.IoError).reason).toBe("NotFound")
   })
 
+  it("tryAppend places a record without a Promise, or answers undefined for append to take it", async () => {
+    const path = NodePath.join(dir, "t.journal")
+    const journal = await openJournal(path, { mode: "buffered", logBufferBytes: 65536 })
+    const first = journal.tryAppend(encoder.encode("one"))
+    expect(first).toBe(Frame.OVERHEAD_BYTES + 3)
+    expect(journal.nextLsn()).toBe(first)
+
+    // Larger than a slot: never placed synchronously, and nothing is placed; append takes it.
+    const big = new Uint8Array(70_000).fill(7)
+    expect(journal.tryAppend(big)).toBeUndefined()
+    expect(journal.nextLsn()).toBe(first)
+    await journal.append(big)
+
+    // One synchronous loop: the turn's budget runs out and tryAppend stops placing, so a loop
+    // that falls back to `await append` lets the event loop turn.
+    const placed: Array<number> = []
+    for (let i = 0; i < 5000; i++) {
+      const end = journal.tryAppend(encoder.encode(`r${i}`))
+      if (end === undefined) break
+      placed.push(end)
+    }
+    expect(placed.length).toBeGreaterThan(0)
+    expect(placed.length).toBeLessThan(5000)
+    expect(journal.tryAppend(encoder.encode("still refused"))).toBeUndefined()
+    const afterYield = await journal.append(encoder.encode(`r${placed.length}`))
+    expect(journal.tryAppend(encoder.encode("placed again"))).toBe(afterYield + Frame.OVERHEAD_BYTES + 12)
+
+    // Refused input throws the append's typed error and changes nothing.
+    const before = journal.nextLsn()
+    expect(() => journal.tryAppend(new Uint8Array(Frame.PAYLOAD_BYTES_MAX + 1))).toThrow(RecordTooLarge)
+    expect(() => journal.tryAppend("text" as unknown as Uint8Array)).toThrow(InvalidOptions)
+    expect(journal.nextLsn()).toBe(before)
+
+    await journal.close()
+    expect(() => journal.tryAppend(encoder.encode("late"))).toThrow(JournalClosed)
+    const payloads = decodeFile(path).records.map((record) => decoder.decode(record.payload))
+    expect(payloads.length).toBe(1 + 1 + placed.length + 1 + 1)
+    expect(payloads[0]).toBe("one")
+    expect(payloads.slice(2, 2 + placed.length + 1)).toEqual(
+      Array.from({ length: placed.length + 1 }, (_, i) => `r${i}`),
+    )
+    expect(payloads.at(-1)).toBe("placed again")
+  })
+
   it("scan and records read what was written; from skips earlier records", async () => {
     const path = NodePath.join(dir, "e.journal")
     const words = ["one", "two", "three"]

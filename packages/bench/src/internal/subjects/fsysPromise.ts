@@ -2,7 +2,8 @@
  * `fsys-promise`: our journal through its Promise API (`@fsys/core/promise`), as code that does
  * not use Effect writes it — `await journal.appendDurable(payload)` per durable record (one
  * Promise each: the record is placed synchronously and waits on its round through a callback),
- * `appendBatch` + `syncThrough` per batch. Same engine and the same options as
+ * `appendBatch` + `syncThrough` per batch, and unsynced records through `tryAppend`, falling back to
+ * `await append` when it answers `undefined`. Same engine and the same options as
  * `fsys-direct-io_uring` (Direct mode over io_uring), so the two rows differ only in the API.
  *
  * @since 0.1.0
@@ -34,7 +35,12 @@ const openSession = async (directory: string): Promise<Session> => {
     // 64 × 100 B on tmpfs it was ≈ 2 µs of CPU per record here).
     appendDurable: (payload) => journal.appendDurable(payload) as Promise<unknown> as Promise<void>,
     appendBatchDurable: async (payloads) => journal.syncThrough(await journal.appendBatch(payloads)),
-    append: (payload) => journal.append(payload) as Promise<unknown> as Promise<void>,
+    // An unsynced producer's hot loop: placed without a Promise when nothing has to wait, else
+    // `append`, which waits and lets the event loop turn (`tryAppend`'s contract).
+    append: (payload) =>
+      journal.tryAppend(payload) === undefined
+        ? (journal.append(payload) as Promise<unknown> as Promise<void>)
+        : undefined,
     appendBatch: (payloads) => journal.appendBatch(payloads) as Promise<unknown> as Promise<void>,
     sync: async () => {
       await journal.sync()
