@@ -6,34 +6,56 @@
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import { PerformanceObserver } from "node:perf_hooks"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { Frame, Journal } from "@fsys/core"
 import { decodeFile, tempDir } from "./journalFixtures.ts"
 
 /**
- * The bound the test enforces. The goal is ~10 ms; this shared 2-core machine adds scheduling
- * noise of its own, so the test allows some, and still fails by far on a call that copies
- * everything in one turn (128 ms and 171 ms before the split, for the two calls below).
+ * The bound the test enforces on the journal's own share of a gap (the garbage collector's
+ * pauses inside it taken out; see `worstGapWhile`). The goal is ~10 ms; a gap between two ticks
+ * can hold two of the journal's turns (the one running when the tick came due and an immediate
+ * queued before it), and this shared 2-core machine adds noise of its own. Before session 10 the
+ * bound was 40 ms on the raw gap, which let an oversize append's first turn (18–25 ms: its
+ * scratch zero-filled and four chunks copied in one turn) and cold-JIT validation turns of 9 ms
+ * through; a call that copies everything in one turn (128 ms and 171 ms before the split) fails
+ * by far.
  */
-const WORST_GAP_MILLIS_MAX = 40
+const WORST_GAP_MILLIS_MAX = 20
+/**
+ * The oversize path's bound: its turns are one 2 MiB chunk each now (7–10 ms worst gaps here,
+ * 18–21 ms before), so it is held to less.
+ */
+const OVERSIZE_WORST_GAP_MILLIS_MAX = 15
 
 /**
  * Runs `body` while a 1 ms interval ticks; returns the worst gap between ticks, in ms. A gap
  * counts only the CPU time the process used during it (the smaller of wall time and CPU time):
  * this machine is shared, and a gap in which the process was not even scheduled says nothing
- * about the journal holding the loop.
+ * about the journal holding the loop. The garbage collector's pauses inside a gap are taken out
+ * (`gcMillis` says how much that was at the worst gap): a scavenge here took 20–60 ms because the
+ * test's own 1 M-element arrays point at young payloads, which is V8's work on the test's heap,
+ * not a turn of the journal's. Gaps are kept until the end so late GC entries can be matched.
  */
 const worstGapWhile = <A, E, R>(body: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
+    const gcs: Array<{ readonly startMillis: number; readonly endMillis: number }> = []
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        gcs.push({ startMillis: entry.startTime, endMillis: entry.startTime + entry.duration })
+      }
+    })
+    observer.observe({ entryTypes: ["gc"] })
+    const gaps: Array<{ readonly fromMillis: number; readonly toMillis: number; readonly busyMillis: number }> = []
     let lastMillis = performance.now()
     let lastCpu = process.cpuUsage()
-    let worst = 0
     const sample = () => {
       const nowMillis = performance.now()
       const cpu = process.cpuUsage(lastCpu)
       const busyMillis = Math.min(nowMillis - lastMillis, (cpu.user + cpu.system) / 1000)
-      worst = Math.max(worst, busyMillis)
+      if (busyMillis > 2 && gaps.length < GAPS_KEPT_MAX)
+        gaps.push({ fromMillis: lastMillis, toMillis: nowMillis, busyMillis })
       lastMillis = nowMillis
       lastCpu = process.cpuUsage()
     }
@@ -43,8 +65,26 @@ const worstGapWhile = <A, E, R>(body: Effect.Effect<A, E, R>) =>
       Effect.sync(() => clearInterval(timer)),
     )
     sample()
-    return { value, worstGapMillis: worst }
+    // GC entries are delivered asynchronously: let them arrive before matching.
+    yield* Effect.sleep("20 millis")
+    observer.disconnect()
+    let worstGapMillis = 0
+    let gcMillis = 0
+    for (const gap of gaps) {
+      let paused = 0
+      for (const gc of gcs)
+        paused += Math.max(0, Math.min(gap.toMillis, gc.endMillis) - Math.max(gap.fromMillis, gc.startMillis))
+      const own = Math.max(0, gap.busyMillis - paused)
+      if (own > worstGapMillis) {
+        worstGapMillis = own
+        gcMillis = paused
+      }
+    }
+    return { value, worstGapMillis, gcMillis }
   })
+
+/** Gaps over 2 ms remembered per call (a bound on the sampler's memory). */
+const GAPS_KEPT_MAX = 100_000
 
 describe("Journal and the event loop: big calls are split across turns", () => {
   it.live("appendBatch of 1 M one-byte payloads", () =>
@@ -57,8 +97,8 @@ describe("Journal and the event loop: big calls are split across turns", () => {
       const pool = Array.from({ length: 256 }, (_, i) => new Uint8Array([i]))
       const payloads = Array.from({ length: 1_000_000 }, (_, i) => pool[i & 0xff]!)
       yield* Effect.sleep("10 millis")
-      const { value: end, worstGapMillis } = yield* worstGapWhile(journal.appendBatch(payloads))
-      console.log(`appendBatch 1 M × 1 B: worst gap ${worstGapMillis.toFixed(1)} ms`)
+      const { value: end, worstGapMillis, gcMillis } = yield* worstGapWhile(journal.appendBatch(payloads))
+      console.log(`appendBatch 1 M × 1 B: worst gap ${worstGapMillis.toFixed(1)} ms (+ ${gcMillis.toFixed(1)} ms GC)`)
       assert.strictEqual(end, 1_000_000 * Frame.frameBytes(1))
       yield* journal.close
       const records = decodeFile(path).records
@@ -77,7 +117,7 @@ describe("Journal and the event loop: big calls are split across turns", () => {
       const payload = new Uint8Array(200 * 1024 * 1024)
       for (let i = 0; i < payload.length; i += 4096) payload[i] = (i >>> 12) & 0xff
       yield* Effect.sleep("10 millis")
-      const { value, worstGapMillis } = yield* worstGapWhile(
+      const { value, worstGapMillis, gcMillis } = yield* worstGapWhile(
         Effect.gen(function* () {
           const appending = yield* Effect.forkChild(journal.append(payload))
           // Started while the big record is being copied: it must not make a partial copy durable.
@@ -87,7 +127,7 @@ describe("Journal and the event loop: big calls are split across turns", () => {
           return { synced, end }
         }),
       )
-      console.log(`append 200 MiB: worst gap ${worstGapMillis.toFixed(1)} ms`)
+      console.log(`append 200 MiB: worst gap ${worstGapMillis.toFixed(1)} ms (+ ${gcMillis.toFixed(1)} ms GC)`)
       assert.strictEqual(value.end, small + Frame.frameBytes(payload.length))
       // The sync covered either only what was appended before, or the whole record.
       assert.isTrue(value.synced === small || value.synced === value.end, `synced ${value.synced}`)
@@ -97,7 +137,7 @@ describe("Journal and the event loop: big calls are split across turns", () => {
       assert.strictEqual(records[1]!.payload.length, payload.length)
       assert.strictEqual(records[1]!.payload[4096 * 77], 77)
       assert.strictEqual(NodeFs.statSync(path).size, value.end)
-      assert.isBelow(worstGapMillis, WORST_GAP_MILLIS_MAX)
+      assert.isBelow(worstGapMillis, OVERSIZE_WORST_GAP_MILLIS_MAX)
     }),
   )
 })

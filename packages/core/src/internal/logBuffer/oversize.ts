@@ -187,6 +187,11 @@ const streamFrame = (
       index++
       filledBytes = 0
       chunk = chunkAt(index)
+      // One chunk's copy and CRC per event-loop turn (≈ 2–3 ms for 2 MiB here, the first touch
+      // of a fresh scratch page included): the first chunks have no write to wait for, and a
+      // write that already completed would not suspend either, so four copies ran in one turn
+      // (an oversize append's first turn held the loop 18–25 ms).
+      yield* Effect.yieldNow
       // The chunk about to be refilled must have left the kernel's hands.
       const previous = inFlight[index % chunkCount]
       if (previous !== undefined) {
