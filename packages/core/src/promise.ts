@@ -141,8 +141,8 @@ export interface Journal extends Appender {
    * it would have to wait — the active slot is full, the record is larger than a slot, or the
    * appends of this event-loop turn used up their budget. Then `await append(payload)`: it places
    * the same record (`tryAppend` placed nothing) and lets the event loop turn. Throws what
-   * `append` rejects with (`JournalClosed`, `InvalidPayload`, …), and a refused record changes
-   * nothing. For producers that append faster than they sync:
+   * `append` rejects with (`JournalClosed`, `RecordTooLarge`, `InvalidOptions` for a payload
+   * that is not a plain `Uint8Array`), and a refused record changes nothing. For producers that append faster than they sync:
    * `journal.tryAppend(record) ?? (await journal.append(record))`.
    */
   readonly tryAppend: (payload: Uint8Array) => number | undefined

@@ -5,12 +5,13 @@
  * pad records with whatever follows them): from `posix_memalign` and filled with zeros, or, from
  * `MAPPED_MIN_BYTES` up, an anonymous private mapping, which the kernel zeroes a page at a time
  * when it is first touched. A big allocation then costs no pass over its bytes on the event loop:
- * posix_memalign + fill of 8 MiB (an oversize append's scratch) held the loop 6–7 ms here. The
- * memory is freed
- * exactly once, when the Scope closes, and only after every IO that still uses it has completed:
- * the ring and `Libc.pwrite`/`pread` retain the allocation's `InFlight` counter for as long as the
- * kernel or a threadpool thread may touch it, and the finalizer waits for that counter to drop to
- * zero (fsys bug FS-C2: freeing memory a cancelled write was still reading).
+ * posix_memalign + fill of 8 MiB (an oversize append's scratch) held the loop 6–7 ms here.
+ *
+ * The memory is freed (or unmapped) exactly once, when the Scope closes, and only after every IO
+ * that still uses it has completed: the ring and `Libc.pwrite`/`pread` retain the allocation's
+ * `InFlight` counter for as long as the kernel or a threadpool thread may touch it, and the
+ * finalizer waits for that counter to drop to zero (fsys bug FS-C2: freeing memory a cancelled
+ * write was still reading).
  *
  * Use-after-free is impossible through the API: before the memory is returned to the allocator,
  * the `ArrayBuffer` behind `bytes` is detached, so every view of it (including `subarray`s taken
