@@ -23,11 +23,6 @@ import { decodeFile, tempDir } from "./journalFixtures.ts"
  * by far.
  */
 const WORST_GAP_MILLIS_MAX = 20
-/**
- * The oversize path's bound: its turns are one 2 MiB chunk each now (7–10 ms worst gaps here,
- * 18–21 ms before), so it is held to less.
- */
-const OVERSIZE_WORST_GAP_MILLIS_MAX = 15
 
 /**
  * Runs `body` while a 1 ms interval ticks; returns the worst gap between ticks, in ms. A gap
@@ -137,7 +132,7 @@ describe("Journal and the event loop: big calls are split across turns", () => {
       assert.strictEqual(records[1]!.payload.length, payload.length)
       assert.strictEqual(records[1]!.payload[4096 * 77], 77)
       assert.strictEqual(NodeFs.statSync(path).size, value.end)
-      assert.isBelow(worstGapMillis, OVERSIZE_WORST_GAP_MILLIS_MAX)
+      assert.isBelow(worstGapMillis, WORST_GAP_MILLIS_MAX)
     }),
   )
 })

@@ -1,17 +1,12 @@
 /**
  * Sector- or page-aligned native memory for Direct IO, as a scoped resource.
  *
- * `allocate` returns an `AlignedBuffer` whose `bytes` view native memory, zeroed (Direct writes
- * pad records with whatever follows them): from `posix_memalign` and filled with zeros, or, from
- * `MAPPED_MIN_BYTES` up, an anonymous private mapping, which the kernel zeroes a page at a time
- * when it is first touched. A big allocation then costs no pass over its bytes on the event loop:
- * posix_memalign + fill of 8 MiB (an oversize append's scratch) held the loop 6–7 ms here.
- *
- * The memory is freed (or unmapped) exactly once, when the Scope closes, and only after every IO
- * that still uses it has completed: the ring and `Libc.pwrite`/`pread` retain the allocation's
- * `InFlight` counter for as long as the kernel or a threadpool thread may touch it, and the
- * finalizer waits for that counter to drop to zero (fsys bug FS-C2: freeing memory a cancelled
- * write was still reading).
+ * `allocate` returns an `AlignedBuffer` whose `bytes` view native memory from `posix_memalign`
+ * (zeroed, because Direct writes pad records with whatever follows them). The memory is freed
+ * exactly once, when the Scope closes, and only after every IO that still uses it has completed:
+ * the ring and `Libc.pwrite`/`pread` retain the allocation's `InFlight` counter for as long as the
+ * kernel or a threadpool thread may touch it, and the finalizer waits for that counter to drop to
+ * zero (fsys bug FS-C2: freeing memory a cancelled write was still reading).
  *
  * Use-after-free is impossible through the API: before the memory is returned to the allocator,
  * the `ArrayBuffer` behind `bytes` is detached, so every view of it (including `subarray`s taken
@@ -47,22 +42,10 @@ export const ALIGNMENT_MAX = 2 << 20
 
 const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0
 
-/**
- * Allocations of at least this many bytes, at an alignment of at most 4 KiB, are anonymous
- * mappings (see the module doc): below it a mapping's system call and page faults cost more than
- * the fill they save.
- * @since 0.2.0
- * @category constants
- */
-export const MAPPED_MIN_BYTES = 256 * 1024
-
-/** A mapping starts on a page, and no Linux page is smaller than 4 KiB. */
-const MAPPED_ALIGNMENT_MAX = 4096
-
-/** How an allocation's memory goes back: `free` for posix_memalign, `munmap` for a mapping. */
-type Owned = Memory.Allocation & { readonly bytes: Uint8Array; readonly mapped: boolean }
-
-const acquire = (byteLength: number, alignmentBytes: number): Effect.Effect<Owned, IoError.IoError> =>
+const acquire = (
+  byteLength: number,
+  alignmentBytes: number,
+): Effect.Effect<Memory.Allocation & { bytes: Uint8Array }, IoError.IoError> =>
   Effect.gen(function* () {
     const where = `${byteLength} bytes aligned to ${alignmentBytes}`
     if (!Number.isSafeInteger(byteLength) || byteLength <= 0 || byteLength > BYTES_MAX) {
@@ -73,25 +56,20 @@ const acquire = (byteLength: number, alignmentBytes: number): Effect.Effect<Owne
       return yield* IoError.fromErrno("EINVAL", "posix_memalign", "", where)
     }
     const lib = yield* Libc.native
-    const mapped = byteLength >= MAPPED_MIN_BYTES && alignmentBytes <= MAPPED_ALIGNMENT_MAX
-    const address = mapped
-      ? yield* Libc.mmap(byteLength, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0)
-      : yield* Libc.posixMemalign(alignmentBytes, byteLength)
+    const address = yield* Libc.posixMemalign(alignmentBytes, byteLength)
     if (address % alignmentBytes !== 0) {
-      if (mapped) lib.munmap(address, byteLength)
-      else lib.free(address)
-      return yield* Effect.die(new Error(`allocation at ${address} is not aligned to ${alignmentBytes}`))
+      lib.free(address)
+      return yield* Effect.die(new Error(`posix_memalign returned ${address}, not aligned to ${alignmentBytes}`))
     }
     const buffer = lib.koffi.view(address, byteLength)
     const bytes = new Uint8Array(buffer)
-    // A fresh anonymous mapping reads as zeros already; posix_memalign may hand back used memory.
-    if (!mapped) bytes.fill(0)
-    const allocation = { address, byteLength, alignmentBytes, inFlight: InFlight.make(), freed: false, bytes, mapped }
+    bytes.fill(0)
+    const allocation = { address, byteLength, alignmentBytes, inFlight: InFlight.make(), freed: false, bytes }
     Memory.register(buffer, allocation)
     return allocation
   })
 
-const release = (allocation: Owned): Effect.Effect<void> =>
+const release = (allocation: Memory.Allocation & { bytes: Uint8Array }): Effect.Effect<void> =>
   Effect.flatMap(InFlight.awaitIdle(allocation.inFlight), () =>
     Effect.sync(() => {
       if (allocation.freed) return
@@ -100,10 +78,7 @@ const release = (allocation: Owned): Effect.Effect<void> =>
       Memory.unregister(buffer)
       // Detach first: from here on no view can reach the memory we are about to free.
       if (!buffer.detached) buffer.transfer(0)
-      const lib = Libc.nativeUnsafe()
-      // munmap of a whole mapping we made fails only for bad arguments: nothing to recover.
-      if (allocation.mapped) lib.munmap(allocation.address, allocation.byteLength)
-      else lib.free(allocation.address)
+      Libc.nativeUnsafe().free(allocation.address)
     }),
   )
 

@@ -48,9 +48,7 @@ export {
   LOCK_NB,
   LOCK_SH,
   LOCK_UN,
-  MAP_ANONYMOUS,
   MAP_POPULATE,
-  MAP_PRIVATE,
   MAP_SHARED,
   O_CLOEXEC,
   O_CREAT,
@@ -330,8 +328,7 @@ export const free = (address: number): Effect.Effect<void, IoError.IoError> =>
   Effect.flatMap(native, (lib) => Effect.sync(() => lib.free(address)))
 
 /**
- * mmap(2): a descriptor's pages (shared, e.g. an io_uring ring), or with `MAP_ANONYMOUS` and fd
- * -1 fresh zeroed memory; returns the address.
+ * mmap(2) of a descriptor (shared, e.g. an io_uring ring); returns the address.
  *
  * @since 0.1.0
  * @category memory

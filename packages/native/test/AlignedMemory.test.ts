@@ -17,42 +17,6 @@ describe("AlignedMemory", () => {
     }),
   )
 
-  it.effect("large allocations are zeroed too, also where the same size was used and dirtied before", () =>
-    Effect.gen(function* () {
-      for (const alignment of [512, 4096, 65536]) {
-        for (let round = 0; round < 3; round++) {
-          const scope = yield* Scope.make()
-          const buffer = yield* Scope.provide(
-            AlignedMemory.allocate(AlignedMemory.MAPPED_MIN_BYTES * 4, alignment),
-            scope,
-          )
-          assert.strictEqual(buffer.address % BigInt(alignment), 0n)
-          assert.isTrue(
-            buffer.bytes.every((byte) => byte === 0),
-            `alignment ${alignment}, round ${round}`,
-          )
-          buffer.bytes.fill(0xa5)
-          yield* Scope.close(scope, Exit.void)
-          assert.strictEqual(buffer.bytes.byteLength, 0)
-        }
-      }
-    }),
-  )
-
-  it.effect("a large allocation costs no pass over its bytes: untouched pages are not resident", () =>
-    Effect.gen(function* () {
-      const bytes = 256 * 1024 * 1024
-      const before = process.memoryUsage().rss
-      const buffer = yield* AlignedMemory.allocate(bytes, 4096)
-      const grown = process.memoryUsage().rss - before
-      // posix_memalign + fill made every page resident (+256 MiB); a mapping makes none.
-      assert.isBelow(grown, bytes / 8)
-      buffer.bytes[bytes - 1] = 1
-      assert.strictEqual(buffer.bytes[bytes - 1], 1)
-      assert.strictEqual(buffer.bytes[0], 0)
-    }),
-  )
-
   it.effect("frees exactly once when the Scope closes and detaches every view", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()

@@ -53,6 +53,9 @@ export const placeOversize = (
         yield* Scope.close(scratchScope, Exit.void)
         return yield* Effect.failCause(allocated.cause)
       }
+      // Zero-filling the scratch (8 MiB: 6–7 ms here) is a turn's work on its own; the first
+      // chunk's copy gets the next one.
+      yield* Effect.yieldNow
       // Wait until the way is clear; the check that ends the loop and the reservation are one
       // synchronous step (no yield between them, whatever the scheduler's op budget).
       for (let turn = 0; !wayClear(state, owner); turn++) {

@@ -39,10 +39,6 @@ export const PROT_WRITE = 2
 export const MAP_SHARED = 0x01
 /** @since 0.1.0 @category constants */
 export const MAP_POPULATE = 0x8000
-/** @since 0.2.0 @category constants */
-export const MAP_PRIVATE = 0x02
-/** The same on x86-64 and arm64. @since 0.2.0 @category constants */
-export const MAP_ANONYMOUS = 0x20
 
 /** @since 0.1.0 @category constants */
 export const LOCK_SH = 1
