@@ -13,7 +13,8 @@ import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
 import { Journal, JournalReader } from "@fsys/core"
 import { SubjectUnavailable } from "../driver.ts"
-import type { Loops, Session, Source, Subject } from "../driver.ts"
+import type { Loops, Session, Subject } from "../driver.ts"
+import type { Source } from "../records.ts"
 
 /** The journal's file in a workload directory (shared with the Promise API subject). */
 export const FILE_NAME = "fsys.journal"

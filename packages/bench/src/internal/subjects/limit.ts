@@ -20,7 +20,8 @@
 import { closeSync, fdatasync, openSync, write } from "node:fs"
 import { join } from "node:path"
 import { Frame } from "@fsys/core"
-import type { Session, Source, Subject } from "../driver.ts"
+import type { Session, Subject } from "../driver.ts"
+import type { Source } from "../records.ts"
 
 const FILE_NAME = "limit.log"
 /** The journal's default preallocation step (max(8 MiB, 4 × its 4 MiB slots)). */
