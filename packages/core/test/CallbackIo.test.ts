@@ -180,6 +180,45 @@ describe("callback-form writes (io_uring)", () => {
       assert.isAbove(ring.stats().linkSplits, 0, "the rounds' pairs really were split")
     }),
   )
+
+  it.live(
+    "a journal on a kernel that cancels requests unrun (io-wq without a worker) loses nothing, poisons nothing",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDirectory
+        // Every third WRITE, WRITE_FIXED or FSYNC completion says -ECANCELED, as io-wq answers for a
+        // request it cancelled before running it (it could not create a worker while a signal was
+        // pending): slot writes, linked pairs, preallocation zeros and the open's fdatasync alike.
+        const [WRITE, WRITE_FIXED, FSYNC, ECANCELED] = [23, 5, 3, 125] // io_uring opcodes, errno
+        let completions = 0
+        const completionResult = (opcode: number, _position: number, result: number): number =>
+          (opcode === WRITE || opcode === WRITE_FIXED || opcode === FSYNC) && ++completions % 3 === 0
+            ? -ECANCELED
+            : result
+        const ring = yield* IoUring.make({ entries: 16, seams: { completionResult } })
+        const io = IoUringFileIo.fromRing(ring)
+        for (const mode of ["buffered", "direct"] as const) {
+          const path = NodePath.join(dir, `${mode}-cancelled.journal`)
+          const ends = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const journal = yield* Journal.open(path, { mode })
+              const durable = yield* Effect.forEach(
+                Array.from({ length: 60 }, (_, i) => i),
+                (i) => journal.appendDurable(bytesOf(`${mode} ${i}`)),
+                { concurrency: 8 },
+              )
+              yield* journal.appendBatch(Array.from({ length: 40 }, (_, i) => bytesOf(`${mode} batch ${i}`)))
+              yield* journal.sync
+              return durable
+            }),
+          ).pipe(Effect.provideService(FileIo.FileIo, io))
+          assert.strictEqual(ends.length, 60)
+          const result = yield* JournalReader.scan(path)
+          assert.strictEqual(result.records, 100, mode)
+        }
+        assert.isAbove(ring.stats().resubmits, 10, "the cancelled requests really were submitted again")
+      }),
+  )
 })
 
 describe("callback-form writes (Node layer: pwrite on the threadpool)", () => {

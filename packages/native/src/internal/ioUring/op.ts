@@ -51,6 +51,8 @@ export interface Op {
    * The op then reports its sync as not done.
    */
   linkSplit: boolean
+  /** Times the ring submitted it again after the kernel cancelled it unrun (`resubmit.ts`). */
+  resubmits: number
   state: number
   complete: ((op: Op) => void) | undefined
   prev: Op | undefined
@@ -97,6 +99,7 @@ export const makeOp = (spec: OpSpec): Op => ({
   hold: spec.hold,
   fixedGroup: undefined,
   linkSplit: false,
+  resubmits: 0,
   state: QUEUED,
   complete: undefined,
   prev: undefined,
@@ -121,6 +124,8 @@ export interface Stats {
   enterRetries: number
   /** Linked pairs the kernel accepted only the WRITE of (their FSYNC became a NOP). */
   linkSplits: number
+  /** Ops submitted again after the kernel cancelled them without running them (`resubmit.ts`). */
+  resubmits: number
   /** Highest number of SQEs in flight at once. */
   inFlightHigh: number
 }
@@ -136,5 +141,6 @@ export const emptyStats = (): Stats => ({
   overflowFlushes: 0,
   enterRetries: 0,
   linkSplits: 0,
+  resubmits: 0,
   inFlightHigh: 0,
 })

@@ -25,6 +25,8 @@
  *   its WRITE is not ordered after it.
  * - Shared memory: the SQ words live in `submissionQueue.ts`, the CQ words in
  *   `completionQueue.ts`; this file never computes a word offset.
+ * - Kernel cancels: an op io-wq cancelled unrun (-ECANCELED while we are not closing) goes back in
+ *   line, at most `RESUBMITS_MAX` times (`resubmit.ts`).
  * - Fixed buffers: a table shared by every caller of the ring, which also promotes (`buffers.ts`).
  * - Memory safety: an op retains the `InFlight` of its memory (and of its fixed-buffer group)
  *   from `start` until its CQE is reaped (or until it is abandoned while still queued, when the kernel never saw it).
@@ -42,6 +44,7 @@ import { CompletionQueue } from "./completionQueue.ts"
 import { finishAll, releaseHolds, retainHolds } from "./holds.ts"
 import { DONE, emptyStats, makeOp, type Op, PREPARED, QUEUED, type Stats } from "./op.ts"
 import { supportedOpcodes } from "./probe.ts"
+import { takeCancelledUnrun } from "./resubmit.ts"
 import * as Setup from "./setup.ts"
 import { SlotTable } from "./slotTable.ts"
 import { SubmissionQueue } from "./submissionQueue.ts"
@@ -255,6 +258,7 @@ export class Ring {
   private settle(slot: number, position: number, result: number, done: Array<Op>): void {
     const op = this.slots.release(slot)
     this.inFlight -= 1
+    if (this.seams.completionResult !== undefined) result = this.seams.completionResult(op.opcode, position, result)
     if (position === 0) op.result0 = result
     else op.result1 = result
     op.pending -= 1
@@ -282,9 +286,11 @@ export class Ring {
       }
       this.stats.cqesReaped += reaped
     }
+    // An op the kernel cancelled unrun goes back in line (`resubmit.ts`); a closing ring's are its own.
+    const finished = this.closing ? done : takeCancelledUnrun(done, this.waiting, this.stats)
     this.admitQueued()
     if (this.inFlight === 0) this.unrefPoll()
-    finishAll(done)
+    finishAll(finished)
     // Nothing below may touch ring memory: `finishAll` may have closed the ring.
     if (this.inFlight === 0 && this.idleWaiter !== undefined) {
       const wake = this.idleWaiter

@@ -20,6 +20,12 @@ export interface Seams {
   readonly sparseBuffers?: boolean
   /** How many of the `unsubmitted` SQEs to pass to one io_uring_enter (the kernel may take fewer). */
   readonly submitCount?: (unsubmitted: number) => number
+  /**
+   * Rewrites a CQE's result before the ring reads it (`opcode` of the op's first SQE, `position`
+   * 0 or 1 in a linked pair): rare kernel answers on demand, e.g. -ECANCELED for a request io-wq
+   * cancelled unrun.
+   */
+  readonly completionResult?: (opcode: number, position: number, result: number) => number
   /** Told when SQEs are submitted and CQEs reaped (latency breakdowns: `scripts/latency-breakdown.ts`). */
   readonly observer?: Observer
 }
