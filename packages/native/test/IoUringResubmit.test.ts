@@ -100,6 +100,27 @@ describe("IoUring: requests the kernel cancelled unrun", () => {
     }),
   )
 
+  it.live("a pair split by a partial submission whose WRITE was cancelled runs again whole, and reports synced", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const fd = yield* openFd(NodePath.join(dir, "split"), Libc.O_RDWR | Libc.O_CREAT)
+      // The first io_uring_enter takes only the WRITE (its FSYNC becomes a NOP), and that WRITE is
+      // cancelled unrun; the resubmitted pair goes in whole.
+      let firstEnter = true
+      const submitCount = (unsubmitted: number): number => {
+        if (!firstEnter) return unsubmitted
+        firstEnter = false
+        return 1
+      }
+      const { state, seams } = cancelling(WRITES, 0, 1)
+      const ring = yield* IoUring.make({ entries: 8, seams: { ...seams, submitCount } })
+      const result = yield* IoUring.writeThenFsync(ring, fd, new Uint8Array(4096).fill(4), 0)
+      assert.strictEqual(ring.stats().linkSplits, 1, "the first submission really was split")
+      assert.strictEqual(state.cancelled, 1)
+      assert.deepStrictEqual(result, { writtenBytes: 4096, synced: true })
+    }),
+  )
+
   it.live("a short WRITE breaks its link: the cancelled FSYNC is reported unsynced, not run again", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir()

@@ -44,6 +44,9 @@ export const rearm = (op: Op): void => {
   if (op.fixedGroup !== undefined) InFlight.release(op.fixedGroup.fixedInFlight)
   op.fixedGroup = undefined
   op.resubmits += 1
+  // A pair split by a partial submission is whole again when prepared anew (the next partial
+  // submission, if any, splits it again).
+  op.linkSplit = false
   op.result0 = 0
   op.result1 = 0
   op.pending = 0
