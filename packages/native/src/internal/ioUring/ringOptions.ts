@@ -21,7 +21,8 @@ export interface Seams {
   /** How many of the `unsubmitted` SQEs to pass to one io_uring_enter (the kernel may take fewer). */
   readonly submitCount?: (unsubmitted: number) => number
   /**
-   * Rewrites a CQE's result before the ring reads it (`opcode` of the op's first SQE, `position`
+   * Rewrites each result the ring records for an SQE — a CQE's, or the errno of a submission
+   * that failed for good — before the ring acts on it (`opcode` of the op's first SQE, `position`
    * 0 or 1 in a linked pair): rare kernel answers on demand, e.g. -ECANCELED for a request io-wq
    * cancelled unrun.
    */
