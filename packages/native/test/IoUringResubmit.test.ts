@@ -6,7 +6,7 @@
  */
 import * as NodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { AlignedMemory, type IoError, IoUring, Libc } from "@fsys/native"
 import * as Abi from "../src/internal/ioUring/abi.ts"
 import { RESUBMITS_MAX } from "../src/internal/ioUring/resubmit.ts"
@@ -118,6 +118,46 @@ describe("IoUring: requests the kernel cancelled unrun", () => {
       assert.strictEqual(ring.stats().linkSplits, 1, "the first submission really was split")
       assert.strictEqual(state.cancelled, 1)
       assert.deepStrictEqual(result, { writtenBytes: 4096, synced: true })
+    }),
+  )
+
+  it.live("interrupted while its cancelled WRITE waits to run again: the memory stays held until the rerun's CQE", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const path = NodePath.join(dir, "interrupted")
+      const fd = yield* openFd(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_DIRECT)
+      let interruptNow: (() => void) | undefined
+      let cancelled = 0
+      // Cancels the first WRITE completion and interrupts the waiting fiber right there, inside the
+      // reap, before the ring has put the op back in line.
+      const completionResult = (opcode: number, _position: number, result: number): number => {
+        if (!WRITES.includes(opcode) || cancelled > 0) return result
+        cancelled++
+        interruptNow?.()
+        return ECANCELED
+      }
+      const ring = yield* IoUring.make({ entries: 8, seams: { completionResult } })
+      const bufferScope = yield* Scope.make()
+      const buffer = yield* Scope.provide(AlignedMemory.allocate(1 << 20, 4096), bufferScope)
+      buffer.bytes.fill(0x6b)
+      const fiber = yield* Effect.forkChild(IoUring.write(ring, fd, buffer.bytes, 0))
+      interruptNow = () => {
+        Effect.runFork(Fiber.interrupt(fiber))
+      }
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.hasInterrupts(exit), "the fiber ended interrupted")
+      assert.strictEqual(AlignedMemory.inFlightCount(buffer.bytes), 1, "the rerun still holds the memory")
+      assert.strictEqual(cancelled, 1)
+      // The kernel never ran the first submission; the ring runs it again and holds the memory
+      // until that CQE: the free waits for it, and the write lands whole.
+      yield* Scope.close(bufferScope, Exit.void)
+      assert.strictEqual(ring.inFlight(), 0)
+      assert.strictEqual(ring.queued(), 0)
+      assert.strictEqual(ring.stats().resubmits, 1)
+      assert.strictEqual(buffer.bytes.byteLength, 0, "freed after the rerun")
+      const onDisk = yield* readFile(path)
+      assert.strictEqual(onDisk.length, 1 << 20)
+      assert.strictEqual(onDisk[(1 << 20) - 1], 0x6b)
     }),
   )
 
