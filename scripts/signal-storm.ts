@@ -5,7 +5,7 @@
  * first worker thread, and a creation that keeps failing under pending signals makes the kernel
  * cancel the request unrun (-ECANCELED): before the ring submitted such requests again
  * (`packages/native/src/internal/ioUring/resubmit.ts`), 2 of 20 children failed to open here at
- * 20 µs (and 2 of 40 at 50 µs); the deterministic test of the same answer is the ring's
+ * 20 µs (and 2 of 40 at 50 µs, opening through the bench subject in a throwaway script); the deterministic test of the same answer is the ring's
  * `completionResult` seam (`IoUringResubmit.test.ts`, `CallbackIo.test.ts`).
  *
  * Run: `node_modules/.bin/node scripts/signal-storm.ts [children=20] [intervalMicros=20] [direct|buffered]`

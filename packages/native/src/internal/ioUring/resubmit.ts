@@ -5,8 +5,8 @@
  * worker threads (io-wq). When io-wq has no worker and cannot create one — `create_io_thread`
  * fails while a signal is pending on the submitting thread, three times in a row — it cancels
  * every request waiting for a worker, and those complete with -ECANCELED although the kernel never
- * started them. Here a profiler's SIGPROF at 50 µs did it to the journal's first fdatasync in 2
- * of 40 fresh processes (`node --cpu-prof --cpu-prof-interval 50`); without this, that open failed,
+ * started them. Here a profiler's SIGPROF every 20 µs did it to the journal's first fdatasync in 2
+ * of 20 fresh processes (`scripts/signal-storm.ts`); without this, that open failed,
  * and a round's FSYNC cancelled the same way would have poisoned the journal over an fdatasync
  * that never ran. Such a request is safe to submit again as it was: it did nothing.
  *
