@@ -25,7 +25,7 @@ const isZeros = (bytes: Uint8Array): boolean => {
 /** The Node layer with every all-zero write of a slot or more held back; counts those in flight. */
 const slowZeros = () => {
   const node = NodeFileIo.make()
-  const counters = { zeroWrites: 0, zeroWritesInFlight: 0 }
+  const counters = { zeroWrites: 0, zeroWritesInFlight: 0, zeroWritesInFlightMax: 0 }
   const service = FileIo.FileIo.of({
     ...node,
     writeAt: (handle, bytes, offsetBytes) =>
@@ -33,6 +33,7 @@ const slowZeros = () => {
         ? Effect.suspend(() => {
             counters.zeroWrites++
             counters.zeroWritesInFlight++
+            counters.zeroWritesInFlightMax = Math.max(counters.zeroWritesInFlightMax, counters.zeroWritesInFlight)
             return Effect.ensuring(
               Effect.andThen(Effect.sleep(ZERO_DELAY_MILLIS), node.writeAt(handle, bytes, offsetBytes)),
               Effect.sync(() => {
@@ -110,6 +111,43 @@ describe("background preallocation", () => {
         }),
       ).pipe(Effect.provide(layer))
       assert.strictEqual(counters.zeroWritesInFlight, 0)
+    }),
+  )
+
+  it.live("a buffered journal copies its zeros one chunk at a time; a Direct one writes several at once", (context) =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // 4 MiB of zeros per preallocation: four 1 MiB chunks, each held back by the layer.
+      const depth = (mode: "buffered" | "direct") => {
+        const { layer, counters } = slowZeros()
+        return Effect.scoped(
+          Effect.gen(function* () {
+            const journal = yield* Journal.open(NodePath.join(dir, `${mode}.log`), {
+              ...options,
+              mode,
+              preallocateBytes: 4 * 1024 * 1024,
+            })
+            yield* journal.syncThrough(yield* journal.append(payloadFor(0, 0, RECORD_BYTES)))
+            for (let turn = 0; turn < 1000 && counters.zeroWritesInFlight === 0; turn++) yield* Effect.sleep(1)
+            return { directActive: (yield* journal.info).directActive }
+          }),
+        ).pipe(
+          Effect.provide(layer),
+          Effect.map((info) => ({ ...info, ...counters })),
+        )
+      }
+      const buffered = yield* depth("buffered")
+      // A buffered zero write is a page-cache copy on a kernel thread: more at once only take
+      // more cores from the event loop (PREALLOCATION_BUFFERED_WRITES_IN_FLIGHT_MAX).
+      assert.strictEqual(buffered.zeroWrites, 4)
+      assert.strictEqual(buffered.zeroWritesInFlightMax, 1)
+      const direct = yield* depth("direct")
+      if (!direct.directActive) {
+        context.skip("this filesystem refuses O_DIRECT")
+        return
+      }
+      assert.strictEqual(direct.zeroWrites, 4)
+      assert.strictEqual(direct.zeroWritesInFlightMax, 4)
     }),
   )
 })

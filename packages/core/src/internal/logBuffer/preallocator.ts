@@ -39,8 +39,22 @@ interface Pending {
 /** Preallocations queued or in flight at once: one writing, one queued behind it, and slack. */
 export const PREALLOCATIONS_PENDING_MAX = 4
 
-/** Zero chunks of one preallocation in flight at once (16 MiB in 1 MiB chunks: 8 then 8). */
+/**
+ * Zero chunks of one Direct preallocation in flight at once (16 MiB in 1 MiB chunks: 8 then 8):
+ * O_DIRECT zeros cost the CPU nothing (DMA from one buffer), so depth only keeps the device busy.
+ */
 export const PREALLOCATION_WRITES_IN_FLIGHT_MAX = 8
+
+/**
+ * Zero chunks of one buffered preallocation in flight at once. A buffered zero write is a copy
+ * into the page cache on a kernel worker thread, all CPU and no device: eight at once took both
+ * cores of this 2-core VM for milliseconds and the event loop waited for a CPU.
+ * `scripts/loop-gaps.ts 4096 3 buffered 64` (64 producers × 4 KiB, 3 runs each): 48–65 timers
+ * over 2 ms late with 8 in flight, 23–25 with 1, 10–19 with preallocation off. One at a time the
+ * copy uses one core, and 16 MiB still lands in ≈ 5–10 ms, well before the log's two-slot margin
+ * runs out.
+ */
+export const PREALLOCATION_BUFFERED_WRITES_IN_FLIGHT_MAX = 1
 
 export interface PreallocatorConfig {
   readonly fileIo: FileIoService
@@ -153,7 +167,9 @@ export class Preallocator {
       offsets,
       (offset) =>
         Effect.exit(fileIo.writeAt(handle, zeros.subarray(0, Math.min(zeros.byteLength, toBytes - offset)), offset)),
-      { concurrency: PREALLOCATION_WRITES_IN_FLIGHT_MAX },
+      {
+        concurrency: handle.direct ? PREALLOCATION_WRITES_IN_FLIGHT_MAX : PREALLOCATION_BUFFERED_WRITES_IN_FLIGHT_MAX,
+      },
     )
     return Effect.flatMap(Effect.exit(fileIo.allocate(handle, fromBytes, toBytes - fromBytes, "extend")), () =>
       Effect.flatMap(writes, (exits) =>
