@@ -4,7 +4,7 @@
  * records are cut from memory.
  */
 import { describe, expect, it } from "vitest"
-import { Source, Verifier } from "../src/internal/records.ts"
+import { RELEASED_RECORDS_MAX, Source, Verifier } from "../src/internal/records.ts"
 
 const drain = (source: Source): Array<Uint8Array> => {
   const out: Array<Uint8Array> = []
@@ -52,5 +52,66 @@ describe("Source", () => {
     const copy = first.slice()
     drain(source) // the rest, across new blocks
     expect(first).toEqual(copy)
+  })
+
+  it("a released large record's memory backs a later record, rewritten as that record", () => {
+    const source = new Source(70_000, 10)
+    source.start(Number.POSITIVE_INFINITY)
+    const verifier = new Verifier(70_000, 10)
+    const first = source.next()!
+    verifier.visit(first.slice())
+    source.release(first)
+    const second = source.next()!
+    expect(second.buffer).toBe(first.buffer)
+    verifier.visit(second.slice())
+    // Not released: the next record gets memory of its own.
+    const third = source.next()!
+    expect(third.buffer).not.toBe(second.buffer)
+    verifier.visit(third.slice())
+    for (let payload = source.next(); payload !== undefined; payload = source.next()) verifier.visit(payload.slice())
+    expect(verifier.problem()).toBeUndefined()
+  })
+
+  it("a subject that kept a reused record is caught by the verifier", () => {
+    const source = new Source(70_000, 2)
+    source.start(Number.POSITIVE_INFINITY)
+    const kept = source.next()!
+    source.release(kept)
+    const second = source.next()!
+    // The store read its first record's bytes only now: they are the second record's.
+    const verifier = new Verifier(70_000, 2)
+    verifier.visit(kept)
+    verifier.visit(second)
+    expect(verifier.problem()).toBeDefined()
+    // The same store without the release reads both records as they were.
+    const honest = new Source(70_000, 2)
+    honest.start(Number.POSITIVE_INFINITY)
+    const first = honest.next()!
+    const next = honest.next()!
+    const check = new Verifier(70_000, 2)
+    check.visit(first)
+    check.visit(next)
+    expect(check.problem()).toBeUndefined()
+  })
+
+  it("never reuses small records, views, or more than the bound", () => {
+    const small = new Source(100, 4)
+    small.start(Number.POSITIVE_INFINITY)
+    const a = small.next()!
+    small.release(a)
+    expect(small.next()!.byteOffset).toBe(a.byteOffset + 100)
+    const large = new Source(8192, 100)
+    large.start(Number.POSITIVE_INFINITY)
+    const records = Array.from({ length: RELEASED_RECORDS_MAX + 2 }, () => large.next()!)
+    for (const record of records) large.release(record)
+    large.release(records[0]!) // twice: still once in the list
+    const reused = new Set<ArrayBufferLike>()
+    for (let i = 0; i < RELEASED_RECORDS_MAX + 2; i++) reused.add(large.next()!.buffer)
+    const old = new Set(records.map((record) => record.buffer))
+    expect([...reused].filter((buffer) => old.has(buffer)).length).toBe(RELEASED_RECORDS_MAX)
+    // A view into a larger allocation is not the source's: never taken back.
+    const view = new Uint8Array(2 * 8192).subarray(0, 8192)
+    large.release(view)
+    expect(large.next()!.buffer).not.toBe(view.buffer)
   })
 })

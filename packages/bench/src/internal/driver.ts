@@ -40,6 +40,12 @@ export interface Session {
   readonly close: () => Promise<void>
   /** Optional subject-native loops for a whole pattern (see the module comment). */
   readonly loops?: Partial<Loops>
+  /**
+   * True when the subject may still read a payload after its `append` returned or resolved (it
+   * queues the buffer itself until a later commit): the unsynced loop then never hands its
+   * memory back to the source for reuse (`Source.release`).
+   */
+  readonly keepsPayloads?: boolean
 }
 
 /**
@@ -82,9 +88,11 @@ export const defaultLoops = (session: Session): Loops => ({
     }
   },
   unsynced: async (source) => {
+    const reuse = session.keepsPayloads !== true
     for (let payload = source.next(); payload !== undefined; payload = source.next()) {
       const pending = session.append(payload)
       if (pending !== undefined) await pending
+      if (reuse) source.release(payload)
     }
     await session.sync()
   },

@@ -23,6 +23,16 @@ const DEADLINE_CHECK_EVERY = 16
  */
 const POOL_BYTES = 64 * 1024
 const POOLED_RECORD_BYTES_MAX = 4 * 1024
+/**
+ * Larger records handed back with `release` that are kept to back later ones. A fresh 1 MiB
+ * `Uint8Array` per record (a zeroed mapping, its page faults, the fill, the collector freeing it)
+ * was what the 1 MiB row measured: every subject stayed at 295–355 MB/s while the O_DIRECT
+ * reference read 729 MB/s, and one reused payload let the journal write at the reference's rate
+ * (docs/BENCHMARKS.md, "What else the producer's memory costs"). A producer of large records
+ * reuses its buffers; one that makes each anew pays for that, whatever store it writes to. One
+ * appender needs one; the bound keeps the list small whoever calls `release`.
+ */
+export const RELEASED_RECORDS_MAX = 4
 
 /**
  * Hands out records until the count or the deadline is reached. Ids are dense from 0, so the
@@ -37,6 +47,8 @@ export class Source {
   /** The block small records are cut from; `poolUsed === POOL_BYTES` means "take a new one". */
   private pool = new Uint8Array(0)
   private poolUsed = POOL_BYTES
+  /** Large records' memory handed back by `release`, at most `RELEASED_RECORDS_MAX`. */
+  private readonly released: Array<Uint8Array> = []
 
   constructor(recordBytes: number, maxRecords: number) {
     if (!(Number.isInteger(recordBytes) && recordBytes >= RECORD_BYTES_MIN)) {
@@ -71,10 +83,23 @@ export class Source {
       payload = this.pool.subarray(this.poolUsed, this.poolUsed + size)
       this.poolUsed += size
     } else {
-      payload = new Uint8Array(size)
+      payload = this.released.pop() ?? new Uint8Array(size)
     }
     fillRecord(payload, id)
     return payload
+  }
+
+  /**
+   * The caller is done with `payload`, a record `next` handed out, and so is the subject it was
+   * given to: a later record may be written into its memory. Only for a subject that has let go
+   * of the bytes when its append returned or resolved (`Session.keepsPayloads` unset): a subject
+   * that still read them would write a later record's bytes, which the verifier reports as a
+   * missing and a duplicated id. Small records are never reused (they share blocks).
+   */
+  release(payload: Uint8Array): void {
+    if (payload.byteLength !== this.recordBytes || payload.byteLength <= POOLED_RECORD_BYTES_MAX) return
+    if (payload.byteOffset !== 0 || payload.buffer.byteLength !== payload.byteLength) return
+    if (this.released.length < RELEASED_RECORDS_MAX && !this.released.includes(payload)) this.released.push(payload)
   }
 
   /**

@@ -55,6 +55,9 @@ const journalLoops = (handle: Journal.Handle, run: <A, E>(effect: Effect.Effect<
         Effect.gen(function* () {
           for (let payload = source.next(); payload !== undefined; payload = source.next()) {
             yield* handle.append(payload)
+            // `append` has copied the record into the log buffer (an oversize one's chunks are
+            // all written) when it returns: its memory may back the next record.
+            source.release(payload)
           }
           yield* handle.sync
         }),

@@ -61,6 +61,8 @@ const openSession = async (directory: string): Promise<Session> => {
     appendBatchDurable: async (payloads) => {
       await putMany(payloads)?.flushed
     },
+    // lmdb-js holds each value until its batch commits, after `put` returned.
+    keepsPayloads: true,
     // Unsynced: queue the write, do not wait for its commit or flush.
     append: (payload) => {
       put(payload)
