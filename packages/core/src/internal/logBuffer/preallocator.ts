@@ -51,8 +51,8 @@ export const PREALLOCATION_WRITES_IN_FLIGHT_MAX = 8
  * cores of this 2-core VM for milliseconds and the event loop waited for a CPU.
  * `scripts/loop-gaps.ts 4096 3 buffered 64` (64 producers × 4 KiB, 3 runs each): 48–65 timers
  * over 2 ms late with 8 in flight, 23–25 with 1, 10–19 with preallocation off. One at a time the
- * copy uses one core, and 16 MiB still lands in ≈ 5–10 ms, well before the log's two-slot margin
- * runs out.
+ * copy uses one core; a round that reaches zeros still being copied waits for them (`before`), and
+ * the bench's buffered rows showed no loss of throughput from it (docs/BENCHMARKS.md).
  */
 export const PREALLOCATION_BUFFERED_WRITES_IN_FLIGHT_MAX = 1
 
