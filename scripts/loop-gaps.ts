@@ -6,7 +6,7 @@
  * V8 collections that overlapped it. Lates without a collection are the journal's own turns (the
  * append budget, a slot's seal, a round's wake); lates with one are the garbage collector's.
  *
- * Run: `npx pnpm@12.4.2 exec node scripts/loop-gaps.ts [payloadBytes=100] [seconds=3] [direct|buffered] [producers=0]`
+ * Run: `npx pnpm@12.4.2 exec node scripts/loop-gaps.ts [payloadBytes=100] [seconds=3] [direct|buffered] [producers=0] [fresh|reused]`
  * (`--trace-gc` in front of the script shows each collection's kind and pause).
  */
 import * as NodeFs from "node:fs"
@@ -20,6 +20,12 @@ const seconds = Number(process.argv[3] ?? 3)
 const mode = (process.argv[4] ?? "direct") as "direct" | "buffered"
 /** 0: one unsynced appender; N: N producers, each awaiting its record's durability. */
 const producers = Number(process.argv[5] ?? 0)
+/**
+ * `fresh`: a new payload per record (what a producer that allocates pays for, in the collector);
+ * `reused`: one payload per producer, refilled per record (what the journal alone costs: it copies
+ * the bytes before `append` resolves, so a payload may be reused as soon as it does).
+ */
+const payloads = (process.argv[6] ?? "fresh") as "fresh" | "reused"
 /** A timer this late is reported. */
 const LATE_MILLIS = 2
 /** At most this many lates are printed. */
@@ -59,14 +65,18 @@ const schedAtStart = schedstat()
 const startMillis = performance.now()
 const endMillis = startMillis + seconds * 1000
 let appended = 0
-const nextPayload = (): Uint8Array => new Uint8Array(payloadBytes).fill(appended++ & 0xff)
+const nextPayload = (reused: Uint8Array | undefined): Uint8Array =>
+  (reused ?? new Uint8Array(payloadBytes)).fill(appended++ & 0xff)
+const ownPayload = (): Uint8Array | undefined => (payloads === "reused" ? new Uint8Array(payloadBytes) : undefined)
 if (producers === 0) {
+  const own = ownPayload()
   while (performance.now() < endMillis) {
-    for (let i = 0; i < 64; i++) await journal.append(nextPayload())
+    for (let i = 0; i < 64; i++) await journal.append(nextPayload(own))
   }
 } else {
   const producer = async (): Promise<void> => {
-    while (performance.now() < endMillis) await journal.appendDurable(nextPayload())
+    const own = ownPayload()
+    while (performance.now() < endMillis) await journal.appendDurable(nextPayload(own))
   }
   await Promise.all(Array.from({ length: producers }, producer))
 }
@@ -86,7 +96,7 @@ const withGc = lates.filter(({ dueMillis: at, lateMillis }) =>
 const afterFirstSecond = lates.filter(({ dueMillis: at }) => at > startMillis + 1000).length
 console.log(
   `${appended} ${producers === 0 ? "unsynced" : `durable (${producers} producers)`} appends of ${payloadBytes} B ` +
-    `in ${seconds} s (${mode}); ${lates.length} timers over ${LATE_MILLIS} ms late ` +
+    `in ${seconds} s (${mode}, ${payloads} payloads); ${lates.length} timers over ${LATE_MILLIS} ms late ` +
     `(${afterFirstSecond} after the first second), ${withGc} of them during a collection`,
 )
 if (schedAtStart !== undefined && schedAtEnd !== undefined) {

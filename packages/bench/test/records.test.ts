@@ -4,7 +4,7 @@
  * records are cut from memory.
  */
 import { describe, expect, it } from "vitest"
-import { RELEASED_RECORDS_MAX, Source, Verifier } from "../src/internal/records.ts"
+import { FREE_BLOCKS_MAX, RELEASED_RECORDS_MAX, Source, Verifier, WATCHED_BLOCKS_MAX } from "../src/internal/records.ts"
 
 const drain = (source: Source): Array<Uint8Array> => {
   const out: Array<Uint8Array> = []
@@ -94,12 +94,74 @@ describe("Source", () => {
     expect(check.problem()).toBeUndefined()
   })
 
-  it("never reuses small records, views, or more than the bound", () => {
-    const small = new Source(100, 4)
-    small.start(Number.POSITIVE_INFINITY)
-    const a = small.next()!
-    small.release(a)
-    expect(small.next()!.byteOffset).toBe(a.byteOffset + 100)
+  it("cuts a small records' block again once every record from it is back, and never one still out", () => {
+    const size = 4096
+    const perBlock = (64 * 1024) / size
+    const source = new Source(size, 10 * perBlock)
+    source.start(Number.POSITIVE_INFINITY)
+    const copies: Array<Uint8Array> = []
+    const take = (): Uint8Array => {
+      const record = source.next()!
+      copies.push(record.slice())
+      return record
+    }
+    const first = Array.from({ length: perBlock }, take)
+    for (const record of first) source.release(record)
+    source.release(first[0]!) // twice: counted once
+    // Every record came back: the next ones are cut from the same block.
+    const second = Array.from({ length: perBlock }, take)
+    expect(second.every((record) => record.buffer === first[0]!.buffer)).toBe(true)
+    // One record kept out: its block is never cut again, and it still reads as itself.
+    const kept = second[3]!
+    const keptCopy = kept.slice()
+    for (const record of second) if (record !== kept) source.release(record)
+    const later = Array.from({ length: 3 * perBlock }, take)
+    expect(later.some((record) => record.buffer === kept.buffer)).toBe(false)
+    expect(kept).toEqual(keptCopy)
+    // Its last record back: the block is free and backs the records after the current block's.
+    for (const record of later.slice(0, -1)) source.release(record)
+    source.release(kept)
+    expect(take().buffer).toBe(kept.buffer)
+    // Every record read as itself when it was handed out.
+    const verifier = new Verifier(size, source.issued)
+    for (const copy of copies) verifier.visit(copy)
+    expect(verifier.problem()).toBeUndefined()
+  })
+
+  it("forgets blocks past the bound, and ignores what it did not cut", () => {
+    const size = 100
+    const perBlock = Math.floor((64 * 1024) / size)
+    const source = new Source(size, 100 * perBlock)
+    source.start(Number.POSITIVE_INFINITY)
+    // One record out in each of more blocks than are watched.
+    const firsts: Array<Uint8Array> = []
+    for (let block = 0; block < WATCHED_BLOCKS_MAX + 2; block++) {
+      for (let i = 0; i < perBlock; i++) {
+        const record = source.next()!
+        if (i === 0) firsts.push(record)
+        else source.release(record)
+      }
+    }
+    // One more record retires the last full block (and stays out, so its block is never reused).
+    source.next()
+    // Released now: the two oldest blocks were forgotten (the collector's); of the watched ones,
+    // as many as the free list holds back later records.
+    for (const record of firsts) source.release(record)
+    const buffers = new Set<ArrayBufferLike>()
+    for (let i = 0; i < 20 * perBlock; i++) buffers.add(source.next()!.buffer)
+    const old = firsts.map((record) => record.buffer)
+    expect(old.slice(0, 2).some((buffer) => buffers.has(buffer))).toBe(false)
+    expect(old.slice(2).filter((buffer) => buffers.has(buffer)).length).toBe(FREE_BLOCKS_MAX)
+    // A view it did not cut, or a misaligned one, changes nothing.
+    const other = new Source(size, 2)
+    other.start(Number.POSITIVE_INFINITY)
+    const a = other.next()!
+    other.release(new Uint8Array(size))
+    other.release(new Uint8Array(a.buffer, 1, size))
+    expect(other.next()!.byteOffset).toBe(a.byteOffset + size)
+  })
+
+  it("never reuses a view, or more large records than the bound", () => {
     const large = new Source(8192, 100)
     large.start(Number.POSITIVE_INFINITY)
     const records = Array.from({ length: RELEASED_RECORDS_MAX + 2 }, () => large.next()!)

@@ -78,6 +78,8 @@ export const defaultLoops = (session: Session): Loops => ({
     const producer = async (): Promise<void> => {
       for (let payload = source.next(); payload !== undefined; payload = source.next()) {
         await session.appendDurable(payload)
+        // Durable: every subject is done with the bytes (even one that queues them until a commit).
+        source.release(payload)
       }
     }
     await Promise.all(Array.from({ length: producers }, producer))

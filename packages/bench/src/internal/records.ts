@@ -18,8 +18,9 @@ const DEADLINE_CHECK_EVERY = 16
  * `nextBatch` already cut batches). A fresh `new Uint8Array(100)` per record is the most expensive
  * way there is to make one (an off-heap backing store each, which the collector must also free):
  * it was 14–22 % of every subject's main-thread samples and most of `floor`'s 1.6–2.5 µs per
- * record, so it hid what the stores themselves cost. A block is never reused: a subject may keep a
- * view (a queued group commit does) for as long as it likes.
+ * record, so it hid what the stores themselves cost. A block is reused only once every record cut
+ * from it was handed back with `release` (see `BlockPool`); one a subject still holds a view of
+ * (a queued group commit does) is never written again.
  */
 const POOL_BYTES = 64 * 1024
 const POOLED_RECORD_BYTES_MAX = 4 * 1024
@@ -33,6 +34,92 @@ const POOLED_RECORD_BYTES_MAX = 4 * 1024
  * appender needs one; the bound keeps the list small whoever calls `release`.
  */
 export const RELEASED_RECORDS_MAX = 4
+/**
+ * Full blocks whose records are not all back yet that `BlockPool` still watches. A block that
+ * falls off this list (its records held for long) is simply forgotten: the collector frees it.
+ */
+export const WATCHED_BLOCKS_MAX = 8
+/** Blocks whose records all came back, kept to be cut again. */
+export const FREE_BLOCKS_MAX = 4
+
+/** A `POOL_BYTES` block and which of its records are still out. */
+interface Block {
+  readonly bytes: Uint8Array
+  /** One flag per record slot: 1 while the record cut there is out (handed out, not released). */
+  readonly out: Uint8Array
+  outCount: number
+}
+
+/**
+ * The small records' blocks. Reuse matters as much as pooling at 4 KiB: 200 K records/s cut from
+ * fresh blocks are 800 MB/s of off-heap allocation, and the collections that frees were most of
+ * the unsynced 4 KiB row's event-loop p99 (3.6–7.5 ms for every subject, node:fs included;
+ * `scripts/loop-gaps.ts 4096 3 direct 0 fresh|reused`, docs/BENCHMARKS.md).
+ *
+ * Invariant: a block is cut again only when `outCount === 0` — every record cut from it was
+ * released exactly once (a second release of a slot is ignored, not counted).
+ */
+class BlockPool {
+  private readonly recordBytes: number
+  private readonly slots: number
+  private current: Block
+  private used: number
+  private readonly watched: Array<Block> = []
+  private readonly free: Array<Block> = []
+
+  constructor(recordBytes: number) {
+    this.recordBytes = recordBytes
+    this.slots = Math.floor(POOL_BYTES / recordBytes)
+    this.current = this.makeBlock()
+    this.used = 0
+  }
+
+  /** The next record's memory: a view no other record that is out overlaps. */
+  cut(): Uint8Array {
+    if (this.used === this.slots) this.retire()
+    const slot = this.used++
+    const block = this.current
+    block.out[slot] = 1
+    block.outCount++
+    return block.bytes.subarray(slot * this.recordBytes, (slot + 1) * this.recordBytes)
+  }
+
+  /** Takes back a record `cut` handed out; anything else is ignored. */
+  release(payload: Uint8Array): void {
+    const block = this.owner(payload.buffer)
+    if (block === undefined || payload.byteLength !== this.recordBytes) return
+    if (payload.byteOffset % this.recordBytes !== 0) return
+    const slot = payload.byteOffset / this.recordBytes
+    if (slot >= this.slots || block.out[slot] !== 1) return
+    block.out[slot] = 0
+    block.outCount--
+    if (block.outCount > 0 || block === this.current) return
+    this.watched.splice(this.watched.indexOf(block), 1)
+    if (this.free.length < FREE_BLOCKS_MAX) this.free.push(block)
+  }
+
+  /** The full current block goes back to be cut again, or to be watched, and another takes over. */
+  private retire(): void {
+    const full = this.current
+    this.used = 0
+    if (full.outCount === 0) return // every record came back already: cut it again
+    this.watched.push(full)
+    if (this.watched.length > WATCHED_BLOCKS_MAX) this.watched.shift()
+    this.current = this.free.pop() ?? this.makeBlock()
+  }
+
+  private owner(buffer: ArrayBufferLike): Block | undefined {
+    if (this.current.bytes.buffer === buffer) return this.current
+    for (let i = this.watched.length - 1; i >= 0; i--) {
+      if (this.watched[i]!.bytes.buffer === buffer) return this.watched[i]
+    }
+    return undefined
+  }
+
+  private makeBlock(): Block {
+    return { bytes: new Uint8Array(this.slots * this.recordBytes), out: new Uint8Array(this.slots), outCount: 0 }
+  }
+}
 
 /**
  * Hands out records until the count or the deadline is reached. Ids are dense from 0, so the
@@ -44,9 +131,8 @@ export class Source {
   issued = 0
   private deadlineMillis = Number.POSITIVE_INFINITY
   private exhausted = false
-  /** The block small records are cut from; `poolUsed === POOL_BYTES` means "take a new one". */
-  private pool = new Uint8Array(0)
-  private poolUsed = POOL_BYTES
+  /** Where small records are cut from (absent for large records). */
+  private readonly blocks: BlockPool | undefined
   /** Large records' memory handed back by `release`, at most `RELEASED_RECORDS_MAX`. */
   private readonly released: Array<Uint8Array> = []
 
@@ -59,6 +145,7 @@ export class Source {
     }
     this.recordBytes = recordBytes
     this.maxRecords = maxRecords
+    this.blocks = recordBytes <= POOLED_RECORD_BYTES_MAX ? new BlockPool(recordBytes) : undefined
   }
 
   /** Starts the clock: producers stop taking records `durationMillis` from now. */
@@ -74,17 +161,7 @@ export class Source {
     if (!this.take(1)) return undefined
     const id = this.issued++
     const size = this.recordBytes
-    let payload: Uint8Array
-    if (size <= POOLED_RECORD_BYTES_MAX) {
-      if (this.poolUsed + size > POOL_BYTES) {
-        this.pool = new Uint8Array(POOL_BYTES)
-        this.poolUsed = 0
-      }
-      payload = this.pool.subarray(this.poolUsed, this.poolUsed + size)
-      this.poolUsed += size
-    } else {
-      payload = this.released.pop() ?? new Uint8Array(size)
-    }
+    const payload = this.blocks?.cut() ?? this.released.pop() ?? new Uint8Array(size)
     fillRecord(payload, id)
     return payload
   }
@@ -94,10 +171,14 @@ export class Source {
    * given to: a later record may be written into its memory. Only for a subject that has let go
    * of the bytes when its append returned or resolved (`Session.keepsPayloads` unset): a subject
    * that still read them would write a later record's bytes, which the verifier reports as a
-   * missing and a duplicated id. Small records are never reused (they share blocks).
+   * missing and a duplicated id. A small record's block is cut again once all its records are back.
    */
   release(payload: Uint8Array): void {
-    if (payload.byteLength !== this.recordBytes || payload.byteLength <= POOLED_RECORD_BYTES_MAX) return
+    if (this.blocks !== undefined) {
+      this.blocks.release(payload)
+      return
+    }
+    if (payload.byteLength !== this.recordBytes) return
     if (payload.byteOffset !== 0 || payload.buffer.byteLength !== payload.byteLength) return
     if (this.released.length < RELEASED_RECORDS_MAX && !this.released.includes(payload)) this.released.push(payload)
   }

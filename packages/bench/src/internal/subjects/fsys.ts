@@ -32,6 +32,7 @@ const journalLoops = (handle: Journal.Handle, run: <A, E>(effect: Effect.Effect<
       for (let payload = source.next(); payload !== undefined; payload = source.next()) {
         // The single-call durable append: one park per record (what the docs tell producers to use).
         yield* handle.appendDurable(payload)
+        source.release(payload)
       }
     })
   return {
