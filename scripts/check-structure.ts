@@ -132,6 +132,7 @@ const INTERNAL_EDGES: Readonly<Record<string, ReadonlyArray<string>>> = {
     "internal/recovery → internal/reader", // recovery scans with the reader's cursor
     "internal/logBuffer → internal/recovery", // the live log buffer resumes a file before it writes
     "internal/logBuffer → internal/frame", // the seal fills its frames' CRCs in one batch
+    "internal/logBuffer → internal/capabilities", // the writer bounds buffered copies by the CPUs
     "internal/journal → internal/logBuffer", // the journal drives the engine
     "internal/journal → internal/recovery",
     "internal/journal → internal/reader", // the durable follower reads back through the reader

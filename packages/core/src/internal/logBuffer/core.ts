@@ -71,6 +71,8 @@ export interface CoreConfig {
   readonly zeros: Uint8Array | undefined
   /** The services the jobs' Effects run with (captured when the buffer was made). */
   readonly context: Context.Context<never>
+  /** A buffered log's largest write in flight beside another (see `writer.ts`); absent = no bound. */
+  readonly bufferedOverlapBytesMax?: number | undefined
 }
 
 export class LogBufferCore {
@@ -132,6 +134,7 @@ export class LogBufferCore {
     this.queue = new Writer({
       lanes: this.laneHandles.length,
       sectorBytes,
+      bufferedOverlapBytesMax: config.bufferedOverlapBytesMax,
       start: (job, lane, onExit) => this.start(job, lane, onExit),
       refusal: () => this.state.refusal,
       settle: (job, exit) => this.settle(job, exit),

@@ -15,6 +15,7 @@
 import { Effect, type Scope } from "effect"
 import type { IoError } from "@fsys/native"
 import * as FileIo from "../../FileIo.ts"
+import * as Cores from "../capabilities/cores.ts"
 import { LogBufferCore } from "./core.ts"
 
 /** What `make` needs: an open file, where to resume and how big the slots are. */
@@ -40,6 +41,11 @@ export interface MakeOptions {
    * `overlapRounds`); without it the writer has at most one fdatasync in flight.
    */
   readonly secondLane?: boolean
+  /**
+   * A buffered log's largest write in flight beside another; absent = what this machine's CPUs
+   * allow (`internal/capabilities/cores.ts`).
+   */
+  readonly bufferedOverlapBytesMax?: number
 }
 
 export { validateCapacity } from "./limits.ts"
@@ -82,6 +88,7 @@ export const make = Effect.fnUntraced(function* (
     fileSizeBytes: options.fileSizeBytes ?? options.startLsn,
     zeros,
     context: yield* Effect.context<never>(),
+    bufferedOverlapBytesMax: options.bufferedOverlapBytesMax ?? Cores.bufferedOverlapBytesMax(),
   })
   // Runs before the slots are freed: appenders still waiting are refused first, then the writes
   // in the kernel's hands finish.

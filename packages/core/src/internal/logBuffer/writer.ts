@@ -4,33 +4,7 @@
  * frontier only moves forward and a round's success is never reported before an earlier one's.
  *
  * Two jobs overlap only when that cannot change what reaches the disk, or what an fdatasync's
- * success proves (`mayOverlap`):
- * - Both are slot writes, and the later one is either unsynced or, like the earlier one, linked to
- *   its own fdatasync: every write is covered by the fdatasync that starts after it completed, so
- *   no fdatasync is trusted for a write that may not have completed before it started. An
- *   unsynced write claims nothing durable; the fdatasync that will cover it (a bare one, or a
- *   later synced slot) never starts beside it. Two unsynced slot writes in flight are what keeps
- *   a disk busy under large records: `scripts/write-depth.ts` measured 3 MiB writes two in flight
- *   at 1.3–1.6× one at a time, buffered and O_DIRECT.
- * - Their file ranges are disjoint. A Direct journal's consecutive writes share the carried
- *   sector (written padded, then rewritten with more records): two such writes in flight at once
- *   have no defined order in the kernel and the older, padded version could win, losing
- *   acknowledged records. So a Direct round overlaps the previous one only when that one ended on
- *   a sector boundary; a buffered journal's writes never share a byte. An unsynced Direct slot
- *   write that shares only its first sector with the write in flight is **split** (`splitFrom`):
- *   the rest of it starts at once, disjoint, and that first sector (the carried one, holding the
- *   earlier write's tail bytes and its own first ones) starts only once the earlier write
- *   completed, so its newer version lands last. A crash between the two leaves the earlier
- *   write's padded sector, then bytes after it: a torn tail, which any multi-sector write can
- *   leave and recovery already truncates (nothing of it was acknowledged: it is unsynced, and
- *   the job completes only when both parts did).
- * - Two fdatasyncs in flight run on different **lanes** (open files of the same log). Linux
- *   reports a writeback error once per open file (errseq): of two concurrent fdatasyncs on one
- *   open file, one may get the EIO and the other 0 although its pages were lost too. With one
- *   open file per fdatasync in flight, each reports every error since its lane's previous one.
- *   A journal without a second lane (the default) never has two fdatasyncs in flight.
- * Every other job (a bare fdatasync, an oversize chunk, a preallocation) runs alone: it starts
- * when nothing is in flight and nothing starts beside it.
+ * success proves, and only when the machine has the CPUs for it: the rules are in `overlap.ts`.
  * A failure poisons the buffer; a later job that was already in flight is then reported failed
  * too (the core's `settle`), so both rounds' waiters fail.
  *
@@ -55,6 +29,9 @@ import type { Scope } from "effect"
 import { IoError } from "@fsys/native"
 import { JournalClosed } from "../../JournalError.ts"
 import { assert, violated } from "../assert.ts"
+import { copiesFit, IN_FLIGHT_MAX, mayOverlap, splitFrom } from "./overlap.ts"
+
+export { IN_FLIGHT_MAX, mayOverlap, splitFrom } from "./overlap.ts"
 
 /** Why a job did not complete: the IoError that poisoned the buffer, or the buffer closed first. */
 export type JobFailure = IoError.IoError | JournalClosed
@@ -116,33 +93,6 @@ export type Job =
  */
 export const JOBS_MAX = 6
 
-/** Jobs in flight at most: two group-commit rounds (the device serves concurrent syncs in parallel). */
-export const IN_FLIGHT_MAX = 2
-
-/**
- * Whether `later` may start while `earlier` is in flight (see the module doc). `lanes` is how
- * many open files the writer has: two fdatasyncs in flight need one each.
- */
-export const mayOverlap = (earlier: Job, later: Job, lanes: number): boolean =>
-  earlier.kind === "slot" &&
-  later.kind === "slot" &&
-  later.fileOffsetBytes >= earlier.fileOffsetBytes + earlier.bytes.byteLength &&
-  // An unsynced write claims nothing durable: it may run beside any disjoint slot write. A synced
-  // one may not start beside an unsynced write, whose completion its fdatasync must follow.
-  (!later.datasync || (earlier.datasync && lanes === IN_FLIGHT_MAX))
-
-/**
- * Whether `later` may start split beside `earlier` in flight (see the module doc): both slot
- * writes, `later` unsynced and overlapping `earlier` in exactly its own first sector.
- */
-export const splitFrom = (earlier: Job, later: Job, sectorBytes: number): boolean =>
-  sectorBytes > 1 &&
-  earlier.kind === "slot" &&
-  later.kind === "slot" &&
-  !later.datasync &&
-  later.bytes.byteLength > sectorBytes &&
-  later.fileOffsetBytes + sectorBytes === earlier.fileOffsetBytes + earlier.bytes.byteLength
-
 /** How a started job reports its outcome, exactly once (possibly before `start` returned). */
 export type JobExit = (exit: Exit.Exit<void, JobFailure>) => void
 
@@ -151,6 +101,11 @@ export interface WriterConfig {
   readonly lanes: number
   /** The log's sector (1 for a buffered log): what a Direct write may share with the next. */
   readonly sectorBytes: number
+  /**
+   * A buffered log (`sectorBytes === 1`): the largest write that may be in flight beside another
+   * (`overlap.ts`, `copiesFit`); absent = no bound. Each buffered write is a CPU copy on a kernel worker.
+   */
+  readonly bufferedOverlapBytesMax?: number | undefined
   /** Starts one job's IO on the open file of `lane`; `onExit` reports it (see the module doc). */
   readonly start: (job: Job, lane: number, onExit: JobExit) => void
   /** Set when the buffer refuses IO (poisoned or closing): queued jobs then fail without IO. */
@@ -252,6 +207,9 @@ export class Writer {
     for (let earlier = 0; earlier < index; earlier++) {
       const entry = entries[earlier]!
       if (entry.exit !== undefined) continue
+      if (!copiesFit(entry.job, candidate.job, this.config.sectorBytes, this.config.bufferedOverlapBytesMax)) {
+        return undefined
+      }
       if (mayOverlap(entry.job, candidate.job, lanes)) {
         busyLane = entry.lane
       } else if (earlier === index - 1 && splitFrom(entry.job, candidate.job, this.config.sectorBytes)) {
