@@ -136,3 +136,47 @@ describe("Journal and the event loop: big calls are split across turns", () => {
     }),
   )
 })
+
+/**
+ * Calls that never wait share one budget per event-loop turn, counted in records: a loop of
+ * small batches must turn the loop about as often as a loop of single appends. Counted in turns
+ * (an immediate that re-arms itself), not in time, so the bound holds on any machine: a batch of
+ * 100 counts as 100 appends, and the budget is 1024 records, so at most 11 batches share a turn.
+ * Charged as one append each, 25 batches of 100 × 100 B (the 256 KiB byte budget) shared one.
+ */
+const BATCHES_PER_TURN_MAX = Math.ceil(1024 / 100)
+
+const batchesPerTurn = (appendBatch: (batch: ReadonlyArray<Uint8Array>) => Promise<number>) =>
+  Effect.promise(async () => {
+    let turns = 0
+    let ticking = true
+    const tick = () => {
+      turns++
+      if (ticking) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const batch = Array.from({ length: 100 }, (_, index) => new Uint8Array(100).fill(index))
+    let worst = 0
+    let run = 0
+    let lastTurn = turns
+    for (let call = 0; call < 300; call++) {
+      await appendBatch(batch)
+      run = turns === lastTurn ? run + 1 : 1
+      lastTurn = turns
+      worst = Math.max(worst, run)
+    }
+    ticking = false
+    return worst
+  })
+
+describe("Journal and the event loop: a loop of unsynced batches", () => {
+  it.live("Effect API: at most 1024 records between turns", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const handle = yield* Journal.open(NodePath.join(dir, "batches.log"), { mode: "buffered" })
+      const worst = yield* batchesPerTurn((batch) => Effect.runPromise(handle.appendBatch(batch)))
+      assert.isAtMost(worst, BATCHES_PER_TURN_MAX)
+      assert.isAtLeast(worst, 2, "the budget lets several batches share a turn")
+    }).pipe(Effect.scoped),
+  )
+})
