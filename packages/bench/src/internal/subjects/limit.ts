@@ -4,13 +4,18 @@
  * `Frame.OVERHEAD_BYTES`), as many records per round as the journal's rounds hold in that workload
  * (`producers` for closed-loop producers, `batchSize` for batches), at consecutive offsets of a
  * file preallocated the way the journal preallocates (zeros written ahead) — with the leanest loop
- * there is: one `pwrite` and one `fdatasync` per round through node:fs's callback API (no promise,
- * no group-commit queue, no per-record JS work: one round buffer is encoded once).
+ * there is: one round buffer encoded once, no promise, no group-commit queue, no per-record JS
+ * work, and per round one linked WRITE→FSYNC(datasync) on an io_uring submitted from the last
+ * round's completion (one thread hop, for the fdatasync), or, where io_uring is unavailable, one
+ * `pwrite` and one `fdatasync` through node:fs's callback API (a threadpool hop each).
  *
- * Why callbacks on the threadpool and not synchronous syscalls on the main thread, which would
- * save two thread hops per round: on this VM the synchronous loop was measured SLOWER, not
- * faster — in one interleaved run (3 passes × 1 s, busy machine) it made 0.15–0.5× node-fs's
- * rounds while this loop makes 0.95–1.7× — so it would not be a ceiling.
+ * Why the ring: in two alternated runs of this workload set (`FSYS_LIMIT_LOOP=threadpool|ring
+ * fsys bench --only limit,node-fs --workloads durable-… --repeat 2`, session 14) the ring loop read
+ * 1.08–1.86× node-fs's records against the threadpool loop's 0.95–1.49×, higher in 7 of 10
+ * workload pairs; with the threadpool loop the journal itself read 125–128 % of the ceiling with
+ * one producer, so it was not one. Why not synchronous syscalls on the main thread, which save
+ * every hop: on this VM that loop was measured SLOWER — in one interleaved run (3 passes × 1 s,
+ * busy machine) it made 0.15–0.5× node-fs's rounds — so it would not be a ceiling either.
  *
  * It is a yardstick, not a store: its records are not read back (the same frame repeats). The
  * report shows every subject's throughput as a percentage of it.
@@ -20,6 +25,8 @@
 import { closeSync, fdatasync, openSync, write } from "node:fs"
 import { join } from "node:path"
 import { Frame } from "@fsys/core"
+import { IoUring, IoUringCallback } from "@fsys/native"
+import { Effect, Exit, Scope } from "effect"
 import type { Session, Subject } from "../driver.ts"
 import type { Source } from "../records.ts"
 
@@ -53,6 +60,69 @@ const writeAllAsync = (
   from(0)
 }
 
+/**
+ * How a round's write and fdatasync reach the kernel. `ring`: one linked WRITE→FSYNC on an
+ * io_uring submitted from the previous round's completion (the journal's own path, one thread hop
+ * for the fdatasync); `threadpool`: node:fs callbacks, a threadpool hop for each.
+ */
+type Loop = "ring" | "threadpool"
+
+/** SQEs of the ring: one linked pair is in flight at a time. */
+const RING_ENTRIES = 8
+
+/** `FSYS_LIMIT_LOOP=threadpool|ring` pins the loop (to compare them); default: the ring where io_uring is available. */
+const requestedLoop = (): Loop | undefined => {
+  const value = process.env.FSYS_LIMIT_LOOP
+  if (value === undefined || value === "") return undefined
+  if (value === "ring" || value === "threadpool") return value
+  throw new Error(`FSYS_LIMIT_LOOP must be ring or threadpool, not ${value}`)
+}
+
+/** A ring held open by `scope`, or the reason there is none. */
+const openRing = async (scope: Scope.Closeable): Promise<IoUring.Ring | string> =>
+  Effect.runPromise(
+    IoUring.make({ entries: RING_ENTRIES }).pipe(
+      Scope.provide(scope),
+      Effect.catch((error) => Effect.succeed(`io_uring: ${error.message}`)),
+    ),
+  )
+
+type Done = (error: Error | null) => void
+/** Writes `[0, length)` of the round buffer at `at` and makes it durable, then `done`. */
+type WriteRound = (length: number, at: number, done: Done) => void
+
+/** The round writer over `ring` (a string: there is none, node:fs callbacks instead). */
+const roundWriter = (fd: number, round: Uint8Array, ring: IoUring.Ring | string): WriteRound => {
+  const finishPlain = (from: number, length: number, at: number, done: Done): void =>
+    writeAllAsync(fd, round.subarray(from), length - from, at + from, (error) =>
+      error !== null ? done(error) : fdatasync(fd, done),
+    )
+  if (typeof ring === "string") return (length, at, done) => finishPlain(0, length, at, done)
+  return (length, at, done) =>
+    IoUringCallback.startWriteThenFsync(ring, fd, round.subarray(0, length), at, undefined, (outcome) => {
+      if (!("writtenBytes" in outcome)) return done(outcome)
+      if (outcome.synced) return done(null)
+      // A short write or a split pair (never seen here): finish the round the plain way.
+      finishPlain(outcome.writtenBytes, length, at, done)
+    })
+}
+
+/** Opens the file and writes and syncs its first preallocation step (before the timed phase). */
+const openFile = async (path: string, zeros: Uint8Array): Promise<number> => {
+  const fd = openSync(path, "w+")
+  try {
+    await new Promise<void>((resolve, reject) =>
+      writeAllAsync(fd, zeros, zeros.length, 0, (error) =>
+        error !== null ? reject(error) : fdatasync(fd, (synced) => (synced === null ? resolve() : reject(synced))),
+      ),
+    )
+    return fd
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+}
+
 const openSession = async (directory: string, recordsPerRound: number, recordBytes: number): Promise<Session> => {
   const frameBytes = Frame.frameBytes(recordBytes)
   const roundBytes = frameBytes * recordsPerRound
@@ -61,17 +131,22 @@ const openSession = async (directory: string, recordsPerRound: number, recordByt
   const frame = Frame.encode(new Uint8Array(recordBytes).fill(0x5a))
   for (let i = 0; i < recordsPerRound; i++) round.set(frame, i * frameBytes)
   const zeros = new Uint8Array(PREALLOCATE_STEP_BYTES)
-  const fd = openSync(join(directory, FILE_NAME), "w+")
+  const scope = Scope.makeUnsafe()
+  const closeRing = () => Effect.runPromise(Scope.close(scope, Exit.void))
+  const requested = requestedLoop()
+  const ring = requested === "threadpool" ? "not asked for" : await openRing(scope)
+  if (requested === "ring" && typeof ring === "string") {
+    await closeRing()
+    throw new Error(`FSYS_LIMIT_LOOP=ring, but ${ring}`)
+  }
+  const fd = await openFile(join(directory, FILE_NAME), zeros).catch(async (error: unknown) => {
+    await closeRing()
+    throw error
+  })
+  const writeRound = roundWriter(fd, round, ring)
   // Invariant: [0, allocatedEnd) holds zeros or frames; rounds go at endBytes, in order.
-  let allocatedEnd = 0
+  let allocatedEnd = zeros.length
   let endBytes = 0
-  // The first step is written and synced before the timed phase, off the event loop.
-  await new Promise<void>((resolve, reject) =>
-    writeAllAsync(fd, zeros, zeros.length, 0, (error) =>
-      error !== null ? reject(error) : fdatasync(fd, (synced) => (synced === null ? resolve() : reject(synced))),
-    ),
-  )
-  allocatedEnd = zeros.length
 
   const rounds = (source: Source, perRound: number): Promise<void> =>
     new Promise<void>((resolve, reject) => {
@@ -89,24 +164,29 @@ const openSession = async (directory: string, recordsPerRound: number, recordByt
         }
         const at = endBytes
         endBytes += claimed * frameBytes
-        writeAllAsync(fd, round, claimed * frameBytes, at, (error) => {
-          if (error !== null) return reject(error)
-          fdatasync(fd, (synced) => (synced === null ? next() : reject(synced)))
-        })
+        writeRound(claimed * frameBytes, at, (error) => (error === null ? next() : reject(error)))
       }
       next()
     })
   const unsupported = (): never => {
     throw new Error("limit is a ceiling for durable workloads only")
   }
+  const how =
+    typeof ring !== "string"
+      ? "one linked WRITE→FSYNC(datasync) on io_uring"
+      : `one pwrite + one fdatasync (node:fs callbacks${requested === "threadpool" ? "" : `; ${ring}`})`
   return {
-    detail: `${recordsPerRound} × ${frameBytes} B frames per round: one pwrite + one fdatasync (node:fs callbacks), preallocated ${PREALLOCATE_STEP_BYTES / 1024 / 1024} MiB ahead`,
+    detail: `${recordsPerRound} × ${frameBytes} B frames per round: ${how}, preallocated ${PREALLOCATE_STEP_BYTES / 1024 / 1024} MiB ahead`,
     appendDurable: unsupported,
     appendBatchDurable: unsupported,
     append: unsupported,
     appendBatch: unsupported,
     sync: () => new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e === null ? resolve() : reject(e)))),
-    close: async () => closeSync(fd),
+    close: async () => {
+      // The ring first: its close waits for anything still in flight on `fd`.
+      await closeRing()
+      closeSync(fd)
+    },
     loops: {
       durable: (source) => rounds(source, recordsPerRound),
       durableBatch: (source) => rounds(source, recordsPerRound),
