@@ -11,7 +11,7 @@
  *
  * Why the ring: in two alternated runs of this workload set (`FSYS_LIMIT_LOOP=threadpool|ring
  * fsys bench --only limit,node-fs --workloads durable-… --repeat 2`, session 14) the ring loop read
- * 1.08–1.86× node-fs's records against the threadpool loop's 0.95–1.49×, higher in 7 of 10
+ * 1.08–1.86× node-fs's records against the threadpool loop's 0.95–1.49×, higher in 8 of 10
  * workload pairs; with the threadpool loop the journal itself read 125–128 % of the ceiling with
  * one producer, so it was not one. Why not synchronous syscalls on the main thread, which save
  * every hop: on this VM that loop was measured SLOWER — in one interleaved run (3 passes × 1 s,
