@@ -13,7 +13,8 @@
  * fsys bench --only limit,node-fs --workloads durable-… --repeat 2`, session 14) the ring loop read
  * 1.08–1.86× node-fs's records against the threadpool loop's 0.95–1.49×, higher in 8 of 10
  * workload pairs; with the threadpool loop the journal itself read 125–128 % of the ceiling with
- * one producer, so it was not one. Why not synchronous syscalls on the main thread, which save
+ * one producer, so it was not one (against the ring it read 100–127 % in three runs: one record per
+ * round is still within the journal's noise, docs/BENCHMARKS.md). Why not synchronous syscalls on the main thread, which save
  * every hop: on this VM that loop was measured SLOWER — in one interleaved run (3 passes × 1 s,
  * busy machine) it made 0.15–0.5× node-fs's rounds — so it would not be a ceiling either.
  *
