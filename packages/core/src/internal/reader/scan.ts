@@ -6,7 +6,9 @@
  * Memory: one window of at most `CHUNK_BYTES` (smaller for smaller files), plus, only while a
  * frame larger than the window is being checked, one buffer of exactly that frame's size — which
  * the cursor has already checked is no more than the bytes the file holds after it, so a corrupt
- * length field can never drive an allocation bigger than the file.
+ * length field can never drive an allocation bigger than the file. `scanHandle` on a file larger
+ * than one chunk reads ahead instead (`readAhead.ts`): two buffers of `CHUNK_BYTES` plus
+ * `ReadAhead.CARRY_BYTES_MAX` (10 MiB in all), and the same one-off buffer for an oversize frame.
  *
  * @internal
  */
@@ -14,6 +16,7 @@ import { Effect } from "effect"
 import type { IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import * as Cursor from "./cursor.ts"
+import * as ReadAhead from "./readAhead.ts"
 
 export type { TailState } from "./cursor.ts"
 
@@ -108,7 +111,10 @@ export const scanHandle = (
         : (lsn, window, start, end) => {
             onRecord(lsn, window.subarray(start, end))
           }
-    yield* runToEnd(fileIo, handle, cursor, options.legacyGaps === true, visit)
+    const legacyGaps = options.legacyGaps === true
+    // More than one chunk: read the next while this one is checked.
+    if (fileSize > Cursor.CHUNK_BYTES) yield* ReadAhead.runToEnd(fileIo, handle, cursor, legacyGaps, visit)
+    else yield* runToEnd(fileIo, handle, cursor, legacyGaps, visit)
     const result = { records: cursor.records, cleanEnd: cursor.position, tailState: cursor.tailState, fileSize }
     return cursor.lastLsn < 0 ? result : { ...result, lastLsn: cursor.lastLsn }
   })
