@@ -242,6 +242,8 @@ export interface Stats {
   readonly faultsFired: number
   /** fdatasyncs in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
   readonly datasyncsInFlightMax: number
+  /** preads in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
+  readonly readsInFlightMax: number
 }
 
 /**

@@ -55,9 +55,14 @@ export const make = (
     const bounce: AlignedBuffer | undefined =
       direct === undefined ? undefined : yield* fileIo.allocateAligned(bounceBytes, direct.alignmentBytes)
 
-    /** One read of `[offset, offset + length)` into `target` (aligned when Direct); the count. */
+    /**
+     * One read of `[offset, offset + length)` into `target` (aligned when Direct); the count.
+     * Uninterruptible: an interrupted recovery frees `bounce` when its Scope closes, and must not
+     * do so while a read into it is in flight. The real layers defer the free until then anyway;
+     * this does not rely on it (the simulated disk records such a free as a violation).
+     */
     const readRaw = (target: Uint8Array, offsetBytes: number): Effect.Effect<number, IoError.IoError> =>
-      fileIo.readAt(direct?.handle ?? buffered, target, offsetBytes)
+      Effect.uninterruptible(fileIo.readAt(direct?.handle ?? buffered, target, offsetBytes))
 
     /** After an EIO on a piece: the count readable from its start, unit by unit. */
     const locate = Effect.fnUntraced(function* (target: Uint8Array, offsetBytes: number) {

@@ -151,7 +151,7 @@ export const readAt = (boot: Boot) => (handle: FileIo.Handle, into: Uint8Array, 
     const record = boot.checkLive("pread", handle.path, into)
     if (record instanceof IoError.IoError) return Effect.fail(record)
     state.stats.reads++
-    return boot.withFaults("read", "pread", handle.path, record, (fired) => {
+    const read = boot.withFaults("read", "pread", handle.path, record, (fired) => {
       const stale = boot.resolve(handle, "pread")
       if (stale instanceof IoError.IoError) return Effect.fail(stale)
       const failure = errorOf(fired)
@@ -170,4 +170,16 @@ export const readAt = (boot: Boot) => (handle: FileIo.Handle, into: Uint8Array, 
       }
       return Effect.succeed(count)
     })
+    // Counted in an uninterruptible acquire, uncounted on every exit of the call.
+    return Effect.acquireUseRelease(
+      Effect.sync(() => {
+        state.readsInFlight++
+        state.stats.readsInFlightMax = Math.max(state.stats.readsInFlightMax, state.readsInFlight)
+      }),
+      () => read,
+      () =>
+        Effect.sync(() => {
+          state.readsInFlight--
+        }),
+    )
   })

@@ -68,6 +68,8 @@ export interface DiskState extends Geometry {
   stats: MutableStats
   /** fdatasyncs in progress now (`stats.datasyncsInFlightMax` is the most at once). */
   datasyncsInFlight: number
+  /** preads in progress now (`stats.readsInFlightMax` is the most at once). */
+  readsInFlight: number
   names: Map<string, Inode>
   durableNames: Map<string, Inode>
   handles: Map<number, OpenFile>
@@ -111,6 +113,7 @@ export const emptyStats = (): MutableStats => ({
   processCrashes: 0,
   faultsFired: 0,
   datasyncsInFlightMax: 0,
+  readsInFlightMax: 0,
 })
 
 /** Validates the options (RangeError on a bad one) and fills in the defaults. */
@@ -154,6 +157,7 @@ export const makeState = (options: SimulatedDisk.Options): DiskState => {
     violations: [],
     stats: emptyStats(),
     datasyncsInFlight: 0,
+    readsInFlight: 0,
     names: new Map(),
     durableNames: new Map(),
     handles: new Map(),
