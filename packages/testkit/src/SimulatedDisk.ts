@@ -240,9 +240,8 @@ export interface Stats {
   readonly crashes: number
   readonly processCrashes: number
   readonly faultsFired: number
-  /** fdatasyncs in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
+  /** fdatasyncs, and preads, in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
   readonly datasyncsInFlightMax: number
-  /** preads in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
   readonly readsInFlightMax: number
 }
 

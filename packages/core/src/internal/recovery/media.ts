@@ -60,12 +60,8 @@ export const make = (
     const bounce: AlignedBuffer | undefined =
       direct === undefined ? undefined : yield* fileIo.allocateAligned(bounceBytes, direct.alignmentBytes)
 
-    /**
-     * One read of `[offset, offset + length)` into `target` (aligned when Direct); the count.
-     * Uninterruptible: an interrupted recovery frees `bounce` when its Scope closes, and must not
-     * do so while a read into it is in flight. The real layers defer the free until then anyway;
-     * this does not rely on it (the simulated disk records such a free as a violation).
-     */
+    // One read into `target` (aligned when Direct); uninterruptible, so that an interrupted
+    // recovery never frees `bounce` under it (docs/CRASH-SAFETY.md, "Recovery's reads").
     const readRaw = (target: Uint8Array, offsetBytes: number): Effect.Effect<number, IoError.IoError> =>
       Effect.uninterruptible(fileIo.readAt(direct?.handle ?? buffered, target, offsetBytes))
 
