@@ -222,7 +222,6 @@ export interface FaultRule {
 
 /**
  * Call counters since the disk was made (or `resetStats`); a write continued after a short write counts one per syscall.
- *
  * @since 0.1.0
  * @category models
  */

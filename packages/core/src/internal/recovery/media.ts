@@ -59,7 +59,6 @@ export const make = (
     const bounceBytes = Math.min(BOUNCE_BYTES, roundUp(fileSizeBytes + 1, unitBytes))
     const bounce: AlignedBuffer | undefined =
       direct === undefined ? undefined : yield* fileIo.allocateAligned(bounceBytes, direct.alignmentBytes)
-
     // One read into `target` (aligned when Direct); uninterruptible, so that an interrupted
     // recovery never frees `bounce` under it (docs/CRASH-SAFETY.md, "Recovery's reads").
     const readRaw = (target: Uint8Array, offsetBytes: number): Effect.Effect<number, IoError.IoError> =>
