@@ -185,22 +185,22 @@ const appendOf = (
   withBudget: WithBudget,
 ): Entries["append"] => {
   const { core, counters, closedError } = state.engine
-  const place = (view: Uint8Array) =>
-    Effect.suspend(() => {
-      const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
-      const end = core.tryAppend(view)
-      // A record that waited for room is counted too: the next append yields before it places.
-      if (end === undefined) return Effect.flatMap(appendSlow(view), (slowEnd) => completed(slowEnd, 1, frameBytes))
-      counters.appends++
-      counters.appendedBytes += frameBytes
-      return completed(end, 1, frameBytes)
-    })
+  // Places at once (the common case: one `suspend` per append, no closure of its own).
+  const placeNow = (view: Uint8Array): Effect.Effect<number, JournalError> => {
+    const frameBytes = view.byteLength + Frame.OVERHEAD_BYTES
+    const end = core.tryAppend(view)
+    // A record that waited for room is counted too: the next append yields before it places.
+    if (end === undefined) return Effect.flatMap(appendSlow(view), (slowEnd) => completed(slowEnd, 1, frameBytes))
+    counters.appends++
+    counters.appendedBytes += frameBytes
+    return completed(end, 1, frameBytes)
+  }
   return (payload) =>
     Effect.suspend(() => {
       if (state.closed) return Effect.fail(closedError)
       const view = checkPayload(payload)
       if (!(view instanceof Uint8Array)) return Effect.fail(view)
-      return withBudget(place(view))
+      return state.yieldDue ? withBudget(Effect.suspend(() => placeNow(view))) : placeNow(view)
     })
 }
 
