@@ -110,6 +110,42 @@ describe("Crc32c", () => {
     )
   })
 
+  it("the software CRC reads any view: odd offsets, pooled Buffers, alternating buffers, a detached empty view", () => {
+    // Bit by bit, independent of the tables and of how the bytes are read.
+    const reference = (bytes: Uint8Array): number => {
+      let crc = 0xffffffff
+      for (const byte of bytes) {
+        crc ^= byte
+        for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1
+      }
+      return ~crc >>> 0
+    }
+    const backing = Uint8Array.from({ length: 4096 }, (_, i) => (i * 131 + 17) & 0xff)
+    const other = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) & 0xff)
+    for (const [offset, length] of [
+      [1, 3],
+      [3, 17],
+      [5, 100],
+      [7, 159],
+      [13, 1000],
+      [2, 4000],
+    ] as const) {
+      const view = backing.subarray(offset, offset + length)
+      expect(Software.computeRange(view, 0, length, 0)).toBe(reference(view))
+      // Another buffer in between: the cached view must follow the buffer.
+      expect(Software.computeRange(other, 1, 101, 0)).toBe(reference(other.subarray(1, 101)))
+      expect(Software.computeRange(backing, offset, offset + length, 0)).toBe(reference(view))
+    }
+    const pooled = Buffer.from("a short string lives in Node's shared pool")
+    expect(pooled.byteOffset % 4 === 0 && pooled.buffer.byteLength === pooled.length).toBe(false)
+    expect(Software.computeRange(pooled, 0, pooled.length, 0)).toBe(reference(pooled))
+    const detached = new ArrayBuffer(64)
+    const empty = new Uint8Array(detached)
+    detached.transfer()
+    expect(Crc32c.compute(empty)).toBe(0)
+    expect(Software.computeRange(empty, 0, 0, 0x1234)).toBe(0x1234)
+  })
+
   it("computeRange rejects ranges outside the array (a caller bug, not data)", () => {
     const bytes = new Uint8Array(8)
     expect(() => Crc32c.computeRange(bytes, 0, 9)).toThrow(RangeError)
