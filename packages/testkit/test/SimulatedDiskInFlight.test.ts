@@ -7,7 +7,7 @@
  * reads sharing that buffer, or the buffer freed under a read is caught.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import { FileIo, Frame, Journal, JournalReader } from "@fsys/core"
 import { Interruption, SimulatedDisk } from "@fsys/testkit"
 
@@ -60,6 +60,58 @@ describe("reads in flight during recovery", () => {
         assert.isAtLeast(stats.reads, 3)
       }),
     120_000,
+  )
+
+  it.live("a bad sector in the chunk after damage is always reported; two chunks on, never read", () =>
+    Effect.gen(function* () {
+      const journal = journalBytes()
+      // A flipped byte at 1 MiB: the scan stops there, while the next chunk is being read ahead.
+      const damageAt = 1024 * 1024 + 100
+      const damaged = journal.bytes.slice()
+      damaged[damageAt] = (damaged[damageAt] as number) ^ 1
+      const frameBytes = Frame.frameBytes(4096)
+      const cleanEnd = Math.floor(damageAt / frameBytes) * frameBytes
+      const openOn = (disk: SimulatedDisk.Disk, onReadError?: "truncate") =>
+        Effect.exit(
+          Effect.scoped(
+            Effect.flatMap(
+              Journal.open("/d/journal", {
+                mode: "buffered",
+                preallocateBytes: 0,
+                ...(onReadError === undefined ? {} : { onReadError }),
+              }),
+              (j) => j.nextLsn,
+            ),
+          ).pipe(Effect.provideService(FileIo.FileIo, disk.fileIo)),
+        )
+      // The same outcome on every seed: it must not depend on how far the read-ahead got.
+      for (let seed = 0; seed < 6; seed++) {
+        for (const [badAt, refused] of [
+          [5 * 1024 * 1024 + 10, true],
+          [8 * 1024 * 1024 + 10, false],
+        ] as const) {
+          const disk = yield* SimulatedDisk.make({ seed: 200 + seed })
+          yield* disk.writeFile("/d/journal", damaged)
+          yield* disk.markBadSector("/d/journal", badAt)
+          const exit = yield* openOn(disk)
+          const label = `seed ${seed}, bad sector at ${badAt}`
+          const outcome = Exit.isSuccess(exit)
+            ? `opened at ${exit.value}`
+            : Option.match(Cause.findErrorOption(exit.cause), {
+                onNone: () => Cause.pretty(exit.cause),
+                onSome: (error) => (error as { readonly _tag: string })._tag,
+              })
+          if (refused) {
+            assert.strictEqual(outcome, "JournalUnreadable", label)
+            // Asked to, recovery keeps the prefix before the damage.
+            assert.strictEqual(yield* Effect.flatMap(openOn(disk, "truncate"), (e) => e), cleanEnd, label)
+          } else {
+            assert.strictEqual(outcome, `opened at ${cleanEnd}`, label)
+          }
+          assert.deepStrictEqual(yield* disk.violations, [], label)
+        }
+      }
+    }),
   )
 
   it.live(

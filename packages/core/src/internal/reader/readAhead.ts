@@ -18,13 +18,13 @@
  *   lives in (`windowBuffer`): the cursor, and a visitor's payload view, read only the window.
  * - A pending read is joined or interrupted (which awaits it: reads are uninterruptible) before
  *   another read starts and before the scan returns, on every exit, interruption included: until
- *   then the kernel may be writing into its buffer.
+ *   then the kernel may be writing into its buffer. Only an interrupted scan interrupts it.
  * - `pending` is recorded in the same uninterruptible step that forks the read, so no interrupt can
  *   fall between them and leave a read that the scan's finalizer does not know about.
  *
  * @internal
  */
-import { Effect, Fiber } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import type { IoError } from "@fsys/native"
 import type { FileIoService, Handle } from "../../FileIo.ts"
 import * as Cursor from "./cursor.ts"
@@ -155,13 +155,20 @@ const refill = Effect.fnUntraced(function* (
   yield* start(fileIo, handle, cursor, ahead)
 })
 
-/** Waits for the pending read, if any: the scan's finalizer, on every exit. */
-const settle = (ahead: ReadAhead): Effect.Effect<void> =>
+/**
+ * The scan's finalizer: waits for the pending read, if any. An interrupted scan interrupts it (a
+ * read itself is uninterruptible, so this still waits for the kernel); any other exit lets it
+ * finish, so what a read-ahead meets (recovery's media reader records an unreadable sector) does
+ * not depend on how far it got when the cursor stopped: the chunk after the one a scan stops in
+ * is always read whole.
+ */
+const settle = (ahead: ReadAhead, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
   Effect.suspend(() => {
     const pending = ahead.pending
     if (pending === undefined) return Effect.void
+    const done = Exit.hasInterrupts(exit) ? Fiber.interrupt(pending.fiber) : Effect.asVoid(Fiber.await(pending.fiber))
     return Effect.andThen(
-      Fiber.interrupt(pending.fiber),
+      done,
       Effect.sync(() => {
         ahead.pending = undefined
       }),
@@ -192,5 +199,5 @@ export const runToEnd = (
         else if (stepped === Cursor.TURN_SPENT) yield* Effect.yieldNow
       }
     })
-    return Effect.ensuring(walk, settle(ahead))
+    return Effect.onExit(walk, (exit) => settle(ahead, exit))
   })
