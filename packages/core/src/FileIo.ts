@@ -125,6 +125,18 @@ export interface FileIoService {
     bytes: Uint8Array,
     offsetBytes: number,
   ) => Effect.Effect<void, IoError.IoError>
+  /**
+   * Optional: one write that is durable when it completes (RWF_DSYNC), where the layer can issue
+   * one. It covers only its own bytes and the metadata needed to read them back: unlike
+   * `writeAtThenDatasync` it makes nothing written earlier durable (on a device with FUA the
+   * kernel flushes nothing else). Absent where the layer cannot (Node's `fs.write` takes no
+   * flags): callers then use `writeAtThenDatasync`.
+   */
+  readonly writeAtDsync?: (
+    handle: Handle,
+    bytes: Uint8Array,
+    offsetBytes: number,
+  ) => Effect.Effect<void, IoError.IoError>
   readonly readAt: (handle: Handle, into: Uint8Array, offsetBytes: number) => Effect.Effect<number, IoError.IoError>
   readonly datasync: (handle: Handle) => Effect.Effect<void, IoError.IoError>
   readonly sync: (handle: Handle) => Effect.Effect<void, IoError.IoError>

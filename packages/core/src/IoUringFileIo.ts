@@ -79,6 +79,7 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
     close: node.close,
     writeAt: (handle, bytes, offsetBytes) => Ops.writeAll(ring, handle, bytes, offsetBytes),
     writeAtThenDatasync: (handle, bytes, offsetBytes) => Ops.writeAllThenDatasync(ring, handle, bytes, offsetBytes),
+    writeAtDsync: (handle, bytes, offsetBytes) => Ops.writeAll(ring, handle, bytes, offsetBytes, true),
     readAt: (handle, into, offsetBytes) => Ops.readFull(ring, handle, into, offsetBytes),
     datasync: (handle) => Ops.fsync(ring, handle, true),
     sync: (handle) => Ops.fsync(ring, handle, false),
@@ -98,8 +99,8 @@ export const fromRing = (ring: IoUring.Ring, options?: { readonly reason?: strin
   })
   // The journal's writer submits its rounds through these, without a fiber per round.
   return CallbackIo.register(service, {
-    write: (handle, bytes, offsetBytes, datasync, done) =>
-      Ops.writeNow(ring, handle, bytes, offsetBytes, datasync, done),
+    dsync: true,
+    write: (handle, bytes, offsetBytes, sync, done) => Ops.writeNow(ring, handle, bytes, offsetBytes, sync, done),
   })
 }
 

@@ -67,6 +67,11 @@ export interface Info {
   readonly sidecarPath: string | undefined
   /** Records found by the recovery scan at open. */
   readonly recoveredRecords: number
+  /**
+   * How sync rounds are made durable (`Options.syncMethod`): `"dsync"` only where it was asked
+   * for and the backend can issue RWF_DSYNC writes (io_uring); otherwise `"fdatasync"`.
+   */
+  readonly syncMethod: "fdatasync" | "dsync"
 }
 
 /**
@@ -91,8 +96,13 @@ export interface Stats {
   readonly appendedBytes: number
   /** `syncThrough`/`sync` calls that had to wait for an fdatasync. */
   readonly syncRequests: number
-  /** Group-commit rounds; each is one fdatasync. */
+  /**
+   * Group-commit rounds; each is one fdatasync, or with `syncMethod: "dsync"` possibly one
+   * RWF_DSYNC write instead (`dsyncWrites`).
+   */
   readonly fdatasyncs: number
+  /** RWF_DSYNC writes that made a round durable (a round split in two parts counts two). */
+  readonly dsyncWrites: number
 }
 
 /**
@@ -201,7 +211,7 @@ const build = Effect.fnUntraced(function* (
     nextLsn: Effect.sync(() => core.nextLsn),
     syncedLsn: Effect.sync(() => groupCommit.syncedLsn),
     info: Effect.succeed(JournalEngine.info(engine, path, options.mode)),
-    stats: Effect.sync(() => ({ ...counters })),
+    stats: Effect.sync(() => ({ ...counters, dsyncWrites: core.dsyncWrites })),
     records: (recordsOptions = {}) =>
       Follower.records(
         {

@@ -34,7 +34,7 @@ const writeNow = (
     assert.isDefined(callbackIo, "the io_uring service registers callback-form writes")
     const reports: Array<IoError.IoError | undefined> = []
     yield* Effect.callback<void>((resume) => {
-      callbackIo!.write(handle, bytes, offsetBytes, datasync, (failure) => {
+      callbackIo!.write(handle, bytes, offsetBytes, datasync ? "datasync" : "none", (failure) => {
         reports.push(failure)
         resume(Effect.void)
       })
@@ -58,7 +58,7 @@ const closeWhileWriting = (io: FileIo.FileIoService, handle: FileIo.Handle, byte
     const done = new Promise<void>((resolve) => {
       resume = resolve
     })
-    CallbackIo.lookup(io)!.write(handle, bytes, 0, true, (failure) => {
+    CallbackIo.lookup(io)!.write(handle, bytes, 0, "datasync", (failure) => {
       reports.push(failure)
       resume!()
     })

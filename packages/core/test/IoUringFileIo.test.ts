@@ -142,7 +142,7 @@ describe("IoUringFileIo", () => {
       assert.isTrue(into.every((byte) => byte === 3))
       const callbackIo = CallbackIo.lookup(io)!
       yield* Effect.callback<void>((resume) =>
-        callbackIo.write(buffered, big.bytes, 0, true, (failure) =>
+        callbackIo.write(buffered, big.bytes, 0, "datasync", (failure) =>
           resume(failure === undefined ? Effect.void : Effect.die(failure)),
         ),
       )

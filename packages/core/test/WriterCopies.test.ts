@@ -16,6 +16,7 @@ const slotJob = (slot: number, fileOffsetBytes: number, byteLength: number): Job
   slot,
   bytes: new Uint8Array(byteLength),
   fileOffsetBytes,
+  dataStartLsn: fileOffsetBytes,
   endLsn: fileOffsetBytes + byteLength,
   datasync: false,
   onDone: undefined,

@@ -22,6 +22,7 @@ const slotJob = (
   slot,
   bytes: new Uint8Array(byteLength),
   fileOffsetBytes,
+  dataStartLsn: fileOffsetBytes,
   endLsn: fileOffsetBytes + byteLength,
   datasync: false,
   onDone,

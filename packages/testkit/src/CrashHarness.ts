@@ -135,6 +135,11 @@ export interface SeedOptions {
   readonly interrupts?: boolean
   /** Limit for each phase (open, workload, close) before the run is declared hung. Default 20 s. */
   readonly phaseTimeoutMillis?: number
+  /**
+   * The journal's `syncMethod` for every epoch; default: `"dsync"` for seeds 2–3, 6–7, …
+   * (`Math.floor(seed / 2)` odd), `"fdatasync"` for the others.
+   */
+  readonly syncMethod?: "fdatasync" | "dsync"
 }
 
 /**

@@ -221,7 +221,8 @@ export interface FaultRule {
 }
 
 /**
- * Call counters since the disk was made (or `resetStats`); a write continued after a short write counts one per syscall.
+ * Call counters since make (or `resetStats`), one per syscall (a continued short write counts each; `dsyncWrites`: RWF_DSYNC
+ * ones); `…InFlightMax`: fdatasyncs, and preads, in progress at once at most (call to return; a delaying fault holds one).
  * @since 0.1.0
  * @category models
  */
@@ -231,6 +232,7 @@ export interface Stats {
   readonly bytesWritten: number
   readonly reads: number
   readonly datasyncs: number
+  readonly dsyncWrites: number
   readonly syncs: number
   readonly syncDirectories: number
   readonly truncates: number
@@ -239,14 +241,12 @@ export interface Stats {
   readonly crashes: number
   readonly processCrashes: number
   readonly faultsFired: number
-  /** fdatasyncs, and preads, in progress at once (from call to return; a delaying fault keeps one in progress), at most. */
   readonly datasyncsInFlightMax: number
   readonly readsInFlightMax: number
 }
 
 /**
  * A simulated disk: its current `FileIo`, the crash switch, fault scripting and inspection.
- *
  * @since 0.1.0
  * @category models
  */

@@ -12,8 +12,8 @@
  * caller's interceptor, anything built with `{ ...service }`) is a different object and finds
  * nothing, so its own `writeAt` and `writeAtThenDatasync` are always the ones that run.
  *
- * Contract: the same as the Effect operation it stands for (`writeAt`, or `writeAtThenDatasync`
- * when `datasync`), reported once through `done` (`undefined` = success), possibly before the
+ * Contract: the same as the Effect operation it stands for (`writeAt`, `writeAtThenDatasync` or
+ * `writeAtDsync`, by `WriteSync`), reported once through `done` (`undefined` = success), possibly before the
  * call returns; nothing can interrupt it, and the layer keeps the handle open and the bytes
  * referenced until the kernel is done with them.
  *
@@ -26,8 +26,17 @@ import type { FileIoService, Handle } from "../FileIo.ts"
 /** How a callback-form write reports, exactly once. */
 export type WriteDone = (failure: IoError.IoError | undefined) => void
 
+/**
+ * What a callback-form write makes durable: nothing (`"none"`, `writeAt`), everything written
+ * before it too (`"datasync"`, `writeAtThenDatasync`), or its own bytes only (`"dsync"`,
+ * `writeAtDsync`: only where the layer has it, `CallbackIo.dsync`).
+ */
+export type WriteSync = "none" | "datasync" | "dsync"
+
 export interface CallbackIo {
-  readonly write: (handle: Handle, bytes: Uint8Array, offsetBytes: number, datasync: boolean, done: WriteDone) => void
+  /** Whether `write` takes `"dsync"` (the layer's service then has `writeAtDsync`). */
+  readonly dsync: boolean
+  readonly write: (handle: Handle, bytes: Uint8Array, offsetBytes: number, sync: WriteSync, done: WriteDone) => void
 }
 
 const registry = new WeakMap<FileIoService, CallbackIo>()

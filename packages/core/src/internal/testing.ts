@@ -23,6 +23,12 @@ export interface MutationSet {
    * returns early (the effect of fsys bug FS-J3).
    */
   readonly publishFrontierEarly: boolean
+  /**
+   * With `syncMethod: "dsync"`, make every sync round one RWF_DSYNC write, even where bytes before
+   * it are not durable yet (an unsynced slot write, what recovery found at open): the round then
+   * acknowledges records that only an fdatasync would have made durable.
+   */
+  readonly dsyncBeforeDurable: boolean
 }
 
 /**
@@ -31,7 +37,7 @@ export interface MutationSet {
  * @since 0.1.0
  * @category constants
  */
-export const noMutations: MutationSet = Object.freeze({ publishFrontierEarly: false })
+export const noMutations: MutationSet = Object.freeze({ publishFrontierEarly: false, dsyncBeforeDurable: false })
 
 /**
  * The mutations a journal opened in this context runs with (read once, at open).

@@ -72,12 +72,17 @@ const onFile = <A>(
     }),
   )
 
-/** `writeAt`: all of `bytes` at `offsetBytes`, continuing short writes; no progress is `ShortWrite`. */
+/**
+ * `writeAt`: all of `bytes` at `offsetBytes`, continuing short writes; no progress is `ShortWrite`.
+ * With `dsync` (`writeAtDsync`) every WRITE carries RWF_DSYNC, so each part, a short write's
+ * continuation included, is durable when it completes.
+ */
 export const writeAll = (
   ring: IoUring.Ring,
   handle: Handle,
   bytes: Uint8Array,
   offsetBytes: number,
+  dsync = false,
 ): Effect.Effect<void, IoError.IoError> => {
   if (!isByteOffset(offsetBytes)) return Effect.fail(IoError.fromErrno("EINVAL", "io_uring:WRITE", handle.path))
   const call: Positional.Call = (chunk, chunkOffsetBytes) =>
@@ -85,6 +90,7 @@ export const writeAll = (
       IoUring.write(ring, file.fd, chunk, chunkOffsetBytes, {
         path: file.path,
         offload: offloaded(handle, chunk.byteLength),
+        dsync,
         ...settle,
       }),
     )
@@ -147,16 +153,21 @@ export const writeNow = (
   handle: Handle,
   bytes: Uint8Array,
   offsetBytes: number,
-  datasync: boolean,
+  sync: CallbackIo.WriteSync,
   done: (failure: IoError.IoError | undefined) => void,
 ): void => {
   const lengthBytes = bytes.byteLength
+  const dsync = sync === "dsync"
   const rest = (writtenBytes: number): void => {
     const tail =
       writtenBytes >= lengthBytes
         ? Effect.void
-        : writeAll(ring, handle, bytes.subarray(writtenBytes), offsetBytes + writtenBytes)
-    CallbackIo.runToDone(datasync ? Effect.andThen(tail, fsync(ring, handle, true)) : tail, handle.path, done)
+        : writeAll(ring, handle, bytes.subarray(writtenBytes), offsetBytes + writtenBytes, dsync)
+    CallbackIo.runToDone(
+      sync === "datasync" ? Effect.andThen(tail, fsync(ring, handle, true)) : tail,
+      handle.path,
+      done,
+    )
   }
   if (!isByteOffset(offsetBytes) || lengthBytes === 0 || lengthBytes > Positional.BYTES_PER_CALL_MAX) {
     rest(0)
@@ -186,13 +197,13 @@ export const writeNow = (
     else if (writtenBytes <= 0) done(IoError.fromErrno("ESHORT", "io_uring:WRITE", handle.path))
     else rest(writtenBytes)
   }
-  if (datasync) {
+  if (sync === "datasync") {
     IoUringCallback.startWriteThenFsync(ring, file.fd, bytes, offsetBytes, options, (outcome) => {
       if (outcome instanceof IoError.IoError) onFailure(outcome)
       else onSuccess(outcome.writtenBytes, outcome.synced)
     })
   } else {
-    IoUringCallback.startWrite(ring, file.fd, bytes, offsetBytes, options, (outcome) => {
+    IoUringCallback.startWrite(ring, file.fd, bytes, offsetBytes, { ...options, dsync }, (outcome) => {
       if (outcome instanceof IoError.IoError) onFailure(outcome)
       else onSuccess(outcome, outcome === lengthBytes)
     })

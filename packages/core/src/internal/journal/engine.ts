@@ -72,6 +72,8 @@ export const open = Effect.fnUntraced(function* (
     onReadError: options.onReadError,
     ...(options.sectorBytes === undefined ? {} : { sectorBytes: options.sectorBytes }),
   })
+  // Read once, at open: a test-only mutation is a construction option, never a global switch.
+  const mutations = yield* Mutations
   const logBufferBytes = Math.max(options.logBufferBytes, 2 * opened.sectorBytes)
   let reason = opened.reason
   const core = yield* LogBufferEngine.make({
@@ -86,6 +88,8 @@ export const open = Effect.fnUntraced(function* (
     preallocateBytes: options.preallocateBytes,
     writebackBytes: options.writebackBytes,
     secondLane: options.overlapRounds !== "never",
+    dsyncRounds: options.syncMethod === "dsync",
+    dsyncBeforeDurable: mutations.dsyncBeforeDurable,
     fileSizeBytes: opened.fileSize,
   }).pipe(Effect.provideService(FileIo.FileIo, opened.fileIo))
   const poisoned = (cause: AppendError): JournalError =>
@@ -102,8 +106,6 @@ export const open = Effect.fnUntraced(function* (
     frontier.advance()
     publishRound(latencyMicros, waiters)
   }
-  // Read once, at open: a test-only mutation is a construction option, never a global switch.
-  const mutations = yield* Mutations
   const groupCommit = new GroupCommit<JournalError>(
     { core, publishFrontierEarly: mutations.publishFrontierEarly, toError: poisoned, onRound, ...rounds(options) },
     opened.cleanEnd,
@@ -137,4 +139,5 @@ export const info = (engine: Engine, path: string, mode: "direct" | "buffered"):
   reason: engine.reason,
   sidecarPath: engine.opened.sidecarPath,
   recoveredRecords: engine.opened.records,
+  syncMethod: engine.core.dsyncRounds ? "dsync" : "fdatasync",
 })

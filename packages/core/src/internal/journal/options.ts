@@ -65,7 +65,22 @@ export interface Options {
    * Ignored in Direct mode (no page cache).
    */
   readonly writebackBytes?: number
+  /**
+   * How a group-commit round is made durable. `"fdatasync"` (default): the round's write, then
+   * fdatasync (over io_uring one linked WRITE→FSYNC). `"dsync"`: the round's write carries
+   * RWF_DSYNC and is durable when it completes, with no second operation, wherever every byte
+   * before the round is already durable (the first round after open, and one after an unsynced
+   * write, still use fdatasync, which covers them). io_uring only: over pwrite (Node's `fs.write`
+   * takes no flags) every round uses fdatasync, and `info().syncMethod` says which is in effect.
+   * Faster or slower by machine: 1.3–1.8× the records of `"fdatasync"` on one VM's virtio disk,
+   * slower on another's (docs/BENCHMARKS.md, "Rounds as RWF_DSYNC writes"); measure yours with
+   * `fsys bench --only fsys-direct-io_uring,fsys-direct-dsync`.
+   */
+  readonly syncMethod?: SyncMethod
 }
+
+/** How a round is made durable (`Options.syncMethod`). */
+export type SyncMethod = "fdatasync" | "dsync"
 
 export interface Resolved {
   readonly mode: "direct" | "buffered"
@@ -79,6 +94,7 @@ export interface Resolved {
   readonly onReadError: "fail" | "truncate"
   readonly overlapRounds: OverlapRounds
   readonly writebackBytes: number
+  readonly syncMethod: SyncMethod
 }
 
 /**
@@ -111,6 +127,7 @@ const invalid = (option: string, reason: string) => new InvalidOptions({ option,
 
 const ON_READ_ERROR: ReadonlyArray<unknown> = ["fail", "truncate"]
 const OVERLAP_ROUNDS: ReadonlyArray<unknown> = ["never", "adaptive", "always"]
+const SYNC_METHODS: ReadonlyArray<unknown> = ["fdatasync", "dsync"]
 /** `must be "a", "b" or "c", got x`. */
 const notOneOf = (option: string, choices: ReadonlyArray<unknown>, got: unknown) => {
   const quoted = choices.map((choice) => `"${String(choice)}"`)
@@ -235,6 +252,8 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
   if (!ON_READ_ERROR.includes(onReadError)) return notOneOf("onReadError", ON_READ_ERROR, onReadError)
   const overlapRounds = given.overlapRounds ?? "never"
   if (!OVERLAP_ROUNDS.includes(overlapRounds)) return notOneOf("overlapRounds", OVERLAP_ROUNDS, overlapRounds)
+  const syncMethod = given.syncMethod ?? "fdatasync"
+  if (!SYNC_METHODS.includes(syncMethod)) return notOneOf("syncMethod", SYNC_METHODS, syncMethod)
   return {
     mode,
     logBufferBytes,
@@ -247,5 +266,6 @@ export const resolve = (options: Options | undefined): Resolved | InvalidOptions
     onReadError,
     overlapRounds,
     writebackBytes,
+    syncMethod,
   }
 }

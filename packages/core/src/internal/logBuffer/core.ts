@@ -73,6 +73,13 @@ export interface CoreConfig {
   readonly context: Context.Context<never>
   /** A buffered log's largest write in flight beside another (see `writer.ts`); absent = no bound. */
   readonly bufferedOverlapBytesMax?: number | undefined
+  /**
+   * `syncMethod: "dsync"`: a synced slot write whose first new byte follows only durable bytes is
+   * one RWF_DSYNC write where the layer has one (`FileIo.writeAtDsync`), not write + fdatasync.
+   */
+  readonly dsyncRounds?: boolean | undefined
+  /** The `dsyncBeforeDurable` mutation (`internal/testing.ts`): skips the durable check. Tests only. */
+  readonly dsyncBeforeDurable?: boolean | undefined
 }
 
 export class LogBufferCore {
@@ -89,6 +96,11 @@ export class LogBufferCore {
   private readonly runJob: (effect: Effect.Effect<void, IoError.IoError>) => Fiber.Fiber<void, IoError.IoError>
   /** Hands completed unsynced writes of a buffered log to the kernel's writeback (`writeback.ts`). */
   private readonly writeback: Writeback
+  /** `syncMethod: "dsync"` asked for and the layer has `writeAtDsync`. */
+  readonly dsyncRounds: boolean
+  private readonly dsyncBeforeDurable: boolean
+  /** RWF_DSYNC writes started (each part of a split slot write counts). */
+  dsyncWrites = 0
 
   constructor(config: CoreConfig) {
     const { capacityBytes, sectorBytes } = config
@@ -118,6 +130,8 @@ export class LogBufferCore {
       }),
     })
     this.laneHandles = config.secondHandle === undefined ? [config.handle] : [config.handle, config.secondHandle]
+    this.dsyncRounds = config.dsyncRounds === true && config.fileIo.writeAtDsync !== undefined
+    this.dsyncBeforeDurable = config.dsyncBeforeDurable === true
     this.callbackIo = CallbackIo.lookup(config.fileIo)
     const runFork = Effect.runForkWith(config.context)
     // Each job's Effect on its own fiber that nothing interrupts (the kernel reads the job's
@@ -301,16 +315,27 @@ export class LogBufferCore {
       (job.kind === "slot" || job.kind === "scratch") &&
       this.state.preallocator.before(job.fileOffsetBytes + job.bytes.byteLength) === undefined
     ) {
-      callbackIo.write(
-        this.laneHandles[lane]!,
-        job.bytes,
-        job.fileOffsetBytes,
-        job.kind === "slot" && job.datasync,
-        (failure) => onExit(failure === undefined ? Exit.void : Exit.fail(failure)),
+      const sync =
+        job.kind === "slot" && job.datasync ? (this.dsync(job, callbackIo.dsync) ? "dsync" : "datasync") : "none"
+      callbackIo.write(this.laneHandles[lane]!, job.bytes, job.fileOffsetBytes, sync, (failure) =>
+        onExit(failure === undefined ? Exit.void : Exit.fail(failure)),
       )
       return
     }
     this.runJob(this.perform(job, lane)).addObserver(onExit)
+  }
+
+  /**
+   * Whether a synced slot write goes out as one RWF_DSYNC write: asked for, offered by the layer,
+   * and every byte before the write's first new record already durable (`SlotState.durableLsn`),
+   * since the write makes only its own bytes durable. Decided when the write (or each part of a
+   * split one) starts; otherwise write + fdatasync, which also covers everything before.
+   */
+  private dsync(job: Job & { readonly kind: "slot" }, offered: boolean): boolean {
+    if (!this.dsyncRounds || !offered) return false
+    if (this.state.durableLsn < job.dataStartLsn && !this.dsyncBeforeDurable) return false
+    this.dsyncWrites++
+    return true
   }
 
   /** One job's IO, through the open file of its lane. */
@@ -319,9 +344,12 @@ export class LogBufferCore {
     const handle = this.laneHandles[lane]!
     if (job.kind === "datasync") return fileIo.datasync(handle)
     if (job.kind === "preallocate") return preallocator.start(job.fromBytes, job.toBytes)
+    const writeAtDsync = fileIo.writeAtDsync
     const write =
       job.kind === "slot" && job.datasync
-        ? fileIo.writeAtThenDatasync(handle, job.bytes, job.fileOffsetBytes)
+        ? writeAtDsync !== undefined && this.dsync(job, true)
+          ? writeAtDsync(handle, job.bytes, job.fileOffsetBytes)
+          : fileIo.writeAtThenDatasync(handle, job.bytes, job.fileOffsetBytes)
         : fileIo.writeAt(handle, job.bytes, job.fileOffsetBytes)
     // Zeros still being written where this write lands must land first (`preallocator.ts`).
     const zeros = preallocator.before(job.fileOffsetBytes + job.bytes.byteLength)
@@ -343,6 +371,9 @@ export class LogBufferCore {
         // FS-J3: the frontier moves only over bytes whose write completed, in LSN order.
         assert(job.endLsn >= state.flushedLsn, "flushed frontier only moves forward")
         state.flushedLsn = job.endLsn
+        // A settled sync covers every byte before its end (a DSYNC write only ran where the
+        // bytes before it were durable already: `dsync`).
+        if (job.kind === "datasync" || (job.kind === "slot" && job.datasync)) state.durableLsn = job.endLsn
       }
       // Only a buffered log's unsynced slot writes leave dirty pages nobody will write soon.
       if (job.kind === "slot" && !job.datasync && this.sectorBytes === 1) {

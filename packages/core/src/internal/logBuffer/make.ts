@@ -46,6 +46,10 @@ export interface MakeOptions {
    * allow (`internal/capabilities/cores.ts`).
    */
   readonly bufferedOverlapBytesMax?: number
+  /** `Journal.Options.syncMethod: "dsync"`: sync rounds as RWF_DSYNC writes where allowed (`core.ts`). */
+  readonly dsyncRounds?: boolean
+  /** The `dsyncBeforeDurable` mutation (`internal/testing.ts`): tests only. */
+  readonly dsyncBeforeDurable?: boolean
 }
 
 export { validateCapacity } from "./limits.ts"
@@ -89,6 +93,8 @@ export const make = Effect.fnUntraced(function* (
     zeros,
     context: yield* Effect.context<never>(),
     bufferedOverlapBytesMax: options.bufferedOverlapBytesMax ?? Cores.bufferedOverlapBytesMax(),
+    dsyncRounds: options.dsyncRounds === true,
+    dsyncBeforeDurable: options.dsyncBeforeDurable === true,
   })
   // Runs before the slots are freed: appenders still waiting are refused first, then the writes
   // in the kernel's hands finish.

@@ -119,6 +119,7 @@ const rotate = (state: SlotState): void => {
       slot: from,
       bytes: state.slots[from]!.subarray(0, carryStart),
       fileOffsetBytes: state.baseLsn,
+      dataStartLsn: state.baseLsn + state.writtenBytes,
       endLsn: state.baseLsn + carryStart,
       datasync: false,
       onDone: undefined,

@@ -101,6 +101,14 @@ export class SlotState {
   scratchBusy = false
   /** Through here records have reached the file (page cache or device). */
   flushedLsn: number
+  /**
+   * Through here every byte is known durable: moved only by a settled successful sync (a synced
+   * slot write or a bare fdatasync), so ≤ `flushedLsn`. -1 at open: what recovery read may still
+   * sit in a cache (an earlier process's unsynced appends), and only an fdatasync covers that.
+   * A sync round may be one RWF_DSYNC write (`core.ts`, `syncMethod: "dsync"`) only when this
+   * reaches the round's first new byte: such a write makes its own bytes durable, nothing before.
+   */
+  durableLsn = -1
   /** Held by a call whose placement spans turns; see `core.ts`. */
   reservation: Deferred.Deferred<void> | undefined = undefined
   /** One shared signal per "a slot became idle" event: not one waiter object per appender. */
@@ -197,6 +205,7 @@ export class SlotState {
       slot: from,
       bytes: slot.subarray(0, paddedBytes),
       fileOffsetBytes: this.baseLsn,
+      dataStartLsn: this.baseLsn + this.writtenBytes,
       endLsn: this.baseLsn + lengthBytes,
       datasync,
       onDone,

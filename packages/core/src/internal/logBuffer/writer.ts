@@ -68,6 +68,8 @@ export type Job =
       readonly slot: number
       readonly bytes: Uint8Array
       readonly fileOffsetBytes: number
+      /** Where the slot's new records begin (the bytes before it in `bytes` were written before). */
+      readonly dataStartLsn: number
       readonly endLsn: number
       readonly datasync: boolean
       readonly onDone: JobDone | undefined

@@ -233,7 +233,7 @@ export type NodeService = FileIoService & Required<Pick<FileIoService, "startWri
  * @internal
  */
 export const make = (reason: string = REASON): NodeService =>
-  CallbackIo.register(service(reason), { write: writeNowOf(writeAt) })
+  CallbackIo.register(service(reason), { dsync: false, write: writeNowOf(writeAt) })
 
 const service = (reason: string): NodeService => ({
   backend: BACKEND,

@@ -15,6 +15,7 @@ import { AlignedMemory, IoError } from "@fsys/native"
 import type { Handle } from "../../FileIo.ts"
 import * as CallbackIo from "../callbackIo.ts"
 import * as Positional from "../positional.ts"
+import { assert } from "../assert.ts"
 import { badDescriptor, fromHandle, pin, unpin } from "./openFile.ts"
 
 /** The layer's Effect operation: `writeAt`, or `writeAtThenDatasync` with `datasync`. */
@@ -27,7 +28,10 @@ export type WriteAt = (
 
 export const writeNowOf =
   (writeAt: WriteAt): CallbackIo.CallbackIo["write"] =>
-  (handle, bytes, offsetBytes, datasync, done) => {
+  (handle, bytes, offsetBytes, sync, done) => {
+    // This layer has no `writeAtDsync` (`fs.write` takes no RWF flags): the log buffer never asks.
+    assert(sync !== "dsync", "the Node layer offers no dsync write")
+    const datasync = sync === "datasync"
     const lengthBytes = bytes.byteLength
     if (
       !AlignedMemory.isNative(bytes) ||

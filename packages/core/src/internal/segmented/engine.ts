@@ -316,6 +316,7 @@ export class Engine {
       this.accumulated.appendedBytes += stats.appendedBytes
       this.accumulated.syncRequests += stats.syncRequests
       this.accumulated.fdatasyncs += stats.fdatasyncs
+      this.accumulated.dsyncWrites += stats.dsyncWrites
       const closed = yield* Effect.exit(journal.close)
       segment.journal = undefined
       segment.scope = undefined
@@ -386,6 +387,7 @@ export class Engine {
         appendedBytes: base.appendedBytes + stats.appendedBytes,
         syncRequests: base.syncRequests + stats.syncRequests,
         fdatasyncs: base.fdatasyncs + stats.fdatasyncs,
+        dsyncWrites: base.dsyncWrites + stats.dsyncWrites,
       }))
     })
   }

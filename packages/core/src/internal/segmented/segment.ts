@@ -30,6 +30,7 @@ export const emptyStats = (): { -readonly [K in keyof Journal.Stats]: number } =
   appendedBytes: 0,
   syncRequests: 0,
   fdatasyncs: 0,
+  dsyncWrites: 0,
 })
 
 /** The sparse-index note of a single append, for `enter`. */

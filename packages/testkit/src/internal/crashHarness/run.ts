@@ -83,6 +83,9 @@ export const makeRun = Effect.fnUntraced(function* (options: CrashHarness.SeedOp
     // Every other seed runs two rounds in flight where the mode allows it. From the seed, not the
     // rng: the draws above stay what they were, so an old seed replays the same disk and options.
     overlapRounds: seed % 2 === 0 ? "always" : "never",
+    // Every other pair of seeds makes its rounds durable with RWF_DSYNC writes where the bytes
+    // before them are durable (the rest with fdatasync): both overlap settings meet both methods.
+    syncMethod: options.syncMethod ?? (Math.floor(seed / 2) % 2 === 1 ? "dsync" : "fdatasync"),
   }
   const run: Run = {
     seed,
@@ -101,7 +104,7 @@ export const makeRun = Effect.fnUntraced(function* (options: CrashHarness.SeedOp
     failures: [],
     crashes: [],
     trace: [
-      `${mode} buffer ${logBufferBytes} sector ${journalOptions.sectorBytes ?? "-"} physical ${physicalSectorBytes} preallocate ${preallocateBytes} overlap ${journalOptions.overlapRounds}`,
+      `${mode} buffer ${logBufferBytes} sector ${journalOptions.sectorBytes ?? "-"} physical ${physicalSectorBytes} preallocate ${preallocateBytes} overlap ${journalOptions.overlapRounds} sync ${journalOptions.syncMethod}`,
     ],
     sidecars: new Map(),
     appended: 0,
@@ -123,6 +126,7 @@ const lyingFileIo = (io: FileIo.FileIoService): FileIo.FileIoService => ({
   datasync: () => Effect.void,
   sync: () => Effect.void,
   writeAtThenDatasync: (handle, bytes, offsetBytes) => io.writeAt(handle, bytes, offsetBytes),
+  writeAtDsync: (handle, bytes, offsetBytes) => io.writeAt(handle, bytes, offsetBytes),
 })
 
 /** A FileIo whose linked write→datasync syncs before it writes: the `syncBeforeWrite` sabotage. */

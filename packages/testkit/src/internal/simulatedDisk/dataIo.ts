@@ -1,6 +1,6 @@
 /**
- * The data IO of one boot: `writeAt` (pwrite, continued after short writes, partial at ENOSPC)
- * and `readAt` (pread, with bad sectors, misdirected reads and bit flips).
+ * The data IO of one boot: `writeAt` (pwrite, continued after short writes, partial at ENOSPC;
+ * with `dsync`, each syscall's range durable when it returns: `writeAtDsync`) and `readAt` (pread, with bad sectors, misdirected reads and bit flips).
  *
  * @since 0.1.0
  */
@@ -54,6 +54,7 @@ const writeSyscall = (
   doneBytes: number,
   syscalls: number,
   record: BufferRecord | undefined,
+  dsync: boolean,
 ): Effect.Effect<void, IoError.IoError> => {
   const state = boot.state
   const path = open.handle.path
@@ -73,6 +74,11 @@ const writeSyscall = (
     // Copied now, at completion: a caller that reuses the buffer while the write is in flight
     // gets the bytes it scribbled, as with a real kernel.
     open.inode.write(start, bytes.slice(doneBytes, doneBytes + lengthBytes), open.handle.direct)
+    // RWF_DSYNC: each syscall's bytes are durable when it returns, nothing written before them.
+    if (dsync) {
+      open.inode.persistWrite(open.inode.seqNext - 1)
+      state.stats.dsyncWrites++
+    }
     state.stats.bytesWritten += lengthBytes
     verify(state, open.inode)
     const done = doneBytes + lengthBytes
@@ -82,38 +88,41 @@ const writeSyscall = (
         IoError.fromErrno("ESHORT", "pwrite", path, `no completion after ${WRITE_SYSCALLS_MAX} writes`),
       )
     }
-    return writeSyscall(boot, open, bytes, offsetBytes, done, syscalls + 1, record)
+    return writeSyscall(boot, open, bytes, offsetBytes, done, syscalls + 1, record, dsync)
   })
 }
 
-export const writeAt = (boot: Boot) => (handle: FileIo.Handle, bytes: Uint8Array, offsetBytes: number) =>
-  Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
-    const open = boot.resolveWritable(handle, "pwrite")
-    if (open instanceof IoError.IoError) return Effect.fail(open)
-    const error =
-      boot.checkRange("pwrite", handle.path, offsetBytes, bytes.length) ??
-      boot.checkDirect("pwrite", open, bytes, offsetBytes)
-    if (error !== undefined) return Effect.fail(error)
-    const record = boot.checkLive("pwrite", handle.path, bytes)
-    if (record instanceof IoError.IoError) return Effect.fail(record)
-    if (bytes.length === 0) return Effect.void
-    const range = [offsetBytes, offsetBytes + bytes.length] as const
-    const inFlight = open.inode.writesInFlight
-    const other = inFlight.find(([from, to]) => from < range[1] && range[0] < to)
-    if (other !== undefined) {
-      violation(
-        boot.state,
-        `overlapping writes in flight on ${handle.path}: [${range[0]}, ${range[1]}) beside [${other[0]}, ${other[1]}) (no defined order)`,
+/** pwrite, or with `dsync` pwritev2(RWF_DSYNC): each syscall's range made durable as it returns. */
+export const writeAt =
+  (boot: Boot) =>
+  (handle: FileIo.Handle, bytes: Uint8Array, offsetBytes: number, dsync = false) =>
+    Effect.suspend((): Effect.Effect<void, IoError.IoError> => {
+      const open = boot.resolveWritable(handle, "pwrite")
+      if (open instanceof IoError.IoError) return Effect.fail(open)
+      const error =
+        boot.checkRange("pwrite", handle.path, offsetBytes, bytes.length) ??
+        boot.checkDirect("pwrite", open, bytes, offsetBytes)
+      if (error !== undefined) return Effect.fail(error)
+      const record = boot.checkLive("pwrite", handle.path, bytes)
+      if (record instanceof IoError.IoError) return Effect.fail(record)
+      if (bytes.length === 0) return Effect.void
+      const range = [offsetBytes, offsetBytes + bytes.length] as const
+      const inFlight = open.inode.writesInFlight
+      const other = inFlight.find(([from, to]) => from < range[1] && range[0] < to)
+      if (other !== undefined) {
+        violation(
+          boot.state,
+          `overlapping writes in flight on ${handle.path}: [${range[0]}, ${range[1]}) beside [${other[0]}, ${other[1]}) (no defined order)`,
+        )
+      }
+      inFlight.push(range)
+      return Effect.ensuring(
+        writeSyscall(boot, open, bytes, offsetBytes, 0, 0, record, dsync),
+        Effect.sync(() => {
+          inFlight.splice(inFlight.indexOf(range), 1)
+        }),
       )
-    }
-    inFlight.push(range)
-    return Effect.ensuring(
-      writeSyscall(boot, open, bytes, offsetBytes, 0, 0, record),
-      Effect.sync(() => {
-        inFlight.splice(inFlight.indexOf(range), 1)
-      }),
-    )
-  })
+    })
 
 /** Copies `count` bytes of the file into `into`, from where the (maybe misdirected) read points. */
 const copyOut = (

@@ -27,6 +27,7 @@ export const makeFileIo = (state: DiskState, ownBoot: number): FileIo.FileIoServ
     writeAt: write,
     writeAtThenDatasync: (handle, bytes, offsetBytes) =>
       Effect.andThen(write(handle, bytes, offsetBytes), sync(handle, "datasync")),
+    writeAtDsync: (handle, bytes, offsetBytes) => write(handle, bytes, offsetBytes, true),
     readAt: readAt(boot),
     datasync: (handle) => sync(handle, "datasync"),
     sync: (handle) => sync(handle, "sync"),

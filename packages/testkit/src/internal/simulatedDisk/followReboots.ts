@@ -19,6 +19,8 @@ export const followReboots = (disk: SimulatedDisk.Disk): FileIo.FileIoService =>
   writeAt: (handle, bytes, offsetBytes) => Effect.suspend(() => disk.fileIo.writeAt(handle, bytes, offsetBytes)),
   writeAtThenDatasync: (handle, bytes, offsetBytes) =>
     Effect.suspend(() => disk.fileIo.writeAtThenDatasync(handle, bytes, offsetBytes)),
+  writeAtDsync: (handle, bytes, offsetBytes) =>
+    Effect.suspend(() => disk.fileIo.writeAtDsync?.(handle, bytes, offsetBytes) ?? Effect.die("no writeAtDsync")),
   readAt: (handle, into, offsetBytes) => Effect.suspend(() => disk.fileIo.readAt(handle, into, offsetBytes)),
   datasync: (handle) => Effect.suspend(() => disk.fileIo.datasync(handle)),
   sync: (handle) => Effect.suspend(() => disk.fileIo.sync(handle)),

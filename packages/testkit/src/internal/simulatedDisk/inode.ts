@@ -23,7 +23,9 @@
  *
  * @since 0.1.0
  */
-import type { Prng } from "../prng.ts"
+import { applyOps, keepEverything, type Survival } from "./survival.ts"
+
+export { applyOps, keepEverything, keepRandomly, type Survival } from "./survival.ts"
 
 /** Smallest backing allocation; buffers double from here, so growth is amortised O(1). */
 const INITIAL_CAPACITY_BYTES = 4096
@@ -114,19 +116,6 @@ export interface PendingTruncate {
 
 export type PendingOp = PendingWrite | PendingTruncate
 
-/**
- * Which parts of the pending operations reach stable media in a crash or a failed writeback.
- * `keepSector(op, sectorIndexInOp)` and `keepTruncate(op)` are asked in operation order; `sizeBytes`
- * is the file size stable media ends up with.
- */
-export interface Survival {
-  readonly keepSector: (op: PendingWrite, indexInOp: number) => boolean
-  readonly keepTruncate: (op: PendingTruncate) => boolean
-  readonly sizeBytes: number
-  /** Sectors left unreadable (a physical sector torn inside the device); none when absent. */
-  readonly badSectors?: ReadonlyArray<number>
-}
-
 let nextInodeId = 1
 
 export class Inode {
@@ -163,6 +152,8 @@ export class Inode {
    */
   readonly badSectors = new Set<number>()
   private nextSeq = 1
+  /** The end of the furthest DSYNC write made durable (`persistWrite`); 0 without one. */
+  private dsyncSizeFloor = 0
 
   constructor(sectorBytes: number, initial?: Uint8Array) {
     this.sectorBytes = sectorBytes
@@ -223,6 +214,50 @@ export class Inode {
     // In place: the durable image belongs to this inode alone (crash images are copies).
     applyOps(this.durable, ops, keepEverything((ops[ops.length - 1] as PendingOp).sizeAfter), this.sectorBytes)
     this.pending = this.pending.slice(count)
+  }
+
+  /**
+   * A write with RWF_DSYNC returned: that write alone (pending operation `seq`) is on stable
+   * media, with a size that reads it back; earlier pending operations stay pending (O_DSYNC
+   * writes back only the written range, and on a device with FUA flushes nothing else). Every
+   * earlier pending version of its sectors becomes its version: the device now holds the newest,
+   * and an older one can no longer surface in a crash. No crash leaves the file shorter than the
+   * write's end (`sizeHistory`). An earlier pending size change is committed with it (metadata).
+   */
+  persistWrite(seq: number): void {
+    const index = this.pending.findIndex((op) => op.seq === seq)
+    const op = this.pending[index]
+    if (op === undefined || op._tag !== "Write") throw new Error(`inode ${this.id}: no pending write ${seq}`)
+    const sectorBytes = this.sectorBytes
+    const endSector = op.firstSector + op.sectorCount
+    const earlier = this.pending.slice(0, index)
+    for (const other of earlier) {
+      if (other._tag === "Truncate") {
+        // The sync commits the inode's metadata, so an earlier size change (fallocate's
+        // extension, recorded as a truncate) is durable too. A shrink is not modelled.
+        if (other.sizeBytes < this.durable.size)
+          throw new Error(`inode ${this.id}: a DSYNC write after a pending shrink`)
+        this.durable.resize(other.sizeBytes)
+        this.dsyncSizeFloor = Math.max(this.dsyncSizeFloor, other.sizeBytes)
+        continue
+      }
+      const from = Math.max(other.firstSector, op.firstSector)
+      const to = Math.min(other.firstSector + other.sectorCount, endSector)
+      if (from >= to) continue
+      other.sectors.set(
+        op.sectors.subarray((from - op.firstSector) * sectorBytes, (to - op.firstSector) * sectorBytes),
+        (from - other.firstSector) * sectorBytes,
+      )
+    }
+    const endBytes = Math.min(endSector * sectorBytes, op.sizeAfter)
+    this.durable.ensureCapacity(endSector * sectorBytes)
+    this.durable.bytes.set(op.sectors, op.firstSector * sectorBytes)
+    // Past the end stays zero at rest (the write's last sector may reach beyond it).
+    this.durable.size = Math.max(this.durable.size, endBytes)
+    this.durable.zeroFrom(this.durable.size)
+    this.dsyncSizeFloor = Math.max(this.dsyncSizeFloor, endBytes)
+    this.pending = this.pending.filter((other) => other.seq > seq || other._tag === "Write")
+    this.pending.splice(this.pending.indexOf(op), 1)
   }
 
   /**
@@ -315,10 +350,13 @@ export class Inode {
     return image.contents()
   }
 
-  /** Every file size stable media could show: the durable size, then the size after each operation. */
+  /**
+   * Every file size stable media could show: the durable size, then the size after each operation
+   * (never below what a DSYNC write made durable: `persistWrite`).
+   */
   sizeHistory(): Array<number> {
     const sizes = [this.durable.size]
-    for (const op of this.pending) sizes.push(op.sizeAfter)
+    for (const op of this.pending) sizes.push(Math.max(op.sizeAfter, this.dsyncSizeFloor))
     return sizes
   }
 
@@ -340,49 +378,4 @@ export class Inode {
       }
     }
   }
-}
-
-/** A survival where every pending part reaches the disk and the file ends `sizeBytes` long. */
-export const keepEverything = (sizeBytes: number): Survival => ({
-  keepSector: () => true,
-  keepTruncate: () => true,
-  sizeBytes,
-})
-
-/** A survival where each sector version and truncate independently survives with `probability`. */
-export const keepRandomly = (rng: Prng, probability: number, sizeBytes: number): Survival => ({
-  keepSector: () => rng.chance(probability),
-  keepTruncate: () => rng.chance(probability),
-  sizeBytes,
-})
-
-/**
- * Applies the surviving parts of `ops` in order. A surviving truncate zeroes the bytes past its
- * size (the blocks were freed, so a later extension reads zeros); the final size is
- * `survival.sizeBytes`, and bytes past what any surviving write covered read as zeros.
- */
-export const applyOps = (
-  image: ByteImage,
-  ops: ReadonlyArray<PendingOp>,
-  survival: Survival,
-  sectorBytes: number,
-): void => {
-  for (const op of ops) {
-    if (op._tag === "Truncate") {
-      if (survival.keepTruncate(op)) image.zeroFrom(op.sizeBytes)
-      continue
-    }
-    image.ensureCapacity((op.firstSector + op.sectorCount) * sectorBytes)
-    for (let index = 0; index < op.sectorCount; index++) {
-      if (!survival.keepSector(op, index)) continue
-      image.bytes.set(
-        op.sectors.subarray(index * sectorBytes, (index + 1) * sectorBytes),
-        (op.firstSector + index) * sectorBytes,
-      )
-    }
-  }
-  // Bytes past the final size must read as zero if the file later grows again.
-  image.ensureCapacity(survival.sizeBytes)
-  image.zeroFrom(survival.sizeBytes)
-  image.size = survival.sizeBytes
 }

@@ -104,6 +104,7 @@ export const emptyStats = (): MutableStats => ({
   bytesWritten: 0,
   reads: 0,
   datasyncs: 0,
+  dsyncWrites: 0,
   syncs: 0,
   syncDirectories: 0,
   truncates: 0,
