@@ -19,6 +19,7 @@
 export const SUBJECTS = [
   "fsys-direct-io_uring",
   "fsys-direct-pwrite",
+  "fsys-direct-dsync",
   "fsys-buffered",
   "fsys-buffered-overlap",
   "fsys-promise",
@@ -68,6 +69,7 @@ export const DEFAULT_SUBJECTS: ReadonlyArray<SubjectName> = SUBJECTS_DEFAULT
 export const OURS: ReadonlyArray<SubjectName> = [
   "fsys-direct-io_uring",
   "fsys-direct-pwrite",
+  "fsys-direct-dsync",
   "fsys-buffered",
   "fsys-buffered-overlap",
   "fsys-promise",

@@ -22,6 +22,7 @@ const loadSubject = async (name: SubjectName): Promise<Subject> => {
   switch (name) {
     case "fsys-direct-io_uring":
     case "fsys-direct-pwrite":
+    case "fsys-direct-dsync":
     case "fsys-buffered":
     case "fsys-buffered-overlap":
       return (await import("./internal/subjects/fsys.ts")).subjects[name]

@@ -35,32 +35,39 @@ afterEach(() => {
 })
 
 describe("limit", () => {
-  it.each(["ring", "threadpool"] as const)("over the %s writes every round's frames back to back", async (loop) => {
-    process.env.FSYS_LIMIT_LOOP = loop
-    const directory = mkdtempSync(join(tmpdir(), "fsys-limit-"))
-    directories.push(directory)
-    // 4 records per round: 10 records make rounds of 4, 4 and 2.
-    const session = await subject.open(directory, workload(4))
-    expect(session.detail).toContain(loop === "ring" ? "io_uring" : "node:fs callbacks")
-    const source = new Source(RECORD_BYTES, RECORDS)
-    source.start(Number.POSITIVE_INFINITY)
-    await session.loops?.durable?.(source, 4)
-    await session.close()
-    const frame = Frame.encode(new Uint8Array(RECORD_BYTES).fill(0x5a))
-    const bytes = readFileSync(join(directory, "limit.log"))
-    for (let i = 0; i < RECORDS; i++) {
-      expect(Buffer.from(bytes.subarray(i * frame.length, (i + 1) * frame.length)).equals(Buffer.from(frame))).toBe(
-        true,
+  it.each(["ring", "ring-dsync", "threadpool"] as const)(
+    "over the %s writes every round's frames back to back",
+    async (loop) => {
+      process.env.FSYS_LIMIT_LOOP = loop
+      const directory = mkdtempSync(join(tmpdir(), "fsys-limit-"))
+      directories.push(directory)
+      // 4 records per round: 10 records make rounds of 4, 4 and 2.
+      const session = await subject.open(directory, workload(4))
+      expect(session.detail).toContain(
+        loop === "threadpool" ? "node:fs callbacks" : loop === "ring" ? "WRITE→FSYNC" : "RWF_DSYNC",
       )
-    }
-    // Past the last round: the preallocated zeros, untouched.
-    expect(bytes.subarray(RECORDS * frame.length, RECORDS * frame.length + 4096).every((b) => b === 0)).toBe(true)
-  })
+      const source = new Source(RECORD_BYTES, RECORDS)
+      source.start(Number.POSITIVE_INFINITY)
+      await session.loops?.durable?.(source, 4)
+      await session.close()
+      const frame = Frame.encode(new Uint8Array(RECORD_BYTES).fill(0x5a))
+      const bytes = readFileSync(join(directory, "limit.log"))
+      for (let i = 0; i < RECORDS; i++) {
+        expect(Buffer.from(bytes.subarray(i * frame.length, (i + 1) * frame.length)).equals(Buffer.from(frame))).toBe(
+          true,
+        )
+      }
+      // Past the last round: the preallocated zeros, untouched.
+      expect(bytes.subarray(RECORDS * frame.length, RECORDS * frame.length + 4096).every((b) => b === 0)).toBe(true)
+    },
+  )
 
   it("refuses a loop it does not know", async () => {
     process.env.FSYS_LIMIT_LOOP = "sync"
     const directory = mkdtempSync(join(tmpdir(), "fsys-limit-"))
     directories.push(directory)
-    await expect(subject.open(directory, workload(4))).rejects.toThrow(/FSYS_LIMIT_LOOP must be ring or threadpool/)
+    await expect(subject.open(directory, workload(4))).rejects.toThrow(
+      /FSYS_LIMIT_LOOP must be ring, ring-dsync or threadpool/,
+    )
   })
 })

@@ -1,5 +1,6 @@
 /**
- * Our journal as bench subjects: Direct mode over io_uring, Direct mode over pwrite, and Buffered
+ * Our journal as bench subjects: Direct mode over io_uring (with fdatasync rounds, and with
+ * RWF_DSYNC rounds: `fsys-direct-dsync`), Direct mode over pwrite, and Buffered
  * mode over the default backend (and, named only, Buffered with adaptive overlap). Producers run as Effect fibers, as an Effect user writes them (`appendDurable` per
  * durable record; `appendBatch` + `sync`); the journal's Scope is held open until
  * `close`. The backend is chosen with the journal's own `backend` option.
@@ -22,7 +23,7 @@ export const FILE_NAME = "fsys.journal"
 interface Variant {
   readonly options: Journal.Options
   /** What `info` must report for the measurement to count as this subject. */
-  readonly expect: { readonly backend?: string; readonly directActive?: boolean }
+  readonly expect: { readonly backend?: string; readonly directActive?: boolean; readonly syncMethod?: string }
 }
 
 /** The workloads' loops over one handle, each one Effect run (no Promise per record). */
@@ -91,12 +92,15 @@ const openSession = async (variant: Variant, directory: string): Promise<Session
     const info = await run(handle.info)
     const detail =
       `${info.mode}${info.directActive ? " (O_DIRECT)" : ""} over ${info.backend}, ` +
-      `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorBytes} B`
+      `${info.logBufferBytes / 1024} KiB slots, sector ${info.sectorBytes} B, ${info.syncMethod} rounds`
     if (variant.expect.backend !== undefined && info.backend !== variant.expect.backend) {
       throw new SubjectUnavailable(`journal chose ${info.backend}: ${info.reason}`)
     }
     if (variant.expect.directActive !== undefined && info.directActive !== variant.expect.directActive) {
       throw new SubjectUnavailable(`O_DIRECT not active: ${info.reason}`)
+    }
+    if (variant.expect.syncMethod !== undefined && info.syncMethod !== variant.expect.syncMethod) {
+      throw new SubjectUnavailable(`rounds use ${info.syncMethod}: ${info.reason}`)
     }
 
     const loops = journalLoops(handle, run)
@@ -142,6 +146,11 @@ export const subjects = {
   "fsys-direct-pwrite": makeSubject({
     options: { mode: "direct", backend: "pwrite" },
     expect: { backend: "pwrite", directActive: true },
+  }),
+  // Direct over io_uring with rounds made durable by RWF_DSYNC writes (`syncMethod: "dsync"`).
+  "fsys-direct-dsync": makeSubject({
+    options: { mode: "direct", backend: "io_uring", syncMethod: "dsync" },
+    expect: { backend: "io_uring", directActive: true, syncMethod: "dsync" },
   }),
   // Buffered mode with the default backend (io_uring where the kernel allows it), as a user who
   // only asks for `mode: "buffered"` gets it; `info.backend` in the row's detail says which.

@@ -64,19 +64,20 @@ const writeAllAsync = (
 /**
  * How a round's write and fdatasync reach the kernel. `ring`: one linked WRITE→FSYNC on an
  * io_uring submitted from the previous round's completion (the journal's own path, one thread hop
- * for the fdatasync); `threadpool`: node:fs callbacks, a threadpool hop for each.
+ * for the fdatasync); `ring-dsync`: one WRITE with RWF_DSYNC instead (the ceiling of
+ * `syncMethod: "dsync"`; only when pinned); `threadpool`: node:fs callbacks, a threadpool hop for each.
  */
-type Loop = "ring" | "threadpool"
+type Loop = "ring" | "ring-dsync" | "threadpool"
 
 /** SQEs of the ring: one linked pair is in flight at a time. */
 const RING_ENTRIES = 8
 
-/** `FSYS_LIMIT_LOOP=threadpool|ring` pins the loop (to compare them); default: the ring where io_uring is available. */
+/** `FSYS_LIMIT_LOOP=threadpool|ring|ring-dsync` pins the loop (to compare them); default: the ring where io_uring is available. */
 const requestedLoop = (): Loop | undefined => {
   const value = process.env.FSYS_LIMIT_LOOP
   if (value === undefined || value === "") return undefined
-  if (value === "ring" || value === "threadpool") return value
-  throw new Error(`FSYS_LIMIT_LOOP must be ring or threadpool, not ${value}`)
+  if (value === "ring" || value === "ring-dsync" || value === "threadpool") return value
+  throw new Error(`FSYS_LIMIT_LOOP must be ring, ring-dsync or threadpool, not ${value}`)
 }
 
 /** A ring held open by `scope`, or the reason there is none. */
@@ -93,12 +94,20 @@ type Done = (error: Error | null) => void
 type WriteRound = (length: number, at: number, done: Done) => void
 
 /** The round writer over `ring` (a string: there is none, node:fs callbacks instead). */
-const roundWriter = (fd: number, round: Uint8Array, ring: IoUring.Ring | string): WriteRound => {
+const roundWriter = (fd: number, round: Uint8Array, ring: IoUring.Ring | string, dsync: boolean): WriteRound => {
   const finishPlain = (from: number, length: number, at: number, done: Done): void =>
     writeAllAsync(fd, round.subarray(from), length - from, at + from, (error) =>
       error !== null ? done(error) : fdatasync(fd, done),
     )
   if (typeof ring === "string") return (length, at, done) => finishPlain(0, length, at, done)
+  if (dsync) {
+    return (length, at, done) =>
+      IoUringCallback.startWrite(ring, fd, round.subarray(0, length), at, { dsync: true }, (outcome) => {
+        if (typeof outcome !== "number") return done(outcome)
+        if (outcome === length) return done(null)
+        finishPlain(outcome, length, at, done)
+      })
+  }
   return (length, at, done) =>
     IoUringCallback.startWriteThenFsync(ring, fd, round.subarray(0, length), at, undefined, (outcome) => {
       if (!("writtenBytes" in outcome)) return done(outcome)
@@ -136,15 +145,15 @@ const openSession = async (directory: string, recordsPerRound: number, recordByt
   const closeRing = () => Effect.runPromise(Scope.close(scope, Exit.void))
   const requested = requestedLoop()
   const ring = requested === "threadpool" ? "not asked for" : await openRing(scope)
-  if (requested === "ring" && typeof ring === "string") {
+  if ((requested === "ring" || requested === "ring-dsync") && typeof ring === "string") {
     await closeRing()
-    throw new Error(`FSYS_LIMIT_LOOP=ring, but ${ring}`)
+    throw new Error(`FSYS_LIMIT_LOOP=${requested}, but ${ring}`)
   }
   const fd = await openFile(join(directory, FILE_NAME), zeros).catch(async (error: unknown) => {
     await closeRing()
     throw error
   })
-  const writeRound = roundWriter(fd, round, ring)
+  const writeRound = roundWriter(fd, round, ring, requested === "ring-dsync")
   // Invariant: [0, allocatedEnd) holds zeros or frames; rounds go at endBytes, in order.
   let allocatedEnd = zeros.length
   let endBytes = 0
@@ -174,7 +183,9 @@ const openSession = async (directory: string, recordsPerRound: number, recordByt
   }
   const how =
     typeof ring !== "string"
-      ? "one linked WRITE→FSYNC(datasync) on io_uring"
+      ? requested === "ring-dsync"
+        ? "one WRITE with RWF_DSYNC on io_uring"
+        : "one linked WRITE→FSYNC(datasync) on io_uring"
       : `one pwrite + one fdatasync (node:fs callbacks${requested === "threadpool" ? "" : `; ${ring}`})`
   return {
     detail: `${recordsPerRound} × ${frameBytes} B frames per round: ${how}, preallocated ${PREALLOCATE_STEP_BYTES / 1024 / 1024} MiB ahead`,
