@@ -117,6 +117,14 @@ const roundWriter = (fd: number, round: Uint8Array, ring: IoUring.Ring | string,
     })
 }
 
+/** What a round is, for the row's detail. */
+const describeLoop = (ring: IoUring.Ring | string, requested: Loop | undefined): string =>
+  typeof ring !== "string"
+    ? requested === "ring-dsync"
+      ? "one WRITE with RWF_DSYNC on io_uring"
+      : "one linked WRITE→FSYNC(datasync) on io_uring"
+    : `one pwrite + one fdatasync (node:fs callbacks${requested === "threadpool" ? "" : `; ${ring}`})`
+
 /** Opens the file and writes and syncs its first preallocation step (before the timed phase). */
 const openFile = async (path: string, zeros: Uint8Array): Promise<number> => {
   const fd = openSync(path, "w+")
@@ -181,12 +189,7 @@ const openSession = async (directory: string, recordsPerRound: number, recordByt
   const unsupported = (): never => {
     throw new Error("limit is a ceiling for durable workloads only")
   }
-  const how =
-    typeof ring !== "string"
-      ? requested === "ring-dsync"
-        ? "one WRITE with RWF_DSYNC on io_uring"
-        : "one linked WRITE→FSYNC(datasync) on io_uring"
-      : `one pwrite + one fdatasync (node:fs callbacks${requested === "threadpool" ? "" : `; ${ring}`})`
+  const how = describeLoop(ring, requested)
   return {
     detail: `${recordsPerRound} × ${frameBytes} B frames per round: ${how}, preallocated ${PREALLOCATE_STEP_BYTES / 1024 / 1024} MiB ahead`,
     appendDurable: unsupported,

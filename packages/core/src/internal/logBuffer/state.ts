@@ -103,8 +103,9 @@ export class SlotState {
   flushedLsn: number
   /**
    * Through here every byte is known durable: moved only by a settled successful sync (a synced
-   * slot write or a bare fdatasync), so ≤ `flushedLsn`. -1 at open: what recovery read may still
-   * sit in a cache (an earlier process's unsynced appends), and only an fdatasync covers that.
+   * slot write or a bare fdatasync), so ≤ `flushedLsn`. -1 at open: open's own fdatasync covered
+   * what recovery found, but the buffer relies on no sync it did not see, so its first round
+   * always fdatasyncs (one per open).
    * A sync round may be one RWF_DSYNC write (`core.ts`, `syncMethod: "dsync"`) only when this
    * reaches the round's first new byte: such a write makes its own bytes durable, nothing before.
    */
