@@ -72,8 +72,8 @@ export interface Options {
    * before the round is already durable (the first round after open, and one after an unsynced
    * write, still use fdatasync, which covers them). io_uring only: over pwrite (Node's `fs.write`
    * takes no flags) every round uses fdatasync, and `info().syncMethod` says which is in effect.
-   * Faster or slower by machine: 1.3–1.8× the records of `"fdatasync"` on one VM's virtio disk,
-   * slower on another's (docs/BENCHMARKS.md, "Rounds as RWF_DSYNC writes"); measure yours with
+   * Faster or slower by machine: 1.1–1.5× the records of `"fdatasync"` on one VM's virtio disk
+   * (one producer to 64, 100 B to 4 KiB, and batches), slower on another's (docs/BENCHMARKS.md, "Rounds as RWF_DSYNC writes"); measure yours with
    * `fsys bench --only fsys-direct-io_uring,fsys-direct-dsync`.
    */
   readonly syncMethod?: SyncMethod
