@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import { Context, Effect, Exit, Scope } from "effect"
+import { Context, Effect, Exit, Schedule, Scope } from "effect"
 import { IoError } from "@fsys/native"
 import type * as FileIo from "../../FileIo.ts"
 import { type InvalidOptions, JournalLocked, JournalUnreadable, NotAJournal } from "../../JournalError.ts"
@@ -33,6 +33,29 @@ import { selectFileIo, type BackendChoice } from "../backend.ts"
 import * as Media from "./media.ts"
 import { saveTail } from "./sidecar.ts"
 import { openDirect } from "./sector.ts"
+
+/** A busy lock is retried this often, at most `LOCK_RETRIES_MAX` times (1 s) before JournalLocked. */
+const LOCK_RETRY_MILLIS = 10
+const LOCK_RETRIES_MAX = 100
+
+/**
+ * The journal's exclusive lock. A writer killed a moment ago can still hold it: the kernel tears a
+ * dead process's io_uring down after it exits, and a request still in flight on an io_uring worker
+ * keeps the file (and its flock) open. `scripts/lock-after-kill.ts` (kill -9 of a buffered writer
+ * over io_uring, then an immediate open) found it locked in 9 of 20 tries, for 35–60 ms. A supervisor's
+ * restart must not fail on that, so a busy lock is retried for a bounded time before JournalLocked.
+ */
+const lockOrWait = (fileIo: FileIo.FileIoService, readHandle: FileIo.Handle, path: string) =>
+  fileIo.lock(readHandle).pipe(
+    Effect.retry({
+      while: (error) => error.reason === "Busy",
+      schedule: Schedule.spaced(`${LOCK_RETRY_MILLIS} millis`),
+      times: LOCK_RETRIES_MAX,
+    }),
+    Effect.mapError((error): IoError.IoError | JournalLocked =>
+      error.reason === "Busy" ? new JournalLocked({ path }) : error,
+    ),
+  )
 
 /** Scans tried while the file's size changes under the lock (only a writer ignoring it can). */
 const SCAN_ATTEMPTS_MAX = 4
@@ -98,13 +121,7 @@ export const openForAppend = Effect.fnUntraced(function* (
   const selected = yield* selectFileIo(options.backend)
   const fileIo = selected.fileIo
   const readHandle = yield* fileIo.open(path, { create: true })
-  yield* fileIo
-    .lock(readHandle)
-    .pipe(
-      Effect.mapError((error): IoError.IoError | JournalLocked =>
-        error.reason === "Busy" ? new JournalLocked({ path }) : error,
-      ),
-    )
+  yield* lockOrWait(fileIo, readHandle, path)
   // The Direct handle is opened before the scan in both modes: recovery reads the media with it.
   const directOpen = yield* openDirect(fileIo, path, options.sectorBytes).pipe(
     Effect.catch((error) => (options.mode === "buffered" ? Effect.succeed(undefined) : Effect.fail(error))),
