@@ -30,7 +30,7 @@ describe("Journal.layer", () => {
     }),
   )
 
-  it.effect("fails to build with the journal's typed error (the file is locked by an open handle)", () =>
+  it.live("fails to build with the journal's typed error (the file is locked by an open handle)", () =>
     Effect.gen(function* () {
       const path = NodePath.join(yield* tempDir, "locked.journal")
       yield* Journal.open(path) // held until the test's scope ends
