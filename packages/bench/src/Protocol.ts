@@ -23,6 +23,7 @@ export const SUBJECTS = [
   "fsys-buffered",
   "fsys-buffered-overlap",
   "fsys-promise",
+  "fsys-promise-dsync",
   "node-fs",
   "node-sqlite",
   "better-sqlite3",
@@ -73,6 +74,7 @@ export const OURS: ReadonlyArray<SubjectName> = [
   "fsys-buffered",
   "fsys-buffered-overlap",
   "fsys-promise",
+  "fsys-promise-dsync",
 ]
 
 /**

@@ -28,6 +28,8 @@ const loadSubject = async (name: SubjectName): Promise<Subject> => {
       return (await import("./internal/subjects/fsys.ts")).subjects[name]
     case "fsys-promise":
       return (await import("./internal/subjects/fsysPromise.ts")).subject
+    case "fsys-promise-dsync":
+      return (await import("./internal/subjects/fsysPromise.ts")).subjectDsync
     case "node-fs":
       return (await import("./internal/subjects/nodeFs.ts")).subject
     case "node-sqlite":
